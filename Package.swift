@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (bottom up): CKernels → VLTensor → VLNN → VLIO → (models, recipes) → vlkit.
+// A lower layer never imports a higher one.
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "VLKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "VLTensor", targets: ["VLTensor"]),
+        .library(name: "VLNN", targets: ["VLNN"]),
+        .library(name: "VLIO", targets: ["VLIO"]),
+        .executable(name: "vlkit", targets: ["vlkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Innermost micro-kernels only, with runtime CPU dispatch (see shared/notes/cpu-kernels.md).
+        .target(name: "CKernels"),
+        .target(name: "VLTensor", dependencies: ["CKernels"], swiftSettings: swift5),
+        .target(name: "VLNN", dependencies: ["VLTensor"], swiftSettings: swift5),
+        .target(name: "VLIO", dependencies: ["VLTensor"], swiftSettings: swift5),
+        .executableTarget(
+            name: "vlkit",
+            dependencies: [
+                "VLTensor", "VLNN", "VLIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swift5),
+        .testTarget(name: "VLTensorTests", dependencies: ["VLTensor", "VLIO"], swiftSettings: swift5),
+        .testTarget(name: "VLNNTests", dependencies: ["VLNN", "VLIO"], swiftSettings: swift5),
+        .testTarget(name: "VLIOTests", dependencies: ["VLIO"], swiftSettings: swift5),
+    ]
+)

@@ -1,0 +1,10 @@
+#ifndef VLKIT_CKERNELS_H
+#define VLKIT_CKERNELS_H
+/* Innermost micro-kernels, with runtime CPU dispatch. Everything around them is Swift. */
+#include <stddef.h>
+#include <stdint.h>
+
+/* Name of the instruction set the kernels chose at run time ("avx512", "avx2", "neon", "portable"). */
+const char *ck_isa(void);
+
+#endif

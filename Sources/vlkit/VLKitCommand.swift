@@ -1,0 +1,17 @@
+import ArgumentParser
+import VLTensor
+
+@main
+struct VLKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vlkit",
+        abstract: "Run, train and align vision-language models, in Swift.",
+        subcommands: [Info.self])
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the kernels and threads this machine uses.")
+    func run() {
+        print("kernels: \(String(cString: ck_isa_name()))  threads: \(Parallel.threadCount)")
+    }
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class VLIOPlaceholderTests: XCTestCase { func testNothingYet() {} }

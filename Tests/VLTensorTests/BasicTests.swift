@@ -1,0 +1,16 @@
+import XCTest
+@testable import VLTensor
+
+final class BasicTests: XCTestCase {
+    func testBroadcastAddAndGrad() {
+        let a = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        let b = Tensor([10, 20, 30], shape: [3])
+        a.requiresGrad = true
+        b.requiresGrad = true
+        let y = (a * b + a).sum()
+        XCTAssertEqual(y.item(), 1 * 10 + 2 * 20 + 3 * 30 + 4 * 10 + 5 * 20 + 6 * 30 + 21)
+        y.backward()
+        XCTAssertEqual(a.grad!.toArray(), [11, 21, 31, 11, 21, 31])
+        XCTAssertEqual(b.grad!.toArray(), [5, 7, 9])
+    }
+}
