@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (bottom up): CKernels → VLTensor → VLNN → VLIO → (models, recipes) → vlkit.
+// Layers (bottom up): CKernels → VLTensor → VLNN → VLIO (checkpoints, configs) → (models, recipes) → vlkit.
 // A lower layer never imports a higher one.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "VLTensor", dependencies: ["CKernels"], swiftSettings: swift5),
         .target(name: "VLNN", dependencies: ["VLTensor"], swiftSettings: swift5),
-        .target(name: "VLIO", dependencies: ["VLTensor"], swiftSettings: swift5),
+        .target(name: "VLIO", dependencies: ["VLTensor", "VLNN"], swiftSettings: swift5),
         .executableTarget(
             name: "vlkit",
             dependencies: [
