@@ -5,7 +5,7 @@ import Foundation
 
 extension Tensor {
     /// Contiguous f32 data for reading inside kernels (not recorded).
-    @inline(__always) var dense: Tensor { isContiguous && dtype == .f32 ? self : materialize(as: .f32) }
+    @inline(__always) public var dense: Tensor { isContiguous && dtype == .f32 ? self : materialize(as: .f32) }
 }
 
 /// The broadcast shape of two shapes, as in PyTorch (aligned at the right; 1 stretches).

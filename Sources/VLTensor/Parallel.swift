@@ -19,21 +19,37 @@ public enum Parallel {
 
     /// Calls `body(range)` on disjoint chunks covering 0..<n, in parallel when the work is large
     /// enough. `grain` is the smallest chunk worth a thread.
+    /// A loop nested inside another parallel loop runs on its caller's thread (no oversubscription).
     @inline(__always)
     public static func forRange(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         if n <= 0 { return }
         let chunks = min(threadCount, max(1, n / max(grain, 1)))
-        if chunks <= 1 {
+        if chunks <= 1 || isInsideParallelRegion {
             body(0..<n)
             return
         }
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let lo = n * c / chunks, hi = n * (c + 1) / chunks
+                let wasInside = isInsideParallelRegion
+                isInsideParallelRegion = true
                 if lo < hi { body(lo..<hi) }
+                isInsideParallelRegion = wasInside
             }
         }
     }
+
+    /// Whether the current thread is running the body of a parallel loop.
+    public static var isInsideParallelRegion: Bool {
+        get { pthread_getspecific(nestingKey) != nil }
+        set { pthread_setspecific(nestingKey, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    }
+
+    private static let nestingKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 }
 
 import CKernels

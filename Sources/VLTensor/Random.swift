@@ -57,3 +57,9 @@ import Darwin
 @inline(__always) func _log(_ x: Float) -> Float { logf(x) }
 @inline(__always) func _sin(_ x: Float) -> Float { sinf(x) }
 @inline(__always) func _cos(_ x: Float) -> Float { cosf(x) }
+
+/// The process-wide generator for parameter initialisation and dropout; `seed` makes runs repeat.
+public enum GlobalRandom {
+    public nonisolated(unsafe) static var generator = RandomGenerator(seed: 0)
+    public static func seed(_ s: UInt64) { generator = RandomGenerator(seed: s) }
+}

@@ -27,6 +27,9 @@ public final class Storage: @unchecked Sendable {
         self.owner = owner
     }
 
+    /// Whether the memory belongs to another object (read-only views of a checkpoint file).
+    public var isBorrowed: Bool { owner != nil }
+
     deinit {
         if owner == nil { base.deallocate() }
     }

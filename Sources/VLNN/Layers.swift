@@ -1,0 +1,117 @@
+import VLTensor
+
+/// y = x · Wᵀ + b, weight [out, in] (PyTorch's Linear, same initialisation).
+public final class Linear: Module {
+    public let weight: Parameter
+    public let bias: Parameter?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+        let bound = 1 / Float(inFeatures).squareRoot()
+        weight = Parameter(Tensor.rand([outFeatures, inFeatures], low: -bound, high: bound, rng: &GlobalRandom.generator))
+        self.bias = bias ? Parameter(Tensor.rand([outFeatures], low: -bound, high: bound, rng: &GlobalRandom.generator)) : nil
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight.value, bias?.value) }
+
+    public var inFeatures: Int { weight.shape[1] }
+    public var outFeatures: Int { weight.shape[0] }
+}
+
+/// Rows of a [count, dim] table looked up by integer ids.
+public final class Embedding: Module {
+    public let weight: Parameter
+
+    public init(_ count: Int, _ dim: Int) {
+        weight = Parameter(Tensor.randn([count, dim], rng: &GlobalRandom.generator))
+    }
+
+    public func callAsFunction(_ ids: Tensor) -> Tensor { embedding(ids, weight.value) }
+}
+
+/// Layer normalisation over the last dimension.
+public final class LayerNorm: Module {
+    public let weight: Parameter?
+    public let bias: Parameter?
+    public let eps: Float
+
+    public init(_ dim: Int, eps: Float = 1e-5, affine: Bool = true, bias: Bool = true) {
+        weight = affine ? Parameter(Tensor.ones([dim])) : nil
+        self.bias = affine && bias ? Parameter(Tensor.zeros([dim])) : nil
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { layerNorm(x, weight: weight?.value, bias: bias?.value, eps: eps) }
+}
+
+/// RMS normalisation over the last dimension (LLaMA).
+public final class RMSNorm: Module {
+    public let weight: Parameter
+    public let eps: Float
+
+    public init(_ dim: Int, eps: Float = 1e-6) {
+        weight = Parameter(Tensor.ones([dim]))
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { rmsNorm(x, weight: weight.value, eps: eps) }
+}
+
+/// Zeroes activations with probability `p` in training mode.
+public final class Dropout: Module {
+    public let p: Float
+    public init(_ p: Float) { self.p = p }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        dropout(x, p: p, training: isTraining, rng: &GlobalRandom.generator)
+    }
+}
+
+/// Activation functions by their Hugging Face `hidden_act` names.
+public enum Activation: String, CaseIterable {
+    case gelu, relu, silu, tanh, sigmoid
+    case quickGelu = "quick_gelu"
+    case geluNew = "gelu_new"
+    case geluPytorchTanh = "gelu_pytorch_tanh"
+    case swish
+
+    /// Parses a config value; the error lists what is supported.
+    public init(name: String) throws {
+        guard let a = Activation(rawValue: name) else {
+            throw ConfigValueError("unsupported activation \"\(name)\"; supported: "
+                + Activation.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        self = a
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch self {
+        case .gelu: return x.gelu()
+        case .geluNew, .geluPytorchTanh: return x.geluTanh()
+        case .quickGelu: return x.quickGelu()
+        case .relu: return x.relu()
+        case .silu, .swish: return x.silu()
+        case .tanh: return x.tanh()
+        case .sigmoid: return x.sigmoid()
+        }
+    }
+}
+
+/// A configuration value that VLKit cannot use.
+public struct ConfigValueError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
+
+/// fc1 → activation → fc2 (the transformer feed-forward block; CLIP/ViT names).
+public final class MLP: Module {
+    public let fc1: Linear
+    public let fc2: Linear
+    public let activation: Activation
+
+    public init(_ dim: Int, hidden: Int, activation: Activation = .gelu, bias: Bool = true) {
+        fc1 = Linear(dim, hidden, bias: bias)
+        fc2 = Linear(hidden, dim, bias: bias)
+        self.activation = activation
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { fc2(activation(fc1(x))) }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+// Scaled dot-product attention. The forward pass walks key blocks with an online softmax, so no
+// more than a [queryBlock, keyBlock] tile of scores exists at once; it keeps each row's
+// log-sum-exp for the backward pass, which recomputes the probabilities one head at a time.
+
+/// softmax(q·kᵀ·scale + mask)·v for q [B, H, Lq, D], k [B, Hkv, Lk, D], v [B, Hkv, Lk, Dv] → [B, H, Lq, Dv].
+/// - `causal`: query i sees keys j ≤ i + (Lk − Lq) (bottom-right aligned, as in cached decoding).
+/// - `mask`: additive, broadcastable to [B, H, Lq, Lk] (treated as a constant).
+/// - `keyPadding`: [B, Lk], non-zero = keep.
+/// - grouped KV heads: head h reads KV head h / (H / Hkv).
+/// Rows that see no key give zeros.
+public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool = false,
+                                      mask: Tensor? = nil, keyPadding: Tensor? = nil, scale: Float? = nil) -> Tensor {
+    precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention expects [B, H, L, D] tensors")
+    let p = AttentionProblem(q: q, k: k, v: v, causal: causal, mask: mask, keyPadding: keyPadding, scale: scale)
+    let (out, lse) = p.forward()
+    return record(out, [q, k, v]) { g in
+        let (gq, gk, gv) = p.backward(out: out, lse: lse, gradOut: g.dense)
+        return [gq, gk, gv]
+    }
+}
+
+struct AttentionProblem {
+    let q, k, v: Tensor  // contiguous f32
+    let b, h, hkv, lq, lk, d, dv: Int
+    let scale: Float
+    let causal: Bool
+    let mask: Tensor?
+    let maskStrides: [Int]
+    let keep: [Float]?  // [B * Lk], 1 keep / 0 drop
+
+    static let queryBlock = 32, keyBlock = 128
+
+    init(q: Tensor, k: Tensor, v: Tensor, causal: Bool, mask: Tensor?, keyPadding: Tensor?, scale: Float?) {
+        (self.q, self.k, self.v) = (q.dense, k.dense, v.dense)
+        (b, h, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        (hkv, lk, dv) = (k.shape[1], k.shape[2], v.shape[3])
+        precondition(k.shape[0] == b && v.shape[0] == b && k.shape[3] == d && v.shape[1] == hkv && v.shape[2] == lk,
+                     "attention shapes q \(q.shape), k \(k.shape), v \(v.shape) do not fit")
+        precondition(h % hkv == 0, "\(h) query heads are not a multiple of \(hkv) key/value heads")
+        self.scale = scale ?? 1 / Float(d).squareRoot()
+        self.causal = causal
+        if let mask {
+            let m = mask.dense
+            self.mask = m
+            maskStrides = m.broadcastStrides(to: [b, h, lq, lk])
+        } else {
+            self.mask = nil
+            maskStrides = []
+        }
+        if let keyPadding {
+            precondition(keyPadding.shape == [b, lk], "key padding mask \(keyPadding.shape) is not [\(b), \(lk)]")
+            keep = keyPadding.toArray().map { $0 != 0 ? 1 : 0 }
+        } else {
+            keep = nil
+        }
+    }
+
+    /// Number of keys query row i may see (causal limit), all keys otherwise.
+    @inline(__always) func visibleKeys(_ i: Int) -> Int { causal ? Swift.min(lk, Swift.max(0, i + lk - lq + 1)) : lk }
+
+    /// Adds scale, masks and the causal limit to a score tile [rows, cols] starting at (i0, j0).
+    @inline(__always)
+    func prepareScores(_ s: UnsafeMutablePointer<Float>, ld: Int, bi: Int, hi: Int, i0: Int, rows: Int, j0: Int, cols: Int) {
+        let mp = mask?.pointer
+        for r in 0..<rows {
+            let i = i0 + r, row = s + r * ld
+            let limit = visibleKeys(i) - j0
+            for c in 0..<cols {
+                var x = row[c] * scale
+                if let mp { x += mp[bi * maskStrides[0] + hi * maskStrides[1] + i * maskStrides[2] + (j0 + c) * maskStrides[3]] }
+                if c >= limit { x = -.infinity }
+                if let keep, keep[bi * lk + j0 + c] == 0 { x = -.infinity }
+                row[c] = x
+            }
+        }
+    }
+
+    func forward() -> (Tensor, Tensor) {
+        let out = Tensor.uninitialized([b, h, lq, dv])
+        let lse = Tensor.uninitialized([b, h, lq])
+        let qb = AttentionProblem.queryBlock, kb = AttentionProblem.keyBlock
+        let qBlocks = (lq + qb - 1) / qb
+        let tasks = b * h * qBlocks
+        Parallel.forRange(tasks) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: qb * kb)
+            let acc = UnsafeMutablePointer<Float>.allocate(capacity: qb * dv)
+            var rowMax = [Float](repeating: 0, count: qb), rowSum = [Float](repeating: 0, count: qb)
+            defer { scores.deallocate(); acc.deallocate() }
+            for t in range {
+                let qi = t % qBlocks, hi = (t / qBlocks) % h, bi = t / (qBlocks * h)
+                let kvh = hi / (h / hkv)
+                let i0 = qi * qb, rows = Swift.min(qb, lq - i0)
+                let qp = q.pointer + ((bi * h + hi) * lq + i0) * d
+                let kp = k.pointer + (bi * hkv + kvh) * lk * d
+                let vp = v.pointer + (bi * hkv + kvh) * lk * dv
+                acc.update(repeating: 0, count: rows * dv)
+                for r in 0..<rows { rowMax[r] = -.infinity; rowSum[r] = 0 }
+                let keyEnd = visibleKeys(i0 + rows - 1)
+                var j0 = 0
+                while j0 < keyEnd {
+                    let cols = Swift.min(kb, keyEnd - j0)
+                    sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: 1, a: qp, lda: d,
+                          b: kp + j0 * d, ldb: d, beta: 0, c: scores, ldc: kb)
+                    prepareScores(scores, ld: kb, bi: bi, hi: hi, i0: i0, rows: rows, j0: j0, cols: cols)
+                    for r in 0..<rows {
+                        let row = scores + r * kb
+                        var m = rowMax[r]
+                        for c in 0..<cols { m = Swift.max(m, row[c]) }
+                        if m == -.infinity {
+                            for c in 0..<cols { row[c] = 0 }
+                            continue
+                        }
+                        let correction = rowMax[r] == -.infinity ? 0 : Foundation.exp(rowMax[r] - m)
+                        var s: Float = 0
+                        for c in 0..<cols {
+                            let e = Foundation.exp(row[c] - m)
+                            row[c] = e
+                            s += e
+                        }
+                        rowSum[r] = rowSum[r] * correction + s
+                        rowMax[r] = m
+                        if correction != 1 { for c in 0..<dv { acc[r * dv + c] *= correction } }
+                    }
+                    sgemm(transA: false, transB: false, m: rows, n: dv, k: cols, alpha: 1, a: scores, lda: kb,
+                          b: vp + j0 * dv, ldb: dv, beta: 1, c: acc, ldc: dv)
+                    j0 += cols
+                }
+                let op = out.mutablePointer + ((bi * h + hi) * lq + i0) * dv
+                let lp = lse.mutablePointer + (bi * h + hi) * lq + i0
+                for r in 0..<rows {
+                    let inv: Float = rowSum[r] > 0 ? 1 / rowSum[r] : 0
+                    for c in 0..<dv { op[r * dv + c] = acc[r * dv + c] * inv }
+                    lp[r] = rowSum[r] > 0 ? rowMax[r] + Foundation.log(rowSum[r]) : .infinity
+                }
+            }
+        }
+        return (out, lse)
+    }
+
+    /// Gradients for q, k, v; parallel over (batch, KV head) so grouped heads never race.
+    func backward(out: Tensor, lse: Tensor, gradOut: Tensor) -> (Tensor, Tensor, Tensor) {
+        let gq = Tensor.uninitialized(q.shape), gk = Tensor.zeros(k.shape), gv = Tensor.zeros(v.shape)
+        let group = h / hkv
+        Parallel.forRange(b * hkv) { range in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: lq * lk)
+            let dp = UnsafeMutablePointer<Float>.allocate(capacity: lq * lk)
+            defer { p.deallocate(); dp.deallocate() }
+            for t in range {
+                let bi = t / hkv, kvh = t % hkv
+                let kp = k.pointer + (bi * hkv + kvh) * lk * d, vp = v.pointer + (bi * hkv + kvh) * lk * dv
+                let gkp = gk.mutablePointer + (bi * hkv + kvh) * lk * d
+                let gvp = gv.mutablePointer + (bi * hkv + kvh) * lk * dv
+                for hi in kvh * group..<(kvh + 1) * group {
+                    let base = (bi * h + hi) * lq
+                    let qp = q.pointer + base * d, op = out.pointer + base * dv, gop = gradOut.pointer + base * dv
+                    let lp = lse.pointer + base
+                    // P = exp(S − lse)
+                    sgemm(transA: false, transB: true, m: lq, n: lk, k: d, alpha: 1, a: qp, lda: d, b: kp, ldb: d,
+                          beta: 0, c: p, ldc: lk)
+                    prepareScores(p, ld: lk, bi: bi, hi: hi, i0: 0, rows: lq, j0: 0, cols: lk)
+                    for i in 0..<lq {
+                        for j in 0..<lk { p[i * lk + j] = lp[i] == .infinity ? 0 : Foundation.exp(p[i * lk + j] - lp[i]) }
+                    }
+                    // dV += Pᵀ dO;  dP = dO Vᵀ
+                    sgemm(transA: true, transB: false, m: lk, n: dv, k: lq, alpha: 1, a: p, lda: lk, b: gop, ldb: dv,
+                          beta: 1, c: gvp, ldc: dv)
+                    sgemm(transA: false, transB: true, m: lq, n: lk, k: dv, alpha: 1, a: gop, lda: dv, b: vp, ldb: dv,
+                          beta: 0, c: dp, ldc: lk)
+                    // dS = P ∘ (dP − rowsum(dO ∘ O))
+                    for i in 0..<lq {
+                        var delta: Float = 0
+                        for c in 0..<dv { delta += gop[i * dv + c] * op[i * dv + c] }
+                        for j in 0..<lk { dp[i * lk + j] = p[i * lk + j] * (dp[i * lk + j] - delta) }
+                    }
+                    // dQ = dS K · scale;  dK += dSᵀ Q · scale
+                    sgemm(transA: false, transB: false, m: lq, n: d, k: lk, alpha: scale, a: dp, lda: lk, b: kp, ldb: d,
+                          beta: 0, c: gq.mutablePointer + base * d, ldc: d)
+                    sgemm(transA: true, transB: false, m: lk, n: d, k: lq, alpha: scale, a: dp, lda: lk, b: qp, ldb: d,
+                          beta: 1, c: gkp, ldc: d)
+                }
+            }
+        }
+        return (gq, gk, gv)
+    }
+}

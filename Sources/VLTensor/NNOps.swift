@@ -1,0 +1,209 @@
+import Foundation
+
+// Neural-network ops with fused forward and backward loops where that pays (softmax, norms);
+// the losses are compositions of differentiable ops.
+
+extension Tensor {
+    /// Applies `body` to each contiguous row of the last dimension, in parallel.
+    @inline(__always)
+    fileprivate func forEachRow(_ out: Tensor, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
+        let src = dense
+        let p = src.pointer, o = out.mutablePointer
+        Parallel.forRange(rows, grain: Swift.max(1, 8192 / Swift.max(n, 1))) { r in
+            for i in r { body(p + i * n, o + i * n, n) }
+        }
+    }
+
+    /// Softmax along `dim` (default last).
+    public func softmax(_ dim: Int = -1) -> Tensor {
+        let d = normalizeDim(dim)
+        if d != rank - 1 { return transpose(d, -1).softmax(-1).transpose(d, -1) }
+        let out = Tensor.uninitialized(shape)
+        forEachRow(out) { x, y, n in softmaxRow(x, y, n) }
+        return record(out, [self]) { g in
+            let gy = g * out
+            return [gy - out * gy.sum(-1, keepDim: true)]
+        }
+    }
+
+    /// log(softmax(x)) along `dim`, computed stably.
+    public func logSoftmax(_ dim: Int = -1) -> Tensor {
+        let d = normalizeDim(dim)
+        if d != rank - 1 { return transpose(d, -1).logSoftmax(-1).transpose(d, -1) }
+        let out = Tensor.uninitialized(shape)
+        forEachRow(out) { x, y, n in
+            var m = -Float.infinity
+            for i in 0..<n { m = Swift.max(m, x[i]) }
+            var s: Float = 0
+            for i in 0..<n { s += Foundation.exp(x[i] - m) }
+            let lse = m + Foundation.log(s)
+            for i in 0..<n { y[i] = x[i] - lse }
+        }
+        return record(out, [self]) { g in [g - out.exp() * g.sum(-1, keepDim: true)] }
+    }
+
+    /// L2-normalises along `dim`: x / max(‖x‖, eps) (torch.nn.functional.normalize).
+    public func l2Normalized(dim: Int = -1, eps: Float = 1e-12) -> Tensor {
+        self / norm(axes: [dim], keepDim: true).clamp(min: eps)
+    }
+}
+
+@inline(__always) func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var m = -Float.infinity
+    for i in 0..<n { m = Swift.max(m, x[i]) }
+    if m == -.infinity {  // fully masked row: zeros rather than NaN
+        y.update(repeating: 0, count: n)
+        return
+    }
+    var s: Float = 0
+    for i in 0..<n {
+        let e = Foundation.exp(x[i] - m)
+        y[i] = e
+        s += e
+    }
+    let inv = 1 / s
+    for i in 0..<n { y[i] *= inv }
+}
+
+/// Layer normalisation over the last dimension (PyTorch LayerNorm with one normalised dim).
+public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+    let n = x.shape.last!, rows = x.count / n
+    let xd = x.dense
+    let out = Tensor.uninitialized(x.shape)
+    let xhat = Tensor.uninitialized(x.shape)
+    let rstd = Tensor.uninitialized([rows])
+    let wp = weight?.dense.pointer, bp = bias?.dense.pointer
+    let px = xd.pointer, po = out.mutablePointer, ph = xhat.mutablePointer, pr = rstd.mutablePointer
+    Parallel.forRange(rows, grain: Swift.max(1, 4096 / n)) { r in
+        for i in r {
+            let xr = px + i * n, yr = po + i * n, hr = ph + i * n
+            var mean: Float = 0
+            for j in 0..<n { mean += xr[j] }
+            mean /= Float(n)
+            var v: Float = 0
+            for j in 0..<n { let c = xr[j] - mean; v += c * c }
+            let rs = 1 / (v / Float(n) + eps).squareRoot()
+            pr[i] = rs
+            for j in 0..<n {
+                let h = (xr[j] - mean) * rs
+                hr[j] = h
+                yr[j] = h * (wp?[j] ?? 1) + (bp?[j] ?? 0)
+            }
+        }
+    }
+    let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
+    return record(out, inputs) { g in
+        let gd = g.dense
+        let gx = normBackward(gd, xhat: xhat, rstd: rstd, weight: weight, centered: true)
+        var grads: [Tensor?] = [gx]
+        if let weight { grads.append(weight.requiresGrad ? (gd * xhat).reshape([rows, n]).sum(0) : nil) }
+        if let bias { grads.append(bias.requiresGrad ? gd.reshape([rows, n]).sum(0) : nil) }
+        return grads
+    }
+}
+
+/// RMS normalisation over the last dimension, LLaMA style: x · rsqrt(mean(x²) + eps) · weight.
+public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float) -> Tensor {
+    let n = x.shape.last!, rows = x.count / n
+    let xd = x.dense
+    let out = Tensor.uninitialized(x.shape)
+    let xhat = Tensor.uninitialized(x.shape)
+    let rstd = Tensor.uninitialized([rows])
+    let wp = weight?.dense.pointer
+    let px = xd.pointer, po = out.mutablePointer, ph = xhat.mutablePointer, pr = rstd.mutablePointer
+    Parallel.forRange(rows, grain: Swift.max(1, 4096 / n)) { r in
+        for i in r {
+            let xr = px + i * n, yr = po + i * n, hr = ph + i * n
+            var ss: Float = 0
+            for j in 0..<n { ss += xr[j] * xr[j] }
+            let rs = 1 / (ss / Float(n) + eps).squareRoot()
+            pr[i] = rs
+            for j in 0..<n {
+                hr[j] = xr[j] * rs
+                yr[j] = hr[j] * (wp?[j] ?? 1)
+            }
+        }
+    }
+    return record(out, [x] + (weight.map { [$0] } ?? [])) { g in
+        let gd = g.dense
+        let gx = normBackward(gd, xhat: xhat, rstd: rstd, weight: weight, centered: false)
+        var grads: [Tensor?] = [gx]
+        if let weight { grads.append(weight.requiresGrad ? (gd * xhat).reshape([rows, n]).sum(0) : nil) }
+        return grads
+    }
+}
+
+/// dx for layer norm (centered) and RMS norm: rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)), ĝ = g · w.
+private func normBackward(_ g: Tensor, xhat: Tensor, rstd: Tensor, weight: Tensor?, centered: Bool) -> Tensor {
+    let n = g.shape.last!, rows = g.count / n
+    let gx = Tensor.uninitialized(g.shape)
+    let wp = weight?.dense.pointer
+    let pg = g.pointer, ph = xhat.pointer, pr = rstd.pointer, po = gx.mutablePointer
+    Parallel.forRange(rows, grain: Swift.max(1, 4096 / n)) { r in
+        for i in r {
+            let gr = pg + i * n, hr = ph + i * n, orow = po + i * n
+            var meanG: Float = 0, meanGH: Float = 0
+            for j in 0..<n {
+                let gh = gr[j] * (wp?[j] ?? 1)
+                meanG += gh
+                meanGH += gh * hr[j]
+            }
+            meanG = centered ? meanG / Float(n) : 0
+            meanGH /= Float(n)
+            for j in 0..<n { orow[j] = pr[i] * (gr[j] * (wp?[j] ?? 1) - meanG - hr[j] * meanGH) }
+        }
+    }
+    return gx
+}
+
+/// Rows of `weight` [vocab, dim] picked by integer `ids` of any shape → [..., dim].
+public func embedding(_ ids: Tensor, _ weight: Tensor) -> Tensor {
+    let flat = ids.toInts()
+    let vocab = weight.shape[0]
+    for i in flat { precondition(i >= 0 && i < vocab, "token id \(i) out of range for a vocabulary of \(vocab)") }
+    return weight.indexSelect(0, flat).reshape(ids.shape + [weight.shape[1]])
+}
+
+/// Zeroes elements with probability `p` and scales the rest by 1/(1−p) when `training`.
+public func dropout(_ x: Tensor, p: Float, training: Bool, rng: inout RandomGenerator) -> Tensor {
+    if !training || p == 0 { return x }
+    let mask = Tensor.uninitialized(x.shape)
+    let m = mask.mutablePointer, scale = 1 / (1 - p)
+    for i in 0..<mask.count { m[i] = rng.nextFloat() < p ? 0 : scale }
+    return x * mask
+}
+
+/// Mean cross-entropy of `logits` [..., C] against integer `labels` [...], skipping `ignoreIndex`,
+/// with optional label smoothing (as torch.nn.functional.cross_entropy).
+public func crossEntropy(_ logits: Tensor, _ labels: Tensor, ignoreIndex: Int = -100, labelSmoothing: Float = 0) -> Tensor {
+    let c = logits.shape.last!
+    let lp = logits.reshape([-1, c]).logSoftmax(-1)
+    let ys = labels.toInts()
+    precondition(ys.count == lp.shape[0], "cross entropy: \(ys.count) labels for \(lp.shape[0]) rows")
+    let kept = ys.enumerated().filter { $0.element != ignoreIndex }
+    for (_, y) in kept { precondition(y >= 0 && y < c, "label \(y) out of range for \(c) classes") }
+    let weights = Tensor.zeros([ys.count, 1])
+    for (i, _) in kept { weights.mutablePointer[i] = 1 }
+    let safeLabels = Tensor(ints: ys.map { $0 == ignoreIndex ? 0 : $0 }, shape: [ys.count, 1])
+    let nll = -lp.gather(1, safeLabels)
+    var perRow = nll
+    if labelSmoothing > 0 {
+        let smooth = -lp.mean(1, keepDim: true)
+        perRow = nll * (1 - labelSmoothing) + smooth * labelSmoothing
+    }
+    return (perRow * weights).sum() / Float(Swift.max(kept.count, 1))
+}
+
+/// Mean squared error.
+public func mseLoss(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let d = a - b
+    return (d * d).mean()
+}
+
+/// Cosine similarity along `dim`: a·b / sqrt(max(‖a‖²‖b‖², eps²)) (torch's formula).
+public func cosineSimilarity(_ a: Tensor, _ b: Tensor, dim: Int = -1, eps: Float = 1e-8) -> Tensor {
+    let dot = (a * b).sum(dim)
+    let n2 = (a * a).sum(dim) * (b * b).sum(dim)
+    return dot / n2.clamp(min: eps * eps).sqrt()
+}
