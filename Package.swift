@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "VLTensor", targets: ["VLTensor"]),
         .library(name: "VLNN", targets: ["VLNN"]),
         .library(name: "VLIO", targets: ["VLIO"]),
+        .library(name: "VLModels", targets: ["VLModels"]),
         .executable(name: "vlkit", targets: ["vlkit"]),
     ],
     dependencies: [
@@ -23,15 +24,17 @@ let package = Package(
         .target(name: "VLTensor", dependencies: ["CKernels"], swiftSettings: swift5),
         .target(name: "VLNN", dependencies: ["VLTensor"], swiftSettings: swift5),
         .target(name: "VLIO", dependencies: ["VLTensor", "VLNN"], swiftSettings: swift5),
+        .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO"], swiftSettings: swift5),
         .executableTarget(
             name: "vlkit",
             dependencies: [
-                "VLTensor", "VLNN", "VLIO",
+                "VLTensor", "VLNN", "VLIO", "VLModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
         .testTarget(name: "VLTensorTests", dependencies: ["VLTensor", "VLIO"], swiftSettings: swift5),
         .testTarget(name: "VLNNTests", dependencies: ["VLNN", "VLIO"], swiftSettings: swift5),
         .testTarget(name: "VLIOTests", dependencies: ["VLIO"], swiftSettings: swift5),
+        .testTarget(name: "VLModelsTests", dependencies: ["VLModels"], swiftSettings: swift5),
     ]
 )

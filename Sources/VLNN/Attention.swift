@@ -83,12 +83,12 @@ public final class TransformerEncoderLayer: Module {
         self.preNorm = preNorm
     }
 
-    public func callAsFunction(_ x: Tensor, mask: Tensor? = nil, causal: Bool = false) -> Tensor {
+    public func callAsFunction(_ x: Tensor, mask: Tensor? = nil, causal: Bool = false, keyPadding: Tensor? = nil) -> Tensor {
         if preNorm {
-            let h = x + self_attn(layer_norm1(x), mask: mask, causal: causal)
+            let h = x + self_attn(layer_norm1(x), mask: mask, causal: causal, keyPadding: keyPadding)
             return h + mlp(layer_norm2(h))
         }
-        let h = layer_norm1(x + self_attn(x, mask: mask, causal: causal))
+        let h = layer_norm1(x + self_attn(x, mask: mask, causal: causal, keyPadding: keyPadding))
         return layer_norm2(h + mlp(h))
     }
 }
