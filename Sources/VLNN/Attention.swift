@@ -42,7 +42,7 @@ public final class MultiHeadAttention: Module {
         let (q, k, v) = project(x, context ?? x)
         let o = scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, kvHeads), splitHeads(v, kvHeads),
                                           causal: causal, mask: mask, keyPadding: keyPadding)
-        return out_proj(mergeHeads(o))
+        return captured(out_proj(mergeHeads(o)))
     }
 
     private func project(_ x: Tensor, _ source: Tensor) -> (Tensor, Tensor, Tensor) {
@@ -86,9 +86,9 @@ public final class TransformerEncoderLayer: Module {
     public func callAsFunction(_ x: Tensor, mask: Tensor? = nil, causal: Bool = false, keyPadding: Tensor? = nil) -> Tensor {
         if preNorm {
             let h = x + self_attn(layer_norm1(x), mask: mask, causal: causal, keyPadding: keyPadding)
-            return h + mlp(layer_norm2(h))
+            return captured(h + mlp(layer_norm2(h)))
         }
         let h = layer_norm1(x + self_attn(x, mask: mask, causal: causal, keyPadding: keyPadding))
-        return layer_norm2(h + mlp(h))
+        return captured(layer_norm2(h + mlp(h)))
     }
 }

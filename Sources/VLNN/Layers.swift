@@ -40,7 +40,9 @@ public final class LayerNorm: Module {
         self.eps = eps
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { layerNorm(x, weight: weight?.value, bias: bias?.value, eps: eps) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        captured(layerNorm(x, weight: weight?.value, bias: bias?.value, eps: eps))
+    }
 }
 
 /// RMS normalisation over the last dimension (LLaMA).
@@ -113,5 +115,5 @@ public final class MLP: Module {
         self.activation = activation
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { fc2(activation(fc1(x))) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { captured(fc2(activation(fc1(x)))) }
 }

@@ -33,6 +33,8 @@ public final class Buffer {
 open class Module {
     /// Training mode (dropout active) or evaluation mode.
     public private(set) var isTraining = true
+    /// Dotted path from the root, assigned when activations are captured.
+    public internal(set) var path = ""
 
     public init() {}
 

@@ -16,7 +16,7 @@ public final class CLIPTextEmbeddings: Module {
         let l = ids.shape[1]
         precondition(l <= position_embedding.weight.shape[0],
                      "\(l) tokens exceed the model's \(position_embedding.weight.shape[0]) positions")
-        return token_embedding(ids) + position_embedding.weight.value.narrow(0, start: 0, length: l)
+        return captured(token_embedding(ids) + position_embedding.weight.value.narrow(0, start: 0, length: l))
     }
 }
 

@@ -22,7 +22,7 @@ public final class CLIPVisionEmbeddings: Module {
         let tokens = cat([cls, patches], dim: 1)
         precondition(tokens.shape[1] == position_embedding.weight.shape[0],
                      "image gives \(tokens.shape[1]) tokens; the model has \(position_embedding.weight.shape[0]) positions")
-        return tokens + position_embedding.weight.value
+        return captured(tokens + position_embedding.weight.value)
     }
 }
 
