@@ -21,8 +21,25 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, cau
     }
 }
 
+/// A [B, H, L, D] operand read in place: f32 with a contiguous last dimension, any other strides.
+struct HeadMatrices {
+    let tensor: Tensor
+    let batchStride, headStride, rowStride: Int
+
+    init(_ t: Tensor) {
+        let f = t.dtype == .f32 && t.strides[3] == 1 ? t : t.materialize(as: .f32)
+        tensor = f
+        (batchStride, headStride, rowStride) = (f.strides[0], f.strides[1], f.strides[2])
+    }
+
+    /// First row of head (b, h).
+    @inline(__always) func head(_ b: Int, _ h: Int) -> UnsafePointer<Float> {
+        UnsafePointer(tensor.storage.base.assumingMemoryBound(to: Float.self)) + tensor.offset + b * batchStride + h * headStride
+    }
+}
+
 struct AttentionProblem {
-    let q, k, v: Tensor  // contiguous f32
+    let q, k, v: HeadMatrices
     let b, h, hkv, lq, lk, d, dv: Int
     let scale: Float
     let causal: Bool
@@ -33,7 +50,7 @@ struct AttentionProblem {
     static let queryBlock = 32, keyBlock = 128
 
     init(q: Tensor, k: Tensor, v: Tensor, causal: Bool, mask: Tensor?, keyPadding: Tensor?, scale: Float?) {
-        (self.q, self.k, self.v) = (q.dense, k.dense, v.dense)
+        (self.q, self.k, self.v) = (HeadMatrices(q), HeadMatrices(k), HeadMatrices(v))
         (b, h, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         (hkv, lk, dv) = (k.shape[1], k.shape[2], v.shape[3])
         precondition(k.shape[0] == b && v.shape[0] == b && k.shape[3] == d && v.shape[1] == hkv && v.shape[2] == lk,
@@ -92,17 +109,16 @@ struct AttentionProblem {
                 let qi = t % qBlocks, hi = (t / qBlocks) % h, bi = t / (qBlocks * h)
                 let kvh = hi / (h / hkv)
                 let i0 = qi * qb, rows = Swift.min(qb, lq - i0)
-                let qp = q.pointer + ((bi * h + hi) * lq + i0) * d
-                let kp = k.pointer + (bi * hkv + kvh) * lk * d
-                let vp = v.pointer + (bi * hkv + kvh) * lk * dv
+                let qp = q.head(bi, hi) + i0 * q.rowStride
+                let kp = k.head(bi, kvh), vp = v.head(bi, kvh)
                 acc.update(repeating: 0, count: rows * dv)
                 for r in 0..<rows { rowMax[r] = -.infinity; rowSum[r] = 0 }
                 let keyEnd = visibleKeys(i0 + rows - 1)
                 var j0 = 0
                 while j0 < keyEnd {
                     let cols = Swift.min(kb, keyEnd - j0)
-                    sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: 1, a: qp, lda: d,
-                          b: kp + j0 * d, ldb: d, beta: 0, c: scores, ldc: kb)
+                    sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: 1, a: qp, lda: q.rowStride,
+                          b: kp + j0 * k.rowStride, ldb: k.rowStride, beta: 0, c: scores, ldc: kb)
                     prepareScores(scores, ld: kb, bi: bi, hi: hi, i0: i0, rows: rows, j0: j0, cols: cols)
                     for r in 0..<rows {
                         let row = scores + r * kb
@@ -124,7 +140,7 @@ struct AttentionProblem {
                         if correction != 1 { for c in 0..<dv { acc[r * dv + c] *= correction } }
                     }
                     sgemm(transA: false, transB: false, m: rows, n: dv, k: cols, alpha: 1, a: scores, lda: kb,
-                          b: vp + j0 * dv, ldb: dv, beta: 1, c: acc, ldc: dv)
+                          b: vp + j0 * v.rowStride, ldb: v.rowStride, beta: 1, c: acc, ldc: dv)
                     j0 += cols
                 }
                 let op = out.mutablePointer + ((bi * h + hi) * lq + i0) * dv
@@ -141,7 +157,7 @@ struct AttentionProblem {
 
     /// Gradients for q, k, v; parallel over (batch, KV head) so grouped heads never race.
     func backward(out: Tensor, lse: Tensor, gradOut: Tensor) -> (Tensor, Tensor, Tensor) {
-        let gq = Tensor.uninitialized(q.shape), gk = Tensor.zeros(k.shape), gv = Tensor.zeros(v.shape)
+        let gq = Tensor.uninitialized(q.tensor.shape), gk = Tensor.zeros(k.tensor.shape), gv = Tensor.zeros(v.tensor.shape)
         let group = h / hkv
         Parallel.forRange(b * hkv) { range in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: lq * lk)
@@ -149,15 +165,16 @@ struct AttentionProblem {
             defer { p.deallocate(); dp.deallocate() }
             for t in range {
                 let bi = t / hkv, kvh = t % hkv
-                let kp = k.pointer + (bi * hkv + kvh) * lk * d, vp = v.pointer + (bi * hkv + kvh) * lk * dv
+                let kp = k.head(bi, kvh), vp = v.head(bi, kvh)
+                let (ldq, ldk, ldv) = (q.rowStride, k.rowStride, v.rowStride)
                 let gkp = gk.mutablePointer + (bi * hkv + kvh) * lk * d
                 let gvp = gv.mutablePointer + (bi * hkv + kvh) * lk * dv
                 for hi in kvh * group..<(kvh + 1) * group {
                     let base = (bi * h + hi) * lq
-                    let qp = q.pointer + base * d, op = out.pointer + base * dv, gop = gradOut.pointer + base * dv
+                    let qp = q.head(bi, hi), op = out.pointer + base * dv, gop = gradOut.pointer + base * dv
                     let lp = lse.pointer + base
                     // P = exp(S − lse)
-                    sgemm(transA: false, transB: true, m: lq, n: lk, k: d, alpha: 1, a: qp, lda: d, b: kp, ldb: d,
+                    sgemm(transA: false, transB: true, m: lq, n: lk, k: d, alpha: 1, a: qp, lda: ldq, b: kp, ldb: ldk,
                           beta: 0, c: p, ldc: lk)
                     prepareScores(p, ld: lk, bi: bi, hi: hi, i0: 0, rows: lq, j0: 0, cols: lk)
                     for i in 0..<lq {
@@ -166,7 +183,7 @@ struct AttentionProblem {
                     // dV += Pᵀ dO;  dP = dO Vᵀ
                     sgemm(transA: true, transB: false, m: lk, n: dv, k: lq, alpha: 1, a: p, lda: lk, b: gop, ldb: dv,
                           beta: 1, c: gvp, ldc: dv)
-                    sgemm(transA: false, transB: true, m: lq, n: lk, k: dv, alpha: 1, a: gop, lda: dv, b: vp, ldb: dv,
+                    sgemm(transA: false, transB: true, m: lq, n: lk, k: dv, alpha: 1, a: gop, lda: dv, b: vp, ldb: ldv,
                           beta: 0, c: dp, ldc: lk)
                     // dS = P ∘ (dP − rowsum(dO ∘ O))
                     for i in 0..<lq {
@@ -175,9 +192,9 @@ struct AttentionProblem {
                         for j in 0..<lk { dp[i * lk + j] = p[i * lk + j] * (dp[i * lk + j] - delta) }
                     }
                     // dQ = dS K · scale;  dK += dSᵀ Q · scale
-                    sgemm(transA: false, transB: false, m: lq, n: d, k: lk, alpha: scale, a: dp, lda: lk, b: kp, ldb: d,
+                    sgemm(transA: false, transB: false, m: lq, n: d, k: lk, alpha: scale, a: dp, lda: lk, b: kp, ldb: ldk,
                           beta: 0, c: gq.mutablePointer + base * d, ldc: d)
-                    sgemm(transA: true, transB: false, m: lk, n: d, k: lq, alpha: scale, a: dp, lda: lk, b: qp, ldb: d,
+                    sgemm(transA: true, transB: false, m: lk, n: d, k: lq, alpha: scale, a: dp, lda: lk, b: qp, ldb: ldq,
                           beta: 1, c: gkp, ldc: d)
                 }
             }
