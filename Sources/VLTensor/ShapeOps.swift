@@ -175,15 +175,15 @@ extension Tensor {
 
     // MARK: - Internal helpers
 
-    /// A view of a contiguous f32 tensor that `copyIn` can write through (not recorded).
-    func narrowView(_ d: Int, start: Int, length: Int) -> Tensor {
+    /// A narrowed view that is not recorded (for writing into a buffer with `copyIn`).
+    public func narrowView(_ d: Int, start: Int, length: Int) -> Tensor {
         var s = shape
         s[d] = length
         return Tensor(storage: storage, dtype: dtype, shape: s, strides: strides, offset: offset + start * strides[d])
     }
 
     /// Writes `src` (broadcast to this view's shape) into this f32 view's memory.
-    func copyIn(_ src: Tensor) {
+    public func copyIn(_ src: Tensor) {
         precondition(dtype == .f32)
         let sd = src.dense
         let ss = sd.broadcastStrides(to: shape)
