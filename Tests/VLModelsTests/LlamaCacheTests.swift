@@ -42,6 +42,29 @@ final class LlamaCacheTests: XCTestCase {
         }
     }
 
+    func testOPTCachedDecodingMatchesFullForward() throws {
+        GlobalRandom.seed(5)
+        for preNorm in [true, false] {
+            var c = OPTConfig()
+            (c.vocabSize, c.hiddenSize, c.numHiddenLayers, c.ffnDim, c.numAttentionHeads) = (40, 16, 2, 24, 4)
+            c.maxPositionEmbeddings = 32
+            c.doLayerNormBefore = preNorm
+            c.wordEmbedProjDim = preNorm ? nil : 8
+            let lm = try OPTForCausalLM(c)
+            let ids = [3, 17, 5, 9, 22, 1, 30]
+            let full = noGrad { lm.logits(lm.hiddenStates(lm.embed(Tensor(ints: ids, shape: [1, 7])),
+                                                           positions: Array(0..<7), cache: nil, keyPadding: nil)) }
+            let cache = KVCache()
+            var steps = [noGrad { lm.logits(lm.hiddenStates(lm.embed(Tensor(ints: Array(ids[0..<3]), shape: [1, 3])),
+                                                             positions: [0, 1, 2], cache: cache, keyPadding: nil)) }]
+            for i in 3..<7 {
+                steps.append(noGrad { lm.logits(lm.hiddenStates(lm.embed(Tensor(ints: [ids[i]], shape: [1, 1])),
+                                                                 positions: [i], cache: cache, keyPadding: nil)) })
+            }
+            XCTAssertLessThan(maxDiff(cat(steps, dim: 1), full), 1e-5)
+        }
+    }
+
     /// A left-padded batch row gives the same last logits as the row alone.
     func testLeftPaddedBatchMatchesSingleRows() throws {
         GlobalRandom.seed(4)
