@@ -15,3 +15,18 @@ public protocol LanguageModel: Module {
     /// Hidden states → vocabulary logits.
     func logits(_ hidden: Tensor) -> Tensor
 }
+
+/// Images → a sequence of feature vectors per image, [B, N, featureSize].
+public protocol VisionEncoder: Module {
+    var featureSize: Int { get }
+    /// Number of feature vectors one image yields.
+    var tokensPerImage: Int { get }
+    func features(_ pixels: Tensor) -> Tensor
+}
+
+/// The visual prompt generator between a vision encoder and a language model:
+/// features [B, N, Cv] → LLM-ready tokens [B, M, Ct] (projector, Q-Former, resampler, abstractor).
+public protocol Connector: Module {
+    var outputTokens: (Int) -> Int { get }
+    func callAsFunction(_ features: Tensor) -> Tensor
+}
