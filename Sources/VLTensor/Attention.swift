@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Scaled dot-product attention. The forward pass walks key blocks with an online softmax, so no
@@ -129,12 +130,7 @@ struct AttentionProblem {
                             continue
                         }
                         let correction = rowMax[r] == -.infinity ? 0 : Foundation.exp(rowMax[r] - m)
-                        var s: Float = 0
-                        for c in 0..<cols {
-                            let e = Foundation.exp(row[c] - m)
-                            row[c] = e
-                            s += e
-                        }
+                        let s = ck_exp_shift_sum(row, row, cols, m)
                         rowSum[r] = rowSum[r] * correction + s
                         rowMax[r] = m
                         if correction != 1 { for c in 0..<dv { acc[r * dv + c] *= correction } }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Elementwise ops with PyTorch broadcasting. Each op: a forward loop over contiguous f32 data
@@ -94,6 +95,16 @@ func unaryForward(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
     return out
 }
 
+/// Applies a vectorised C kernel to contiguous chunks, in parallel.
+@inline(__always)
+func kernelForward(_ x: Tensor, _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+    let xd = x.dense
+    let out = Tensor.uninitialized(x.shape)
+    let p = xd.pointer, o = out.mutablePointer
+    Parallel.forRange(x.count, grain: 1 << 15) { r in kernel(p + r.lowerBound, o + r.lowerBound, r.count) }
+    return out
+}
+
 // MARK: - Binary arithmetic
 
 public func + (a: Tensor, b: Tensor) -> Tensor {
@@ -171,7 +182,7 @@ extension Tensor {
     // MARK: - Unary
 
     public func exp() -> Tensor {
-        let out = unaryForward(self) { Foundation.exp($0) }
+        let out = kernelForward(self) { ck_exp($0, $1, $2) }
         return record(out, [self]) { g in [g * out] }
     }
 
@@ -203,12 +214,12 @@ extension Tensor {
     public func sign() -> Tensor { unaryForward(self) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) } }
 
     public func tanh() -> Tensor {
-        let out = unaryForward(self) { Foundation.tanh($0) }
+        let out = kernelForward(self) { ck_tanh($0, $1, $2) }
         return record(out, [self]) { g in [g * (1 - out * out)] }
     }
 
     public func sigmoid() -> Tensor {
-        let out = unaryForward(self) { 1 / (1 + Foundation.exp(-$0)) }
+        let out = kernelForward(self) { ck_sigmoid($0, $1, $2) }
         return record(out, [self]) { g in [g * out * (1 - out)] }
     }
 
@@ -218,7 +229,7 @@ extension Tensor {
 
     /// GELU with the exact erf form (PyTorch `gelu`, HF "gelu").
     public func gelu() -> Tensor {
-        let out = unaryForward(self) { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
+        let out = kernelForward(self) { ck_gelu_erf($0, $1, $2) }
         return record(out, [self]) { g in
             [g * unaryForward(self) { x in
                 0.5 * (1 + erff(x * 0.70710678118654752)) + x * 0.39894228040143268 * Foundation.exp(-0.5 * x * x)
@@ -229,7 +240,7 @@ extension Tensor {
     /// GELU with the tanh approximation (PyTorch `gelu(approximate="tanh")`, HF "gelu_new"/"gelu_pytorch_tanh").
     public func geluTanh() -> Tensor {
         let c: Float = 0.79788456080286536, k: Float = 0.044715
-        let out = unaryForward(self) { x in 0.5 * x * (1 + Foundation.tanh(c * (x + k * x * x * x))) }
+        let out = kernelForward(self) { ck_gelu_tanh($0, $1, $2) }
         return record(out, [self]) { g in
             [g * unaryForward(self) { x in
                 let t = Foundation.tanh(c * (x + k * x * x * x))
@@ -240,7 +251,7 @@ extension Tensor {
 
     /// x · σ(1.702 x), OpenAI CLIP's activation (HF "quick_gelu").
     public func quickGelu() -> Tensor {
-        let out = unaryForward(self) { x in x / (1 + Foundation.exp(-1.702 * x)) }
+        let out = kernelForward(self) { ck_quick_gelu($0, $1, $2) }
         return record(out, [self]) { g in
             [g * unaryForward(self) { x in
                 let s = 1 / (1 + Foundation.exp(-1.702 * x))
@@ -251,7 +262,7 @@ extension Tensor {
 
     /// x · σ(x) (SiLU / swish, LLaMA's MLP).
     public func silu() -> Tensor {
-        let out = unaryForward(self) { x in x / (1 + Foundation.exp(-x)) }
+        let out = kernelForward(self) { ck_silu($0, $1, $2) }
         return record(out, [self]) { g in
             [g * unaryForward(self) { x in
                 let s = 1 / (1 + Foundation.exp(-x))

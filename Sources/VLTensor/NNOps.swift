@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Neural-network ops with fused forward and backward loops where that pays (softmax, norms);
@@ -35,9 +36,7 @@ extension Tensor {
         forEachRow(out) { x, y, n in
             var m = -Float.infinity
             for i in 0..<n { m = Swift.max(m, x[i]) }
-            var s: Float = 0
-            for i in 0..<n { s += Foundation.exp(x[i] - m) }
-            let lse = m + Foundation.log(s)
+            let lse = m + Foundation.log(ck_exp_shift_sum(x, y, n, m))
             for i in 0..<n { y[i] = x[i] - lse }
         }
         return record(out, [self]) { g in [g - out.exp() * g.sum(-1, keepDim: true)] }
@@ -56,13 +55,7 @@ extension Tensor {
         y.update(repeating: 0, count: n)
         return
     }
-    var s: Float = 0
-    for i in 0..<n {
-        let e = Foundation.exp(x[i] - m)
-        y[i] = e
-        s += e
-    }
-    let inv = 1 / s
+    let inv = 1 / ck_exp_shift_sum(x, y, n, m)
     for i in 0..<n { y[i] *= inv }
 }
 

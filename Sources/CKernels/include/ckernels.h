@@ -3,6 +3,7 @@
 /* Innermost micro-kernels, with runtime CPU dispatch. Everything around them is Swift. */
 #include <stddef.h>
 #include <stdint.h>
+#include "ck_math.h"
 
 /* Name of the instruction set the kernels chose at run time ("avx512", "avx2", "neon", "portable"). */
 const char *ck_isa(void);

@@ -1,0 +1,125 @@
+/* Elementwise math written as plain loops over an inline exp, compiled three times (AVX-512,
+   AVX2+FMA, baseline) so the compiler vectorises each; the widest the CPU supports is used. */
+#include "ck_math.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* exp(x) = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln2/2; degree-6 polynomial for e^r. */
+/* Below -87.33 the result is subnormal: returned as 0 (so exp(-inf) = 0); above 88.72, inf; NaN stays NaN. */
+static inline float exp_inline(float x0) {
+    float x = x0 < -87.0f ? -87.0f : (x0 > 88.0f ? 88.0f : x0);
+    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float result = p * scale;
+    result = x0 < -87.33f ? 0.0f : result;
+    result = x0 > 88.72f ? __builtin_inff() : result;
+    return x0 != x0 ? x0 : result;
+}
+
+/* erf via Abramowitz–Stegun 7.1.26 refined: max abs error ~1.2e-7 with this rational form. */
+static inline float erf_inline(float x) {
+    float a = x < 0 ? -x : x;
+    float t = 1.0f / (1.0f + 0.5f * a);
+    /* Numerical Recipes erfc approximation (fractional error < 1.2e-7). */
+    float poly = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f +
+                 t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
+    float erfc = t * exp_inline(-a * a + poly);
+    float e = 1.0f - erfc;
+    return x < 0 ? -e : e;
+}
+
+static inline float tanh_inline(float x) {
+    float a = x < 0 ? -x : x;
+    if (a < 0.0005f) return x;  /* avoids cancellation near 0 */
+    float e = exp_inline(-2.0f * a);
+    float t = (1.0f - e) / (1.0f + e);
+    return x < 0 ? -t : t;
+}
+
+#define DEFINE_KERNELS(SUFFIX, ATTR)                                                                  \
+    ATTR static void exp_##SUFFIX(const float *x, float *y, size_t n) {                               \
+        for (size_t i = 0; i < n; i++) y[i] = exp_inline(x[i]);                                       \
+    }                                                                                                 \
+    ATTR static void sigmoid_##SUFFIX(const float *x, float *y, size_t n) {                           \
+        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_inline(-x[i]));                      \
+    }                                                                                                 \
+    ATTR static void tanh_##SUFFIX(const float *x, float *y, size_t n) {                              \
+        for (size_t i = 0; i < n; i++) y[i] = tanh_inline(x[i]);                                      \
+    }                                                                                                 \
+    ATTR static void silu_##SUFFIX(const float *x, float *y, size_t n) {                              \
+        for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_inline(-x[i]));                      \
+    }                                                                                                 \
+    ATTR static void quick_gelu_##SUFFIX(const float *x, float *y, size_t n) {                        \
+        for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_inline(-1.702f * x[i]));             \
+    }                                                                                                 \
+    ATTR static void gelu_erf_##SUFFIX(const float *x, float *y, size_t n) {                          \
+        for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erf_inline(x[i] * 0.70710678118654752f)); \
+    }                                                                                                 \
+    ATTR static void gelu_tanh_##SUFFIX(const float *x, float *y, size_t n) {                         \
+        for (size_t i = 0; i < n; i++) {                                                              \
+            float v = x[i];                                                                           \
+            y[i] = 0.5f * v * (1.0f + tanh_inline(0.79788456080286536f * (v + 0.044715f * v * v * v))); \
+        }                                                                                             \
+    }                                                                                                 \
+    ATTR static float exp_shift_sum_##SUFFIX(const float *x, float *y, size_t n, float shift) {       \
+        float s = 0;                                                                                  \
+        for (size_t i = 0; i < n; i++) { y[i] = exp_inline(x[i] - shift); }                           \
+        for (size_t i = 0; i < n; i++) s += y[i];                                                     \
+        return s;                                                                                     \
+    }
+
+#if defined(__x86_64__)
+DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
+DEFINE_KERNELS(avx2, __attribute__((target("avx2,fma"))))
+#endif
+DEFINE_KERNELS(base, )
+
+typedef enum { ISA_BASE, ISA_AVX2, ISA_AVX512 } isa_t;
+
+static isa_t detect(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+#endif
+    return ISA_BASE;
+}
+
+static isa_t isa(void) {
+    static int cached = -1;
+    if (cached < 0) cached = (int)detect();
+    return (isa_t)cached;
+}
+
+#if defined(__x86_64__)
+#define DISPATCH(NAME, ...)                                     \
+    switch (isa()) {                                            \
+    case ISA_AVX512: return NAME##_avx512(__VA_ARGS__);         \
+    case ISA_AVX2: return NAME##_avx2(__VA_ARGS__);             \
+    default: return NAME##_base(__VA_ARGS__);                   \
+    }
+#else
+#define DISPATCH(NAME, ...) return NAME##_base(__VA_ARGS__);
+#endif
+
+void ck_exp(const float *x, float *y, size_t n) { DISPATCH(exp, x, y, n) }
+void ck_sigmoid(const float *x, float *y, size_t n) { DISPATCH(sigmoid, x, y, n) }
+void ck_tanh(const float *x, float *y, size_t n) { DISPATCH(tanh, x, y, n) }
+void ck_silu(const float *x, float *y, size_t n) { DISPATCH(silu, x, y, n) }
+void ck_quick_gelu(const float *x, float *y, size_t n) { DISPATCH(quick_gelu, x, y, n) }
+void ck_gelu_erf(const float *x, float *y, size_t n) { DISPATCH(gelu_erf, x, y, n) }
+void ck_gelu_tanh(const float *x, float *y, size_t n) { DISPATCH(gelu_tanh, x, y, n) }
+float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift) { DISPATCH(exp_shift_sum, x, y, n, shift) }
