@@ -14,7 +14,7 @@ public final class LlamaAttention: Module {
         q_proj = Linear(c.hiddenSize, heads * headDim, bias: c.attentionBias)
         k_proj = Linear(c.hiddenSize, kvHeads * headDim, bias: c.attentionBias)
         v_proj = Linear(c.hiddenSize, kvHeads * headDim, bias: c.attentionBias)
-        o_proj = Linear(heads * headDim, c.hiddenSize, bias: c.attentionBias)
+        o_proj = Linear(heads * headDim, c.hiddenSize, bias: c.outputProjectionBias)
     }
 
     func callAsFunction(_ x: Tensor, rope: RotaryTable, layer: Int, cache: KVCache?, keyPadding: Tensor?) -> Tensor {

@@ -11,7 +11,10 @@ public struct LlamaConfig: Equatable {
     public var maxPositionEmbeddings = 2048
     public var rmsNormEps: Float = 1e-6
     public var rope = RopeScaling()
+    /// Biases on q/k/v (LLaMA's `attention_bias`; always on for Qwen2).
     public var attentionBias = false
+    /// Bias on o_proj (LLaMA's `attention_bias`; off for Qwen2).
+    public var outputProjectionBias = false
     public var mlpBias = false
     public var tieWordEmbeddings = false
     public var bosTokenId: Int? = 1

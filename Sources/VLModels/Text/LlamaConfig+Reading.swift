@@ -1,0 +1,103 @@
+extension LlamaConfig {
+    /// The model types that share this architecture.
+    public static let modelTypes = ["llama", "mistral", "qwen2"]
+
+    public init(_ r: ConfigReader) throws {
+        self.init()
+        let type = try r.string("model_type", "llama")
+        guard LlamaConfig.modelTypes.contains(type) else {
+            throw ConfigError("\(r.source): model_type \"\(type)\" is not a LLaMA-family model ("
+                + LlamaConfig.modelTypes.joined(separator: ", ") + ")")
+        }
+        vocabSize = try r.int("vocab_size", vocabSize)
+        hiddenSize = try r.int("hidden_size", hiddenSize)
+        intermediateSize = try r.int("intermediate_size", intermediateSize)
+        numHiddenLayers = try r.int("num_hidden_layers", numHiddenLayers)
+        numAttentionHeads = try r.int("num_attention_heads", numAttentionHeads)
+        numKeyValueHeads = try r.optionalInt("num_key_value_heads")
+        headDim = try r.optionalInt("head_dim")
+        hiddenAct = try r.string("hidden_act", hiddenAct)
+        maxPositionEmbeddings = try r.int("max_position_embeddings", maxPositionEmbeddings)
+        rmsNormEps = try r.float("rms_norm_eps", rmsNormEps)
+        let bias = try r.bool("attention_bias", false)
+        attentionBias = type == "qwen2" ? true : bias
+        outputProjectionBias = type == "qwen2" ? false : bias
+        mlpBias = try r.bool("mlp_bias", false)
+        tieWordEmbeddings = try r.bool("tie_word_embeddings", false)
+        bosTokenId = try r.optionalInt("bos_token_id")
+        eosTokenIds = try r.ints("eos_token_id") ?? []
+        padTokenId = try r.optionalInt("pad_token_id")
+        rope = try RopeScaling(r)
+        guard numAttentionHeads > 0, numAttentionHeads % kvHeads == 0 else {
+            throw ConfigError("\(r.source): \(numAttentionHeads) attention heads are not a multiple of \(kvHeads) KV heads")
+        }
+    }
+}
+
+extension RopeScaling {
+    /// transformers 5 writes `rope_parameters`; older configs have `rope_theta` and `rope_scaling`.
+    init(_ r: ConfigReader) throws {
+        self.init()
+        theta = try r.float("rope_theta", theta)
+        guard let p = try r.sub("rope_parameters") ?? r.sub("rope_scaling") else { return }
+        theta = try p.float("rope_theta", theta)
+        let name = try p.optionalString("rope_type") ?? p.string("type", "default")
+        guard let k = Kind(rawValue: name) else {
+            throw ConfigError("\(p.source): rope type \"\(name)\" is not supported (default, linear, dynamic, llama3)")
+        }
+        kind = k
+        factor = try p.float("factor", factor)
+        lowFrequencyFactor = try p.float("low_freq_factor", lowFrequencyFactor)
+        highFrequencyFactor = try p.float("high_freq_factor", highFrequencyFactor)
+        originalMaxPositions = try p.int("original_max_position_embeddings", originalMaxPositions)
+    }
+}
+
+extension OPTConfig {
+    public init(_ r: ConfigReader) throws {
+        self.init()
+        let type = try r.string("model_type", "opt")
+        guard type == "opt" else { throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"opt\"") }
+        vocabSize = try r.int("vocab_size", vocabSize)
+        hiddenSize = try r.int("hidden_size", hiddenSize)
+        numHiddenLayers = try r.int("num_hidden_layers", numHiddenLayers)
+        ffnDim = try r.int("ffn_dim", ffnDim)
+        numAttentionHeads = try r.int("num_attention_heads", numAttentionHeads)
+        maxPositionEmbeddings = try r.int("max_position_embeddings", maxPositionEmbeddings)
+        doLayerNormBefore = try r.bool("do_layer_norm_before", doLayerNormBefore)
+        wordEmbedProjDim = try r.optionalInt("word_embed_proj_dim")
+        activationFunction = try r.string("activation_function", activationFunction)
+        enableBias = try r.bool("enable_bias", enableBias)
+        layerNormElementwiseAffine = try r.bool("layer_norm_elementwise_affine", layerNormElementwiseAffine)
+        removeFinalLayerNorm = try r.bool("_remove_final_layer_norm", removeFinalLayerNorm)
+        bosTokenId = try r.int("bos_token_id", bosTokenId)
+        eosTokenId = try r.int("eos_token_id", eosTokenId)
+        padTokenId = try r.int("pad_token_id", padTokenId)
+    }
+}
+
+extension LlavaConfig {
+    public init(_ r: ConfigReader) throws {
+        self.init()
+        let type = try r.string("model_type", "llava")
+        guard type == "llava" else { throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"llava\"") }
+        guard let v = try r.sub("vision_config"), let t = try r.sub("text_config") else {
+            throw ConfigError("\(r.source): a llava config needs vision_config and text_config")
+        }
+        let visionType = try v.string("model_type", "clip_vision_model")
+        guard visionType == "clip_vision_model" else {
+            throw ConfigError("\(v.source): vision tower \"\(visionType)\" is not supported (clip_vision_model)")
+        }
+        vision = try CLIPVisionConfig(v)
+        text = try LlamaConfig(t)
+        imageTokenId = try r.optionalInt("image_token_index") ?? r.int("image_token_id", imageTokenId)
+        projectorHiddenAct = try r.string("projector_hidden_act", projectorHiddenAct)
+        projectorBias = try r.bool("multimodal_projector_bias", projectorBias)
+        selection.layers = try r.ints("vision_feature_layer") ?? [-2]
+        let strategy = try r.string("vision_feature_select_strategy", "default")
+        guard strategy == "default" || strategy == "full" else {
+            throw ConfigError("\(r.source): vision_feature_select_strategy \"\(strategy)\" is not default or full")
+        }
+        selection.keepClassToken = strategy == "full"
+    }
+}
