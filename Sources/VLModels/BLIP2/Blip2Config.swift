@@ -1,0 +1,105 @@
+/// HF `Blip2VisionConfig` (EVA-style ViT).
+public struct Blip2VisionConfig: Equatable {
+    public var hiddenSize = 1408
+    public var intermediateSize = 6144
+    public var numHiddenLayers = 39
+    public var numAttentionHeads = 16
+    public var imageSize = 224
+    public var patchSize = 14
+    public var hiddenAct = "gelu"
+    public var layerNormEps: Float = 1e-6
+    public var qkvBias = true
+
+    public init() {}
+    public var numPositions: Int { (imageSize / patchSize) * (imageSize / patchSize) + 1 }
+}
+
+/// HF `Blip2QFormerConfig`.
+public struct QFormerConfig: Equatable {
+    public var hiddenSize = 768
+    public var numHiddenLayers = 12
+    public var numAttentionHeads = 12
+    public var intermediateSize = 3072
+    public var hiddenAct = "gelu"
+    public var layerNormEps: Float = 1e-12
+    public var crossAttentionFrequency = 2
+    public var encoderHiddenSize = 1408
+
+    public init() {}
+}
+
+/// HF `Blip2Config`: vision tower, Q-Former with `numQueryTokens` learned queries, and a decoder.
+public struct Blip2Config {
+    public var vision = Blip2VisionConfig()
+    public var qformer = QFormerConfig()
+    public var text: TextDecoderConfig = .opt(OPTConfig())
+    public var numQueryTokens = 32
+    /// When set, the prompt holds this token where the query outputs go; otherwise they are prepended.
+    public var imageTokenId: Int? = nil
+
+    public init() {}
+}
+
+/// The language models an assembly can hold, by `text_config.model_type`.
+public enum TextDecoderConfig {
+    case opt(OPTConfig)
+    case llama(LlamaConfig)
+
+    public var hiddenSize: Int {
+        switch self {
+        case .opt(let c): return c.embedDim
+        case .llama(let c): return c.hiddenSize
+        }
+    }
+
+    public func makeModel() throws -> LanguageModel {
+        switch self {
+        case .opt(let c): return try OPTForCausalLM(c)
+        case .llama(let c): return try LlamaForCausalLM(c)
+        }
+    }
+
+    public init(_ r: ConfigReader) throws {
+        let type = try r.string("model_type", "opt")
+        if type == "opt" {
+            self = .opt(try OPTConfig(r))
+        } else if LlamaConfig.modelTypes.contains(type) {
+            self = .llama(try LlamaConfig(r))
+        } else {
+            throw ConfigError("\(r.source): language model \"\(type)\" is not supported (opt, "
+                + LlamaConfig.modelTypes.joined(separator: ", ") + ")")
+        }
+    }
+}
+
+extension Blip2Config {
+    public init(_ r: ConfigReader) throws {
+        self.init()
+        let type = try r.string("model_type", "blip-2")
+        guard type == "blip-2" else { throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"blip-2\"") }
+        if let v = try r.sub("vision_config") {
+            vision.hiddenSize = try v.int("hidden_size", vision.hiddenSize)
+            vision.intermediateSize = try v.int("intermediate_size", vision.intermediateSize)
+            vision.numHiddenLayers = try v.int("num_hidden_layers", vision.numHiddenLayers)
+            vision.numAttentionHeads = try v.int("num_attention_heads", vision.numAttentionHeads)
+            vision.imageSize = try v.int("image_size", vision.imageSize)
+            vision.patchSize = try v.int("patch_size", vision.patchSize)
+            vision.hiddenAct = try v.string("hidden_act", vision.hiddenAct)
+            vision.layerNormEps = try v.float("layer_norm_eps", vision.layerNormEps)
+            vision.qkvBias = try v.bool("qkv_bias", vision.qkvBias)
+        }
+        if let q = try r.sub("qformer_config") {
+            qformer.hiddenSize = try q.int("hidden_size", qformer.hiddenSize)
+            qformer.numHiddenLayers = try q.int("num_hidden_layers", qformer.numHiddenLayers)
+            qformer.numAttentionHeads = try q.int("num_attention_heads", qformer.numAttentionHeads)
+            qformer.intermediateSize = try q.int("intermediate_size", qformer.intermediateSize)
+            qformer.hiddenAct = try q.string("hidden_act", qformer.hiddenAct)
+            qformer.layerNormEps = try q.float("layer_norm_eps", qformer.layerNormEps)
+            qformer.crossAttentionFrequency = try q.int("cross_attention_frequency", qformer.crossAttentionFrequency)
+            qformer.encoderHiddenSize = try q.int("encoder_hidden_size", vision.hiddenSize)
+        }
+        text = try r.sub("text_config").map(TextDecoderConfig.init) ?? .opt(OPTConfig())
+        numQueryTokens = try r.int("num_query_tokens", numQueryTokens)
+        imageTokenId = try r.optionalInt("image_token_index") ?? r.optionalInt("image_token_id")
+    }
+}
