@@ -1,4 +1,5 @@
 import Foundation
+import VLIO
 
 /// Reads the fields of a Hugging Face `config.json` object with the quirks found in the wild:
 /// numbers written as 1e-05 or 2.0, `null` meaning "the default", and errors that name the file,
@@ -31,16 +32,13 @@ public struct ConfigReader {
 
     public func optionalInt(_ key: String) throws -> Int? {
         guard let v = present(key) else { return nil }
-        if let n = v as? NSNumber, !(v is Bool) {
-            let d = n.doubleValue
-            if d == d.rounded() && abs(d) < 1e15 { return Int(d) }
-        }
+        if let n = jsonInteger(v) { return n }
         throw mismatch(key, "an integer", v)
     }
 
     public func float(_ key: String, _ fallback: Float) throws -> Float {
         guard let v = present(key) else { return fallback }
-        if let n = v as? NSNumber, !(v is Bool) { return n.floatValue }
+        if let n = v as? NSNumber, !isJSONBoolean(v) { return n.floatValue }
         throw mismatch(key, "a number", v)
     }
 
@@ -54,7 +52,7 @@ public struct ConfigReader {
 
     public func bool(_ key: String, _ fallback: Bool) throws -> Bool {
         guard let v = present(key) else { return fallback }
-        if let b = v as? Bool { return b }
+        if isJSONBoolean(v), let b = v as? Bool { return b }
         throw mismatch(key, "true or false", v)
     }
 
@@ -63,10 +61,8 @@ public struct ConfigReader {
         guard let v = present(key) else { return nil }
         if let list = v as? [Any] {
             return try list.map { item in
-                guard let n = item as? NSNumber, !(item is Bool), n.doubleValue == n.doubleValue.rounded() else {
-                    throw mismatch(key, "a list of integers", v)
-                }
-                return n.intValue
+                guard let n = jsonInteger(item) else { throw mismatch(key, "a list of integers", v) }
+                return n
             }
         }
         return [try int(key, 0)]

@@ -1,2 +1,0 @@
-import XCTest
-final class VLIOPlaceholderTests: XCTestCase { func testNothingYet() {} }
