@@ -1,0 +1,91 @@
+import Foundation
+import VLIO
+import VLNN
+import VLTensor
+
+/// Loads the weights of a Hugging Face directory into `model` by name, strictly: every missing,
+/// unexpected or mis-shaped key is reported at once. `keyMap` renames checkpoint keys onto the
+/// model's names; `ignore` drops keys that the model legitimately lacks (e.g. a tied lm_head).
+/// Half-precision weights are widened to f32 once here, so forward passes never convert them.
+public func loadWeights(into model: Module, from directory: URL, keyMap: (String) -> String = { $0 },
+                        ignore: (String) -> Bool = { _ in false }) throws {
+    let checkpoint = try Checkpoint(directory: directory)
+    var state: [String: Tensor] = [:]
+    for name in checkpoint.names where !ignore(name) {
+        let t = try checkpoint.tensor(name)
+        state[keyMap(name)] = t.dtype == .f16 || t.dtype == .bf16 ? t.to(.f32) : t
+    }
+    do {
+        try model.load(stateDict: state)
+    } catch let e as StateDictError {
+        throw ConfigError("\(directory.path): \(e)")
+    }
+}
+
+/// A model read from a directory, by its config's `model_type`.
+public enum LoadedModel {
+    case clip(CLIPModel)
+    case llama(LlamaForCausalLM)
+    case opt(OPTForCausalLM)
+    case llava(LlavaForConditionalGeneration)
+    case blip2(Blip2ForConditionalGeneration)
+    case bert(BertModel)
+
+    /// The `model_type` values VLKit loads.
+    public static let supportedTypes = ["clip", "llama", "mistral", "qwen2", "opt", "llava", "blip-2", "bert"]
+
+    public var module: Module {
+        switch self {
+        case .clip(let m): return m
+        case .llama(let m): return m
+        case .opt(let m): return m
+        case .llava(let m): return m
+        case .blip2(let m): return m
+        case .bert(let m): return m
+        }
+    }
+}
+
+/// Reads `config.json` and the weights of a Hugging Face model directory.
+public func loadModel(directory: URL) throws -> LoadedModel {
+    let configURL = directory.appendingPathComponent("config.json")
+    guard FileManager.default.fileExists(atPath: configURL.path) else {
+        throw ConfigError("\(directory.path): no config.json (is this a Hugging Face model directory?)")
+    }
+    let r = try ConfigReader(contentsOf: configURL)
+    let type = try r.string("model_type", "")
+    let model: LoadedModel
+    switch type {
+    case "clip": model = .clip(try CLIPModel(CLIPConfig(r)))
+    case _ where LlamaConfig.modelTypes.contains(type): model = .llama(try LlamaForCausalLM(LlamaConfig(r)))
+    case "opt": model = .opt(try OPTForCausalLM(OPTConfig(r)))
+    case "llava": model = .llava(try LlavaForConditionalGeneration(LlavaConfig(r)))
+    case "blip-2": model = .blip2(try Blip2ForConditionalGeneration(Blip2Config(r)))
+    case "bert": model = .bert(try BertModel(BertConfig(r)))
+    default:
+        throw ConfigError("\(configURL.path): model_type \"\(type)\" is not supported; supported: "
+            + LoadedModel.supportedTypes.joined(separator: ", "))
+    }
+    try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model))
+    model.module.eval()
+    return model
+}
+
+private func keyMap(for model: LoadedModel) -> (String) -> String {
+    switch model {
+    case .llava: return llavaKeyMap
+    case .bert: return { $0.hasPrefix("bert.") ? String($0.dropFirst(5)) : $0 }
+    default: return { $0 }
+    }
+}
+
+/// Keys a checkpoint may carry that the model does not use.
+private func ignoredKeys(for model: LoadedModel) -> (String) -> Bool {
+    switch model {
+    case .opt, .blip2: return { $0.hasSuffix("lm_head.weight") }  // tied to the token embeddings
+    case .llama(let m) where m.config.tieWordEmbeddings: return { $0 == "lm_head.weight" }
+    case .clip: return { $0.hasSuffix("position_ids") }
+    case .bert: return { $0.hasSuffix("position_ids") || $0.hasPrefix("cls.") }
+    default: return { _ in false }
+    }
+}
