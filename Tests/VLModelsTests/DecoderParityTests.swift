@@ -1,0 +1,86 @@
+import XCTest
+import VLNN
+import VLTensor
+@testable import VLModels
+
+/// Decoders and assemblies written by transformers (random weights): logits within 1e-4 and
+/// 20 greedy tokens identical.
+final class DecoderParityTests: XCTestCase {
+    func languageModel(_ family: String, _ name: String) throws -> LanguageModel {
+        switch try loadModel(directory: fixtureDirectory(family, name)) {
+        case .llama(let m): return m
+        case .opt(let m): return m
+        default: throw ConfigError("not a decoder")
+        }
+    }
+
+    func greedy(_ lm: LanguageModel, embeddings: Tensor, ids: [Int]) -> [Int] {
+        Generator(model: lm).generate(promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
+                                      stop: StopConditions(maxNewTokens: 20)).0
+    }
+
+    func checkDecoder(_ family: String, _ names: [String]) throws {
+        for name in names {
+            let lm = try languageModel(family, name)
+            let ref = try reference(family, name)
+            let ids = ref["input_ids"]!
+            let l = ids.shape[1]
+            let logits = noGrad { lm.logits(lm.hiddenStates(lm.embed(ids), positions: Array(0..<l), cache: nil, keyPadding: nil)) }
+            assertClose(logits, ref["logits"]!, "\(family)/\(name) logits")
+            let first = Array(ids.toInts()[0..<l])
+            let tokens = greedy(lm, embeddings: noGrad { lm.embed(Tensor(ints: first, shape: [1, l])) }, ids: first)
+            XCTAssertEqual(tokens, ref["greedy"]!.toInts(), "\(family)/\(name) greedy tokens")
+        }
+    }
+
+    func testLlamaFamily() throws {
+        try checkDecoder("llama", ["gqa_untied", "tied_bias", "rope_linear", "rope_llama3", "rope_dynamic", "head_dim"])
+    }
+
+    func testOPT() throws { try checkDecoder("opt", ["pre_norm", "post_norm_projected"]) }
+
+    func testLlava() throws {
+        for name in ["default", "full_multilayer"] {
+            guard case .llava(let model) = try loadModel(directory: fixtureDirectory("llava", name)) else { return XCTFail() }
+            let ref = try reference("llava", name)
+            let ids = ref["input_ids"]!.toInts()
+            let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
+            let lm = model.language_model
+            let logits = noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) }
+            assertClose(logits, ref["logits"]!, "llava/\(name) logits")
+            XCTAssertEqual(greedy(lm, embeddings: embeds, ids: ids), ref["greedy"]!.toInts(), "llava/\(name) greedy tokens")
+        }
+    }
+
+    func testLlavaRefusesAMismatchedImageCount() throws {
+        guard case .llava(let model) = try loadModel(directory: fixtureDirectory("llava", "default")) else { return XCTFail() }
+        let ref = try reference("llava", "default")
+        let oneImage = ref["pixel_values"]!.narrow(0, start: 0, length: 1)
+        XCTAssertThrowsError(try model.inputEmbeddings(ids: ref["input_ids"]!.toInts(), pixels: oneImage)) { error in
+            XCTAssertTrue("\(error)".contains("32 image tokens; 1 image(s) give 16 features"), "\(error)")
+        }
+    }
+
+    func testBlip2() throws {
+        for name in ["opt", "llama_image_token"] {
+            guard case .blip2(let model) = try loadModel(directory: fixtureDirectory("blip2", name)) else { return XCTFail() }
+            let ref = try reference("blip2", name)
+            let ids = ref["input_ids"]!.toInts()
+            let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
+            let lm = model.language_model
+            let logits = noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<embeds.shape[1]), cache: nil, keyPadding: nil)) }
+            assertClose(logits, ref["logits"]!, "blip2/\(name) logits")
+            XCTAssertEqual(greedy(lm, embeddings: embeds, ids: ids), ref["greedy"]!.toInts(), "blip2/\(name) greedy tokens")
+        }
+    }
+
+    func testBert() throws {
+        guard case .bert(let model) = try loadModel(directory: fixtureDirectory("bert", "tiny")) else { return XCTFail() }
+        let ref = try reference("bert", "tiny")
+        let hidden = noGrad { model(ref["input_ids"]!, attentionMask: ref["attention_mask"]!) }
+        assertClose(hidden.narrow(0, start: 0, length: 1), ref["last_hidden_state"]!.narrow(0, start: 0, length: 1), "bert row 0")
+        assertClose(hidden.narrow(0, start: 1, length: 1).narrow(1, start: 0, length: 7),
+                    ref["last_hidden_state"]!.narrow(0, start: 1, length: 1).narrow(1, start: 0, length: 7), "bert row 1 real tokens")
+        assertClose(noGrad { model.pooler!(hidden) }, ref["pooler_output"]!, "bert pooler")
+    }
+}
