@@ -80,6 +80,51 @@ static inline float tanh_inline(float x) {
         return s;                                                                                     \
     }
 
+#define DEFINE_SOFTMAX(SUFFIX, ATTR)                                                                  \
+    ATTR static void softmax_##SUFFIX(const float *x, float *y, size_t n) {                           \
+        float m[16];                                                                                  \
+        for (int j = 0; j < 16; j++) m[j] = -__builtin_inff();                                        \
+        size_t i = 0;                                                                                 \
+        for (; i + 16 <= n; i += 16)                                                                  \
+            for (int j = 0; j < 16; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];                    \
+        float mx = -__builtin_inff();                                                                 \
+        for (int j = 0; j < 16; j++) mx = m[j] > mx ? m[j] : mx;                                      \
+        for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;                                                \
+        if (mx == -__builtin_inff()) { for (i = 0; i < n; i++) y[i] = 0; return; }                    \
+        float s[16] = {0};                                                                            \
+        for (i = 0; i + 16 <= n; i += 16)                                                             \
+            for (int j = 0; j < 16; j++) { y[i + j] = exp_inline(x[i + j] - mx); s[j] += y[i + j]; }  \
+        float total = 0;                                                                              \
+        for (int j = 0; j < 16; j++) total += s[j];                                                   \
+        for (; i < n; i++) { y[i] = exp_inline(x[i] - mx); total += y[i]; }                           \
+        float inv = 1.0f / total;                                                                     \
+        for (i = 0; i < n; i++) y[i] *= inv;                                                          \
+    }
+
+#if defined(__x86_64__)
+DEFINE_SOFTMAX(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
+DEFINE_SOFTMAX(avx2, __attribute__((target("avx2,fma"))))
+#endif
+DEFINE_SOFTMAX(base, )
+
+#define DEFINE_SUM(SUFFIX, ATTR)                                                                      \
+    ATTR static float sum_##SUFFIX(const float *x, size_t n) {                                        \
+        float acc[16] = {0};                                                                          \
+        size_t i = 0;                                                                                 \
+        for (; i + 16 <= n; i += 16)                                                                  \
+            for (int j = 0; j < 16; j++) acc[j] += x[i + j];                                          \
+        float s = 0;                                                                                  \
+        for (int j = 0; j < 16; j++) s += acc[j];                                                     \
+        for (; i < n; i++) s += x[i];                                                                 \
+        return s;                                                                                     \
+    }
+
+#if defined(__x86_64__)
+DEFINE_SUM(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
+DEFINE_SUM(avx2, __attribute__((target("avx2,fma"))))
+#endif
+DEFINE_SUM(base, )
+
 #if defined(__x86_64__)
 DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
 DEFINE_KERNELS(avx2, __attribute__((target("avx2,fma"))))
@@ -123,3 +168,5 @@ void ck_quick_gelu(const float *x, float *y, size_t n) { DISPATCH(quick_gelu, x,
 void ck_gelu_erf(const float *x, float *y, size_t n) { DISPATCH(gelu_erf, x, y, n) }
 void ck_gelu_tanh(const float *x, float *y, size_t n) { DISPATCH(gelu_tanh, x, y, n) }
 float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift) { DISPATCH(exp_shift_sum, x, y, n, shift) }
+float ck_sum(const float *x, size_t n) { DISPATCH(sum, x, n) }
+void ck_softmax(const float *x, float *y, size_t n) { DISPATCH(softmax, x, y, n) }

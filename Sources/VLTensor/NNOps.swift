@@ -21,7 +21,7 @@ extension Tensor {
         let d = normalizeDim(dim)
         if d != rank - 1 { return transpose(d, -1).softmax(-1).transpose(d, -1) }
         let out = Tensor.uninitialized(shape)
-        forEachRow(out) { x, y, n in softmaxRow(x, y, n) }
+        forEachRow(out) { x, y, n in ck_softmax(x, y, n) }
         return record(out, [self]) { g in
             let gy = g * out
             return [gy - out * gy.sum(-1, keepDim: true)]
@@ -46,17 +46,6 @@ extension Tensor {
     public func l2Normalized(dim: Int = -1, eps: Float = 1e-12) -> Tensor {
         self / norm(axes: [dim], keepDim: true).clamp(min: eps)
     }
-}
-
-@inline(__always) func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for i in 0..<n { m = Swift.max(m, x[i]) }
-    if m == -.infinity {  // fully masked row: zeros rather than NaN
-        y.update(repeating: 0, count: n)
-        return
-    }
-    let inv = 1 / ck_exp_shift_sum(x, y, n, m)
-    for i in 0..<n { y[i] *= inv }
 }
 
 /// Layer normalisation over the last dimension (PyTorch LayerNorm with one normalised dim).

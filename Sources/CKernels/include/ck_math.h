@@ -13,5 +13,9 @@ void ck_gelu_erf(const float *x, float *y, size_t n);
 void ck_gelu_tanh(const float *x, float *y, size_t n);
 /* y = exp(x - shift), returns the sum of y (softmax numerators). */
 float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift);
+/* y = softmax(x) over n elements; a row of -inf gives zeros. */
+void ck_softmax(const float *x, float *y, size_t n);
+/* Σ x (streams memory; the bandwidth benchmark's read loop). */
+float ck_sum(const float *x, size_t n);
 
 #endif

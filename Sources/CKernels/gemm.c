@@ -1,0 +1,331 @@
+/* Micro-kernels: AVX-512 8×32 (16 zmm accumulators), AVX2+FMA 6×16 (12 ymm), and a portable
+   4×16 loop. The kernel is chosen once from the CPU's features. */
+#include "ck_gemm.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+typedef void (*micro_fn)(size_t, const float *, const float *, float *, size_t, size_t, size_t, int, float);
+typedef void (*gemv_t_fn)(size_t, size_t, const float *, size_t, const float *, float *, float, int);
+typedef void (*gemv_n_fn)(size_t, size_t, const float *, size_t, const float *, float *, float, int);
+typedef void (*gemv_bf16_fn)(size_t, size_t, const uint16_t *, size_t, const float *, float *, float, int);
+
+/* Writes a computed tile (row stride `ts`) into c, for the partial-tile paths. */
+static void store_tile(const float *t, size_t ts, float *c, size_t ldc, size_t mr, size_t nr, int acc, float alpha) {
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0.0f) + alpha * t[i * ts + j];
+}
+
+/* ---------- portable ---------- */
+#define BASE_MR 4
+#define BASE_NR 16
+static void micro_base(size_t k, const float *a, const float *b, float *c, size_t ldc, size_t mr, size_t nr, int acc, float alpha) {
+    float t[BASE_MR * BASE_NR] = {0};
+    for (size_t p = 0; p < k; p++)
+        for (size_t i = 0; i < BASE_MR; i++) {
+            float av = a[p * BASE_MR + i];
+            for (size_t j = 0; j < BASE_NR; j++) t[i * BASE_NR + j] += av * b[p * BASE_NR + j];
+        }
+    store_tile(t, BASE_NR, c, ldc, mr, nr, acc, alpha);
+}
+
+static void gemv_t_base(size_t n, size_t k, const float *w, size_t ldw, const float *x, float *y, float alpha, int acc) {
+    for (size_t j = 0; j < n; j++) {
+        float s = 0;
+        for (size_t p = 0; p < k; p++) s += w[j * ldw + p] * x[p];
+        y[j] = (acc ? y[j] : 0.0f) + alpha * s;
+    }
+}
+
+static void gemv_n_base(size_t n, size_t k, const float *b, size_t ldb, const float *x, float *y, float alpha, int acc) {
+    if (!acc) memset(y, 0, n * sizeof(float));
+    for (size_t p = 0; p < k; p++) {
+        float s = alpha * x[p];
+        for (size_t j = 0; j < n; j++) y[j] += s * b[p * ldb + j];
+    }
+}
+
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void gemv_t_bf16_base(size_t n, size_t k, const uint16_t *w, size_t ldw, const float *x, float *y, float alpha, int acc) {
+    for (size_t j = 0; j < n; j++) {
+        float s = 0;
+        for (size_t p = 0; p < k; p++) s += bf16_to_f32(w[j * ldw + p]) * x[p];
+        y[j] = (acc ? y[j] : 0.0f) + alpha * s;
+    }
+}
+
+#if defined(__x86_64__)
+/* ---------- AVX2 + FMA: 6 × 16 ---------- */
+#define AVX2_ATTR __attribute__((target("avx2,fma")))
+AVX2_ATTR static void micro_avx2(size_t k, const float *a, const float *b, float *c, size_t ldc, size_t mr, size_t nr, int acc, float alpha) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (size_t p = 0; p < k; p++) {
+        __m256 b0 = _mm256_loadu_ps(b + p * 16), b1 = _mm256_loadu_ps(b + p * 16 + 8);
+        const float *ap = a + p * 6;
+        __m256 x;
+        x = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    __m256 rows[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    __m256 va = _mm256_set1_ps(alpha);
+    if (mr == 6 && nr == 16) {
+        for (size_t i = 0; i < 6; i++) {
+            float *cr = c + i * ldc;
+            __m256 r0 = _mm256_mul_ps(va, rows[2 * i]), r1 = _mm256_mul_ps(va, rows[2 * i + 1]);
+            if (acc) { r0 = _mm256_add_ps(r0, _mm256_loadu_ps(cr)); r1 = _mm256_add_ps(r1, _mm256_loadu_ps(cr + 8)); }
+            _mm256_storeu_ps(cr, r0);
+            _mm256_storeu_ps(cr + 8, r1);
+        }
+        return;
+    }
+    float t[6 * 16];
+    for (size_t i = 0; i < 6; i++) { _mm256_storeu_ps(t + i * 16, rows[2 * i]); _mm256_storeu_ps(t + i * 16 + 8, rows[2 * i + 1]); }
+    store_tile(t, 16, c, ldc, mr, nr, acc, alpha);
+}
+
+AVX2_ATTR static float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2_ATTR static void gemv_t_avx2(size_t n, size_t k, const float *w, size_t ldw, const float *x, float *y, float alpha, int acc) {
+    for (size_t j = 0; j < n; j++) {
+        const float *row = w + j * ldw;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+        size_t p = 0;
+        for (; p + 16 <= k; p += 16) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + p), _mm256_loadu_ps(x + p), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + p + 8), _mm256_loadu_ps(x + p + 8), s1);
+        }
+        float s = hsum256(_mm256_add_ps(s0, s1));
+        for (; p < k; p++) s += row[p] * x[p];
+        y[j] = (acc ? y[j] : 0.0f) + alpha * s;
+    }
+}
+
+AVX2_ATTR static void gemv_n_avx2(size_t n, size_t k, const float *b, size_t ldb, const float *x, float *y, float alpha, int acc) {
+    if (!acc) memset(y, 0, n * sizeof(float));
+    for (size_t p = 0; p < k; p++) {
+        __m256 s = _mm256_set1_ps(alpha * x[p]);
+        const float *row = b + p * ldb;
+        size_t j = 0;
+        for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, _mm256_fmadd_ps(s, _mm256_loadu_ps(row + j), _mm256_loadu_ps(y + j)));
+        for (; j < n; j++) y[j] += alpha * x[p] * row[j];
+    }
+}
+
+/* ---------- AVX-512: 12 × 32 (24 zmm accumulators: enough independent FMAs for two 512-bit pipes) ---------- */
+#define AVX512_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define AVX512_MR 12
+/* R rows of a 12-row packed panel; compiled once per R so remainder tiles cost only their rows. */
+AVX512_ATTR static inline __attribute__((always_inline)) void micro_avx512_rows(
+    const int R, size_t k, const float *a, const float *b, float *c, size_t ldc, size_t nr, int acc, float alpha) {
+    __m512 r[AVX512_MR][2];
+    for (int i = 0; i < R; i++) { r[i][0] = _mm512_setzero_ps(); r[i][1] = _mm512_setzero_ps(); }
+    /* The C rows are ldc apart (often pages apart): fetch them while the products run. */
+    for (int i = 0; i < R; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+    for (size_t p = 0; p < k; p++) {
+        __m512 b0 = _mm512_loadu_ps(b + p * 32), b1 = _mm512_loadu_ps(b + p * 32 + 16);
+        const float *ap = a + p * AVX512_MR;
+        for (int i = 0; i < R; i++) {
+            __m512 x = _mm512_set1_ps(ap[i]);
+            r[i][0] = _mm512_fmadd_ps(x, b0, r[i][0]);
+            r[i][1] = _mm512_fmadd_ps(x, b1, r[i][1]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha);
+    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xFFFF : (nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1));
+    for (int i = 0; i < R; i++) {
+        float *cr = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, r[i][0]), r1 = _mm512_mul_ps(va, r[i][1]);
+        if (acc) {
+            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, cr));
+            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, cr + 16));
+        }
+        _mm512_mask_storeu_ps(cr, m0, r0);
+        _mm512_mask_storeu_ps(cr + 16, m1, r1);
+    }
+}
+
+#define ROWS_CASE(R) case R: micro_avx512_rows(R, k, a, b, c, ldc, nr, acc, alpha); return;
+AVX512_ATTR static void micro_avx512(size_t k, const float *a, const float *b, float *c, size_t ldc, size_t mr, size_t nr, int acc, float alpha) {
+    switch (mr) {
+        ROWS_CASE(12) ROWS_CASE(11) ROWS_CASE(10) ROWS_CASE(9) ROWS_CASE(8) ROWS_CASE(7)
+        ROWS_CASE(6) ROWS_CASE(5) ROWS_CASE(4) ROWS_CASE(3) ROWS_CASE(2) ROWS_CASE(1)
+        default: return;
+    }
+}
+
+/* Transposing pack with gathers: one zmm = 16 weight rows at one k index. */
+AVX512_ATTR static void pack_b_trans_avx512(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) {
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32((int)ldb));
+    __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xFFFF : (cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1));
+    const float *b1 = b + 16 * ldb;
+    for (size_t p = 0; p < kc; p++) {
+        __m512 v0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, idx, b + p, 4);
+        __m512 v1 = m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, idx, b1 + p, 4) : _mm512_setzero_ps();
+        _mm512_storeu_ps(dst + p * 32, v0);
+        _mm512_storeu_ps(dst + p * 32 + 16, v1);
+    }
+}
+
+/* Four weight rows at a time share each load of x. */
+AVX512_ATTR static void gemv_t_avx512(size_t n, size_t k, const float *w, size_t ldw, const float *x, float *y, float alpha, int acc) {
+    size_t j = 0;
+    size_t kv = k & ~(size_t)15;
+    __mmask16 tail = (__mmask16)((1u << (k - kv)) - 1);
+    for (; j + 4 <= n; j += 4) {
+        const float *r0 = w + j * ldw, *r1 = r0 + ldw, *r2 = r1 + ldw, *r3 = r2 + ldw;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (size_t p = 0; p < kv; p += 16) {
+            __m512 xv = _mm512_loadu_ps(x + p);
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(r0 + p), xv, s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(r1 + p), xv, s1);
+            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(r2 + p), xv, s2);
+            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(r3 + p), xv, s3);
+        }
+        if (tail) {
+            __m512 xv = _mm512_maskz_loadu_ps(tail, x + kv);
+            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r0 + kv), xv, s0);
+            s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r1 + kv), xv, s1);
+            s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r2 + kv), xv, s2);
+            s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r3 + kv), xv, s3);
+        }
+        float v[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1), _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3)};
+        for (int q = 0; q < 4; q++) y[j + q] = (acc ? y[j + q] : 0.0f) + alpha * v[q];
+    }
+    for (; j < n; j++) {
+        const float *r = w + j * ldw;
+        __m512 s = _mm512_setzero_ps();
+        for (size_t p = 0; p < kv; p += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(r + p), _mm512_loadu_ps(x + p), s);
+        if (tail) s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r + kv), _mm512_maskz_loadu_ps(tail, x + kv), s);
+        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(s);
+    }
+}
+
+AVX512_ATTR static void gemv_n_avx512(size_t n, size_t k, const float *b, size_t ldb, const float *x, float *y, float alpha, int acc) {
+    if (!acc) memset(y, 0, n * sizeof(float));
+    size_t nv = n & ~(size_t)15;
+    __mmask16 tail = (__mmask16)((1u << (n - nv)) - 1);
+    for (size_t p = 0; p < k; p++) {
+        __m512 s = _mm512_set1_ps(alpha * x[p]);
+        const float *row = b + p * ldb;
+        for (size_t j = 0; j < nv; j += 16) _mm512_storeu_ps(y + j, _mm512_fmadd_ps(s, _mm512_loadu_ps(row + j), _mm512_loadu_ps(y + j)));
+        if (tail) _mm512_mask_storeu_ps(y + nv, tail, _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(tail, row + nv), _mm512_maskz_loadu_ps(tail, y + nv)));
+    }
+}
+
+/* bf16 weights widened with a shift (exact), 4 rows per pass. */
+AVX512_ATTR static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
+    __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+AVX512_ATTR static void gemv_t_bf16_avx512(size_t n, size_t k, const uint16_t *w, size_t ldw, const float *x, float *y, float alpha, int acc) {
+    size_t kv = k & ~(size_t)15;
+    __mmask16 tail = (__mmask16)((1u << (k - kv)) - 1);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const uint16_t *r0 = w + j * ldw, *r1 = r0 + ldw, *r2 = r1 + ldw, *r3 = r2 + ldw;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (size_t p = 0; p < kv; p += 16) {
+            __m512 xv = _mm512_loadu_ps(x + p);
+            s0 = _mm512_fmadd_ps(load_bf16(r0 + p, 0xFFFF), xv, s0);
+            s1 = _mm512_fmadd_ps(load_bf16(r1 + p, 0xFFFF), xv, s1);
+            s2 = _mm512_fmadd_ps(load_bf16(r2 + p, 0xFFFF), xv, s2);
+            s3 = _mm512_fmadd_ps(load_bf16(r3 + p, 0xFFFF), xv, s3);
+        }
+        if (tail) {
+            __m512 xv = _mm512_maskz_loadu_ps(tail, x + kv);
+            s0 = _mm512_fmadd_ps(load_bf16(r0 + kv, tail), xv, s0);
+            s1 = _mm512_fmadd_ps(load_bf16(r1 + kv, tail), xv, s1);
+            s2 = _mm512_fmadd_ps(load_bf16(r2 + kv, tail), xv, s2);
+            s3 = _mm512_fmadd_ps(load_bf16(r3 + kv, tail), xv, s3);
+        }
+        float v[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1), _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3)};
+        for (int q = 0; q < 4; q++) y[j + q] = (acc ? y[j + q] : 0.0f) + alpha * v[q];
+    }
+    if (j < n) gemv_t_bf16_base(n - j, k, w + j * ldw, ldw, x, y + j, alpha, acc);
+}
+#endif
+
+static void pack_b_trans_base(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) {
+    size_t nr = ck_gemm_nr();
+    for (size_t p = 0; p < kc; p++)
+        for (size_t j = 0; j < nr; j++) dst[p * nr + j] = j < cols ? b[j * ldb + p] : 0.0f;
+}
+
+/* ---------- dispatch ---------- */
+static struct {
+    int ready;
+    size_t mr, nr;
+    micro_fn micro;
+    gemv_t_fn gemv_t;
+    gemv_n_fn gemv_n;
+    gemv_bf16_fn gemv_bf16;
+    void (*pack_b_trans)(const float *, size_t, size_t, size_t, float *);
+} K;
+
+static void init(void) {
+    if (K.ready) return;
+    K.mr = BASE_MR; K.nr = BASE_NR; K.micro = micro_base; K.gemv_t = gemv_t_base; K.gemv_n = gemv_n_base;
+    K.gemv_bf16 = gemv_t_bf16_base;
+    K.pack_b_trans = pack_b_trans_base;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl")) {
+        K.mr = AVX512_MR; K.nr = 32; K.micro = micro_avx512; K.gemv_t = gemv_t_avx512; K.gemv_n = gemv_n_avx512;
+        K.gemv_bf16 = gemv_t_bf16_avx512;
+        /* 32-bit gather offsets: fine for any row stride below 2^31 / 32 floats. */
+        K.pack_b_trans = pack_b_trans_avx512;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        K.mr = 6; K.nr = 16; K.micro = micro_avx2; K.gemv_t = gemv_t_avx2; K.gemv_n = gemv_n_avx2;
+    }
+#endif
+    __atomic_store_n(&K.ready, 1, __ATOMIC_RELEASE);
+}
+
+size_t ck_gemm_mr(void) { init(); return K.mr; }
+size_t ck_gemm_nr(void) { init(); return K.nr; }
+
+void ck_pack_b_trans(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) { K.pack_b_trans(b, ldb, kc, cols, dst); }
+
+void ck_gemm_micro(size_t k, const float *a, const float *b, float *c, size_t ldc, size_t mr, size_t nr, int accumulate, float alpha) {
+    K.micro(k, a, b, c, ldc, mr, nr, accumulate, alpha);
+}
+
+void ck_gemv_t(size_t n, size_t k, const float *w, size_t ldw, const float *x, float *y, float alpha, int accumulate) {
+    init();
+    K.gemv_t(n, k, w, ldw, x, y, alpha, accumulate);
+}
+
+void ck_gemv_n(size_t n, size_t k, const float *b, size_t ldb, const float *x, float *y, float alpha, int accumulate) {
+    init();
+    K.gemv_n(n, k, b, ldb, x, y, alpha, accumulate);
+}
+
+void ck_gemv_t_bf16(size_t n, size_t k, const uint16_t *w, size_t ldw, const float *x, float *y, float alpha, int accumulate) {
+    init();
+    K.gemv_bf16(n, k, w, ldw, x, y, alpha, accumulate);
+}

@@ -1,0 +1,64 @@
+import CKernels
+import Foundation
+import VLTensor
+
+/// GEMM, GEMV, memory bandwidth and op throughput cases (peer: numpy).
+func kernelBenchmarks(quick: Bool) -> [BenchCase] {
+    var rng = RandomGenerator(seed: 1)
+    func gemmCase(_ name: String, m: Int, n: Int, k: Int, transB: Bool) -> BenchCase {
+        let a = Tensor.randn([m, k], rng: &rng), b = Tensor.randn(transB ? [n, k] : [k, n], rng: &rng)
+        let c = Tensor.zeros([m, n])
+        return BenchCase(name: name, unit: "GFLOP/s", work: 2 * Double(m) * Double(n) * Double(k) / 1e9, body: {
+            sgemm(transA: false, transB: transB, m: m, n: n, k: k, alpha: 1, a: a.pointer, lda: k, b: b.pointer,
+                  ldb: transB ? k : n, beta: 0, c: c.mutablePointer, ldc: n)
+        }, peer: name)
+    }
+    var cases = [
+        gemmCase("gemm_f32_1024", m: 1024, n: 1024, k: 1024, transB: false),
+        gemmCase("gemm_f32_50x768x3072", m: 50, n: 3072, k: 768, transB: true),
+        gemmCase("gemm_f32_577x1024x4096", m: 577, n: 4096, k: 1024, transB: true),
+    ]
+    if !quick { cases.insert(gemmCase("gemm_f32_2048", m: 2048, n: 2048, k: 2048, transB: false), at: 1) }
+
+    let w = Tensor.randn([4096, 4096], rng: &rng), x = Tensor.randn([1, 4096], rng: &rng), y = Tensor.zeros([1, 4096])
+    cases.append(BenchCase(name: "gemv_f32_4096", unit: "GB/s", work: 4096.0 * 4096 * 4 / 1e9, body: {
+        sgemm(transA: false, transB: true, m: 1, n: 4096, k: 4096, alpha: 1, a: x.pointer, lda: 4096, b: w.pointer,
+              ldb: 4096, beta: 0, c: y.mutablePointer, ldc: 4096)
+    }, peer: "gemv_f32_4096"))
+    let wb = w.to(.bf16)
+    cases.append(BenchCase(name: "gemv_bf16_4096", unit: "GB/s", work: 4096.0 * 4096 * 2 / 1e9, body: {
+        let wp = wb.rawPointer.assumingMemoryBound(to: UInt16.self)
+        Parallel.forRange(4096, grain: 256) { r in
+            ck_gemv_t_bf16(r.count, 4096, wp + r.lowerBound * 4096, 4096, x.pointer, y.mutablePointer + r.lowerBound, 1, 0)
+        }
+    }, peer: nil))
+    let big = Tensor.randn([32 << 20], rng: &rng)  // 128 MB, far beyond the caches
+    cases.append(BenchCase(name: "memory_read_bandwidth", unit: "GB/s", work: Double(big.count) * 4 / 1e9, body: {
+        let p = big.pointer
+        var partial = [Float](repeating: 0, count: Parallel.threadCount)
+        partial.withUnsafeMutableBufferPointer { out in
+            Parallel.forRange(Parallel.threadCount) { r in
+                for t in r {
+                    let lo = big.count * t / Parallel.threadCount, hi = big.count * (t + 1) / Parallel.threadCount
+                    out[t] = ck_sum(p + lo, hi - lo)
+                }
+            }
+        }
+    }, peer: "memory_read_bandwidth"))
+
+    let act = Tensor.randn([64, 4096], rng: &rng)
+    let elems = Double(act.count) / 1e9
+    cases.append(BenchCase(name: "softmax_64x4096", unit: "Gelem/s", work: elems, body: { _ = noGrad { act.softmax(-1) } },
+                           peer: "softmax_64x4096"))
+    let lnW = Tensor.ones([4096]), lnB = Tensor.zeros([4096])
+    cases.append(BenchCase(name: "layer_norm_64x4096", unit: "Gelem/s", work: elems, body: {
+        _ = noGrad { layerNorm(act, weight: lnW, bias: lnB, eps: 1e-5) }
+    }, peer: "layer_norm_64x4096"))
+    cases.append(BenchCase(name: "gelu_tanh_64x4096", unit: "Gelem/s", work: elems, body: { _ = noGrad { act.geluTanh() } },
+                           peer: "gelu_tanh_64x4096"))
+    let q = Tensor.randn([1, 16, 577, 64], rng: &rng), kv = Tensor.randn([1, 16, 577, 64], rng: &rng)
+    cases.append(BenchCase(name: "attention_577x16x64", unit: "GFLOP/s", work: 4 * 16 * 577 * 577 * 64 / 1e9, body: {
+        _ = noGrad { scaledDotProductAttention(q, kv, kv) }
+    }, peer: "attention_577x16x64"))
+    return cases
+}
