@@ -329,3 +329,114 @@ void ck_gemv_t_bf16(size_t n, size_t k, const uint16_t *w, size_t ldw, const flo
     init();
     K.gemv_bf16(n, k, w, ldw, x, y, alpha, accumulate);
 }
+
+#if defined(__x86_64__)
+/* ---------- bf16 dot products: 12 × 32 tiles of vdpbf16ps ---------- */
+#define BF16_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+BF16_ATTR static inline __attribute__((always_inline)) void micro_bf16_rows(
+    const int R, size_t kq, const uint32_t *a, const uint32_t *b, float *c, size_t ldc, size_t nr, int acc, float alpha) {
+    __m512 r[12][2];
+    for (int i = 0; i < R; i++) { r[i][0] = _mm512_setzero_ps(); r[i][1] = _mm512_setzero_ps(); }
+    for (int i = 0; i < R; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+    for (size_t q = 0; q < kq; q++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + q * 32), b1 = (__m512bh)_mm512_loadu_si512(b + q * 32 + 16);
+        const uint32_t *ap = a + q * 12;
+        for (int i = 0; i < R; i++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)ap[i]);
+            r[i][0] = _mm512_dpbf16_ps(r[i][0], x, b0);
+            r[i][1] = _mm512_dpbf16_ps(r[i][1], x, b1);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha);
+    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xFFFF : (nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1));
+    for (int i = 0; i < R; i++) {
+        float *cr = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, r[i][0]), r1 = _mm512_mul_ps(va, r[i][1]);
+        if (acc) {
+            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, cr));
+            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, cr + 16));
+        }
+        _mm512_mask_storeu_ps(cr, m0, r0);
+        _mm512_mask_storeu_ps(cr + 16, m1, r1);
+    }
+}
+
+#define BF16_CASE(R) case R: micro_bf16_rows(R, kq, a, b, c, ldc, nr, acc, alpha); return;
+BF16_ATTR static void micro_bf16(size_t kq, const uint32_t *a, const uint32_t *b, float *c, size_t ldc, size_t mr, size_t nr,
+                                 int acc, float alpha) {
+    switch (mr) {
+        BF16_CASE(12) BF16_CASE(11) BF16_CASE(10) BF16_CASE(9) BF16_CASE(8) BF16_CASE(7)
+        BF16_CASE(6) BF16_CASE(5) BF16_CASE(4) BF16_CASE(3) BF16_CASE(2) BF16_CASE(1)
+        default: return;
+    }
+}
+
+BF16_ATTR static void pack_a_bf16_avx512(const float *a, size_t lda, size_t rows, size_t kc, uint32_t *dst) {
+    for (size_t q = 0; q < kc / 2; q++) {
+        for (size_t i = 0; i < 12; i++) {
+            if (i >= rows) { dst[q * 12 + i] = 0; continue; }
+            __m128 pair = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(a + i * lda + 2 * q)));
+            __m128bh h = _mm_cvtneps_pbh(pair);
+            uint32_t v;
+            memcpy(&v, &h, 4);
+            dst[q * 12 + i] = v;
+        }
+    }
+}
+#endif
+
+static uint16_t f32_to_bf16_rne(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7FFFFFFF) > 0x7F800000) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+static void pack_a_bf16_base(const float *a, size_t lda, size_t rows, size_t kc, uint32_t *dst) {
+    for (size_t q = 0; q < kc / 2; q++)
+        for (size_t i = 0; i < 12; i++)
+            dst[q * 12 + i] = i < rows ? (uint32_t)f32_to_bf16_rne(a[i * lda + 2 * q]) |
+                                             ((uint32_t)f32_to_bf16_rne(a[i * lda + 2 * q + 1]) << 16) : 0;
+}
+
+int ck_has_bf16_dot(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
+void ck_pack_a_bf16(const float *a, size_t lda, size_t rows, size_t kc, uint32_t *dst) {
+#if defined(__x86_64__)
+    if (ck_has_bf16_dot()) { pack_a_bf16_avx512(a, lda, rows, kc, dst); return; }
+#endif
+    pack_a_bf16_base(a, lda, rows, kc, dst);
+}
+
+void ck_pack_b_bf16(const uint16_t *w, size_t ldw, size_t kc, size_t cols, uint32_t *dst) {
+    /* Consecutive k values of one weight row form one 32-bit word: the f32 transposing pack applies. */
+    if (ck_gemm_nr() == 32 && (ldw % 2) == 0) {
+        K.pack_b_trans((const float *)w, ldw / 2, kc / 2, cols, (float *)dst);
+        return;
+    }
+    for (size_t q = 0; q < kc / 2; q++)
+        for (size_t j = 0; j < 32; j++) {
+            uint32_t v = 0;
+            if (j < cols) memcpy(&v, w + j * ldw + 2 * q, 4);
+            dst[q * 32 + j] = v;
+        }
+}
+
+void ck_gemm_micro_bf16(size_t kq, const uint32_t *a, const uint32_t *b, float *c, size_t ldc, size_t mr, size_t nr,
+                        int accumulate, float alpha) {
+#if defined(__x86_64__)
+    micro_bf16(kq, a, b, c, ldc, mr, nr, accumulate, alpha);
+#endif
+}
+

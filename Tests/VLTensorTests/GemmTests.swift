@@ -69,4 +69,28 @@ final class GemmTests: XCTestCase {
         var rng = RandomGenerator(seed: 12)
         check(300, 3100, 520, transA: false, transB: true, rng: &rng)  // crosses NC, KC and MC blocks
     }
+
+    /// bf16 weights: the reference uses the same rounding of the activations and weights to bf16.
+    func testBF16WeightProducts() {
+        var rng = RandomGenerator(seed: 13)
+        for (m, n, k) in [(1, 70, 64), (5, 33, 30), (37, 100, 130), (200, 64, 1030), (13, 40, 7)] {
+            let a = (0..<(m * k)).map { _ in rng.nextNormal() }
+            let w = (0..<(n * k)).map { _ in floatToBF16(rng.nextNormal()) }
+            let roundedA = a.map { bf16ToFloat(floatToBF16($0)) }
+            var c = [Float](repeating: 1, count: m * n)
+            sgemmBF16(m: m, n: n, k: k, a: a, lda: k, w: w, ldw: k, beta: 0.5, c: &c, ldc: n)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var exact = 0.0, inexact = 0.0
+                    for p in 0..<k {
+                        exact += Double(roundedA[i * k + p]) * Double(bf16ToFloat(w[j * k + p]))
+                        inexact += abs(Double(a[i * k + p]) * Double(bf16ToFloat(w[j * k + p])))
+                    }
+                    // m = 1 and odd k keep f32 activations; the bf16 path rounds them (error ≤ 2^-8 each).
+                    let tol = 1e-5 * Double(k) + 4e-3 * inexact
+                    XCTAssertEqual(Double(c[i * n + j]), exact + 0.5, accuracy: tol, "m\(m) n\(n) k\(k) [\(i),\(j)]")
+                }
+            }
+        }
+    }
 }

@@ -17,6 +17,19 @@ void ck_gemm_micro(size_t k, const float *a, const float *b, float *c, size_t ld
    NR-wide panel dst[p·NR + j], zero-padding j ≥ cols. */
 void ck_pack_b_trans(const float *b, size_t ldb, size_t kc, size_t cols, float *dst);
 
+/* bf16 products (AVX512_BF16 `vdpbf16ps`): whether the CPU has them. Activations are rounded to
+   bf16 (relative error ~1e-3 against f32). */
+int ck_has_bf16_dot(void);
+/* Packs rows i < rows of an f32 panel of op(A) (A [m, k], row stride lda) for k-pairs q < kc/2 into
+   dst[q·12 + i] = (bf16(a[i][2q]), bf16(a[i][2q+1])) as 32-bit words; kc is even, zero-padded. */
+void ck_pack_a_bf16(const float *a, size_t lda, size_t rows, size_t kc, uint32_t *dst);
+/* Packs columns j < cols of Wᵀ (bf16 W stored [n, k], row stride ldw elements) for k-pairs q < kc/2
+   into dst[q·32 + j] (32-bit pairs of consecutive k); kc is even, zero-padded. */
+void ck_pack_b_bf16(const uint16_t *w, size_t ldw, size_t kc, size_t cols, uint32_t *dst);
+/* tile[mr × nr] = alpha · Σ_q dot2(a[q·12 + i], b[q·32 + j]) over q < kq, stored or accumulated. */
+void ck_gemm_micro_bf16(size_t kq, const uint32_t *a, const uint32_t *b, float *c, size_t ldc, size_t mr, size_t nr,
+                        int accumulate, float alpha);
+
 /* Decode paths. y[j] (+)= alpha · Σ_p x[p] · w[j·ldw + p] for j < n (weights [n, k], PyTorch's layout). */
 void ck_gemv_t(size_t n, size_t k, const float *w, size_t ldw, const float *x, float *y, float alpha, int accumulate);
 /* y[j] (+)= alpha · Σ_p x[p] · b[p·ldb + j] for j < n (b [k, n]). */

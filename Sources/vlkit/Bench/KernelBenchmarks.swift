@@ -19,6 +19,7 @@ func kernelBenchmarks(quick: Bool) -> [BenchCase] {
         gemmCase("gemm_f32_577x1024x4096", m: 577, n: 4096, k: 1024, transB: true),
     ]
     if !quick { cases.insert(gemmCase("gemm_f32_2048", m: 2048, n: 2048, k: 2048, transB: false), at: 1) }
+    cases += bf16Benchmarks(quick: quick)
 
     let w = Tensor.randn([4096, 4096], rng: &rng), x = Tensor.randn([1, 4096], rng: &rng), y = Tensor.zeros([1, 4096])
     cases.append(BenchCase(name: "gemv_f32_4096", unit: "GB/s", work: 4096.0 * 4096 * 4 / 1e9, body: {
@@ -61,4 +62,16 @@ func kernelBenchmarks(quick: Bool) -> [BenchCase] {
         _ = noGrad { scaledDotProductAttention(q, kv, kv) }
     }, peer: "attention_577x16x64"))
     return cases
+}
+
+/// bf16-weight GEMM cases; the bar is OpenBLAS f32 on the same shape.
+func bf16Benchmarks(quick: Bool) -> [BenchCase] {
+    var rng = RandomGenerator(seed: 2)
+    return (quick ? [1024] : [1024, 2048]).map { s in
+        let a = Tensor.randn([s, s], rng: &rng), w = Tensor.randn([s, s], rng: &rng).to(.bf16), c = Tensor.zeros([s, s])
+        return BenchCase(name: "gemm_bf16_\(s)", unit: "GFLOP/s", work: 2 * pow(Double(s), 3) / 1e9, body: {
+            sgemmBF16(m: s, n: s, k: s, a: a.pointer, lda: s, w: w.rawPointer.assumingMemoryBound(to: UInt16.self), ldw: s,
+                      beta: 0, c: c.mutablePointer, ldc: s)
+        }, peer: "gemm_bf16_\(s)")
+    }
 }

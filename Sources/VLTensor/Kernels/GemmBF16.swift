@@ -1,0 +1,99 @@
+import CKernels
+
+/// C = alpha · A · Wᵀ + beta · C with bf16 weights W stored [n, k] (PyTorch's Linear layout) and
+/// f32 activations A [m, k]. With AVX512_BF16 the activations are rounded to bf16 and the
+/// products run on `vdpbf16ps` (relative error ~1e-3); m = 1 streams the weights through a
+/// GEMV that widens them exactly; elsewhere the weights are widened to f32 first.
+public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                      w: UnsafePointer<UInt16>, ldw: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if m == 0 || n == 0 { return }
+    if m == 1 {
+        if beta != 0 && beta != 1 { for j in 0..<n { c[j] *= beta } }
+        Parallel.forRange(n, grain: Swift.max(64, (1 << 16) / Swift.max(k, 1))) { r in
+            ck_gemv_t_bf16(r.count, k, w + r.lowerBound * ldw, ldw, a, c + r.lowerBound, alpha, beta == 0 ? 0 : 1)
+        }
+        return
+    }
+    guard ck_has_bf16_dot() != 0, k % 2 == 0, ldw % 2 == 0, k > 0 else {
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+        defer { wide.deallocate() }
+        for j in 0..<n { for p in 0..<k { wide[j * k + p] = bf16ToFloat(w[j * ldw + p]) } }
+        sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: wide, ldb: k,
+              beta: beta, c: c, ldc: ldc)
+        return
+    }
+    if beta != 0 && beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
+    BF16GemmPlan(m: m, n: n, k: k).run(alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0)
+}
+
+/// The bf16 counterpart of `GemmPlan`: panels of 32-bit bf16 pairs, 12 × 32 tiles.
+struct BF16GemmPlan {
+    let m, n, k: Int
+    let mr = 12, nr = 32, mc = 192, nc = 3072
+    let kc: Int  // even
+
+    init(m: Int, n: Int, k: Int) {
+        (self.m, self.n, self.k) = (m, n, k)
+        let blocks = (k + 511) / 512
+        kc = roundUp((k + blocks - 1) / blocks, 2)
+    }
+
+    func run(alpha: Float, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int,
+             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        let packedB = UnsafeMutablePointer<UInt32>.allocate(capacity: kc / 2 * roundUp(Swift.min(nc, n), nr))
+        defer { packedB.deallocate() }
+        var jc = 0
+        while jc < n {
+            let ncb = Swift.min(nc, n - jc)
+            var pc = 0
+            while pc < k {
+                let kcb = Swift.min(kc, k - pc)
+                let panels = (ncb + nr - 1) / nr
+                Parallel.forRange(panels, grain: 4) { r in
+                    for panel in r {
+                        let j = panel * nr
+                        ck_pack_b_bf16(w + (jc + j) * ldw + pc, ldw, kcb, Swift.min(nr, ncb - j), packedB + j * kcb / 2)
+                    }
+                }
+                multiply(alpha: alpha, a: a + pc, lda: lda, kc: kcb, packedB: packedB, j0: jc, nc: ncb, c: c, ldc: ldc,
+                         accumulate: accumulate || pc > 0)
+                pc += kcb
+            }
+            jc += ncb
+        }
+    }
+
+    private func multiply(alpha: Float, a: UnsafePointer<Float>, lda: Int, kc: Int, packedB: UnsafePointer<UInt32>,
+                          j0: Int, nc: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        let panels = (nc + nr - 1) / nr, kq = kc / 2
+        let threads = Parallel.isInsideParallelRegion ? 1 : Parallel.threadCount
+        let splitRows = m >= threads * mr * 4
+        Parallel.forRange(threads) { tasks in
+            let packedA = UnsafeMutablePointer<UInt32>.allocate(capacity: mc * kq)
+            defer { packedA.deallocate() }
+            for t in tasks {
+                let rows = splitRows ? (m * t / threads / mr * mr)..<(t == threads - 1 ? m : m * (t + 1) / threads / mr * mr) : 0..<m
+                let cols = splitRows ? 0..<panels : (panels * t / threads)..<(panels * (t + 1) / threads)
+                var i0 = rows.lowerBound
+                while i0 < rows.upperBound {
+                    let mcb = Swift.min(mc, rows.upperBound - i0)
+                    var ir = 0
+                    while ir < mcb {
+                        ck_pack_a_bf16(a + (i0 + ir) * lda, lda, Swift.min(mr, mcb - ir), kc, packedA + ir * kq)
+                        ir += mr
+                    }
+                    for panel in cols {
+                        let jr = panel * nr
+                        ir = 0
+                        while ir < mcb {
+                            ck_gemm_micro_bf16(kq, packedA + ir * kq, packedB + jr * kq, c + (i0 + ir) * ldc + j0 + jr, ldc,
+                                               Swift.min(mr, mcb - ir), Swift.min(nr, nc - jr), accumulate ? 1 : 0, alpha)
+                            ir += mr
+                        }
+                    }
+                    i0 += mcb
+                }
+            }
+        }
+    }
+}
