@@ -1,3 +1,4 @@
+import VLIO
 import XCTest
 import VLNN
 import VLTensor

@@ -1,3 +1,4 @@
+import VLIO
 /// HF `Blip2VisionConfig` (EVA-style ViT).
 public struct Blip2VisionConfig: Equatable {
     public var hiddenSize = 1408

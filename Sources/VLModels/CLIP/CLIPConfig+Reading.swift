@@ -1,3 +1,4 @@
+import VLIO
 extension CLIPVisionConfig {
     /// From a `vision_config` object or a standalone `clip_vision_model` config.
     public init(_ r: ConfigReader) throws {

@@ -1,3 +1,4 @@
+import VLIO
 import VLNN
 import VLTensor
 

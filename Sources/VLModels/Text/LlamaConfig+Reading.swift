@@ -1,3 +1,4 @@
+import VLIO
 extension LlamaConfig {
     /// The model types that share this architecture.
     public static let modelTypes = ["llama", "mistral", "qwen2"]

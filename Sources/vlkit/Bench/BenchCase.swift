@@ -20,13 +20,24 @@ struct BenchCase {
     }
 }
 
-/// A measured row of the table.
+/// A measured row of the table; encodes `peer` and `peer_name` as null when no peer ran.
 struct BenchResult: Encodable {
     let name: String
     let unit: String
     let vlkit: Double
     let peer: Double?
     let peer_name: String?
+
+    enum CodingKeys: String, CodingKey { case name, unit, vlkit, peer, peer_name }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(unit, forKey: .unit)
+        try c.encode((vlkit * 10).rounded() / 10, forKey: .vlkit)
+        try c.encode(peer.map { ($0 * 10).rounded() / 10 }, forKey: .peer)
+        try c.encode(peer_name, forKey: .peer_name)
+    }
 }
 
 /// Seconds taken by `body`: the best of at least `repeats` runs and of 0.3 s of runs, after a warm-up.

@@ -33,8 +33,9 @@ struct Bench: ParsableCommand {
             let theirs = c.peer.flatMap { peer[$0] }
             let result = BenchResult(name: c.name, unit: c.unit, vlkit: ours, peer: theirs, peer_name: theirs == nil ? nil : "numpy")
             if json {
-                let data = try JSONEncoder().encode(result)
-                print(String(data: data, encoding: .utf8)!.replacingOccurrences(of: "\"peer_name\":", with: "\"peer_name\":"))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                print(String(data: try encoder.encode(result), encoding: .utf8)!)
             } else {
                 let ratio = theirs.map { String(format: "%.2f×", ours / $0) } ?? "—"
                 print(pad(c.name, 26) + pad(c.unit, 9) + pad(String(format: "%.1f", ours), 10)

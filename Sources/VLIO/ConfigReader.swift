@@ -1,5 +1,5 @@
 import Foundation
-import VLIO
+
 
 /// Reads the fields of a Hugging Face `config.json` object with the quirks found in the wild:
 /// numbers written as 1e-05 or 2.0, `null` meaning "the default", and errors that name the file,
