@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "VLTensor", targets: ["VLTensor"]),
         .library(name: "VLNN", targets: ["VLNN"]),
         .library(name: "VLIO", targets: ["VLIO"]),
+        .library(name: "VLTokenizers", targets: ["VLTokenizers"]),
         .library(name: "VLModels", targets: ["VLModels"]),
         .executable(name: "vlkit", targets: ["vlkit"]),
     ],
@@ -24,7 +25,8 @@ let package = Package(
         .target(name: "VLTensor", dependencies: ["CKernels"], swiftSettings: swift5),
         .target(name: "VLNN", dependencies: ["VLTensor"], swiftSettings: swift5),
         .target(name: "VLIO", dependencies: ["VLTensor", "VLNN"], swiftSettings: swift5),
-        .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO"], swiftSettings: swift5),
+        .target(name: "VLTokenizers", swiftSettings: swift5),
+        .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers"], swiftSettings: swift5),
         .executableTarget(
             name: "vlkit",
             dependencies: [
@@ -36,5 +38,6 @@ let package = Package(
         .testTarget(name: "VLNNTests", dependencies: ["VLNN", "VLIO"], swiftSettings: swift5),
         .testTarget(name: "VLIOTests", dependencies: ["VLIO"], swiftSettings: swift5),
         .testTarget(name: "VLModelsTests", dependencies: ["VLModels"], swiftSettings: swift5),
+        .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
     ]
 )
