@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "VLNN", targets: ["VLNN"]),
         .library(name: "VLIO", targets: ["VLIO"]),
         .library(name: "VLTokenizers", targets: ["VLTokenizers"]),
+        .library(name: "VLImaging", targets: ["VLImaging"]),
         .library(name: "VLModels", targets: ["VLModels"]),
         .executable(name: "vlkit", targets: ["vlkit"]),
     ],
@@ -26,7 +27,11 @@ let package = Package(
         .target(name: "VLNN", dependencies: ["VLTensor"], swiftSettings: swift5),
         .target(name: "VLIO", dependencies: ["VLTensor", "VLNN"], swiftSettings: swift5),
         .target(name: "VLTokenizers", swiftSettings: swift5),
-        .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers"], swiftSettings: swift5),
+        .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .target(name: "CImageCodecs", dependencies: ["CLibJPEG", "CLibPNG"]),
+        .target(name: "VLImaging", dependencies: ["VLTensor", "VLIO", "CImageCodecs"], swiftSettings: swift5),
+        .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging"], swiftSettings: swift5),
         .executableTarget(
             name: "vlkit",
             dependencies: [
@@ -39,5 +44,6 @@ let package = Package(
         .testTarget(name: "VLIOTests", dependencies: ["VLIO"], swiftSettings: swift5),
         .testTarget(name: "VLModelsTests", dependencies: ["VLModels"], swiftSettings: swift5),
         .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
+        .testTarget(name: "VLImagingTests", dependencies: ["VLImaging"], swiftSettings: swift5),
     ]
 )
