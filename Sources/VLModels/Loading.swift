@@ -46,14 +46,22 @@ public enum LoadedModel {
     }
 }
 
-/// Reads `config.json` and the weights of a Hugging Face model directory.
-public func loadModel(directory: URL) throws -> LoadedModel {
+/// Reads `config.json` and the weights of a Hugging Face model directory. `only` restricts the
+/// accepted model types (a command that needs a CLIP model says so instead of loading a LLaMA).
+public func loadModel(directory: URL, only: [String]? = nil) throws -> LoadedModel {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw ConfigError("\(directory.path): no such model directory")
+    }
     let configURL = directory.appendingPathComponent("config.json")
     guard FileManager.default.fileExists(atPath: configURL.path) else {
         throw ConfigError("\(directory.path): no config.json (is this a Hugging Face model directory?)")
     }
     let r = try ConfigReader(contentsOf: configURL)
     let type = try r.string("model_type", "")
+    if let only, !only.contains(type) {
+        throw ConfigError("\(configURL.path): model_type is \"\(type)\"; this needs " + only.joined(separator: " or "))
+    }
     let model: LoadedModel
     switch type {
     case "clip": model = .clip(try CLIPModel(CLIPConfig(r)))
