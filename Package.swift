@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "vlkit",
             dependencies: [
-                "VLTensor", "VLNN", "VLIO", "VLModels",
+                "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
@@ -45,5 +45,7 @@ let package = Package(
         .testTarget(name: "VLModelsTests", dependencies: ["VLModels"], swiftSettings: swift5),
         .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
         .testTarget(name: "VLImagingTests", dependencies: ["VLImaging"], swiftSettings: swift5),
+        // Runs the built binary; the dependency makes sure it is built first.
+        .testTarget(name: "vlkitTests", dependencies: ["vlkit"], swiftSettings: swift5),
     ]
 )

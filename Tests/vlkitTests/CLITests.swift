@@ -1,0 +1,103 @@
+import Foundation
+import XCTest
+
+/// Runs the built `vlkit` binary as a user would: results on stdout, one clear error on stderr and a
+/// non-zero exit for bad input.
+final class CLITests: XCTestCase {
+    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vlkit")
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+    static let model = fixtures.appendingPathComponent("clip/real_vocab").path
+    static func image(_ name: String) -> String { fixtures.appendingPathComponent("images").appendingPathComponent(name).path }
+
+    struct Run {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    func vlkit(_ arguments: [String]) throws -> Run {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func assertFails(_ arguments: [String], saying text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try vlkit(arguments)
+        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
+        XCTAssertTrue(r.stderr.split(separator: "\n").first.map { $0.contains(text) } ?? false,
+                      "stderr \"\(r.stderr)\" does not start with a line saying \"\(text)\"", file: file, line: line)
+        XCTAssertEqual(r.stdout, "", "nothing on stdout", file: file, line: line)
+    }
+
+    func testClassifyRanksLabels() throws {
+        let r = try vlkit(["clip", "classify", "--model", Self.model, "--image", Self.image("rgb.png"), "--labels", "cat, dog,car", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let probs = object["probabilities"] as! [Double]
+        XCTAssertEqual(Set(object["labels"] as! [String]), ["cat", "dog", "car"])
+        XCTAssertEqual(probs.reduce(0, +), 1, accuracy: 1e-5)
+        XCTAssertEqual(probs, probs.sorted(by: >))
+    }
+
+    func testEmbedGivesTransformersEmbeddings() throws {
+        let r = try vlkit(["clip", "embed", "--model", Self.model, "--image", Self.image("rgb.png"), "--image", Self.image("baseline.jpg"),
+                           "--text", "a photo of a cat.", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let images = object["image_embeds"] as! [[Double]], logits = object["logits_per_image"] as! [[Double]]
+        XCTAssertEqual(images.count, 2)
+        XCTAssertEqual(logits.count, 2)
+        XCTAssertEqual(logits[0].count, 1)
+        XCTAssertEqual(images[0].map { $0 * $0 }.reduce(0, +), 1, accuracy: 1e-4)
+    }
+
+    func testSearchBuildsAnIndexAndReusesIt() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-search-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["rgb.png", "baseline.jpg", "grey.png", "truncated.jpg"] {
+            try FileManager.default.copyItem(atPath: Self.image(name), toPath: folder.appendingPathComponent(name).path)
+        }
+        let args = ["clip", "search", "--model", Self.model, "--images", folder.path, "--query", "a cat", "--top", "2", "--json"]
+        let first = try vlkit(args)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let o1 = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(o1["embedded"] as? Int, 3)
+        XCTAssertEqual(o1["unreadable"] as? Int, 1)
+        XCTAssertEqual((o1["results"] as! [Any]).count, 2)
+        XCTAssertTrue(first.stderr.contains("truncated.jpg"), "the unreadable file is named on stderr")
+        let second = try vlkit(args)
+        let o2 = try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(o2["embedded"] as? Int, 0, "nothing changed, nothing embedded")
+        XCTAssertEqual(o2["results"] as! NSArray, o1["results"] as! NSArray)
+    }
+
+    func testBadInputGivesOneClearErrorAndANonZeroExit() throws {
+        let classify = ["clip", "classify", "--model", Self.model, "--labels", "cat,dog", "--image"]
+        try assertFails(classify + [Self.image("not_an_image.jpg")], saying: "not a JPEG or PNG")
+        try assertFails(classify + [Self.image("truncated.jpg")], saying: "corrupt JPEG")
+        try assertFails(classify + [Self.image("truncated.png")], saying: "corrupt PNG")
+        try assertFails(classify + [Self.image("zero_size.png")], saying: "0×0")
+        try assertFails(classify + [Self.image("huge.png")], saying: "exceed the limit")
+        try assertFails(classify + [Self.image("rgb.png"), "--max-pixels", "100"], saying: "40×30 pixels exceed the limit of 100")
+        try assertFails(classify + [Self.image("missing.png")], saying: "no such file")
+        try assertFails(["clip", "classify", "--model", Self.model, "--image", Self.image("rgb.png"), "--labels", " , "],
+                        saying: "--labels has no labels")
+        try assertFails(["clip", "classify", "--model", "/nonexistent/model", "--image", Self.image("rgb.png"), "--labels", "a"],
+                        saying: "no such model directory")
+        try assertFails(["clip", "classify", "--model", Self.fixtures.appendingPathComponent("llama/gqa_untied").path,
+                         "--image", Self.image("rgb.png"), "--labels", "a"], saying: "model_type is \"llama\"")
+        try assertFails(["clip", "search", "--model", Self.model, "--images", "/nonexistent", "--query", "x"], saying: "no such folder")
+        try assertFails(["clip", "embed", "--model", Self.model], saying: "give at least one --image or --text")
+        try assertFails(["bench", "--repeat", "0"], saying: "--repeat must be at least 1")
+    }
+}
