@@ -62,6 +62,13 @@ public func loadModel(directory: URL, only: [String]? = nil) throws -> LoadedMod
     if let only, !only.contains(type) {
         throw ConfigError("\(configURL.path): model_type is \"\(type)\"; this needs " + only.joined(separator: " or "))
     }
+    let model: LoadedModel = try Init.skipping { try makeModel(type: type, r, configURL) }
+    try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model))
+    model.module.eval()
+    return model
+}
+
+private func makeModel(type: String, _ r: ConfigReader, _ configURL: URL) throws -> LoadedModel {
     let model: LoadedModel
     switch type {
     case "clip": model = .clip(try CLIPModel(CLIPConfig(r)))
@@ -74,8 +81,6 @@ public func loadModel(directory: URL, only: [String]? = nil) throws -> LoadedMod
         throw ConfigError("\(configURL.path): model_type \"\(type)\" is not supported; supported: "
             + LoadedModel.supportedTypes.joined(separator: ", "))
     }
-    try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model))
-    model.module.eval()
     return model
 }
 

@@ -24,7 +24,7 @@ public final class MultiHeadAttention: Module {
         if fused {
             precondition(ctx == dim && kvDim == dim, "a fused in_proj needs self-attention without grouped heads")
             let bound = 1 / Float(dim).squareRoot()
-            in_proj_weight = Parameter(Tensor.rand([3 * dim, dim], low: -bound, high: bound, rng: &GlobalRandom.generator))
+            in_proj_weight = Parameter(Init.uniform([3 * dim, dim], bound: bound))
             in_proj_bias = bias ? Parameter(Tensor.zeros([3 * dim])) : nil
             (q_proj, k_proj, v_proj) = (nil, nil, nil)
         } else {

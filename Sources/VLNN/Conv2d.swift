@@ -9,9 +9,8 @@ public final class Conv2d: Module {
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
         let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
-        weight = Parameter(Tensor.rand([outChannels, inChannels, kernel, kernel], low: -bound, high: bound,
-                                       rng: &GlobalRandom.generator))
-        self.bias = bias ? Parameter(Tensor.rand([outChannels], low: -bound, high: bound, rng: &GlobalRandom.generator)) : nil
+        weight = Parameter(Init.uniform([outChannels, inChannels, kernel, kernel], bound: bound))
+        self.bias = bias ? Parameter(Init.uniform([outChannels], bound: bound)) : nil
         self.stride = stride
         self.padding = padding
     }

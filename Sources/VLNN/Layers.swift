@@ -7,8 +7,8 @@ public final class Linear: Module {
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
         let bound = 1 / Float(inFeatures).squareRoot()
-        weight = Parameter(Tensor.rand([outFeatures, inFeatures], low: -bound, high: bound, rng: &GlobalRandom.generator))
-        self.bias = bias ? Parameter(Tensor.rand([outFeatures], low: -bound, high: bound, rng: &GlobalRandom.generator)) : nil
+        weight = Parameter(Init.uniform([outFeatures, inFeatures], bound: bound))
+        self.bias = bias ? Parameter(Init.uniform([outFeatures], bound: bound)) : nil
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight.value, bias?.value) }
@@ -22,7 +22,7 @@ public final class Embedding: Module {
     public let weight: Parameter
 
     public init(_ count: Int, _ dim: Int) {
-        weight = Parameter(Tensor.randn([count, dim], rng: &GlobalRandom.generator))
+        weight = Parameter(Init.normal([count, dim]))
     }
 
     public func callAsFunction(_ ids: Tensor) -> Tensor { embedding(ids, weight.value) }

@@ -102,6 +102,12 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
         for i in 0..<m { (po + i * n).update(from: bp, count: n) }
         beta = 1
     }
+    // Inference with few rows: pack the weight once and keep it (see PackedWeight).
+    if !GradMode.isEnabled && m > 1 && m <= 256 && weight.dtype == .f32 && weight.isContiguous,
+       let packed = weight.packedWeight() {
+        sgemmPacked(m: m, alpha: 1, a: x.pointer, lda: k, packed: packed, beta: beta, c: po, ldc: n)
+        return out
+    }
     let w = weight.dense
     sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x.pointer, lda: k,
           b: w.pointer, ldb: k, beta: beta, c: po, ldc: n)

@@ -16,6 +16,8 @@ public final class Tensor: @unchecked Sendable {
     public var requiresGrad: Bool
     /// The operation that produced this tensor, when recorded.
     var gradNode: GradNode?
+    /// Derived data kept with a weight (its packed GEMM panels); see `markMutated()`.
+    var packedCache: AnyObject?
 
     public init(storage: Storage, dtype: DType, shape: [Int], strides: [Int]? = nil, offset: Int = 0) {
         self.storage = storage

@@ -14,7 +14,7 @@ public final class Blip2ForConditionalGeneration: Module {
     public init(_ c: Blip2Config) throws {
         config = c
         vision_model = try Blip2VisionModel(c.vision)
-        query_tokens = Parameter(Tensor.randn([1, c.numQueryTokens, c.qformer.hiddenSize], std: 0.02, rng: &GlobalRandom.generator))
+        query_tokens = Parameter(Init.normal([1, c.numQueryTokens, c.qformer.hiddenSize], std: 0.02))
         qformer = try QFormerModel(c.qformer)
         language_projection = Linear(c.qformer.hiddenSize, c.text.hiddenSize)
         language_model = try c.text.makeModel()

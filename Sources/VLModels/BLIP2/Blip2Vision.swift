@@ -8,9 +8,9 @@ public final class Blip2VisionEmbeddings: Module {
     public let position_embedding: Parameter  // [1, positions, hidden]
 
     init(_ c: Blip2VisionConfig) {
-        class_embedding = Parameter(Tensor.randn([1, 1, c.hiddenSize], std: 0.02, rng: &GlobalRandom.generator))
+        class_embedding = Parameter(Init.normal([1, 1, c.hiddenSize], std: 0.02))
         patch_embedding = Conv2d(3, c.hiddenSize, kernel: c.patchSize, stride: c.patchSize)
-        position_embedding = Parameter(Tensor.randn([1, c.numPositions, c.hiddenSize], std: 0.02, rng: &GlobalRandom.generator))
+        position_embedding = Parameter(Init.normal([1, c.numPositions, c.hiddenSize], std: 0.02))
     }
 
     func callAsFunction(_ pixels: Tensor) -> Tensor {

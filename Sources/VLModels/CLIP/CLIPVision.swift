@@ -9,7 +9,7 @@ public final class CLIPVisionEmbeddings: Module {
     public let position_embedding: Embedding
 
     public init(_ c: CLIPVisionConfig) {
-        class_embedding = Parameter(Tensor.randn([c.hiddenSize], std: 0.02, rng: &GlobalRandom.generator))
+        class_embedding = Parameter(Init.normal([c.hiddenSize], std: 0.02))
         patch_embedding = Conv2d(c.numChannels, c.hiddenSize, kernel: c.patchSize, stride: c.patchSize, bias: false)
         position_embedding = Embedding(c.numPositions, c.hiddenSize)
     }

@@ -90,7 +90,7 @@ struct GemmPlan {
 
     /// C[:, j0..<j0+nc] (+)= alpha · op(A)[:, p0..<p0+kc] · packedB. Threads take equal row ranges
     /// when there are enough rows, otherwise equal ranges of column panels.
-    private func multiplyBlock(transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, p0: Int, kc: Int,
+    func multiplyBlock(transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, p0: Int, kc: Int,
                                packedB: UnsafePointer<Float>, j0: Int, nc: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         let panels = (nc + nr - 1) / nr
@@ -145,7 +145,7 @@ struct GemmPlan {
     }
 
     /// Packs op(B)[p0..<p0+kc, j0..<j0+nc] into NR-wide panels laid out [panel][p][NR], zero-padded.
-    private func packB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kc: Int, j0: Int, nc: Int,
+    func packB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kc: Int, j0: Int, nc: Int,
                        into dst: UnsafeMutablePointer<Float>) {
         let panels = (nc + nr - 1) / nr
         Parallel.forRange(panels, grain: Swift.max(1, 16384 / Swift.max(kc * nr, 1))) { range in

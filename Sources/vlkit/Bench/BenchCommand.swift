@@ -10,28 +10,49 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer and smaller cases.") var quick = false
     @Option(help: "Only cases whose name contains this text.") var only: String?
     @Option(name: .customLong("repeat"), help: "Timed runs per case (the best counts).") var repeats = 5
-    @Option(help: "The Python for the peers (needs numpy; torch and transformers for model cases).")
+    @Option(help: "The Python for the numpy peer.")
     var python = ProcessInfo.processInfo.environment["VLKIT_PYTHON"] ?? "python3"
+    @Option(help: "The Python for the PyTorch peer (needs torch and transformers; default: the fixture venv when present).")
+    var torchPython = ProcessInfo.processInfo.environment["VLKIT_TORCH_PYTHON"]
+        ?? (FileManager.default.fileExists(atPath: "tools/fixtures/.venv/bin/python") ? "tools/fixtures/.venv/bin/python" : "python3")
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
     }
 
     func run() throws {
-        let cases = kernelBenchmarks(quick: quick).filter { only == nil || $0.name.contains(only!) }
-        guard !cases.isEmpty else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
-        let peerNames = cases.compactMap(\.peer)
-        let (peer, note) = peerNames.isEmpty ? ([:], nil)
-            : Peer.run(script: Peer.numpyScript, python: python, cases: peerNames, repeats: repeats)
-        if let note, !json { print("peer: not available (\(note))") }
+        let selected = { (c: BenchCase) in only == nil || c.name.contains(only!) }
+        let kernels = kernelBenchmarks(quick: quick).filter(selected)
+        let models = try modelBenchmarks(quick: quick).filter(selected)
+        let memory = only == nil || "clip_load_memory".contains(only!)
+        guard !kernels.isEmpty || !models.isEmpty || memory else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
+        var peer: [String: (Double, String)] = [:]
+        for (cases, script, python, name) in [(kernels, Peer.numpyScript, python, "numpy"), (models, Peer.torchScript, torchPython, "pytorch")] {
+            let wanted = cases.compactMap(\.peer)
+            guard !wanted.isEmpty else { continue }
+            let (values, problem) = Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
+            if let problem, !json { print("\(name) peer: not available (\(problem))") }
+            for (k, v) in values { peer[k] = (v, name) }
+        }
+        let cases = kernels + models
+        if memory, let m = try loadMemory() {
+            if json {
+                printJSON(["name": "clip_load_memory"].merging(m.mapValues { "\(($0 * 10).rounded() / 10)" }) { a, _ in a })
+            } else {
+                print(String(format: "clip_load_memory: ViT-B/32 CLIP checkpoint %.0f MB; loaded in %.2f s; resident %.0f MB after loading, "
+                    + "%.0f MB after a forward pass (peak %.0f MB, weights %.0f MB)", m["file_mb"] ?? 0, m["load_seconds"] ?? 0,
+                    m["rss_after_load_mb"] ?? 0, m["rss_after_forward_mb"] ?? 0, m["peak_rss_mb"] ?? 0, m["weights_mb"] ?? 0))
+            }
+        }
         if !json {
             print("VLKit bench — \(Parallel.threadCount) threads, kernels \(String(cString: ck_isa_name()))")
-            print(pad("case", 26) + pad("unit", 9) + pad("vlkit", 10) + pad("numpy", 10) + "ratio")
+            print(pad("case", 26) + pad("unit", 9) + pad("vlkit", 10) + pad("peer", 10) + pad("ratio", 8) + "peer")
         }
         for c in cases {
             let ours = c.measure(repeats: repeats)
-            let theirs = c.peer.flatMap { peer[$0] }
-            let result = BenchResult(name: c.name, unit: c.unit, vlkit: ours, peer: theirs, peer_name: theirs == nil ? nil : "numpy")
+            let match = c.peer.flatMap { peer[$0] }
+            let theirs = match?.0
+            let result = BenchResult(name: c.name, unit: c.unit, vlkit: ours, peer: theirs, peer_name: match?.1)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -39,9 +60,28 @@ struct Bench: ParsableCommand {
             } else {
                 let ratio = theirs.map { String(format: "%.2f×", ours / $0) } ?? "—"
                 print(pad(c.name, 26) + pad(c.unit, 9) + pad(String(format: "%.1f", ours), 10)
-                    + pad(theirs.map { String(format: "%.1f", $0) } ?? "—", 10) + ratio)
+                    + pad(theirs.map { String(format: "%.1f", $0) } ?? "—", 10) + pad(ratio, 8) + (match?.1 ?? ""))
             }
         }
+    }
+
+    /// Peak memory of loading a ViT-B/32-sized CLIP checkpoint in a fresh process.
+    func loadMemory() throws -> [String: Double]? {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-bench-clip-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try writeRandomCLIPCheckpoint(to: dir)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        p.arguments = ["measure-load", "--model", dir.path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let size = (try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
+        guard var values = try JSONSerialization.jsonObject(with: data) as? [String: Double] else { return nil }
+        values["file_mb"] = Double(size) / 1_048_576
+        return values
     }
 
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
