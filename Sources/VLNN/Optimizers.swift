@@ -39,7 +39,6 @@ public final class AdamW: Optimizer {
         for p in parameters where p.isTrainable {
             guard let g = p.value.grad?.dense else { continue }
             let w = ownedF32(p)
-            w.markMutated()
             let id = ObjectIdentifier(p)
             let mt = m[id] ?? Tensor.zeros(w.shape), vt = v[id] ?? Tensor.zeros(w.shape)
             (m[id], v[id]) = (mt, vt)
@@ -92,7 +91,6 @@ public final class SGD: Optimizer {
         for p in parameters where p.isTrainable {
             guard let g0 = p.value.grad?.dense else { continue }
             let w = ownedF32(p)
-            w.markMutated()
             let g = g0.clone()
             let pw = w.mutablePointer, pg = g.mutablePointer
             for i in 0..<w.count { pg[i] += weightDecay * pw[i] }

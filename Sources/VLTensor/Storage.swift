@@ -4,6 +4,8 @@ public final class Storage: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let byteCount: Int
     private let owner: AnyObject?
+    /// Bumped by every mutable access, so derived copies (packed weights) know they are stale.
+    public internal(set) var version = 0
 
     /// Allocates `byteCount` zeroed bytes.
     public init(byteCount: Int) {

@@ -119,13 +119,18 @@ public final class Tensor: @unchecked Sendable {
 
     // MARK: - Raw access
 
-    /// Pointer to the first element of a contiguous f32 tensor.
-    public var pointer: UnsafePointer<Float> { UnsafePointer(mutablePointer) }
+    /// Pointer to the first element of a contiguous f32 tensor, for reading.
+    public var pointer: UnsafePointer<Float> {
+        precondition(dtype == .f32, "f32 access to a \(dtype) tensor")
+        return UnsafePointer(storage.base.assumingMemoryBound(to: Float.self) + offset)
+    }
 
     /// Mutable pointer to the first element of an f32 tensor. Writing through it bypasses autodiff
-    /// (used by optimisers and kernels on tensors they own).
+    /// (used by optimisers and kernels on tensors they own); taking it marks the storage as changed.
+    /// Code that keeps the pointer and writes later calls `markMutated()` after writing.
     public var mutablePointer: UnsafeMutablePointer<Float> {
         precondition(dtype == .f32, "f32 access to a \(dtype) tensor")
+        storage.version &+= 1
         return storage.base.assumingMemoryBound(to: Float.self) + offset
     }
 

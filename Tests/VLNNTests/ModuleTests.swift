@@ -82,4 +82,18 @@ final class ModuleTests: XCTestCase {
         XCTAssertEqual(s.learningRate(at: 6), 0.5, accuracy: 1e-6)
         XCTAssertEqual(s.learningRate(at: 10), 0, accuracy: 1e-6)
     }
+
+    /// Inference keeps a packed copy of each weight; a training step in between must not leave it stale.
+    func testInferenceSeesWeightsChangedByAnOptimiser() {
+        let layer = Linear(16, 8)
+        var rng = RandomGenerator(seed: 2)
+        let x = Tensor.randn([4, 16], rng: &rng)
+        _ = noGrad { layer(x) }  // packs the weight
+        let opt = SGD(layer.parameters(), lr: 0.5)
+        layer(x).sum().backward()
+        opt.step()
+        let after = noGrad { layer(x) }.toArray()
+        let reference = noGrad { matmul(x, layer.weight.value.mT) + layer.bias!.value }.toArray()
+        XCTAssertEqual(after, reference)
+    }
 }

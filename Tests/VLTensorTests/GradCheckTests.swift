@@ -22,10 +22,13 @@ func gradCheckProblem(_ inputs: [Tensor], eps: Float, tol: Float, _ f: ([Tensor]
         for i in 0..<t.count {
             let saved = p[i]
             p[i] = saved + eps
+            t.markMutated()  // the pointer was taken before: say the values changed
             let up = noGrad { (f(inputs) * w).sum().item() }
             p[i] = saved - eps
+            t.markMutated()
             let down = noGrad { (f(inputs) * w).sum().item() }
             p[i] = saved
+            t.markMutated()
             let numeric = (up - down) / (2 * eps)
             let err = abs(numeric - analytic[i])
             if err > tol * max(1, abs(numeric)) {

@@ -2,7 +2,8 @@ import Foundation
 
 /// A weight [n, k] (PyTorch's Linear layout) packed once into GEMM panels, for inference with
 /// few rows per call, where packing the weight again on every call would cost more than the
-/// product itself. Kept on the weight tensor; an optimiser step drops it.
+/// product itself. Kept on the weight tensor and rebuilt when the weight's storage has been
+/// written to since (see `Storage.version`).
 public final class PackedWeight {
     let k, n: Int
     let plan: GemmPlan
@@ -10,9 +11,11 @@ public final class PackedWeight {
     /// Offset of block (jc index, pc index) in `buffer`.
     let offsets: [[Int]]
     let byteCount: Int
+    /// The weight storage's version when packed.
+    let version: Int
 
-    init(weight: UnsafePointer<Float>, ld: Int, n: Int, k: Int) {
-        (self.k, self.n) = (k, n)
+    init(weight: UnsafePointer<Float>, ld: Int, n: Int, k: Int, version: Int) {
+        (self.k, self.n, self.version) = (k, n, version)
         let plan = GemmPlan(m: 1, n: n, k: k)
         self.plan = plan
         var offsets: [[Int]] = [], total = 0
@@ -62,12 +65,13 @@ extension Tensor {
     /// memory budget (nil when the budget is spent).
     func packedWeight() -> PackedWeight? {
         Tensor.cacheLock.withLock {
-            if let p = packedCache as? PackedWeight { return p }
+            if let p = packedCache as? PackedWeight, p.version == storage.version { return p }
+            packedCache = nil
             let n = shape[0], k = shape[1]
             let plan = GemmPlan(m: 1, n: n, k: k)
             let estimate = (k + plan.kc) * roundUp(n, plan.nr) * 4
             guard PackedWeight.budget.reserve(estimate) else { return nil }
-            let packed = PackedWeight(weight: pointer, ld: k, n: n, k: k)
+            let packed = PackedWeight(weight: pointer, ld: k, n: n, k: k, version: storage.version)
             PackedWeight.budget.release(estimate)
             _ = PackedWeight.budget.reserve(packed.byteCount)
             packedCache = packed
@@ -75,8 +79,8 @@ extension Tensor {
         }
     }
 
-    /// Drops derived data (packed copies) after the values were changed in place.
-    public func markMutated() { Tensor.cacheLock.withLock { packedCache = nil } }
+    /// Marks the values as changed after writing through `rawPointer` (`mutablePointer` does it itself).
+    public func markMutated() { storage.version &+= 1 }
 
     static let cacheLock = NSLock()
 }
