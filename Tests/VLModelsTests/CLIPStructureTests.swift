@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import VLNN
 import VLTensor
@@ -57,6 +58,16 @@ final class CLIPStructureTests: XCTestCase {
         }
         XCTAssertLessThan(losses.last!, losses.first! * 0.8, "losses \(losses)")
         XCTAssertNotNil(model.logit_scale.grad)
+    }
+
+    func testLogitScaleIsClampedAt100() throws {
+        let model = try CLIPModel(tinyCLIPConfig())
+        model.logit_scale.value = Tensor.scalar(5.3)
+        model.clampLogitScale()
+        XCTAssertEqual(model.logit_scale.value.item(), log(100), accuracy: 1e-6)
+        model.logit_scale.value = Tensor.scalar(2)
+        model.clampLogitScale()
+        XCTAssertEqual(model.logit_scale.value.item(), 2)
     }
 
     func testPoolingAtEndOfText() throws {

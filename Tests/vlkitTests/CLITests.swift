@@ -81,6 +81,22 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(o2["results"] as! NSArray, o1["results"] as! NSArray)
     }
 
+    func testCaptureWritesInputsAndActivationsInOrder() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("capture-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try vlkit(["clip", "capture", "--model", Self.model, "--image", Self.image("rgb.png"), "--text", "a cat", "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let data = try Data(contentsOf: out)
+        let headerLength = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let header = try JSONSerialization.jsonObject(with: data[8..<(8 + headerLength)]) as! [String: Any]
+        let order = try JSONSerialization.jsonObject(with: Data(((header["__metadata__"] as! [String: String])["order"]!).utf8)) as! [String]
+        XCTAssertEqual(order.first, "vision_model.embeddings")
+        XCTAssertTrue(order.contains("vision_model.encoder.layers.1.self_attn"))
+        XCTAssertTrue(order.contains("text_model.final_layer_norm"))
+        for name in order { XCTAssertNotNil(header["act." + name], name) }
+        XCTAssertNotNil(header["input.pixel_values"])
+    }
+
     func testBadInputGivesOneClearErrorAndANonZeroExit() throws {
         let classify = ["clip", "classify", "--model", Self.model, "--labels", "cat,dog", "--image"]
         try assertFails(classify + [Self.image("not_an_image.jpg")], saying: "not a JPEG or PNG")

@@ -44,6 +44,15 @@ public final class CLIPModel: Module {
     }
 }
 
+extension CLIPModel {
+    /// Keeps the learned temperature within [0, ln 100] after an optimiser step, as CLIP's training
+    /// does (so logits are scaled by at most 100).
+    public func clampLogitScale(max: Float = 100) {
+        let p = logit_scale.value.mutablePointer
+        p[0] = Swift.min(Swift.max(p[0], 0), Foundation.log(max))
+    }
+}
+
 /// CLIP's symmetric InfoNCE loss over a batch of matching pairs (seed 001's pseudo-code):
 /// the mean of cross-entropy over rows and over columns of the [N, N] logits.
 public func contrastiveLoss(logitsPerText: Tensor) -> Tensor {
