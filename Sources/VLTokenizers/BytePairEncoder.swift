@@ -11,6 +11,12 @@ public final class BytePairEncoder {
     private var cache: [String: [Int]] = [:]
     private let cacheLock = NSLock()
     private let unknownId: Int?
+    /// Characters missing from the vocabulary become `<0xXX>` byte tokens (SentencePiece style).
+    public var byteFallback = false
+    /// Consecutive unknown tokens become one.
+    public var fuseUnknown = false
+    /// A word that is itself in the vocabulary is taken whole (LLaMA-3).
+    public var ignoreMerges = false
 
     struct Pair: Hashable {
         let left: String
@@ -32,8 +38,8 @@ public final class BytePairEncoder {
     public func encode(word: [Character]) -> [Int] {
         let key = String(word)
         if let hit = cacheLock.withLock({ cache[key] }) { return hit }
-        var symbols = word.map(String.init)
-        if !symbols.isEmpty { symbols[symbols.count - 1] += endOfWordSuffix }
+        if ignoreMerges, endOfWordSuffix.isEmpty, let id = vocab[key] { return [id] }
+        var symbols = initialSymbols(word)
         while symbols.count > 1 {
             var best: (rank: Int, index: Int)?
             for i in 0..<(symbols.count - 1) {
@@ -55,8 +61,31 @@ public final class BytePairEncoder {
             }
             symbols = merged
         }
-        let ids = symbols.compactMap { vocab[$0] ?? unknownId }
+        var ids: [Int] = []
+        var previousUnknown = false
+        for symbol in symbols {
+            if let id = vocab[symbol] {
+                ids.append(id)
+                previousUnknown = false
+            } else if let unk = unknownId, !(fuseUnknown && previousUnknown) {
+                ids.append(unk)
+                previousUnknown = true
+            }
+        }
         cacheLock.withLock { if cache.count < 100_000 { cache[key] = ids } }
         return ids
+    }
+
+    /// One symbol per character; with byte fallback a character outside the vocabulary becomes its
+    /// UTF-8 bytes as `<0xXX>` tokens (when they all exist).
+    private func initialSymbols(_ word: [Character]) -> [String] {
+        var symbols = word.map(String.init)
+        if !endOfWordSuffix.isEmpty, !symbols.isEmpty { symbols[symbols.count - 1] += endOfWordSuffix }
+        guard byteFallback else { return symbols }
+        return symbols.flatMap { s -> [String] in
+            if vocab[s] != nil { return [s] }
+            let bytes = s.utf8.map { String(format: "<0x%02X>", $0) }
+            return bytes.allSatisfy { vocab[$0] != nil } ? bytes : [s]
+        }
     }
 }
