@@ -97,6 +97,51 @@ final class CLITests: XCTestCase {
         XCTAssertNotNil(header["input.pixel_values"])
     }
 
+    /// Tokens transformers generated greedily for the same prompts (tools/fixtures/make_generate_fixtures.py).
+    func referenceTokens(_ key: String) throws -> [Int] {
+        let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("generate/reference.safetensors"))
+        let headerLength = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let header = try JSONSerialization.jsonObject(with: data[8..<(8 + headerLength)]) as! [String: Any]
+        let entry = header[key] as! [String: Any], offsets = entry["data_offsets"] as! [Int]
+        let start = 8 + headerLength + offsets[0]
+        return data[start..<(8 + headerLength + offsets[1])].withUnsafeBytes { raw in
+            (0..<(offsets[1] - offsets[0]) / 8).map { Int(raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
+        }
+    }
+
+    func testGenerateMatchesTransformersGreedyTokens() throws {
+        let llava = try vlkit(["generate", "--model", Self.fixtures.appendingPathComponent("generate/llava").path,
+                               "--prompt", "What is in the image?", "--image", Self.image("rgb.png"), "--max-tokens", "12", "--json"])
+        XCTAssertEqual(llava.status, 0, llava.stderr)
+        let o = try JSONSerialization.jsonObject(with: Data(llava.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(o["tokens"] as? [Int], try referenceTokens("llava_tokens"))
+        let text = try vlkit(["generate", "--model", Self.fixtures.appendingPathComponent("generate/llama").path,
+                              "--prompt", "a small red circle", "--raw", "--max-tokens", "12"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let json = try vlkit(["generate", "--model", Self.fixtures.appendingPathComponent("generate/llama").path,
+                              "--prompt", "a small red circle", "--raw", "--max-tokens", "12", "--json"])
+        let j = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(j["tokens"] as? [Int], try referenceTokens("llama_tokens"))
+        XCTAssertEqual(text.stdout, (j["text"] as! String) + "\n", "streamed text equals the decoded tokens")
+        let sampled1 = try vlkit(["generate", "--model", Self.fixtures.appendingPathComponent("generate/llama").path, "--prompt", "a",
+                                  "--temperature", "1", "--top-p", "0.9", "--seed", "7", "--max-tokens", "8", "--json"])
+        let sampled2 = try vlkit(["generate", "--model", Self.fixtures.appendingPathComponent("generate/llama").path, "--prompt", "a",
+                                  "--temperature", "1", "--top-p", "0.9", "--seed", "7", "--max-tokens", "8", "--json"])
+        XCTAssertEqual(sampled1.stdout, sampled2.stdout, "the same seed gives the same sample")
+    }
+
+    func testGenerateRefusesBadInput() throws {
+        let llava = Self.fixtures.appendingPathComponent("generate/llava").path
+        try assertFails(["generate", "--model", llava, "--prompt", "USER: <image> <image> hi", "--raw", "--image", Self.image("rgb.png")],
+                        saying: "2 <image> marker(s) for 1 image(s)")
+        try assertFails(["generate", "--model", llava, "--prompt", "hello", "--max-tokens", "5000"], saying: "exceeds the model's context of 96")
+        try assertFails(["generate", "--model", Self.model, "--prompt", "hi"], saying: "model_type is \"clip\"")
+        try assertFails(["generate", "--model", Self.fixtures.appendingPathComponent("llama/gqa_untied").path, "--prompt", "hi"],
+                        saying: "no tokenizer.json")
+        try assertFails(["generate", "--model", llava, "--prompt", "hi", "--top-p", "0"], saying: "--top-p must be in (0, 1]")
+        try assertFails(["generate", "--model", llava, "--prompt", "hi", "--image", Self.image("truncated.png")], saying: "corrupt PNG")
+    }
+
     func testBadInputGivesOneClearErrorAndANonZeroExit() throws {
         let classify = ["clip", "classify", "--model", Self.model, "--labels", "cat,dog", "--image"]
         try assertFails(classify + [Self.image("not_an_image.jpg")], saying: "not a JPEG or PNG")
