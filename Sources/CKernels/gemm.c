@@ -403,6 +403,35 @@ static void pack_a_bf16_base(const float *a, size_t lda, size_t rows, size_t kc,
                                              ((uint32_t)f32_to_bf16_rne(a[i * lda + 2 * q + 1]) << 16) : 0;
 }
 
+/* GEMV on bf16 dot products: x rounded to bf16 pairs once, then one vdpbf16ps per 32 weights. */
+BF16_ATTR static void gemv_t_bf16_dot(size_t n, size_t k, const uint16_t *w, size_t ldw, const float *x, float *y, float alpha, int acc) {
+    size_t k32 = k & ~(size_t)31;
+    uint16_t xb[k32 ? k32 : 1];
+    for (size_t p = 0; p < k32; p += 16) {
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + p));
+        memcpy(xb + p, &h, 32);
+    }
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const uint16_t *r0 = w + j * ldw, *r1 = r0 + ldw, *r2 = r1 + ldw, *r3 = r2 + ldw;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (size_t p = 0; p < k32; p += 32) {
+            __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + p);
+            s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_loadu_si512(r0 + p), xv);
+            s1 = _mm512_dpbf16_ps(s1, (__m512bh)_mm512_loadu_si512(r1 + p), xv);
+            s2 = _mm512_dpbf16_ps(s2, (__m512bh)_mm512_loadu_si512(r2 + p), xv);
+            s3 = _mm512_dpbf16_ps(s3, (__m512bh)_mm512_loadu_si512(r3 + p), xv);
+        }
+        float v[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1), _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3)};
+        for (int q = 0; q < 4; q++) {
+            const uint16_t *r = w + (j + q) * ldw;
+            for (size_t p = k32; p < k; p++) v[q] += bf16_to_f32(r[p]) * x[p];
+            y[j + q] = (acc ? y[j + q] : 0.0f) + alpha * v[q];
+        }
+    }
+    if (j < n) gemv_t_bf16_base(n - j, k, w + j * ldw, ldw, x, y + j, alpha, acc);
+}
+
 int ck_has_bf16_dot(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -431,6 +460,13 @@ void ck_pack_b_bf16(const uint16_t *w, size_t ldw, size_t kc, size_t cols, uint3
             if (j < cols) memcpy(&v, w + j * ldw + 2 * q, 4);
             dst[q * 32 + j] = v;
         }
+}
+
+void ck_gemv_t_bf16_dot(size_t n, size_t k, const uint16_t *w, size_t ldw, const float *x, float *y, float alpha, int accumulate) {
+#if defined(__x86_64__)
+    if (ck_has_bf16_dot()) { gemv_t_bf16_dot(n, k, w, ldw, x, y, alpha, accumulate); return; }
+#endif
+    ck_gemv_t_bf16(n, k, w, ldw, x, y, alpha, accumulate);
 }
 
 void ck_gemm_micro_bf16(size_t kq, const uint32_t *a, const uint32_t *b, float *c, size_t ldc, size_t mr, size_t nr,

@@ -3,17 +3,27 @@ import VLIO
 import VLNN
 import VLTensor
 
+/// How weights are held in memory for computing.
+public enum WeightFormat: String, CaseIterable {
+    /// Every floating-point weight as f32 (f16/bf16 checkpoints are widened once at load).
+    case f32
+    /// Matrices of the language model as bf16 (2 bytes a weight; bf16 GEMM/GEMV kernels);
+    /// vectors and the vision tower stay f32.
+    case bf16
+}
+
 /// Loads the weights of a Hugging Face directory into `model` by name, strictly: every missing,
 /// unexpected or mis-shaped key is reported at once. `keyMap` renames checkpoint keys onto the
 /// model's names; `ignore` drops keys that the model legitimately lacks (e.g. a tied lm_head).
-/// Half-precision weights are widened to f32 once here, so forward passes never convert them.
 public func loadWeights(into model: Module, from directory: URL, keyMap: (String) -> String = { $0 },
-                        ignore: (String) -> Bool = { _ in false }) throws {
+                        ignore: (String) -> Bool = { _ in false }, format: WeightFormat = .f32) throws {
     let checkpoint = try Checkpoint(directory: directory)
     var state: [String: Tensor] = [:]
     for name in checkpoint.names where !ignore(name) {
         let t = try checkpoint.tensor(name)
-        state[keyMap(name)] = t.dtype == .f16 || t.dtype == .bf16 ? t.to(.f32) : t
+        let key = keyMap(name)
+        let lowPrecision = format == .bf16 && t.rank == 2 && !key.contains("vision") && t.dtype.isFloatingPoint
+        state[key] = lowPrecision ? (t.dtype == .bf16 ? t : t.to(.bf16)) : (t.dtype == .f16 || t.dtype == .bf16 ? t.to(.f32) : t)
     }
     do {
         try model.load(stateDict: state)
@@ -48,7 +58,7 @@ public enum LoadedModel {
 
 /// Reads `config.json` and the weights of a Hugging Face model directory. `only` restricts the
 /// accepted model types (a command that needs a CLIP model says so instead of loading a LLaMA).
-public func loadModel(directory: URL, only: [String]? = nil) throws -> LoadedModel {
+public func loadModel(directory: URL, only: [String]? = nil, format: WeightFormat = .f32) throws -> LoadedModel {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
         throw ConfigError("\(directory.path): no such model directory")
@@ -63,7 +73,7 @@ public func loadModel(directory: URL, only: [String]? = nil) throws -> LoadedMod
         throw ConfigError("\(configURL.path): model_type is \"\(type)\"; this needs " + only.joined(separator: " or "))
     }
     let model: LoadedModel = try Init.skipping { try makeModel(type: type, r, configURL) }
-    try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model))
+    try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model), format: format)
     model.module.eval()
     return model
 }

@@ -102,6 +102,11 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
         for i in 0..<m { (po + i * n).update(from: bp, count: n) }
         beta = 1
     }
+    if weight.dtype == .bf16 && weight.isContiguous {
+        sgemmBF16(m: m, n: n, k: k, a: x.pointer, lda: k, w: weight.rawPointer.assumingMemoryBound(to: UInt16.self), ldw: k,
+                  beta: beta, c: po, ldc: n)
+        return out
+    }
     // Inference with few rows: pack the weight once and keep it (see PackedWeight).
     if !GradMode.isEnabled && m > 1 && m <= 256 && weight.dtype == .f32 && weight.isContiguous,
        let packed = weight.packedWeight() {

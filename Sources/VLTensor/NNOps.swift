@@ -142,9 +142,13 @@ private func normBackward(_ g: Tensor, xhat: Tensor, rstd: Tensor, weight: Tenso
 /// Rows of `weight` [vocab, dim] picked by integer `ids` of any shape → [..., dim].
 public func embedding(_ ids: Tensor, _ weight: Tensor) -> Tensor {
     let flat = ids.toInts()
-    let vocab = weight.shape[0]
+    let vocab = weight.shape[0], dim = weight.shape[1]
     for i in flat { precondition(i >= 0 && i < vocab, "token id \(i) out of range for a vocabulary of \(vocab)") }
-    return weight.indexSelect(0, flat).reshape(ids.shape + [weight.shape[1]])
+    if weight.dtype != .f32 {
+        // Half-precision tables (inference): widen only the rows looked up.
+        return stack(flat.map { weight.narrow(0, start: $0, length: 1).to(.f32).reshape([dim]) }, dim: 0).reshape(ids.shape + [dim])
+    }
+    return weight.indexSelect(0, flat).reshape(ids.shape + [dim])
 }
 
 /// Zeroes elements with probability `p` and scales the rest by 1/(1−p) when `training`.

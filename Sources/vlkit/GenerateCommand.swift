@@ -19,6 +19,8 @@ struct Generate: ParsableCommand {
     @Flag(help: "Use the prompt as it is (no conversation format).") var raw = false
     @Flag(help: "Print {\"tokens\": […], \"text\": \"…\"} at the end instead of streaming.") var json = false
     @Option(help: "Refuse images with more pixels than this.") var maxPixels = RGBImage.defaultMaxPixels
+    @Option(help: "Weights in memory: f32, or bf16 for the language model's matrices (half the memory, faster decoding).")
+    var dtype = "f32"
 
     func validate() throws {
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
@@ -26,11 +28,12 @@ struct Generate: ParsableCommand {
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         guard topK >= 0 else { throw ValidationError("--top-k must not be negative") }
         guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be positive") }
+        guard WeightFormat(rawValue: dtype) != nil else { throw ValidationError("--dtype must be f32 or bf16") }
     }
 
     func run() throws {
         let pictures = try images.map { try RGBImage(contentsOf: URL(fileURLWithPath: $0), maxPixels: maxPixels) }
-        let pipeline = try GenerationPipeline(directory: URL(fileURLWithPath: model))
+        let pipeline = try GenerationPipeline(directory: URL(fileURLWithPath: model), format: WeightFormat(rawValue: dtype)!)
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
         let result = try pipeline.generate(prompt: prompt, images: pictures, raw: raw, sampling: sampling, maxTokens: maxTokens) { piece in
             if !json {

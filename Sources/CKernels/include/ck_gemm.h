@@ -35,7 +35,10 @@ void ck_gemv_t(size_t n, size_t k, const float *w, size_t ldw, const float *x, f
 /* y[j] (+)= alpha · Σ_p x[p] · b[p·ldb + j] for j < n (b [k, n]). */
 void ck_gemv_n(size_t n, size_t k, const float *b, size_t ldb, const float *x, float *y, float alpha, int accumulate);
 
-/* The same with bf16 weights [n, k]. */
+/* The same with bf16 weights [n, k] (widened exactly). */
 void ck_gemv_t_bf16(size_t n, size_t k, const uint16_t *w, size_t ldw, const float *x, float *y, float alpha, int accumulate);
+
+/* The same on bf16 dot products (x rounded to bf16; AVX512_BF16, else the exact one). */
+void ck_gemv_t_bf16_dot(size_t n, size_t k, const uint16_t *w, size_t ldw, const float *x, float *y, float alpha, int accumulate);
 
 #endif

@@ -22,8 +22,8 @@ public final class GenerationPipeline {
     public let contextLength: Int
     public let imageMarker = "<image>"
 
-    public init(directory: URL) throws {
-        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "blip-2"])
+    public init(directory: URL, format: WeightFormat = .f32) throws {
+        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "blip-2"], format: format)
         let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
         switch model {
         case .llama(let m): kind = .text(m); contextLength = m.config.maxPositionEmbeddings

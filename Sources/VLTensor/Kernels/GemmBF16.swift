@@ -2,15 +2,15 @@ import CKernels
 
 /// C = alpha · A · Wᵀ + beta · C with bf16 weights W stored [n, k] (PyTorch's Linear layout) and
 /// f32 activations A [m, k]. With AVX512_BF16 the activations are rounded to bf16 and the
-/// products run on `vdpbf16ps` (relative error ~1e-3); m = 1 streams the weights through a
-/// GEMV that widens them exactly; elsewhere the weights are widened to f32 first.
+/// products run on `vdpbf16ps` (relative error ~1e-3), also for m = 1 (GEMV); elsewhere the
+/// weights are widened to f32 (exactly).
 public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                       w: UnsafePointer<UInt16>, ldw: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
     if m == 1 {
         if beta != 0 && beta != 1 { for j in 0..<n { c[j] *= beta } }
         Parallel.forRange(n, grain: Swift.max(64, (1 << 16) / Swift.max(k, 1))) { r in
-            ck_gemv_t_bf16(r.count, k, w + r.lowerBound * ldw, ldw, a, c + r.lowerBound, alpha, beta == 0 ? 0 : 1)
+            ck_gemv_t_bf16_dot(r.count, k, w + r.lowerBound * ldw, ldw, a, c + r.lowerBound, alpha, beta == 0 ? 0 : 1)
         }
         return
     }

@@ -24,17 +24,19 @@ struct Bench: ParsableCommand {
         let selected = { (c: BenchCase) in only == nil || c.name.contains(only!) }
         let kernels = kernelBenchmarks(quick: quick).filter(selected)
         let models = try modelBenchmarks(quick: quick).filter(selected)
+        let llms = (only == nil && !quick) || (only?.contains("llama") ?? false) ? try llmBenchmarks(quick: quick).filter(selected) : []
         let memory = only == nil || "clip_load_memory".contains(only!)
-        guard !kernels.isEmpty || !models.isEmpty || memory else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
+        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || memory else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
         var peer: [String: (Double, String)] = [:]
-        for (cases, script, python, name) in [(kernels, Peer.numpyScript, python, "numpy"), (models, Peer.torchScript, torchPython, "pytorch")] {
+        for (cases, script, python, name) in [(kernels, Peer.numpyScript, python, "numpy"), (models, Peer.torchScript, torchPython, "pytorch"),
+                                              (llms, Peer.torchLLMScript, torchPython, "pytorch")] {
             let wanted = cases.compactMap(\.peer)
             guard !wanted.isEmpty else { continue }
             let (values, problem) = Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
             if let problem, !json { print("\(name) peer: not available (\(problem))") }
             for (k, v) in values { peer[k] = (v, name) }
         }
-        let cases = kernels + models
+        let cases = kernels + models + llms
         if memory, let m = try loadMemory() {
             if json {
                 printJSON(["name": "clip_load_memory"].merging(m.mapValues { "\(($0 * 10).rounded() / 10)" }) { a, _ in a })

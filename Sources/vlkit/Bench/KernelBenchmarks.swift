@@ -30,7 +30,7 @@ func kernelBenchmarks(quick: Bool) -> [BenchCase] {
     cases.append(BenchCase(name: "gemv_bf16_4096", unit: "GB/s", work: 4096.0 * 4096 * 2 / 1e9, body: {
         let wp = wb.rawPointer.assumingMemoryBound(to: UInt16.self)
         Parallel.forRange(4096, grain: 256) { r in
-            ck_gemv_t_bf16(r.count, 4096, wp + r.lowerBound * 4096, 4096, x.pointer, y.mutablePointer + r.lowerBound, 1, 0)
+            ck_gemv_t_bf16_dot(r.count, 4096, wp + r.lowerBound * 4096, 4096, x.pointer, y.mutablePointer + r.lowerBound, 1, 0)
         }
     }, peer: nil))
     let big = Tensor.randn([32 << 20], rng: &rng)  // 128 MB, far beyond the caches

@@ -1,0 +1,74 @@
+import Foundation
+import VLModels
+import VLNN
+import VLTensor
+
+/// A LLaMA with TinyLlama's shapes (1.1B parameters), values filled cheaply (speed does not depend on them).
+func tinyLlama(_ format: WeightFormat) throws -> LlamaForCausalLM {
+    var c = LlamaConfig()
+    (c.vocabSize, c.hiddenSize, c.intermediateSize, c.numHiddenLayers) = (32000, 2048, 5632, 22)
+    (c.numAttentionHeads, c.numKeyValueHeads, c.maxPositionEmbeddings) = (32, 4, 2048)
+    let model = try Init.skipping { try LlamaForCausalLM(c) }
+    for (_, p) in model.namedParameters() {
+        let t = p.value, ptr = t.mutablePointer
+        Parallel.forRange(t.count, grain: 1 << 20) { r in for i in r { ptr[i] = Float(i % 17 - 8) * 0.002 } }
+        if format == .bf16 && t.rank == 2 { p.value = t.to(.bf16) }
+    }
+    model.eval()
+    return model
+}
+
+/// Prefill of 128 tokens and greedy decoding of 64 (tokens/s), f32 and bf16 weights.
+func llmBenchmarks(quick: Bool) throws -> [BenchCase] {
+    guard !quick else { return [] }
+    var cases: [BenchCase] = []
+    for format in [WeightFormat.f32, .bf16] {
+        let model = try tinyLlama(format)
+        let prompt = Tensor(ints: (0..<128).map { ($0 * 37) % 32000 }, shape: [1, 128])
+        cases.append(BenchCase(name: "llama1b_prefill128_\(format.rawValue)", unit: "tok/s", work: 128, body: {
+            _ = noGrad { model.logits(model.hiddenStates(model.embed(prompt), positions: Array(0..<128), cache: KVCache(), keyPadding: nil)
+                .narrow(1, start: 127, length: 1)) }
+        }, peer: "llama1b_prefill128_\(format.rawValue)"))
+        let first = noGrad { model.embed(Tensor(ints: [1], shape: [1, 1])) }
+        cases.append(BenchCase(name: "llama1b_decode64_\(format.rawValue)", unit: "tok/s", work: 64, body: {
+            _ = Generator(model: model).generate(promptEmbeddings: first, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 65))
+        }, peer: "llama1b_decode64_\(format.rawValue)"))
+    }
+    return cases
+}
+
+extension Peer {
+    static let torchLLMScript = #"""
+import json, sys, time
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+def best(fn, repeats):
+    fn()
+    t = float("inf")
+    for _ in range(max(2, repeats // 2)):
+        t0 = time.perf_counter(); fn(); t = min(t, time.perf_counter() - t0)
+    return t
+
+wanted, repeats = set(sys.argv[1].split(",")), int(sys.argv[2])
+torch.set_num_threads(2)
+torch.manual_seed(0)
+out = {}
+config = LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                     num_key_value_heads=4, max_position_embeddings=2048)
+with torch.inference_mode():
+    model = LlamaForCausalLM(config).eval()
+    for dtype, name in [(torch.float32, "f32"), (torch.bfloat16, "bf16")]:
+        if not any(k.endswith(name) for k in wanted):
+            continue
+        model = model.to(dtype)
+        prompt = torch.arange(128).reshape(1, 128) * 37 % 32000
+        if f"llama1b_prefill128_{name}" in wanted:
+            out[f"llama1b_prefill128_{name}"] = 128 / best(lambda: model(input_ids=prompt, logits_to_keep=1), repeats)
+        if f"llama1b_decode64_{name}" in wanted:
+            one = torch.tensor([[1]])
+            gen = lambda: model.generate(input_ids=one, max_new_tokens=65, min_new_tokens=65, do_sample=False, pad_token_id=0)
+            out[f"llama1b_decode64_{name}"] = 64 / best(gen, repeats)
+print(json.dumps(out))
+"""#
+}
