@@ -4,6 +4,8 @@ import VLTensor
 public final class Linear: Module {
     public let weight: Parameter
     public let bias: Parameter?
+    /// Set by `Module.quantize`: the layer then runs on block-quantised weights (inference only).
+    public private(set) var quantized: QuantizedMatrix?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
         let bound = 1 / Float(inFeatures).squareRoot()
@@ -11,7 +13,21 @@ public final class Linear: Module {
         self.bias = bias ? Parameter(Init.uniform([outFeatures], bound: bound)) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight.value, bias?.value) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        if let quantized { return quantized.linear(x, bias: bias?.value) }
+        return linear(x, weight.value, bias?.value)
+    }
+
+    /// Quantises the weight and frees the full-precision copy (its shape is kept for bookkeeping).
+    /// Returns false when the input width is not a multiple of the block size.
+    @discardableResult
+    public func quantize(_ format: QuantizationFormat) -> Bool {
+        guard quantized == nil, let q = QuantizedMatrix(weight.value, format: format) else { return false }
+        quantized = q
+        weight.value = Tensor(storage: Storage(byteCount: 4), dtype: .f32, shape: weight.shape, strides: [0, 0])
+        weight.isTrainable = false
+        return true
+    }
 
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }

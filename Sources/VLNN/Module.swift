@@ -103,6 +103,20 @@ open class Module {
         }
     }
 
+    /// Quantises every Linear layer whose path starts with `prefix` (all when empty) for inference;
+    /// returns how many were quantised and their size in bytes.
+    @discardableResult
+    public func quantize(_ format: QuantizationFormat, prefix: String = "") -> (layers: Int, bytes: Int) {
+        var count = 0, bytes = 0
+        for (name, m) in namedModules() where prefix.isEmpty || name == prefix || name.hasPrefix(prefix + ".") {
+            if let linear = m as? Linear, linear.quantize(format) {
+                count += 1
+                bytes += linear.quantized?.byteCount ?? 0
+            }
+        }
+        return (count, bytes)
+    }
+
     /// Switches the whole tree to training or evaluation mode.
     public func train(_ on: Bool = true) {
         for (_, m) in namedModules() { m.isTraining = on }

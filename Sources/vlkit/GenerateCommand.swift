@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VLImaging
 import VLModels
+import VLTensor
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,8 @@ struct Generate: ParsableCommand {
     @Option(help: "Refuse images with more pixels than this.") var maxPixels = RGBImage.defaultMaxPixels
     @Option(help: "Weights in memory: f32, or bf16 for the language model's matrices (half the memory, faster decoding).")
     var dtype = "f32"
+    @Option(help: "Quantise the language model's weights at load: q8 or q4 (32-weight blocks, weight-only).")
+    var quantize: String?
 
     func validate() throws {
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
@@ -29,11 +32,13 @@ struct Generate: ParsableCommand {
         guard topK >= 0 else { throw ValidationError("--top-k must not be negative") }
         guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be positive") }
         guard WeightFormat(rawValue: dtype) != nil else { throw ValidationError("--dtype must be f32 or bf16") }
+        if let quantize, QuantizationFormat(rawValue: quantize) == nil { throw ValidationError("--quantize must be q8 or q4") }
     }
 
     func run() throws {
         let pictures = try images.map { try RGBImage(contentsOf: URL(fileURLWithPath: $0), maxPixels: maxPixels) }
-        let pipeline = try GenerationPipeline(directory: URL(fileURLWithPath: model), format: WeightFormat(rawValue: dtype)!)
+        let pipeline = try GenerationPipeline(directory: URL(fileURLWithPath: model), format: WeightFormat(rawValue: dtype)!,
+                                              quantization: quantize.flatMap { QuantizationFormat(rawValue: $0) })
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
         let result = try pipeline.generate(prompt: prompt, images: pictures, raw: raw, sampling: sampling, maxTokens: maxTokens) { piece in
             if !json {

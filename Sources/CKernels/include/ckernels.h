@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include "ck_math.h"
 #include "ck_gemm.h"
+#include "ck_quant.h"
 
 /* Name of the instruction set the kernels chose at run time ("avx512", "avx2", "neon", "portable"). */
 const char *ck_isa(void);

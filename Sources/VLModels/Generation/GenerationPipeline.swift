@@ -22,7 +22,7 @@ public final class GenerationPipeline {
     public let contextLength: Int
     public let imageMarker = "<image>"
 
-    public init(directory: URL, format: WeightFormat = .f32) throws {
+    public init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
         let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "blip-2"], format: format)
         let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
         switch model {
@@ -38,6 +38,13 @@ public final class GenerationPipeline {
         default: throw ConfigError("\(directory.path): not a generative model")
         }
         tokenizer = try Tokenizer(directory: directory)
+        if let quantization {
+            switch kind {
+            case .text(let m): m.quantize(quantization)
+            case .llava(let m): m.language_model.quantize(quantization)
+            case .blip2(let m): m.language_model.quantize(quantization)
+            }
+        }
         if case .text = kind { processor = nil } else { processor = try ImageProcessor(directory: directory) }
         var stops = Set<Int>()
         let generationConfig = directory.appendingPathComponent("generation_config.json")

@@ -102,7 +102,7 @@ public final class LlamaForCausalLM: Module, LanguageModel {
     }
 
     public func logits(_ hidden: Tensor) -> Tensor {
-        linear(hidden, lm_head?.weight.value ?? model.embed_tokens.weight.value)
+        lm_head.map { $0(hidden) } ?? linear(hidden, model.embed_tokens.weight.value)
     }
 }
 

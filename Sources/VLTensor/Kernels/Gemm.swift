@@ -71,6 +71,15 @@ struct GemmPlan {
 
     func run(transA: Bool, transB: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        run(transA: transA, alpha: alpha, a: a, lda: lda, c: c, ldc: ldc, accumulate: accumulate) { p0, kc, j0, nc, dst in
+            packB(transB: transB, b: b, ldb: ldb, p0: p0, kc: kc, j0: j0, nc: nc, into: dst)
+        }
+    }
+
+    /// The blocked loops with any source of packed B blocks: `pack(p0, kc, j0, nc, into)` fills
+    /// the NR-wide panels of op(B)[p0..<p0+kc, j0..<j0+nc].
+    func run(transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+             accumulate: Bool, pack: (Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
         let packedB = UnsafeMutablePointer<Float>.allocate(capacity: kc * roundUp(Swift.min(nc, n), nr))
         defer { packedB.deallocate() }
         var jc = 0
@@ -79,7 +88,7 @@ struct GemmPlan {
             var pc = 0
             while pc < k {
                 let kcb = Swift.min(kc, k - pc)
-                packB(transB: transB, b: b, ldb: ldb, p0: pc, kc: kcb, j0: jc, nc: ncb, into: packedB)
+                pack(pc, kcb, jc, ncb, packedB)
                 multiplyBlock(transA: transA, alpha: alpha, a: a, lda: lda, p0: pc, kc: kcb, packedB: packedB,
                               j0: jc, nc: ncb, c: c, ldc: ldc, accumulate: accumulate || pc > 0)
                 pc += kcb

@@ -1,0 +1,21 @@
+#ifndef VLKIT_CK_QUANT_H
+#define VLKIT_CK_QUANT_H
+/* Weight-only block quantisation of [n, k] matrices: blocks of 32 consecutive weights of a row share
+   one f32 scale. q8: int8 values, w = q·scale. q4: signed 4-bit values (−8…7) two per byte, low
+   nibble first, w = q·scale. k is a multiple of 32. */
+#include <stddef.h>
+#include <stdint.h>
+
+void ck_quantize_q8(const float *w, size_t n, size_t k, int8_t *q, float *scales);
+void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, float *scales);
+
+/* y[j] (+)= alpha · Σ_p x[p] · w[j][p] for j < n, rows j of the quantised matrix (row strides k and k/32). */
+void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate);
+void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate);
+
+/* Dequantises rows j0 … j0+cols−1, columns p0 … p0+kc−1 into an NR-wide GEMM panel dst[p·nr + j]
+   (zero-padded to nr columns); p0 is a multiple of 32. */
+void ck_pack_b_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, size_t nr, float *dst);
+void ck_pack_b_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, size_t nr, float *dst);
+
+#endif

@@ -1,0 +1,159 @@
+/* Block-quantised weights: quantisation, GEMV with on-the-fly dequantisation (AVX-512 and
+   portable), and dequantising GEMM packing. */
+#include "ck_quant.h"
+#include <math.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define BLOCK 32
+
+void ck_quantize_q8(const float *w, size_t n, size_t k, int8_t *q, float *scales) {
+    for (size_t j = 0; j < n; j++)
+        for (size_t b = 0; b < k / BLOCK; b++) {
+            const float *x = w + j * k + b * BLOCK;
+            float amax = 0;
+            for (int i = 0; i < BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
+            float scale = amax / 127.0f, inv = scale > 0 ? 1.0f / scale : 0;
+            scales[j * (k / BLOCK) + b] = scale;
+            for (int i = 0; i < BLOCK; i++) q[j * k + b * BLOCK + i] = (int8_t)lrintf(x[i] * inv);
+        }
+}
+
+void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, float *scales) {
+    for (size_t j = 0; j < n; j++)
+        for (size_t b = 0; b < k / BLOCK; b++) {
+            const float *x = w + j * k + b * BLOCK;
+            float amax = 0, signed_max = 0;
+            for (int i = 0; i < BLOCK; i++) if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); signed_max = x[i]; }
+            /* As llama.cpp's q4_0: the largest magnitude maps to −8, so its sign gets the wider side. */
+            float scale = signed_max / -8.0f, inv = scale != 0 ? 1.0f / scale : 0;
+            scales[j * (k / BLOCK) + b] = scale;
+            uint8_t *out = q + (j * k + b * BLOCK) / 2;
+            for (int i = 0; i < BLOCK; i += 2) {
+                int a = (int)lrintf(x[i] * inv), c = (int)lrintf(x[i + 1] * inv);
+                a = a < -8 ? -8 : (a > 7 ? 7 : a);
+                c = c < -8 ? -8 : (c > 7 ? 7 : c);
+                out[i / 2] = (uint8_t)((a & 0xF) | ((c & 0xF) << 4));
+            }
+        }
+}
+
+static inline int nibble(uint8_t byte, int high) {
+    int v = high ? byte >> 4 : byte & 0xF;
+    return v >= 8 ? v - 16 : v;
+}
+
+static void gemv_q8_base(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+    size_t nb = k / BLOCK;
+    for (size_t j = 0; j < n; j++) {
+        float s = 0;
+        for (size_t b = 0; b < nb; b++) {
+            float d = 0;
+            for (int i = 0; i < BLOCK; i++) d += (float)q[j * k + b * BLOCK + i] * x[b * BLOCK + i];
+            s += d * scales[j * nb + b];
+        }
+        y[j] = (acc ? y[j] : 0.0f) + alpha * s;
+    }
+}
+
+static void gemv_q4_base(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+    size_t nb = k / BLOCK;
+    for (size_t j = 0; j < n; j++) {
+        float s = 0;
+        for (size_t b = 0; b < nb; b++) {
+            const uint8_t *blk = q + (j * k + b * BLOCK) / 2;
+            float d = 0;
+            for (int i = 0; i < BLOCK; i++) d += (float)nibble(blk[i / 2], i & 1) * x[b * BLOCK + i];
+            s += d * scales[j * nb + b];
+        }
+        y[j] = (acc ? y[j] : 0.0f) + alpha * s;
+    }
+}
+
+#if defined(__x86_64__)
+#define Q_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+
+Q_ATTR static void gemv_q8_avx512(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+    size_t nb = k / BLOCK;
+    for (size_t j = 0; j < n; j++) {
+        const int8_t *row = q + j * k;
+        const float *sc = scales + j * nb;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+        for (size_t b = 0; b < nb; b++) {
+            __m512 d = _mm512_set1_ps(sc[b]);
+            __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(row + b * BLOCK))));
+            __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(row + b * BLOCK + 16))));
+            s0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, d), _mm512_loadu_ps(x + b * BLOCK), s0);
+            s1 = _mm512_fmadd_ps(_mm512_mul_ps(w1, d), _mm512_loadu_ps(x + b * BLOCK + 16), s1);
+        }
+        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    }
+}
+
+Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+    size_t nb = k / BLOCK;
+    const __m128i low = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = q + j * k / 2;
+        const float *sc = scales + j * nb;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+        for (size_t b = 0; b < nb; b++) {
+            __m128i bytes = _mm_loadu_si128((const __m128i *)(row + b * BLOCK / 2));
+            /* Interleave low and high nibbles back into k order, then make them signed. */
+            __m128i lo = _mm_and_si128(bytes, low), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
+            __m128i first = _mm_sub_epi8(_mm_xor_si128(_mm_unpacklo_epi8(lo, hi), eight), eight);
+            __m128i second = _mm_sub_epi8(_mm_xor_si128(_mm_unpackhi_epi8(lo, hi), eight), eight);
+            __m512 d = _mm512_set1_ps(sc[b]);
+            __m512 w0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(first)), d);
+            __m512 w1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(second)), d);
+            s0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + b * BLOCK), s0);
+            s1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + b * BLOCK + 16), s1);
+        }
+        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    }
+}
+
+static int has_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+}
+#endif
+
+void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate) {
+#if defined(__x86_64__)
+    if (has_avx512()) { gemv_q8_avx512(n, k, q, scales, x, y, alpha, accumulate); return; }
+#endif
+    gemv_q8_base(n, k, q, scales, x, y, alpha, accumulate);
+}
+
+void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate) {
+#if defined(__x86_64__)
+    if (has_avx512()) { gemv_q4_avx512(n, k, q, scales, x, y, alpha, accumulate); return; }
+#endif
+    gemv_q4_base(n, k, q, scales, x, y, alpha, accumulate);
+}
+
+void ck_pack_b_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, size_t nr, float *dst) {
+    size_t nb = k / BLOCK;
+    for (size_t jj = 0; jj < nr; jj++) {
+        if (jj >= cols) { for (size_t p = 0; p < kc; p++) dst[p * nr + jj] = 0; continue; }
+        const int8_t *row = q + (j0 + jj) * k;
+        const float *sc = scales + (j0 + jj) * nb;
+        for (size_t p = 0; p < kc; p++) dst[p * nr + jj] = (float)row[p0 + p] * sc[(p0 + p) / BLOCK];
+    }
+}
+
+void ck_pack_b_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, size_t nr, float *dst) {
+    size_t nb = k / BLOCK;
+    for (size_t jj = 0; jj < nr; jj++) {
+        if (jj >= cols) { for (size_t p = 0; p < kc; p++) dst[p * nr + jj] = 0; continue; }
+        const uint8_t *row = q + (j0 + jj) * k / 2;
+        const float *sc = scales + (j0 + jj) * nb;
+        for (size_t p = 0; p < kc; p++) {
+            size_t idx = p0 + p;
+            dst[p * nr + jj] = (float)nibble(row[idx / 2], idx & 1) * sc[idx / BLOCK];
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import CKernels
+
+/// Weight-only block quantisation formats (32 weights of a row share an f32 scale).
+public enum QuantizationFormat: String, CaseIterable, Sendable {
+    /// int8 values: 1.125 bytes a weight.
+    case q8
+    /// signed 4-bit values: 0.625 bytes a weight.
+    case q4
+}
+
+/// A Linear weight [n, k] quantised for inference: decoding streams it through a GEMV that
+/// dequantises on the fly; longer inputs dequantise it block by block into the f32 GEMM panels.
+public final class QuantizedMatrix: @unchecked Sendable {
+    public let format: QuantizationFormat
+    public let n: Int, k: Int
+    let values: UnsafeMutableRawPointer
+    let scales: UnsafeMutablePointer<Float>
+
+    public static let blockSize = 32
+
+    /// Quantises an f32/f16/bf16 weight [n, k]; k must be a multiple of 32.
+    public init?(_ weight: Tensor, format: QuantizationFormat) {
+        guard weight.rank == 2, weight.shape[1] % QuantizedMatrix.blockSize == 0 else { return nil }
+        (self.format, n, k) = (format, weight.shape[0], weight.shape[1])
+        let bytes = format == .q8 ? n * k : n * k / 2
+        values = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        scales = .allocate(capacity: n * k / QuantizedMatrix.blockSize)
+        let (n, k) = (self.n, self.k)
+        let rowsPerChunk = 64
+        Parallel.forRange((n + rowsPerChunk - 1) / rowsPerChunk) { chunks in
+            for c in chunks {
+                let j0 = c * rowsPerChunk, rows = Swift.min(rowsPerChunk, n - j0)
+                let wide = weight.narrow(0, start: j0, length: rows).materialize(as: .f32)
+                let s = self.scales + j0 * k / QuantizedMatrix.blockSize
+                switch format {
+                case .q8: ck_quantize_q8(wide.pointer, rows, k, self.values.assumingMemoryBound(to: Int8.self) + j0 * k, s)
+                case .q4: ck_quantize_q4(wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k / 2, s)
+                }
+            }
+        }
+    }
+
+    deinit {
+        values.deallocate()
+        scales.deallocate()
+    }
+
+    /// The weight as the kernels see it, [n, k] f32.
+    public func dequantized() -> Tensor {
+        let out = Tensor.uninitialized([n, k])
+        let nr = ck_gemm_nr()
+        let panel = UnsafeMutablePointer<Float>.allocate(capacity: k * nr)
+        defer { panel.deallocate() }
+        for j0 in stride(from: 0, to: n, by: nr) {
+            let cols = Swift.min(nr, n - j0)
+            pack(p0: 0, kc: k, j0: j0, nc: cols, nr: nr, into: panel)
+            for jj in 0..<cols { for p in 0..<k { out.mutablePointer[(j0 + jj) * k + p] = panel[p * nr + jj] } }
+        }
+        return out
+    }
+
+    public var byteCount: Int { (format == .q8 ? n * k : n * k / 2) + n * k / QuantizedMatrix.blockSize * 4 }
+
+    /// y = x · Wᵀ (+ bias) for x [..., k] → [..., n]; inference only (not recorded).
+    public func linear(_ x: Tensor, bias: Tensor?) -> Tensor {
+        let xd = x.reshape([-1, k]).dense
+        let m = xd.shape[0]
+        let out = Tensor.uninitialized([m, n])
+        let po = out.mutablePointer
+        if let bias {
+            let bp = bias.dense.pointer
+            for i in 0..<m { (po + i * n).update(from: bp, count: n) }
+        }
+        let accumulate: Int32 = bias == nil ? 0 : 1
+        if m == 1 {
+            Parallel.forRange(n, grain: 64) { r in
+                let j = r.lowerBound
+                switch self.format {
+                case .q8: ck_gemv_q8(r.count, self.k, self.values.assumingMemoryBound(to: Int8.self) + j * self.k,
+                                     self.scales + j * self.k / 32, xd.pointer, po + j, 1, accumulate)
+                case .q4: ck_gemv_q4(r.count, self.k, self.values.assumingMemoryBound(to: UInt8.self) + j * self.k / 2,
+                                     self.scales + j * self.k / 32, xd.pointer, po + j, 1, accumulate)
+                }
+            }
+        } else {
+            GemmPlan(m: m, n: n, k: k).run(transA: false, alpha: 1, a: xd.pointer, lda: k, c: po, ldc: n, accumulate: bias != nil) {
+                p0, kc, j0, nc, dst in self.pack(p0: p0, kc: kc, j0: j0, nc: nc, nr: ck_gemm_nr(), into: dst)
+            }
+        }
+        return out.reshape(Array(x.shape.dropLast()) + [n])
+    }
+
+    private func pack(p0: Int, kc: Int, j0: Int, nc: Int, nr: Int, into dst: UnsafeMutablePointer<Float>) {
+        let panels = (nc + nr - 1) / nr
+        Parallel.forRange(panels, grain: 4) { r in
+            for panel in r {
+                let jr = panel * nr, cols = Swift.min(nr, nc - jr)
+                switch self.format {
+                case .q8: ck_pack_b_q8(self.values.assumingMemoryBound(to: Int8.self), self.scales, self.k, j0 + jr, cols, p0, kc, nr, dst + jr * kc)
+                case .q4: ck_pack_b_q4(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc, nr, dst + jr * kc)
+                }
+            }
+        }
+    }
+}

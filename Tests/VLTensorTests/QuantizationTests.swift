@@ -1,0 +1,35 @@
+import XCTest
+@testable import VLTensor
+
+/// Block-quantised weights: the rounding stays within its bound, and the GEMV (one row) and
+/// dequantising GEMM (many rows) compute exactly the product with the dequantised weights.
+final class QuantizationTests: XCTestCase {
+    func testRoundingBoundsAndProducts() {
+        var rng = RandomGenerator(seed: 21)
+        let (n, k) = (70, 96)
+        let w = Tensor.randn([n, k], rng: &rng)
+        // q8: half a step of amax/127. q4 (as llama.cpp's q4_0, the largest magnitude maps to −8): a value of
+        // the other sign can be clipped from +8 to +7 steps, so up to a whole step of amax/8.
+        for (format, bound) in [(QuantizationFormat.q8, Float(0.5 / 127)), (.q4, 1 / 8)] {
+            let q = QuantizedMatrix(w, format: format)!
+            let back = q.dequantized()
+            let wv = w.toArray(), bv = back.toArray()
+            for j in 0..<n {
+                for b in 0..<(k / 32) {
+                    let block = (0..<32).map { j * k + b * 32 + $0 }
+                    let amax = block.map { abs(wv[$0]) }.max()!
+                    let err = block.map { abs(wv[$0] - bv[$0]) }.max()!
+                    XCTAssertLessThanOrEqual(err, amax * bound * 1.0001 + 1e-7, "\(format) row \(j) block \(b)")
+                }
+            }
+            for m in [1, 5, 37] {
+                let x = Tensor.randn([m, k], rng: &rng), bias = Tensor.randn([n], rng: &rng)
+                let got = q.linear(x, bias: bias)
+                let want = noGrad { linear(x, back, bias) }
+                let diff = zip(got.toArray(), want.toArray()).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(diff, 1e-4, "\(format) m=\(m)")
+            }
+        }
+        XCTAssertNil(QuantizedMatrix(Tensor.zeros([4, 30]), format: .q8), "k must be a multiple of 32")
+    }
+}
