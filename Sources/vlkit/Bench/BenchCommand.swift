@@ -37,6 +37,17 @@ struct Bench: ParsableCommand {
             for (k, v) in values { peer[k] = (v, name) }
         }
         let cases = kernels + models + llms
+        if !llms.isEmpty && (only == nil || "llama_quantization_drift".contains(only!) || only!.contains("llama")) {
+            for d in try quantizationDrift() {
+                if json {
+                    printJSON(["name": "llama_quantization_drift_\(d.format.rawValue)", "max_abs_logit_diff": Double(d.maxAbs),
+                               "top1_agreement": d.top1])
+                } else {
+                    print(String(format: "llama_quantization_drift_%@: max |Δ logit| %.4f, top-1 agreement %.1f%% over 200 positions",
+                                 d.format.rawValue, d.maxAbs, d.top1 * 100))
+                }
+            }
+        }
         if memory, let m = try loadMemory() {
             if json {
                 printJSON(["name": "clip_load_memory"].merging(m.mapValues { "\(($0 * 10).rounded() / 10)" }) { a, _ in a })
