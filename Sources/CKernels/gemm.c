@@ -131,6 +131,24 @@ AVX2_ATTR static void gemv_n_avx2(size_t n, size_t k, const float *b, size_t ldb
 /* ---------- AVX-512: 12 × 32 (24 zmm accumulators: enough independent FMAs for two 512-bit pipes) ---------- */
 #define AVX512_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define AVX512_MR 12
+/* Writes R rows of a 32-wide accumulator tile to C (masked to nr columns), scaled by alpha,
+   stored or added. */
+AVX512_ATTR static inline __attribute__((always_inline)) void store_rows_avx512(
+    __m512 r[][2], const int R, float *c, size_t ldc, size_t nr, int acc, float alpha) {
+    __m512 va = _mm512_set1_ps(alpha);
+    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xFFFF : (nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1));
+    for (int i = 0; i < R; i++) {
+        float *cr = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, r[i][0]), r1 = _mm512_mul_ps(va, r[i][1]);
+        if (acc) {
+            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, cr));
+            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, cr + 16));
+        }
+        _mm512_mask_storeu_ps(cr, m0, r0);
+        _mm512_mask_storeu_ps(cr + 16, m1, r1);
+    }
+}
 /* R rows of a 12-row packed panel; compiled once per R so remainder tiles cost only their rows. */
 AVX512_ATTR static inline __attribute__((always_inline)) void micro_avx512_rows(
     const int R, size_t k, const float *a, const float *b, float *c, size_t ldc, size_t nr, int acc, float alpha) {
@@ -150,19 +168,7 @@ AVX512_ATTR static inline __attribute__((always_inline)) void micro_avx512_rows(
             r[i][1] = _mm512_fmadd_ps(x, b1, r[i][1]);
         }
     }
-    __m512 va = _mm512_set1_ps(alpha);
-    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? 0xFFFF : (nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1));
-    for (int i = 0; i < R; i++) {
-        float *cr = c + i * ldc;
-        __m512 r0 = _mm512_mul_ps(va, r[i][0]), r1 = _mm512_mul_ps(va, r[i][1]);
-        if (acc) {
-            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, cr));
-            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, cr + 16));
-        }
-        _mm512_mask_storeu_ps(cr, m0, r0);
-        _mm512_mask_storeu_ps(cr + 16, m1, r1);
-    }
+    store_rows_avx512(r, R, c, ldc, nr, acc, alpha);
 }
 
 #define ROWS_CASE(R) case R: micro_avx512_rows(R, k, a, b, c, ldc, nr, acc, alpha); return;
@@ -350,19 +356,7 @@ BF16_ATTR static inline __attribute__((always_inline)) void micro_bf16_rows(
             r[i][1] = _mm512_dpbf16_ps(r[i][1], x, b1);
         }
     }
-    __m512 va = _mm512_set1_ps(alpha);
-    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? 0xFFFF : (nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1));
-    for (int i = 0; i < R; i++) {
-        float *cr = c + i * ldc;
-        __m512 r0 = _mm512_mul_ps(va, r[i][0]), r1 = _mm512_mul_ps(va, r[i][1]);
-        if (acc) {
-            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, cr));
-            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, cr + 16));
-        }
-        _mm512_mask_storeu_ps(cr, m0, r0);
-        _mm512_mask_storeu_ps(cr + 16, m1, r1);
-    }
+    store_rows_avx512(r, R, c, ldc, nr, acc, alpha);
 }
 
 #define BF16_CASE(R) case R: micro_bf16_rows(R, kq, a, b, c, ldc, nr, acc, alpha); return;

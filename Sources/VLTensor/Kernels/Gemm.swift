@@ -105,13 +105,11 @@ struct GemmPlan {
         let panels = (nc + nr - 1) / nr
         let small = Double(m) * Double(nc) * Double(kc) < 2e5
         let threads = Parallel.isInsideParallelRegion || small ? 1 : Parallel.threadCount
-        let splitRows = m >= threads * mr * 4
         Parallel.forRange(threads) { tasks in
             let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mc * kc)
             defer { packedA.deallocate() }
             for t in tasks {
-                let rows = splitRows ? (m * t / threads / mr * mr)..<(t == threads - 1 ? m : m * (t + 1) / threads / mr * mr) : 0..<m
-                let cols = splitRows ? 0..<panels : (panels * t / threads)..<(panels * (t + 1) / threads)
+                let (rows, cols) = threadShare(t, of: threads, m: m, mr: mr, panels: panels)
                 var i0 = rows.lowerBound
                 while i0 < rows.upperBound {
                     let mcb = Swift.min(mc, rows.upperBound - i0)
@@ -178,3 +176,11 @@ struct GemmPlan {
 }
 
 @inline(__always) func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
+
+/// Thread `t`'s rows and column panels: equal row ranges (multiples of `mr`) when there are
+/// enough rows for every thread, otherwise all rows and an equal range of panels.
+func threadShare(_ t: Int, of threads: Int, m: Int, mr: Int, panels: Int) -> (rows: Range<Int>, panels: Range<Int>) {
+    guard m >= threads * mr * 4 else { return (0..<m, (panels * t / threads)..<(panels * (t + 1) / threads)) }
+    let start = m * t / threads / mr * mr, end = t == threads - 1 ? m : m * (t + 1) / threads / mr * mr
+    return (start..<end, 0..<panels)
+}

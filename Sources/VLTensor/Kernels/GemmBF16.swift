@@ -67,13 +67,11 @@ struct BF16GemmPlan {
                           j0: Int, nc: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         let panels = (nc + nr - 1) / nr, kq = kc / 2
         let threads = Parallel.isInsideParallelRegion ? 1 : Parallel.threadCount
-        let splitRows = m >= threads * mr * 4
         Parallel.forRange(threads) { tasks in
             let packedA = UnsafeMutablePointer<UInt32>.allocate(capacity: mc * kq)
             defer { packedA.deallocate() }
             for t in tasks {
-                let rows = splitRows ? (m * t / threads / mr * mr)..<(t == threads - 1 ? m : m * (t + 1) / threads / mr * mr) : 0..<m
-                let cols = splitRows ? 0..<panels : (panels * t / threads)..<(panels * (t + 1) / threads)
+                let (rows, cols) = threadShare(t, of: threads, m: m, mr: mr, panels: panels)
                 var i0 = rows.lowerBound
                 while i0 < rows.upperBound {
                     let mcb = Swift.min(mc, rows.upperBound - i0)

@@ -31,13 +31,6 @@ import json, sys, time
 import torch
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModel
 
-def best(fn, repeats, min_seconds=0.3):
-    fn()
-    t, total, runs = float("inf"), 0.0, 0
-    while runs < repeats or total < min_seconds:
-        t0 = time.perf_counter(); fn(); d = time.perf_counter() - t0
-        t, total, runs = min(t, d), total + d, runs + 1
-    return t
 
 wanted, repeats = set(sys.argv[1].split(",")), int(sys.argv[2])
 torch.set_num_threads(2)

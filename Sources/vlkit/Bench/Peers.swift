@@ -7,13 +7,6 @@ enum Peer {
 import json, sys, time
 import numpy as np
 
-def best(fn, repeats, min_seconds=0.3):
-    fn()
-    t, total, runs = float("inf"), 0.0, 0
-    while runs < repeats or total < min_seconds:
-        t0 = time.perf_counter(); fn(); d = time.perf_counter() - t0
-        t, total, runs = min(t, d), total + d, runs + 1
-    return t
 
 wanted, repeats = set(sys.argv[1].split(",")), int(sys.argv[2])
 rng = np.random.default_rng(0)
@@ -59,12 +52,25 @@ if "attention_577x16x64" in wanted:
 print(json.dumps(out))
 """#
 
+    /// Best-of timing shared by the peer scripts (the same rule as `bestTime` on our side).
+    static let timing = """
+    import time
+    def best(fn, repeats, min_seconds=0.3):
+        fn()
+        t, total, runs = float("inf"), 0.0, 0
+        while runs < repeats or total < min_seconds:
+            t0 = time.perf_counter(); fn(); d = time.perf_counter() - t0
+            t, total, runs = min(t, d), total + d, runs + 1
+        return t
+
+    """
+
     /// Runs `script` with `python` and returns its measurements, or nil (with the reason) when
     /// no usable Python is there.
     static func run(script: String, python: String, cases: [String], repeats: Int) -> (values: [String: Double], note: String?) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-peer-\(getpid()).py")
         defer { try? FileManager.default.removeItem(at: file) }
-        do { try script.write(to: file, atomically: true, encoding: .utf8) } catch { return ([:], "cannot write the peer script") }
+        do { try (timing + script).write(to: file, atomically: true, encoding: .utf8) } catch { return ([:], "cannot write the peer script") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, file.path, cases.joined(separator: ","), String(repeats)]
