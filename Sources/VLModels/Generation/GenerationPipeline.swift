@@ -21,6 +21,9 @@ public final class GenerationPipeline {
     /// Positions the model can attend to (prompt + generated tokens).
     public let contextLength: Int
     public let imageMarker = "<image>"
+    /// The model's chat template, when its directory has one.
+    public let chatTemplate: ChatTemplate?
+    let specialTokenText: [String: TemplateValue]
 
     public init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
         let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "blip-2"], format: format)
@@ -38,6 +41,15 @@ public final class GenerationPipeline {
         default: throw ConfigError("\(directory.path): not a generative model")
         }
         tokenizer = try Tokenizer(directory: directory)
+        chatTemplate = try ChatTemplate.source(in: directory).map { try ChatTemplate($0) }
+        let tokenizerConfig = (try? JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("tokenizer_config.json")))
+            as? [String: Any]) ?? [:]
+        var specials: [String: TemplateValue] = [:]
+        for key in ["bos_token", "eos_token", "pad_token", "unk_token"] {
+            let v = tokenizerConfig[key]
+            if let text = (v as? String) ?? ((v as? [String: Any])?["content"] as? String) { specials[key] = .string(text) }
+        }
+        specialTokenText = specials
         if let quantization {
             switch kind {
             case .text(let m): m.quantize(quantization)
@@ -63,17 +75,35 @@ public final class GenerationPipeline {
         }
     }
 
-    /// The prompt as a model sees it. Without `raw`, LLaVA prompts are wrapped in its
-    /// conversation format ("USER: <image>\n… ASSISTANT:"); `<image>` marks each image's place.
-    public func format(_ prompt: String, images: Int, raw: Bool) -> String {
-        guard !raw, case .llava = kind else { return prompt }
+    /// The prompt as a model sees it and whether the tokenizer should still add its special tokens.
+    /// Without `raw`: the model's chat template (one user turn; for image models its content is
+    /// image parts then the text) with the generation prompt, or, for LLaVA without a template, its
+    /// conversation format "USER: <image>\n… ASSISTANT:". `<image>` marks each image's place.
+    public func format(_ prompt: String, images: Int, raw: Bool) throws -> (text: String, addSpecialTokens: Bool) {
+        if raw { return (prompt, true) }
+        let multimodal: Bool
+        if case .text = kind { multimodal = false } else { multimodal = true }
+        if let chatTemplate {
+            let content: TemplateValue = multimodal && !prompt.contains(imageMarker)
+                ? .list([TemplateValue](repeating: .object([("type", .string("image"))]), count: images)
+                    + [.object([("type", .string("text")), ("text", .string(prompt))])])
+                : .string(prompt)
+            var variables = specialTokenText
+            variables["messages"] = .list([.object([("role", .string("user")), ("content", content)])])
+            variables["add_generation_prompt"] = .bool(true)
+            let text = try chatTemplate.render(variables)
+            // Templates that write the BOS token themselves must not get a second one.
+            let bos = specialTokenText["bos_token"]?.text ?? ""
+            return (text, bos.isEmpty || !text.hasPrefix(bos))
+        }
+        guard case .llava = kind else { return (prompt, true) }
         let markers = prompt.contains(imageMarker) ? "" : String(repeating: imageMarker + "\n", count: images)
-        return "USER: \(markers)\(prompt) ASSISTANT:"
+        return ("USER: \(markers)\(prompt) ASSISTANT:", true)
     }
 
     /// Token ids (image markers expanded to one token per image feature) and input embeddings.
     public func prepare(prompt: String, images: [RGBImage], raw: Bool = false) throws -> (ids: [Int], embeddings: Tensor) {
-        let text = format(prompt, images: images.count, raw: raw)
+        let (text, addSpecial) = try format(prompt, images: images.count, raw: raw)
         let markers = text.components(separatedBy: imageMarker).count - 1
         let pixels = try images.isEmpty ? nil : processor.map { $0.batch(images) } ?? {
             throw ModelInputError("this model takes no images")
@@ -82,19 +112,19 @@ public final class GenerationPipeline {
         switch kind {
         case .text:
             guard images.isEmpty else { throw ModelInputError("this model takes no images") }
-            ids = tokenizer.encode(text)
+            ids = tokenizer.encode(text, addSpecialTokens: addSpecial)
         case .llava(let m):
             guard markers == images.count else {
                 throw ModelInputError("the prompt has \(markers) \(imageMarker) marker(s) for \(images.count) image(s)")
             }
             let expanded = text.replacingOccurrences(of: imageMarker, with: String(repeating: imageMarker, count: m.tokensPerImage))
-            ids = tokenizer.encode(expanded)
+            ids = tokenizer.encode(expanded, addSpecialTokens: addSpecial)
             if let special = tokenizer.tokenId(imageMarker), special != m.config.imageTokenId {
                 ids = ids.map { $0 == special ? m.config.imageTokenId : $0 }
             }
         case .blip2(let m):
             guard images.count <= 1 else { throw ModelInputError("BLIP-2 takes one image per prompt") }
-            ids = tokenizer.encode(text.replacingOccurrences(of: imageMarker, with: ""))
+            ids = tokenizer.encode(text.replacingOccurrences(of: imageMarker, with: ""), addSpecialTokens: addSpecial)
             if !images.isEmpty, let token = m.config.imageTokenId { ids = [Int](repeating: token, count: m.config.numQueryTokens) + ids }
         }
         let vocab = languageModel.vocabSize
