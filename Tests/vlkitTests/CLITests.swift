@@ -16,15 +16,19 @@ final class CLITests: XCTestCase {
         let stderr: String
     }
 
-    func vlkit(_ arguments: [String]) throws -> Run {
+    func vlkit(_ arguments: [String], input: String? = nil) throws -> Run {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out
         p.standardError = err
-        p.standardInput = FileHandle.nullDevice
+        p.standardInput = input == nil ? FileHandle.nullDevice : inp
         try p.run()
+        if let input {
+            inp.fileHandleForWriting.write(input.data(using: .utf8)!)
+            try inp.fileHandleForWriting.close()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
@@ -128,6 +132,21 @@ final class CLITests: XCTestCase {
         let sampled2 = try vlkit(["generate", "--model", Self.fixtures.appendingPathComponent("generate/llama").path, "--prompt", "a",
                                   "--temperature", "1", "--top-p", "0.9", "--seed", "7", "--max-tokens", "8", "--json"])
         XCTAssertEqual(sampled1.stdout, sampled2.stdout, "the same seed gives the same sample")
+    }
+
+    func testChatKeepsHistoryAndSurvivesBadCommands() throws {
+        let llava = Self.fixtures.appendingPathComponent("generate/llava").path
+        let input = "What is in the image?\n/image /nonexistent.png\n/foo\nAnd now?\n/reset\n/exit\nnot read\n"
+        let r = try vlkit(["chat", "--model", llava, "--image", Self.image("rgb.png"), "--max-tokens", "6"], input: input)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let answers = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        XCTAssertEqual(answers.count, 2, r.stdout)
+        let single = try vlkit(["generate", "--model", llava, "--prompt", "What is in the image?", "--image", Self.image("rgb.png"),
+                                "--max-tokens", "6"])
+        XCTAssertEqual(String(answers[0]) + "\n", single.stdout, "the first turn is what generate says")
+        XCTAssertTrue(r.stderr.contains("/nonexistent.png: no such file"))
+        XCTAssertTrue(r.stderr.contains("unknown command /foo"))
+        XCTAssertTrue(r.stderr.contains("conversation cleared"))
     }
 
     func testGenerateRefusesBadInput() throws {

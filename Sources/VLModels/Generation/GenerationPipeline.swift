@@ -75,35 +75,61 @@ public final class GenerationPipeline {
         }
     }
 
-    /// The prompt as a model sees it and whether the tokenizer should still add its special tokens.
-    /// Without `raw`: the model's chat template (one user turn; for image models its content is
-    /// image parts then the text) with the generation prompt, or, for LLaVA without a template, its
-    /// conversation format "USER: <image>\n… ASSISTANT:". `<image>` marks each image's place.
-    public func format(_ prompt: String, images: Int, raw: Bool) throws -> (text: String, addSpecialTokens: Bool) {
-        if raw { return (prompt, true) }
+    /// One turn of a conversation; `images` counts the images attached to it.
+    public struct Message {
+        public let role: String
+        public let text: String
+        public let images: Int
+        public init(role: String, text: String, images: Int = 0) { (self.role, self.text, self.images) = (role, text, images) }
+    }
+
+    /// A conversation as the model sees it (with the generation prompt for the next assistant turn)
+    /// and whether the tokenizer should still add its special tokens.
+    public func format(conversation: [Message]) throws -> (text: String, addSpecialTokens: Bool) {
         let multimodal: Bool
         if case .text = kind { multimodal = false } else { multimodal = true }
         if let chatTemplate {
-            let content: TemplateValue = multimodal && !prompt.contains(imageMarker)
-                ? .list([TemplateValue](repeating: .object([("type", .string("image"))]), count: images)
-                    + [.object([("type", .string("text")), ("text", .string(prompt))])])
-                : .string(prompt)
+            let messages: [TemplateValue] = conversation.map { m in
+                let content: TemplateValue = multimodal && !m.text.contains(imageMarker)
+                    ? .list([TemplateValue](repeating: .object([("type", .string("image"))]), count: m.images)
+                        + [.object([("type", .string("text")), ("text", .string(m.text))])])
+                    : .string(m.text)
+                return .object([("role", .string(m.role)), ("content", content)])
+            }
             var variables = specialTokenText
-            variables["messages"] = .list([.object([("role", .string("user")), ("content", content)])])
+            variables["messages"] = .list(messages)
             variables["add_generation_prompt"] = .bool(true)
             let text = try chatTemplate.render(variables)
             // Templates that write the BOS token themselves must not get a second one.
             let bos = specialTokenText["bos_token"]?.text ?? ""
             return (text, bos.isEmpty || !text.hasPrefix(bos))
         }
-        guard case .llava = kind else { return (prompt, true) }
-        let markers = prompt.contains(imageMarker) ? "" : String(repeating: imageMarker + "\n", count: images)
-        return ("USER: \(markers)\(prompt) ASSISTANT:", true)
+        guard case .llava = kind else { return (conversation.map(\.text).joined(separator: "\n"), true) }
+        let eos = specialTokenText["eos_token"]?.text ?? ""
+        let turns = conversation.map { m -> String in
+            let markers = m.text.contains(imageMarker) ? "" : String(repeating: imageMarker + "\n", count: m.images)
+            return m.role == "assistant" ? "ASSISTANT: \(m.text)\(eos)" : "USER: \(markers)\(m.text)"
+        }
+        return (turns.joined(separator: " ") + " ASSISTANT:", true)
+    }
+
+    /// The prompt as a model sees it and whether the tokenizer should still add its special tokens.
+    /// Without `raw`: the model's chat template (one user turn; for image models its content is
+    /// image parts then the text) with the generation prompt, or, for LLaVA without a template, its
+    /// conversation format "USER: <image>\n… ASSISTANT:". `<image>` marks each image's place.
+    public func format(_ prompt: String, images: Int, raw: Bool) throws -> (text: String, addSpecialTokens: Bool) {
+        if raw { return (prompt, true) }
+        return try format(conversation: [Message(role: "user", text: prompt, images: images)])
     }
 
     /// Token ids (image markers expanded to one token per image feature) and input embeddings.
     public func prepare(prompt: String, images: [RGBImage], raw: Bool = false) throws -> (ids: [Int], embeddings: Tensor) {
-        let (text, addSpecial) = try format(prompt, images: images.count, raw: raw)
+        try prepare(formatted: format(prompt, images: images.count, raw: raw), images: images)
+    }
+
+    /// Token ids and embeddings of already formatted text.
+    public func prepare(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage]) throws -> (ids: [Int], embeddings: Tensor) {
+        let (text, addSpecial) = formatted
         let markers = text.components(separatedBy: imageMarker).count - 1
         let pixels = try images.isEmpty ? nil : processor.map { $0.batch(images) } ?? {
             throw ModelInputError("this model takes no images")
@@ -152,7 +178,19 @@ public final class GenerationPipeline {
     /// false to stop.
     public func generate(prompt: String, images: [RGBImage] = [], raw: Bool = false, sampling: SamplingParameters,
                          maxTokens: Int, onText: (String) -> Bool = { _ in true }) throws -> Result {
-        let (ids, embeddings) = try prepare(prompt: prompt, images: images, raw: raw)
+        try generate(formatted: raw ? (prompt, true) : format(prompt, images: images.count, raw: false), images: images,
+                     sampling: sampling, maxTokens: maxTokens, onText: onText)
+    }
+
+    /// The next assistant turn of a conversation; `images` are all the conversation's images in order.
+    public func reply(to conversation: [Message], images: [RGBImage], sampling: SamplingParameters, maxTokens: Int,
+                      onText: (String) -> Bool = { _ in true }) throws -> Result {
+        try generate(formatted: format(conversation: conversation), images: images, sampling: sampling, maxTokens: maxTokens, onText: onText)
+    }
+
+    func generate(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage], sampling: SamplingParameters,
+                  maxTokens: Int, onText: (String) -> Bool) throws -> Result {
+        let (ids, embeddings) = try prepare(formatted: formatted, images: images)
         let length = embeddings.shape[1]
         guard length + maxTokens <= contextLength else {
             throw ModelInputError("the prompt has \(length) tokens; with \(maxTokens) new ones that exceeds the model's context of \(contextLength)")
