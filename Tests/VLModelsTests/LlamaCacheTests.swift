@@ -42,6 +42,17 @@ final class LlamaCacheTests: XCTestCase {
         }
     }
 
+    func testChunkedPrefillGivesTheSameTokens() throws {
+        GlobalRandom.seed(9)
+        let lm = try LlamaForCausalLM(tinyLlamaConfig())
+        let ids = [3, 17, 5, 9, 22, 1, 30, 8, 11, 2, 7]
+        let embeddings = noGrad { lm.embed(Tensor(ints: ids, shape: [1, ids.count])) }
+        let whole = Generator(model: lm).generate(promptEmbeddings: embeddings, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 10)).0
+        let chunked = Generator(model: lm, prefillChunk: 3).generate(promptEmbeddings: embeddings, sampling: SamplingParameters(),
+                                                                     stop: StopConditions(maxNewTokens: 10)).0
+        XCTAssertEqual(whole, chunked)
+    }
+
     func testOPTCachedDecodingMatchesFullForward() throws {
         GlobalRandom.seed(5)
         for preNorm in [true, false] {

@@ -20,8 +20,14 @@ public enum FinishReason: String, Equatable {
 /// contain image features), then one token at a time.
 public struct Generator {
     public let model: LanguageModel
+    /// The prompt goes through the model in pieces of at most this many positions, so long prompts
+    /// need no score matrices or activations for the whole prompt at once.
+    public var prefillChunk: Int
 
-    public init(model: LanguageModel) { self.model = model }
+    public init(model: LanguageModel, prefillChunk: Int = 512) {
+        self.model = model
+        self.prefillChunk = Swift.max(1, prefillChunk)
+    }
 
     /// Generates after `promptEmbeddings` [1, L, hidden]; `promptIds` are the prompt's token ids
     /// as far as they exist (for the repetition penalty). `onToken` sees each new token and
@@ -35,7 +41,12 @@ public struct Generator {
             var history = promptIds
             var tokens: [Int] = []
             let promptLength = promptEmbeddings.shape[1]
-            var hidden = model.hiddenStates(promptEmbeddings, positions: Array(0..<promptLength), cache: cache, keyPadding: nil)
+            var hidden = promptEmbeddings
+            for start in stride(from: 0, to: promptLength, by: prefillChunk) {
+                let length = Swift.min(prefillChunk, promptLength - start)
+                hidden = model.hiddenStates(promptEmbeddings.narrow(1, start: start, length: length),
+                                            positions: Array(start..<(start + length)), cache: cache, keyPadding: nil)
+            }
             while tokens.count < stop.maxNewTokens {
                 let last = hidden.select(1, hidden.shape[1] - 1)  // [1, hidden]
                 let logits = model.logits(last).toArray()
