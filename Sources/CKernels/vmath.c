@@ -107,6 +107,25 @@ DEFINE_SOFTMAX(avx2, __attribute__((target("avx2,fma"))))
 #endif
 DEFINE_SOFTMAX(base, )
 
+#define DEFINE_MAX(SUFFIX, ATTR)                                                                      \
+    ATTR static float max_##SUFFIX(const float *x, size_t n) {                                        \
+        float m[16];                                                                                  \
+        for (int j = 0; j < 16; j++) m[j] = -__builtin_inff();                                        \
+        size_t i = 0;                                                                                 \
+        for (; i + 16 <= n; i += 16)                                                                  \
+            for (int j = 0; j < 16; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];                    \
+        float mx = -__builtin_inff();                                                                 \
+        for (int j = 0; j < 16; j++) mx = m[j] > mx ? m[j] : mx;                                      \
+        for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;                                                \
+        return mx;                                                                                    \
+    }
+
+#if defined(__x86_64__)
+DEFINE_MAX(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
+DEFINE_MAX(avx2, __attribute__((target("avx2,fma"))))
+#endif
+DEFINE_MAX(base, )
+
 #define DEFINE_SUM(SUFFIX, ATTR)                                                                      \
     ATTR static float sum_##SUFFIX(const float *x, size_t n) {                                        \
         float acc[16] = {0};                                                                          \
@@ -170,3 +189,4 @@ void ck_gelu_tanh(const float *x, float *y, size_t n) { DISPATCH(gelu_tanh, x, y
 float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift) { DISPATCH(exp_shift_sum, x, y, n, shift) }
 float ck_sum(const float *x, size_t n) { DISPATCH(sum, x, n) }
 void ck_softmax(const float *x, float *y, size_t n) { DISPATCH(softmax, x, y, n) }
+float ck_max(const float *x, size_t n) { DISPATCH(max, x, n) }

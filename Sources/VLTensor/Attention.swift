@@ -78,15 +78,19 @@ struct AttentionProblem {
     /// Number of keys query row i may see (causal limit), all keys otherwise.
     @inline(__always) func visibleKeys(_ i: Int) -> Int { causal ? Swift.min(lk, Swift.max(0, i + lk - lq + 1)) : lk }
 
-    /// Adds scale, masks and the causal limit to a score tile [rows, cols] starting at (i0, j0).
+    /// Whether any score needs masking (otherwise the scaled scores are used as they are).
+    var isMasked: Bool { causal || mask != nil || keep != nil }
+
+    /// Adds masks and the causal limit to a (scaled) score tile [rows, cols] starting at (i0, j0).
     @inline(__always)
     func prepareScores(_ s: UnsafeMutablePointer<Float>, ld: Int, bi: Int, hi: Int, i0: Int, rows: Int, j0: Int, cols: Int) {
+        guard isMasked else { return }
         let mp = mask?.pointer
         for r in 0..<rows {
             let i = i0 + r, row = s + r * ld
             let limit = visibleKeys(i) - j0
             for c in 0..<cols {
-                var x = row[c] * scale
+                var x = row[c]
                 if let mp { x += mp[bi * maskStrides[0] + hi * maskStrides[1] + i * maskStrides[2] + (j0 + c) * maskStrides[3]] }
                 if c >= limit { x = -.infinity }
                 if let keep, keep[bi * lk + j0 + c] == 0 { x = -.infinity }
@@ -118,13 +122,12 @@ struct AttentionProblem {
                 var j0 = 0
                 while j0 < keyEnd {
                     let cols = Swift.min(kb, keyEnd - j0)
-                    sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: 1, a: qp, lda: q.rowStride,
+                    sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qp, lda: q.rowStride,
                           b: kp + j0 * k.rowStride, ldb: k.rowStride, beta: 0, c: scores, ldc: kb)
                     prepareScores(scores, ld: kb, bi: bi, hi: hi, i0: i0, rows: rows, j0: j0, cols: cols)
                     for r in 0..<rows {
                         let row = scores + r * kb
-                        var m = rowMax[r]
-                        for c in 0..<cols { m = Swift.max(m, row[c]) }
+                        let m = Swift.max(rowMax[r], ck_max(row, cols))
                         if m == -.infinity {
                             for c in 0..<cols { row[c] = 0 }
                             continue
@@ -170,7 +173,7 @@ struct AttentionProblem {
                     let qp = q.head(bi, hi), op = out.pointer + base * dv, gop = gradOut.pointer + base * dv
                     let lp = lse.pointer + base
                     // P = exp(S − lse)
-                    sgemm(transA: false, transB: true, m: lq, n: lk, k: d, alpha: 1, a: qp, lda: ldq, b: kp, ldb: ldk,
+                    sgemm(transA: false, transB: true, m: lq, n: lk, k: d, alpha: scale, a: qp, lda: ldq, b: kp, ldb: ldk,
                           beta: 0, c: p, ldc: lk)
                     prepareScores(p, ld: lk, bi: bi, hi: hi, i0: 0, rows: lq, j0: 0, cols: lk)
                     for i in 0..<lq {

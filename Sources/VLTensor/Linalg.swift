@@ -108,7 +108,7 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
         return out
     }
     // Inference with few rows: pack the weight once and keep it (see PackedWeight).
-    if !GradMode.isEnabled && m > 1 && m <= 256 && weight.dtype == .f32 && weight.isContiguous,
+    if !GradMode.isEnabled && m > 1 && m <= 1024 && weight.dtype == .f32 && weight.isContiguous,
        let packed = weight.packedWeight() {
         sgemmPacked(m: m, alpha: 1, a: x.pointer, lda: k, packed: packed, beta: beta, c: po, ldc: n)
         return out

@@ -13,6 +13,8 @@ void ck_gelu_erf(const float *x, float *y, size_t n);
 void ck_gelu_tanh(const float *x, float *y, size_t n);
 /* y = exp(x - shift), returns the sum of y (softmax numerators). */
 float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift);
+/* max of x[0..<n] (−inf when n = 0). */
+float ck_max(const float *x, size_t n);
 /* y = softmax(x) over n elements; a row of -inf gives zeros. */
 void ck_softmax(const float *x, float *y, size_t n);
 /* Σ x (streams memory; the bandwidth benchmark's read loop). */

@@ -44,8 +44,8 @@ public final class PackedWeight {
         PackedWeight.budget.release(byteCount)
     }
 
-    /// The process-wide limit on memory held by packed weights (VLKIT_PACKED_WEIGHTS_MB, default 1024).
-    static let budget = MemoryBudget(bytes: (ProcessInfo.processInfo.environment["VLKIT_PACKED_WEIGHTS_MB"].flatMap(Int.init) ?? 1024) << 20)
+    /// The process-wide limit on memory held by packed weights (VLKIT_PACKED_WEIGHTS_MB, default 2048).
+    static let budget = MemoryBudget(bytes: (ProcessInfo.processInfo.environment["VLKIT_PACKED_WEIGHTS_MB"].flatMap(Int.init) ?? 2048) << 20)
 }
 
 /// Bytes handed out against a fixed limit.

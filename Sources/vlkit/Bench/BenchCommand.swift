@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VLModels
 import VLTensor
 
 struct Bench: ParsableCommand {
@@ -26,7 +27,8 @@ struct Bench: ParsableCommand {
         let models = try modelBenchmarks(quick: quick).filter(selected)
         let llms = (only == nil && !quick) || (only?.contains("llama") ?? false) ? try llmBenchmarks(quick: quick).filter(selected) : []
         let memory = only == nil || "clip_load_memory".contains(only!)
-        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || memory else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
+        let ttft = (only == nil && !quick) || (only.map { "llava_ttft".contains($0) } ?? false)
+        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || memory || ttft else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
         var peer: [String: (Double, String)] = [:]
         for (cases, script, python, name) in [(kernels, Peer.numpyScript, python, "numpy"), (models, Peer.torchScript, torchPython, "pytorch"),
                                               (llms, Peer.torchLLMScript, torchPython, "pytorch")] {
@@ -37,7 +39,7 @@ struct Bench: ParsableCommand {
             for (k, v) in values { peer[k] = (v, name) }
         }
         let cases = kernels + models + llms
-        if !llms.isEmpty && (only == nil || "llama_quantization_drift".contains(only!) || only!.contains("llama")) {
+        if !llms.isEmpty {
             for d in try quantizationDrift() {
                 if json {
                     printJSON(["name": "llama_quantization_drift_\(d.format.rawValue)", "max_abs_logit_diff": Double(d.maxAbs),
@@ -45,6 +47,17 @@ struct Bench: ParsableCommand {
                 } else {
                     print(String(format: "llama_quantization_drift_%@: max |Δ logit| %.4f, top-1 agreement %.1f%% over 200 positions",
                                  d.format.rawValue, d.maxAbs, d.top1 * 100))
+                }
+            }
+        }
+        if ttft {
+            for format in [WeightFormat.f32, .bf16] {
+                let seconds = try llavaTimeToFirstToken(format: format)
+                if json {
+                    printJSON(["name": "llava_ttft_\(format.rawValue)", "unit": "s", "vlkit": (seconds * 1000).rounded() / 1000])
+                } else {
+                    print(String(format: "llava_ttft_%@: %.2f s to the first token (ViT-L/14-336 + projector + 1.1B LLM, 596-token prompt)",
+                                 format.rawValue, seconds))
                 }
             }
         }
@@ -72,8 +85,8 @@ struct Bench: ParsableCommand {
                 print(String(data: try encoder.encode(result), encoding: .utf8)!)
             } else {
                 let ratio = theirs.map { String(format: "%.2f×", ours / $0) } ?? "—"
-                print(pad(c.name, 26) + pad(c.unit, 9) + pad(String(format: "%.1f", ours), 10)
-                    + pad(theirs.map { String(format: "%.1f", $0) } ?? "—", 10) + pad(ratio, 8) + (match?.1 ?? ""))
+                print(pad(c.name, 26) + pad(c.unit, 9) + pad(figure(ours), 10)
+                    + pad(theirs.map(figure) ?? "—", 10) + pad(ratio, 8) + (match?.1 ?? ""))
             }
         }
     }
@@ -96,6 +109,9 @@ struct Bench: ParsableCommand {
         values["file_mb"] = Double(size) / 1_048_576
         return values
     }
+
+    /// One decimal, or three significant digits for small values.
+    private func figure(_ v: Double) -> String { String(format: v < 10 ? "%.3g" : "%.1f", v) }
 
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 }

@@ -16,6 +16,14 @@ func modelBenchmarks(quick: Bool) throws -> [BenchCase] {
             _ = noGrad { vision(pixels) }
         }, peer: "clip_vit_b32_image_batch\(batch)"))
     }
+    if !quick {
+        let large = try CLIPVisionModel(vitL14At336())
+        large.eval()
+        let pixels = Tensor.randn([1, 3, 336, 336], rng: &rng)
+        cases.append(BenchCase(name: "clip_vit_l14_336_encode", unit: "img/s", work: 1, body: {
+            _ = noGrad { large.features(pixels) }
+        }, peer: "clip_vit_l14_336_encode"))
+    }
     let text = try CLIPTextTransformer(CLIPTextConfig())
     text.eval()
     let ids = Tensor(ints: (0..<(8 * 77)).map { _ in rng.nextInt(49000) }, shape: [8, 77])
@@ -23,6 +31,38 @@ func modelBenchmarks(quick: Bool) throws -> [BenchCase] {
         _ = noGrad { text(ids) }
     }, peer: "clip_text_batch8x77"))
     return cases
+}
+
+/// LLaVA-1.5's vision tower: CLIP ViT-L/14 at 336 px.
+func vitL14At336() -> CLIPVisionConfig {
+    var v = CLIPVisionConfig()
+    (v.hiddenSize, v.intermediateSize, v.numHiddenLayers, v.numAttentionHeads, v.imageSize, v.patchSize) = (1024, 4096, 24, 16, 336, 14)
+    return v
+}
+
+/// Time to first token of a LLaVA-1.5-shaped model (ViT-L/14-336, MLP projector, TinyLlama-shaped
+/// LLM): image features for 576 tokens, prefill of them plus 20 text tokens, one token out.
+func llavaTimeToFirstToken(format: WeightFormat) throws -> Double {
+    var c = LlavaConfig()
+    c.vision = vitL14At336()
+    (c.text.vocabSize, c.text.hiddenSize, c.text.intermediateSize, c.text.numHiddenLayers) = (32000, 2048, 5632, 22)
+    (c.text.numAttentionHeads, c.text.numKeyValueHeads) = (32, 4)
+    c.imageTokenId = 31999
+    let model = try Init.skipping { try LlavaForConditionalGeneration(c) }
+    for (_, p) in model.namedParameters() {
+        let t = p.value, ptr = t.mutablePointer
+        Parallel.forRange(t.count, grain: 1 << 20) { r in for i in r { ptr[i] = Float(i % 17 - 8) * 0.002 } }
+        if format == .bf16, t.rank == 2, !p.value.shape.isEmpty { p.value = t.to(.bf16) }
+    }
+    model.eval()
+    var rng = RandomGenerator(seed: 5)
+    let pixels = Tensor.randn([1, 3, 336, 336], rng: &rng)
+    let ids = [1] + [Int](repeating: 31999, count: model.tokensPerImage) + (2..<22).map { $0 }
+    return bestTime(repeats: 2, minSeconds: 0) {
+        let embeddings = try! noGrad { try model.inputEmbeddings(ids: ids, pixels: pixels) }
+        _ = Generator(model: model.language_model).generate(promptEmbeddings: embeddings, sampling: SamplingParameters(),
+                                                            stop: StopConditions(maxNewTokens: 1))
+    }
 }
 
 extension Peer {
@@ -43,6 +83,11 @@ with torch.inference_mode():
         if name in wanted:
             pixels = torch.randn(batch, 3, 224, 224)
             out[name] = batch / best(lambda: vision(pixel_values=pixels), repeats)
+    if "clip_vit_l14_336_encode" in wanted:
+        large = CLIPVisionModel(CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                                 num_attention_heads=16, image_size=336, patch_size=14)).eval()
+        pixels = torch.randn(1, 3, 336, 336)
+        out["clip_vit_l14_336_encode"] = 1 / best(lambda: large(pixel_values=pixels, output_hidden_states=True), repeats)
     if "clip_text_batch8x77" in wanted:
         text = CLIPTextModel(CLIPTextConfig()).eval()
         ids = torch.randint(0, 49000, (8, 77))
