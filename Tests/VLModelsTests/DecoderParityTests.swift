@@ -53,6 +53,32 @@ final class DecoderParityTests: XCTestCase {
         }
     }
 
+    /// Newer transformers name LLaVA's weights `model.language_model.*`, `model.vision_tower.*`,
+    /// `model.multi_modal_projector.*` and `lm_head.*`: the same checkpoint renamed gives the same logits.
+    func testLlavaNewerKeyLayout() throws {
+        let source = fixtureDirectory("llava", "default")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-new-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var renamed: [String: Tensor] = [:]
+        for (name, t) in try loadSafetensors(path: source.appendingPathComponent("model.safetensors").path) {
+            let key = name.hasPrefix("language_model.model.") ? "model.language_model." + name.dropFirst("language_model.model.".count)
+                : name.hasPrefix("language_model.lm_head.") ? "lm_head." + name.dropFirst("language_model.lm_head.".count)
+                : "model." + name
+            renamed[key] = t
+        }
+        XCTAssertNotNil(renamed["model.vision_tower.embeddings.class_embedding"])
+        try writeSafetensors(renamed, to: dir.appendingPathComponent("model.safetensors"))
+        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
+        guard case .llava(let model) = try loadModel(directory: dir) else { return XCTFail() }
+        let ref = try reference("llava", "default")
+        let ids = ref["input_ids"]!.toInts()
+        let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
+        let lm = model.language_model
+        assertClose(noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) },
+                    ref["logits"]!, "llava newer layout logits")
+    }
+
     func testLlavaRefusesAMismatchedImageCount() throws {
         guard case .llava(let model) = try loadModel(directory: fixtureDirectory("llava", "default")) else { return XCTFail() }
         let ref = try reference("llava", "default")

@@ -134,6 +134,15 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sampled1.stdout, sampled2.stdout, "the same seed gives the same sample")
     }
 
+    func testStopStringsCutTheOutput() throws {
+        let llama = Self.fixtures.appendingPathComponent("generate/llama").path
+        let full = try vlkit(["generate", "--model", llama, "--prompt", "a small red circle", "--raw", "--max-tokens", "12"])
+        let cut = try vlkit(["generate", "--model", llama, "--prompt", "a small red circle", "--raw", "--max-tokens", "12", "--stop", "photo"])
+        XCTAssertEqual(cut.status, 0, cut.stderr)
+        XCTAssertTrue(full.stdout.contains("photo"), "the reference output contains the stop string")
+        XCTAssertEqual(cut.stdout, String(full.stdout[..<full.stdout.range(of: "photo")!.lowerBound]) + "\n")
+    }
+
     func testChatKeepsHistoryAndSurvivesBadCommands() throws {
         let llava = Self.fixtures.appendingPathComponent("generate/llava").path
         let input = "What is in the image?\n/image /nonexistent.png\n/foo\nAnd now?\n/reset\n/exit\nnot read\n"

@@ -177,9 +177,9 @@ public final class GenerationPipeline {
     /// Generates after the prompt; `onText` receives decoded pieces as they complete and returns
     /// false to stop.
     public func generate(prompt: String, images: [RGBImage] = [], raw: Bool = false, sampling: SamplingParameters,
-                         maxTokens: Int, onText: (String) -> Bool = { _ in true }) throws -> Result {
+                         maxTokens: Int, stopStrings: [String] = [], onText: (String) -> Bool = { _ in true }) throws -> Result {
         try generate(formatted: raw ? (prompt, true) : format(prompt, images: images.count, raw: false), images: images,
-                     sampling: sampling, maxTokens: maxTokens, onText: onText)
+                     sampling: sampling, maxTokens: maxTokens, stopStrings: stopStrings, onText: onText)
     }
 
     /// The next assistant turn of a conversation; `images` are all the conversation's images in order.
@@ -188,18 +188,45 @@ public final class GenerationPipeline {
         try generate(formatted: format(conversation: conversation), images: images, sampling: sampling, maxTokens: maxTokens, onText: onText)
     }
 
+    /// Generation after formatted text. With stop strings, text is held back while it could be the
+    /// start of one, and generation ends where one appears (the stop string is not returned).
     func generate(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage], sampling: SamplingParameters,
-                  maxTokens: Int, onText: (String) -> Bool) throws -> Result {
+                  maxTokens: Int, stopStrings: [String] = [], onText: (String) -> Bool) throws -> Result {
         let (ids, embeddings) = try prepare(formatted: formatted, images: images)
         let length = embeddings.shape[1]
         guard length + maxTokens <= contextLength else {
             throw ModelInputError("the prompt has \(length) tokens; with \(maxTokens) new ones that exceeds the model's context of \(contextLength)")
         }
         var stream = StreamingDecoder(tokenizer)
-        let (tokens, reason) = Generator(model: languageModel).generate(
+        var text = "", sent = 0, stopped = false
+        /// Sends what can no longer become a stop string; true when a stop string was found.
+        func release(_ piece: String, final: Bool) -> Bool {
+            text += piece
+            if let hit = stopStrings.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
+                text = String(text[..<hit.lowerBound])
+                stopped = true
+            }
+            var safe = text.count
+            if !stopped && !final {
+                for stop in stopStrings {
+                    for n in stride(from: Swift.min(stop.count - 1, text.count), to: 0, by: -1) where text.hasSuffix(String(stop.prefix(n))) {
+                        safe = Swift.min(safe, text.count - n)
+                        break
+                    }
+                }
+            }
+            if safe > sent {
+                _ = onText(String(text.dropFirst(sent).prefix(safe - sent)))
+                sent = safe
+            }
+            return stopped
+        }
+        var (tokens, reason) = Generator(model: languageModel).generate(
             promptEmbeddings: embeddings, promptIds: ids, sampling: sampling,
-            stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stopTokenIds)) { token in onText(stream.push(token)) }
-        _ = onText(stream.finish())
-        return Result(tokens: tokens, text: tokenizer.decode(tokens, skipSpecialTokens: true), finishReason: reason, promptTokens: length)
+            stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stopTokenIds)) { token in !release(stream.push(token), final: false) }
+        if !stopped { _ = release(stream.finish(), final: true) }
+        if stopped { reason = .stopToken }
+        let output = stopStrings.isEmpty ? tokenizer.decode(tokens, skipSpecialTokens: true) : text
+        return Result(tokens: tokens, text: output, finishReason: reason, promptTokens: length)
     }
 }
