@@ -115,6 +115,70 @@ Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const fl
     }
 }
 
+/* With AVX512-VNNI: x is quantised once per call to int16 values of int8 range, one scale per
+   32-value block (as llama.cpp's q8_0 activations); each block of 32 weights is then one widening
+   and one vpdpwssd, with the two scales applied to the 16 integer partial sums. */
+#define VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
+
+VNNI_ATTR static void quantize_x(const float *x, size_t k, int16_t *xq, float *xs) {
+    for (size_t b = 0; b < k / BLOCK; b++) {
+        __m512 v0 = _mm512_loadu_ps(x + b * BLOCK), v1 = _mm512_loadu_ps(x + b * BLOCK + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        float scale = amax / 127.0f, inv = scale > 0 ? 1.0f / scale : 0;
+        xs[b] = scale;
+        __m512 s = _mm512_set1_ps(inv);
+        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, s)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, s));
+        _mm256_storeu_si256((__m256i *)(xq + b * BLOCK), _mm512_cvtepi32_epi16(q0));
+        _mm256_storeu_si256((__m256i *)(xq + b * BLOCK + 16), _mm512_cvtepi32_epi16(q1));
+    }
+}
+
+VNNI_ATTR static void gemv_q8_vnni(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+    size_t nb = k / BLOCK;
+    int16_t xq[k];
+    float xs[nb];
+    quantize_x(x, k, xq, xs);
+    for (size_t j = 0; j < n; j++) {
+        const int8_t *row = q + j * k;
+        const float *sc = scales + j * nb;
+        __m512 sum = _mm512_setzero_ps();
+        for (size_t b = 0; b < nb; b++) {
+            __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(row + b * BLOCK)));
+            __m512i d = _mm512_dpwssd_epi32(_mm512_setzero_si512(), w, _mm512_loadu_si512(xq + b * BLOCK));
+            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(sc[b] * xs[b]), sum);
+        }
+        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(sum);
+    }
+}
+
+VNNI_ATTR static void gemv_q4_vnni(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+    size_t nb = k / BLOCK;
+    int16_t xq[k];
+    float xs[nb];
+    quantize_x(x, k, xq, xs);
+    const __m128i low = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = q + j * k / 2;
+        const float *sc = scales + j * nb;
+        __m512 sum = _mm512_setzero_ps();
+        for (size_t b = 0; b < nb; b++) {
+            __m128i bytes = _mm_loadu_si128((const __m128i *)(row + b * BLOCK / 2));
+            __m128i lo = _mm_and_si128(bytes, low), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
+            __m128i first = _mm_sub_epi8(_mm_xor_si128(_mm_unpacklo_epi8(lo, hi), eight), eight);
+            __m128i second = _mm_sub_epi8(_mm_xor_si128(_mm_unpackhi_epi8(lo, hi), eight), eight);
+            __m512i w = _mm512_cvtepi8_epi16(_mm256_set_m128i(second, first));
+            __m512i d = _mm512_dpwssd_epi32(_mm512_setzero_si512(), w, _mm512_loadu_si512(xq + b * BLOCK));
+            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(sc[b] * xs[b]), sum);
+        }
+        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(sum);
+    }
+}
+
+static int has_vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
 static int has_avx512(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
@@ -123,6 +187,7 @@ static int has_avx512(void) {
 
 void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate) {
 #if defined(__x86_64__)
+    if (has_vnni()) { gemv_q8_vnni(n, k, q, scales, x, y, alpha, accumulate); return; }
     if (has_avx512()) { gemv_q8_avx512(n, k, q, scales, x, y, alpha, accumulate); return; }
 #endif
     gemv_q8_base(n, k, q, scales, x, y, alpha, accumulate);
@@ -130,6 +195,7 @@ void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const float *scales, const 
 
 void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate) {
 #if defined(__x86_64__)
+    if (has_vnni()) { gemv_q4_vnni(n, k, q, scales, x, y, alpha, accumulate); return; }
     if (has_avx512()) { gemv_q4_avx512(n, k, q, scales, x, y, alpha, accumulate); return; }
 #endif
     gemv_q4_base(n, k, q, scales, x, y, alpha, accumulate);

@@ -9,7 +9,9 @@
 void ck_quantize_q8(const float *w, size_t n, size_t k, int8_t *q, float *scales);
 void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, float *scales);
 
-/* y[j] (+)= alpha · Σ_p x[p] · w[j][p] for j < n, rows j of the quantised matrix (row strides k and k/32). */
+/* y[j] (+)= alpha · Σ_p x[p] · w[j][p] for j < n, rows j of the quantised matrix (row strides k and k/32).
+   With AVX512-VNNI, x is itself quantised per 32-value block to int8 range (relative error ~0.4%),
+   as llama.cpp does for these formats. */
 void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate);
 void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate);
 
