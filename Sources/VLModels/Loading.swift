@@ -72,13 +72,13 @@ public func loadModel(directory: URL, only: [String]? = nil, format: WeightForma
     if let only, !only.contains(type) {
         throw ConfigError("\(configURL.path): model_type is \"\(type)\"; this needs " + only.joined(separator: " or "))
     }
-    let model: LoadedModel = try Init.skipping { try makeModel(type: type, r, configURL) }
+    let model: LoadedModel = try Init.skipping { try makeModel(type: type, r, configURL, directory: directory) }
     try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model), format: format)
     model.module.eval()
     return model
 }
 
-private func makeModel(type: String, _ r: ConfigReader, _ configURL: URL) throws -> LoadedModel {
+private func makeModel(type: String, _ r: ConfigReader, _ configURL: URL, directory: URL) throws -> LoadedModel {
     let model: LoadedModel
     switch type {
     case "clip": model = .clip(try CLIPModel(CLIPConfig(r)))
@@ -86,7 +86,10 @@ private func makeModel(type: String, _ r: ConfigReader, _ configURL: URL) throws
     case "opt": model = .opt(try OPTForCausalLM(OPTConfig(r)))
     case "llava": model = .llava(try LlavaForConditionalGeneration(LlavaConfig(r)))
     case "blip-2": model = .blip2(try Blip2ForConditionalGeneration(Blip2Config(r)))
-    case "bert": model = .bert(try BertModel(BertConfig(r)))
+    case "bert":
+        // sentence-transformers checkpoints often have no pooler.
+        let pooler = try Checkpoint(directory: directory).names.contains { $0.hasSuffix("pooler.dense.weight") }
+        model = .bert(try BertModel(BertConfig(r), pooling: pooler))
     default:
         throw ConfigError("\(configURL.path): model_type \"\(type)\" is not supported; supported: "
             + LoadedModel.supportedTypes.joined(separator: ", "))

@@ -134,6 +134,18 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sampled1.stdout, sampled2.stdout, "the same seed gives the same sample")
     }
 
+    func testEmbedGivesSentenceTransformersEmbeddings() throws {
+        let dir = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".downloads/all-MiniLM-L6-v2")
+        let r = try vlkit(["embed", "--model", dir.path, "--text", "a photo of a cat", "--text", "中文", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let vectors = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["embeddings"] as! [[Double]]
+        XCTAssertEqual(vectors.count, 2)
+        XCTAssertEqual(vectors[0].count, 384)
+        XCTAssertEqual(vectors[0][0], 0.032963, accuracy: 1e-5)
+        try assertFails(["embed", "--model", Self.model, "--text", "x"], saying: "model_type is \"clip\"; this needs bert")
+        try assertFails(["embed", "--model", dir.path], saying: "give at least one --text")
+    }
+
     func testStopStringsCutTheOutput() throws {
         let llama = Self.fixtures.appendingPathComponent("generate/llama").path
         let full = try vlkit(["generate", "--model", llama, "--prompt", "a small red circle", "--raw", "--max-tokens", "12"])
