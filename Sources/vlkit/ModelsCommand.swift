@@ -1,0 +1,42 @@
+import ArgumentParser
+import VLModels
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The architectures VLKit runs, and what each can do.")
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Row {
+        let modelType: String
+        let architecture: String
+        let inference: String
+        let training: String
+        let commands: String
+    }
+
+    static let rows = [
+        Row(modelType: "clip", architecture: "CLIPModel (ViT + text transformer)", inference: "yes", training: "ITC loss, gradients",
+            commands: "clip embed|classify|search|capture"),
+        Row(modelType: "llama, mistral, qwen2", architecture: "LlamaForCausalLM family", inference: "yes (f32, bf16, q8, q4)",
+            training: "gradients", commands: "generate, chat"),
+        Row(modelType: "opt", architecture: "OPTForCausalLM", inference: "yes (f32, bf16, q8, q4)", training: "gradients",
+            commands: "generate, chat"),
+        Row(modelType: "llava", architecture: "LlavaForConditionalGeneration (CLIP + MLP projector + LLaMA)",
+            inference: "yes", training: "gradients", commands: "generate, chat"),
+        Row(modelType: "blip-2", architecture: "Blip2ForConditionalGeneration (EVA ViT + Q-Former + OPT/LLaMA)",
+            inference: "yes", training: "gradients", commands: "generate, chat"),
+        Row(modelType: "bert", architecture: "BertModel (sentence-transformers directories)", inference: "yes", training: "gradients",
+            commands: "embed"),
+    ]
+
+    func run() {
+        if json {
+            printJSON(Models.rows.map { ["model_type": $0.modelType, "architecture": $0.architecture, "inference": $0.inference,
+                                         "training": $0.training, "commands": $0.commands] })
+            return
+        }
+        for r in Models.rows {
+            print("\(r.modelType)\n  \(r.architecture)\n  inference: \(r.inference); training: \(r.training); vlkit \(r.commands)")
+        }
+        print("Checkpoints: Hugging Face directories (config.json, model.safetensors or a sharded index, f32/f16/bf16).")
+    }
+}
