@@ -38,8 +38,9 @@ open class Module {
 
     public init() {}
 
-    /// Direct children with their names, in declaration order.
-    public func namedChildren() -> [(String, Module)] {
+    /// Direct children with their names, in declaration order (containers that mirror a PyTorch
+    /// `Sequential`/`ModuleList` override this to name them by index).
+    open func namedChildren() -> [(String, Module)] {
         var result: [(String, Module)] = []
         for (name, value) in storedProperties() {
             if let m = value as? Module {

@@ -1,0 +1,154 @@
+import VLNN
+import VLTensor
+
+// Flamingo's connector as open_flamingo implements it (src/helpers.py), with its state-dict
+// names: a Perceiver Resampler turning image features into a fixed number of latents, and gated
+// cross-attention blocks (tanh gates starting at 0) inserted into a frozen language model.
+
+/// LayerNorm → Linear → GELU → Linear without biases (`0`, `1`, `3` of a Sequential).
+public final class FlamingoFeedForward: Module {
+    public let norm: LayerNorm
+    public let fc1, fc2: Linear
+
+    public init(dim: Int, mult: Int = 4) {
+        norm = LayerNorm(dim)
+        fc1 = Linear(dim, dim * mult, bias: false)
+        fc2 = Linear(dim * mult, dim, bias: false)
+    }
+
+    public override func namedChildren() -> [(String, Module)] { [("0", norm), ("1", fc1), ("3", fc2)] }
+    public func callAsFunction(_ x: Tensor) -> Tensor { fc2(fc1(norm(x)).gelu()) }
+}
+
+/// Latents attend to the concatenation of the media and themselves.
+public final class PerceiverAttention: Module {
+    public let norm_media, norm_latents: LayerNorm
+    public let to_q, to_kv, to_out: Linear
+    let heads: Int
+
+    public init(dim: Int, dimHead: Int = 64, heads: Int = 8) {
+        norm_media = LayerNorm(dim)
+        norm_latents = LayerNorm(dim)
+        to_q = Linear(dim, dimHead * heads, bias: false)
+        to_kv = Linear(dim, dimHead * heads * 2, bias: false)
+        to_out = Linear(dimHead * heads, dim, bias: false)
+        self.heads = heads
+    }
+
+    /// media [B, N, D], latents [B, L, D] (B = batch × media) → [B, L, D].
+    public func callAsFunction(_ media: Tensor, _ latents: Tensor) -> Tensor {
+        let l = norm_latents(latents)
+        let kv = to_kv(cat([norm_media(media), l], dim: 1)).chunk(2, dim: -1)
+        let o = scaledDotProductAttention(splitHeads(to_q(l), heads), splitHeads(kv[0], heads), splitHeads(kv[1], heads))
+        return to_out(mergeHeads(o))
+    }
+}
+
+/// One resampler layer: attention then feed-forward (`0`, `1` of a ModuleList).
+public final class PerceiverLayer: Module {
+    public let attention: PerceiverAttention
+    public let feedForward: FlamingoFeedForward
+
+    init(dim: Int, dimHead: Int, heads: Int, ffMult: Int) {
+        attention = PerceiverAttention(dim: dim, dimHead: dimHead, heads: heads)
+        feedForward = FlamingoFeedForward(dim: dim, mult: ffMult)
+    }
+
+    public override func namedChildren() -> [(String, Module)] { [("0", attention), ("1", feedForward)] }
+}
+
+/// open_flamingo's PerceiverResampler: learned `latents`, media time embeddings, `depth` layers, `norm`.
+public final class PerceiverResampler: Module {
+    public let latents: Parameter  // [numLatents, D]
+    public let media_time_embs: Parameter?  // [maxMedia, 1, D]
+    public let layers: [PerceiverLayer]
+    public let norm: LayerNorm
+
+    public init(dim: Int, depth: Int = 6, dimHead: Int = 64, heads: Int = 8, numLatents: Int = 64, maxNumMedia: Int? = nil,
+                ffMult: Int = 4) {
+        latents = Parameter(Init.normal([numLatents, dim]))
+        media_time_embs = maxNumMedia.map { Parameter(Init.normal([$0, 1, dim])) }
+        layers = (0..<depth).map { _ in PerceiverLayer(dim: dim, dimHead: dimHead, heads: heads, ffMult: ffMult) }
+        norm = LayerNorm(dim)
+    }
+
+    /// features [B, T, N, D] (T media per sample, N features each) → [B, T, numLatents, D].
+    public func callAsFunction(_ features: Tensor) -> Tensor {
+        let (b, t, n, d) = (features.shape[0], features.shape[1], features.shape[2], features.shape[3])
+        var x = features
+        if let time = media_time_embs { x = x + time.value.narrow(0, start: 0, length: t).unsqueeze(0) }
+        let media = x.reshape([b * t, n, d])
+        let count = latents.shape[0]
+        var l = latents.value.unsqueeze(0).expand([b * t, count, d])
+        for layer in layers {
+            l = layer.attention(media, l) + l
+            l = layer.feedForward(l) + l
+        }
+        return captured(norm(l)).reshape([b, t, count, d])
+    }
+}
+
+/// Text tokens attend to image latents: only those of the latest preceding image (or of all
+/// preceding images); text before any image gets nothing (or, attending to all, a uniform mix, as
+/// open_flamingo's masking of every key produces).
+public final class MaskedCrossAttention: Module {
+    public let norm: LayerNorm
+    public let to_q, to_kv, to_out: Linear
+    let heads: Int
+    public let onlyAttendImmediateMedia: Bool
+
+    public init(dim: Int, dimVisual: Int, dimHead: Int = 64, heads: Int = 8, onlyAttendImmediateMedia: Bool = true) {
+        norm = LayerNorm(dim)
+        to_q = Linear(dim, dimHead * heads, bias: false)
+        to_kv = Linear(dimVisual, dimHead * heads * 2, bias: false)
+        to_out = Linear(dimHead * heads, dim, bias: false)
+        self.heads = heads
+        self.onlyAttendImmediateMedia = onlyAttendImmediateMedia
+    }
+
+    /// x [B, L, D], media [B, T, n, Dv], mediaLocations [B][L] (true where an image token stands).
+    public func callAsFunction(_ x: Tensor, media: Tensor, mediaLocations: [[Bool]]) -> Tensor {
+        let (b, l) = (x.shape[0], x.shape[1])
+        let (t, n) = (media.shape[1], media.shape[2])
+        let kv = to_kv(media.reshape([b, t * n, media.shape[3]])).chunk(2, dim: -1)
+        // text_time = number of images so far; key j belongs to image j / n + 1.
+        var additive = [Float](repeating: 0, count: b * l * t * n), silent = [Float](repeating: 1, count: b * l)
+        for bi in 0..<b {
+            var time = 0
+            for i in 0..<l {
+                if mediaLocations[bi][i] { time += 1 }
+                if onlyAttendImmediateMedia && time == 0 { silent[bi * l + i] = 0 }
+                for j in 0..<(t * n) {
+                    let mediaTime = j / n + 1
+                    let allowed = onlyAttendImmediateMedia ? time == mediaTime : time >= mediaTime
+                    if !allowed { additive[(bi * l + i) * t * n + j] = -Float.greatestFiniteMagnitude }
+                }
+            }
+        }
+        let mask = Tensor(additive, shape: [b, 1, l, t * n])
+        let o = scaledDotProductAttention(splitHeads(to_q(norm(x)), heads), splitHeads(kv[0], heads), splitHeads(kv[1], heads), mask: mask)
+        return to_out(mergeHeads(o) * Tensor(silent, shape: [b, l, 1]))
+    }
+}
+
+/// GATED XATTN-DENSE: x + tanh(attn_gate)·xattn(x) then + tanh(ff_gate)·ff(x); gates start at 0,
+/// so a fresh block leaves the language model's activations unchanged.
+public final class GatedCrossAttentionBlock: Module {
+    public let attn: MaskedCrossAttention
+    public let attn_gate: Parameter
+    public let ff: FlamingoFeedForward
+    public let ff_gate: Parameter
+
+    public init(dim: Int, dimVisual: Int, dimHead: Int = 64, heads: Int = 8, ffMult: Int = 4, onlyAttendImmediateMedia: Bool = true) {
+        attn = MaskedCrossAttention(dim: dim, dimVisual: dimVisual, dimHead: dimHead, heads: heads,
+                                    onlyAttendImmediateMedia: onlyAttendImmediateMedia)
+        attn_gate = Parameter(Tensor.zeros([1]))
+        ff = FlamingoFeedForward(dim: dim, mult: ffMult)
+        ff_gate = Parameter(Tensor.zeros([1]))
+    }
+
+    public func callAsFunction(_ x: Tensor, media: Tensor, mediaLocations: [[Bool]]) -> Tensor {
+        let h = attn(x, media: media, mediaLocations: mediaLocations) * attn_gate.value.tanh() + x
+        return captured(ff(h) * ff_gate.value.tanh() + h)
+    }
+}
