@@ -41,3 +41,44 @@ final class FlamingoParityTests: XCTestCase {
         XCTAssertEqual(out.toArray(), x.toArray())
     }
 }
+
+final class FlamingoModelTests: XCTestCase {
+    func makeModel() throws -> (FlamingoLlama, LlamaForCausalLM) {
+        GlobalRandom.seed(12)
+        let lm = try LlamaForCausalLM(tinyLlamaConfig())
+        let flamingo = FlamingoLlama(languageModel: lm, visionWidth: 16, crossAttentionEvery: 2, latents: 4, resamplerDepth: 1, maxMedia: 2)
+        return (flamingo, lm)
+    }
+
+    /// Fresh gates are 0: the model is exactly the plain decoder, whatever the images.
+    func testClosedGatesGiveThePlainDecodersLogits() throws {
+        let (flamingo, lm) = try makeModel()
+        var rng = RandomGenerator(seed: 2)
+        let ids = Tensor(ints: [3, 7, 1, 9, 4, 2], shape: [1, 6])
+        let features = Tensor.randn([1, 2, 5, 16], rng: &rng)
+        let locations = [[false, true, false, false, true, false]]
+        let plain = noGrad { lm.logits(lm.hiddenStates(lm.embed(ids), positions: Array(0..<6), cache: nil, keyPadding: nil)) }
+        XCTAssertEqual(noGrad { flamingo.logits(ids: ids, features: features, mediaLocations: locations) }.toArray(), plain.toArray())
+        // Open one gate: the images now matter, and gradients reach the gate and the resampler.
+        flamingo.gated_cross_attn_layers.items[1]!.attn_gate.value = Tensor([0.5])
+        let open = flamingo.logits(ids: ids, features: features, mediaLocations: locations)
+        XCTAssertNotEqual(open.toArray(), plain.toArray())
+        flamingo.language_model.freeze()
+        open.sum().backward()
+        XCTAssertNotNil(flamingo.gated_cross_attn_layers.items[1]!.attn_gate.grad)
+        XCTAssertNotNil(flamingo.perceiver.latents.grad)
+        XCTAssertNil(flamingo.language_model.model.layers[0].mlp.gate_proj.weight.grad)
+    }
+
+    func testOpenFlamingoNamesMapOntoTheModel() throws {
+        let (flamingo, _) = try makeModel()
+        let names = Set(flamingo.namedParameters().map(\.0))
+        for key in ["lang_encoder.model.layers.1.decoder_layer.self_attn.q_proj.weight",
+                    "lang_encoder.model.layers.1.gated_cross_attn_layer.attn.to_kv.weight",
+                    "lang_encoder.gated_cross_attn_layers.1.ff_gate", "lang_encoder.model.embed_tokens.weight",
+                    "lang_encoder.lm_head.weight", "perceiver.layers.0.1.3.weight"] {
+            XCTAssertTrue(names.contains(openFlamingoKeyMap(key)), "\(key) → \(openFlamingoKeyMap(key))")
+        }
+        XCTAssertFalse(names.contains { $0.hasPrefix("gated_cross_attn_layers.0.") }, "only every second layer has a block")
+    }
+}
