@@ -72,8 +72,10 @@ public final class PerceiverResampler: Module {
         norm = LayerNorm(dim)
     }
 
-    /// features [B, T, N, D] (T media per sample, N features each) → [B, T, numLatents, D].
+    /// features [B, T, N, D] (T media per sample, N features each) → [B, T, numLatents, D];
+    /// [B, N, D] (one image each, the connector seam) → [B, numLatents, D].
     public func callAsFunction(_ features: Tensor) -> Tensor {
+        if features.rank == 3 { return self(features.unsqueeze(1)).squeeze(1) }
         let (b, t, n, d) = (features.shape[0], features.shape[1], features.shape[2], features.shape[3])
         var x = features
         if let time = media_time_embs { x = x + time.value.narrow(0, start: 0, length: t).unsqueeze(0) }
