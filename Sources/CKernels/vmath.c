@@ -80,33 +80,6 @@ static inline float tanh_inline(float x) {
         return s;                                                                                     \
     }
 
-#define DEFINE_SOFTMAX(SUFFIX, ATTR)                                                                  \
-    ATTR static void softmax_##SUFFIX(const float *x, float *y, size_t n) {                           \
-        float m[16];                                                                                  \
-        for (int j = 0; j < 16; j++) m[j] = -__builtin_inff();                                        \
-        size_t i = 0;                                                                                 \
-        for (; i + 16 <= n; i += 16)                                                                  \
-            for (int j = 0; j < 16; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];                    \
-        float mx = -__builtin_inff();                                                                 \
-        for (int j = 0; j < 16; j++) mx = m[j] > mx ? m[j] : mx;                                      \
-        for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;                                                \
-        if (mx == -__builtin_inff()) { for (i = 0; i < n; i++) y[i] = 0; return; }                    \
-        float s[16] = {0};                                                                            \
-        for (i = 0; i + 16 <= n; i += 16)                                                             \
-            for (int j = 0; j < 16; j++) { y[i + j] = exp_inline(x[i + j] - mx); s[j] += y[i + j]; }  \
-        float total = 0;                                                                              \
-        for (int j = 0; j < 16; j++) total += s[j];                                                   \
-        for (; i < n; i++) { y[i] = exp_inline(x[i] - mx); total += y[i]; }                           \
-        float inv = 1.0f / total;                                                                     \
-        for (i = 0; i < n; i++) y[i] *= inv;                                                          \
-    }
-
-#if defined(__x86_64__)
-DEFINE_SOFTMAX(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
-DEFINE_SOFTMAX(avx2, __attribute__((target("avx2,fma"))))
-#endif
-DEFINE_SOFTMAX(base, )
-
 #define DEFINE_MAX(SUFFIX, ATTR)                                                                      \
     ATTR static float max_##SUFFIX(const float *x, size_t n) {                                        \
         float m[16];                                                                                  \
@@ -125,6 +98,27 @@ DEFINE_MAX(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma
 DEFINE_MAX(avx2, __attribute__((target("avx2,fma"))))
 #endif
 DEFINE_MAX(base, )
+
+#define DEFINE_SOFTMAX(SUFFIX, ATTR)                                                                  \
+    ATTR static void softmax_##SUFFIX(const float *x, float *y, size_t n) {                           \
+        float mx = max_##SUFFIX(x, n);                                                                \
+        size_t i;                                                                                     \
+        if (mx == -__builtin_inff()) { for (i = 0; i < n; i++) y[i] = 0; return; }                    \
+        float s[16] = {0};                                                                            \
+        for (i = 0; i + 16 <= n; i += 16)                                                             \
+            for (int j = 0; j < 16; j++) { y[i + j] = exp_inline(x[i + j] - mx); s[j] += y[i + j]; }  \
+        float total = 0;                                                                              \
+        for (int j = 0; j < 16; j++) total += s[j];                                                   \
+        for (; i < n; i++) { y[i] = exp_inline(x[i] - mx); total += y[i]; }                           \
+        float inv = 1.0f / total;                                                                     \
+        for (i = 0; i < n; i++) y[i] *= inv;                                                          \
+    }
+
+#if defined(__x86_64__)
+DEFINE_SOFTMAX(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
+DEFINE_SOFTMAX(avx2, __attribute__((target("avx2,fma"))))
+#endif
+DEFINE_SOFTMAX(base, )
 
 #define DEFINE_SUM(SUFFIX, ATTR)                                                                      \
     ATTR static float sum_##SUFFIX(const float *x, size_t n) {                                        \
