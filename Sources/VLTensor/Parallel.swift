@@ -29,7 +29,7 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            WorkerPool.shared.run(chunks: chunks) { c in
                 let lo = n * c / chunks, hi = n * (c + 1) / chunks
                 let wasInside = isInsideParallelRegion
                 isInsideParallelRegion = true
