@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (bottom up): CKernels → VLTensor → VLNN → VLIO (checkpoints, configs) → (models, recipes) → vlkit.
+// Layers (bottom up): CKernels → VLTensor → VLNN → VLIO (checkpoints, configs) → VLModels → VLTraining (recipes) → vlkit.
 // A lower layer never imports a higher one.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "VLTokenizers", targets: ["VLTokenizers"]),
         .library(name: "VLImaging", targets: ["VLImaging"]),
         .library(name: "VLModels", targets: ["VLModels"]),
+        .library(name: "VLTraining", targets: ["VLTraining"]),
         .executable(name: "vlkit", targets: ["vlkit"]),
     ],
     dependencies: [
@@ -32,10 +33,12 @@ let package = Package(
         .target(name: "CImageCodecs", dependencies: ["CLibJPEG", "CLibPNG"]),
         .target(name: "VLImaging", dependencies: ["VLTensor", "VLIO", "CImageCodecs"], swiftSettings: swift5),
         .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging"], swiftSettings: swift5),
+        .target(name: "VLTraining", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels"],
+                swiftSettings: swift5),
         .executableTarget(
             name: "vlkit",
             dependencies: [
-                "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers",
+                "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers", "VLTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "VLIOTests", dependencies: ["VLIO"], swiftSettings: swift5),
         .testTarget(name: "VLModelsTests", dependencies: ["VLModels"], swiftSettings: swift5),
         .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
+        .testTarget(name: "VLTrainingTests", dependencies: ["VLTraining"], swiftSettings: swift5),
         .testTarget(name: "VLImagingTests", dependencies: ["VLImaging"], swiftSettings: swift5),
         // Runs the built binary; the dependency makes sure it is built first.
         .testTarget(name: "vlkitTests", dependencies: ["vlkit"], swiftSettings: swift5),
