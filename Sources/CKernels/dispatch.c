@@ -1,4 +1,14 @@
 #include "ckernels.h"
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void ck_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
 
 const char *ck_isa(void) {
 #if defined(__x86_64__)

@@ -121,3 +121,19 @@ public struct ImageProcessor: Equatable {
     /// Images → [B, 3, H, W].
     public func batch(_ images: [RGBImage]) -> Tensor { stack(images.map { self($0) }, dim: 0) }
 }
+
+extension ImageProcessor {
+    /// `preprocessor_config.json` as transformers' CLIPImageProcessor writes it.
+    public var jsonObject: [String: Any] {
+        let sizeObject: [String: Int]
+        switch size {
+        case .shortestEdge(let edge): sizeObject = ["shortest_edge": edge]
+        case .exact(let h, let w): sizeObject = ["height": h, "width": w]
+        }
+        return ["image_processor_type": "CLIPImageProcessor", "do_resize": doResize, "size": sizeObject,
+                "resample": resample.rawValue, "do_center_crop": doCenterCrop,
+                "crop_size": ["height": cropHeight, "width": cropWidth], "do_rescale": doRescale, "rescale_factor": rescaleFactor,
+                "do_normalize": doNormalize, "image_mean": mean.map(Double.init), "image_std": std.map(Double.init),
+                "do_convert_rgb": true]
+    }
+}

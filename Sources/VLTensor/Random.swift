@@ -45,6 +45,17 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
         return r * _cos(theta)
     }
 
+    /// The generator's full state (four words, plus a cached normal deviate as a fifth word when
+    /// one is pending), so a training run can be checkpointed and resumed bit for bit.
+    public var state: [UInt64] {
+        get { [s.0, s.1, s.2, s.3] + (spareNormal.map { [UInt64($0.bitPattern)] } ?? []) }
+        set {
+            precondition(newValue.count == 4 || newValue.count == 5, "a generator state has 4 or 5 words")
+            s = (newValue[0], newValue[1], newValue[2], newValue[3])
+            spareNormal = newValue.count == 5 ? Float(bitPattern: UInt32(truncatingIfNeeded: newValue[4])) : nil
+        }
+    }
+
     /// Uniform integer in 0..<n.
     public mutating func nextInt(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

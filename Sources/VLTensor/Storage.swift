@@ -1,3 +1,4 @@
+import CKernels
 /// A flat, 64-byte aligned byte buffer. Either owned (allocated here, freed on deinit) or borrowed
 /// from an owner that keeps the memory alive (an mmap'd checkpoint file).
 public final class Storage: @unchecked Sendable {
@@ -9,6 +10,7 @@ public final class Storage: @unchecked Sendable {
 
     /// Allocates `byteCount` zeroed bytes.
     public init(byteCount: Int) {
+        _ = Storage.keepFreedMemory
         self.byteCount = byteCount
         base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
@@ -17,6 +19,7 @@ public final class Storage: @unchecked Sendable {
 
     /// Allocates without zeroing; the caller writes every byte.
     public init(uninitializedByteCount byteCount: Int) {
+        _ = Storage.keepFreedMemory
         self.byteCount = byteCount
         base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
         owner = nil
@@ -28,6 +31,9 @@ public final class Storage: @unchecked Sendable {
         self.byteCount = byteCount
         self.owner = owner
     }
+
+    /// Training allocates and frees the same large activations every step; see ck_keep_freed_memory.
+    private static let keepFreedMemory: Void = ck_keep_freed_memory()
 
     /// Whether the memory belongs to another object (read-only views of a checkpoint file).
     public var isBorrowed: Bool { owner != nil }

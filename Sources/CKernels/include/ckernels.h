@@ -11,4 +11,9 @@
 /* Name of the instruction set the kernels chose at run time ("avx512", "avx2", "neon", "portable"). */
 const char *ck_isa(void);
 
+/* Keeps large freed blocks in the malloc heap instead of returning them to the system, so
+   activations reallocated every training step are reused rather than faulted in and zeroed
+   by the kernel again (glibc; a no-op elsewhere). */
+void ck_keep_freed_memory(void);
+
 #endif
