@@ -1,7 +1,7 @@
 #ifndef VLKIT_IMAGE_CODECS_H
 #define VLKIT_IMAGE_CODECS_H
-/* JPEG and PNG decoding to 8-bit RGB with Pillow's conversions (Image.open(...).convert("RGB")).
-   libjpeg/libpng errors are caught with setjmp here, so they never unwind through Swift. */
+/* JPEG and PNG decoding to 8-bit RGB with Pillow's conversions (Image.open(...).convert("RGB")),
+   and PNG encoding. libjpeg/libpng errors are caught with setjmp here, so they never unwind through Swift. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +18,16 @@ int ci_decode(const uint8_t *data, size_t size, int64_t max_pixels, ci_image *ou
 /* Reads only the header: width and height (and orientation for JPEG); same codes. */
 int ci_probe(const uint8_t *data, size_t size, ci_image *out);
 void ci_free(ci_image *image);
+
+typedef struct {
+    uint8_t *data;     /* size bytes, owned: release with ci_free_buffer */
+    size_t size, capacity;
+    char error[256];   /* the reason when encoding fails */
+} ci_buffer;
+
+/* Encodes width·height·3 bytes of 8-bit RGB, rows top to bottom, as a PNG in memory.
+   0: encoded; 4: a size PNG cannot hold; 5: out of memory; 6: libpng failed. */
+int ci_encode_png(const uint8_t *rgb, int width, int height, ci_buffer *out);
+void ci_free_buffer(ci_buffer *buffer);
 
 #endif
