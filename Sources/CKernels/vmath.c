@@ -67,6 +67,13 @@ static inline float tanh_inline(float x) {
     ATTR static void gelu_erf_##SUFFIX(const float *x, float *y, size_t n) {                          \
         for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erf_inline(x[i] * 0.70710678118654752f)); \
     }                                                                                                 \
+    ATTR static void gelu_erf_grad_##SUFFIX(const float *x, float *y, size_t n) {                     \
+        for (size_t i = 0; i < n; i++) {                                                              \
+            float v = x[i];                                                                           \
+            y[i] = 0.5f * (1.0f + erf_inline(v * 0.70710678118654752f))                               \
+                 + v * 0.39894228040143268f * exp_inline(-0.5f * v * v);                              \
+        }                                                                                             \
+    }                                                                                                 \
     ATTR static void gelu_tanh_##SUFFIX(const float *x, float *y, size_t n) {                         \
         for (size_t i = 0; i < n; i++) {                                                              \
             float v = x[i];                                                                           \
@@ -179,6 +186,7 @@ void ck_tanh(const float *x, float *y, size_t n) { DISPATCH(tanh, x, y, n) }
 void ck_silu(const float *x, float *y, size_t n) { DISPATCH(silu, x, y, n) }
 void ck_quick_gelu(const float *x, float *y, size_t n) { DISPATCH(quick_gelu, x, y, n) }
 void ck_gelu_erf(const float *x, float *y, size_t n) { DISPATCH(gelu_erf, x, y, n) }
+void ck_gelu_erf_grad(const float *x, float *y, size_t n) { DISPATCH(gelu_erf_grad, x, y, n) }
 void ck_gelu_tanh(const float *x, float *y, size_t n) { DISPATCH(gelu_tanh, x, y, n) }
 float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift) { DISPATCH(exp_shift_sum, x, y, n, shift) }
 float ck_sum(const float *x, size_t n) { DISPATCH(sum, x, n) }

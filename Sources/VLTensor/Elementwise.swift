@@ -230,11 +230,7 @@ extension Tensor {
     /// GELU with the exact erf form (PyTorch `gelu`, HF "gelu").
     public func gelu() -> Tensor {
         let out = kernelForward(self) { ck_gelu_erf($0, $1, $2) }
-        return record(out, [self]) { g in
-            [g * unaryForward(self) { x in
-                0.5 * (1 + erff(x * 0.70710678118654752)) + x * 0.39894228040143268 * Foundation.exp(-0.5 * x * x)
-            }]
-        }
+        return record(out, [self]) { g in [g * kernelForward(self) { ck_gelu_erf_grad($0, $1, $2) }] }
     }
 
     /// GELU with the tanh approximation (PyTorch `gelu(approximate="tanh")`, HF "gelu_new"/"gelu_pytorch_tanh").

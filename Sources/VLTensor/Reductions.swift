@@ -38,7 +38,7 @@ extension Tensor {
 
     public func sum(axes: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let ax = allAxes(axes)
-        let out = reduce(ax, keepDim: keepDim) { p, n in
+        let out = leadingAxesSum(ax, keepDim: keepDim) ?? reduce(ax, keepDim: keepDim) { p, n in
             var s: Float = 0
             for i in 0..<n { s += p[i] }
             return s
@@ -48,6 +48,23 @@ extension Tensor {
     }
 
     public func sum(_ axis: Int, keepDim: Bool = false) -> Tensor { sum(axes: [axis], keepDim: keepDim) }
+
+    /// Σ over leading axes of a contiguous tensor (a bias gradient: rows added up) without moving
+    /// the reduced axes last, which would copy the whole tensor. Nil when the layout differs.
+    private func leadingAxesSum(_ axes: [Int], keepDim: Bool) -> Tensor? {
+        let ax = Set(axes.map { normalizeDim($0) })
+        guard !ax.isEmpty, ax.count < rank, ax == Set(0..<ax.count), dtype == .f32, isContiguous else { return nil }
+        let rows = shape.prefix(ax.count).reduce(1, *), columns = count / Swift.max(rows, 1)
+        let out = Tensor(zeros: keepDim ? keptShape(axes) : Array(shape.dropFirst(ax.count)))
+        let p = pointer, o = out.mutablePointer
+        Parallel.forRange(columns, grain: 256) { r in
+            for i in 0..<rows {
+                let row = p + i * columns
+                for j in r { o[j] += row[j] }
+            }
+        }
+        return out
+    }
 
     public func mean(axes: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let ax = allAxes(axes)

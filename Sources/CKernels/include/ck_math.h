@@ -10,6 +10,8 @@ void ck_tanh(const float *x, float *y, size_t n);
 void ck_silu(const float *x, float *y, size_t n);
 void ck_quick_gelu(const float *x, float *y, size_t n);
 void ck_gelu_erf(const float *x, float *y, size_t n);
+/* d gelu(x) / dx for the erf form. */
+void ck_gelu_erf_grad(const float *x, float *y, size_t n);
 void ck_gelu_tanh(const float *x, float *y, size_t n);
 /* y = exp(x - shift), returns the sum of y (softmax numerators). */
 float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift);

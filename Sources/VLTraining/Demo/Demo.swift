@@ -5,36 +5,144 @@ import VLNN
 import VLTensor
 import VLTokenizers
 
-/// `vlkit demo`: the whole system learning on the built-in world.
+/// `vlkit demo`: the whole system learning on the built-in world — CLIP pre-training, a small
+/// LLaMA pre-trained on the world's text, LLaVA stage 1 (projector) and stage 2 (projector + LLM),
+/// then every metric on held-out scenes, next to its chance level.
 public struct Demo {
+    public struct Options: Codable, Sendable {
+        public var trainScenes = 4000
+        public var testScenes = 200
+        public var seed: UInt64 = 0
+        public var clip = TrainingSettings(steps: 250, batchSize: 64, learningRate: 1e-3, warmupSteps: 20)
+        public var languageModel = TrainingSettings(steps: 250, batchSize: 32, learningRate: 2e-3, warmupSteps: 20)
+        public var stage1 = TrainingSettings(steps: 150, batchSize: 32, learningRate: 2e-3, warmupSteps: 10)
+        public var stage2 = TrainingSettings(steps: 300, batchSize: 32, learningRate: 1e-3, warmupSteps: 20)
+        public init() {}
+    }
+
+    public var options = Options()
     public var outputDirectory: URL
-    public var trainCount = 4000
-    public var testCount = 300
-    public var seed: UInt64 = 0
-    public var clipSteps = 300
     public var log: (String) -> Void = { print($0) }
+    /// Progress of a training stage: name, planned steps, the step just done.
     public var onStep: (String, Int, StepRecord) -> Void = { _, _, _ in }
+    /// Progress of evaluation: name, total items, items done.
+    public var onEvaluate: (String, Int, Int) -> Void = { _, _, _ in }
 
     public init(outputDirectory: URL) { self.outputDirectory = outputDirectory }
 
-    public func run() throws {
+    public func run() throws -> DemoResult {
+        let started = Date()
+        GlobalRandom.seed(options.seed)
+        var result = DemoResult()
         let world = World()
         let processor = CLIPPretraining.worldProcessor(imageSize: world.imageSize)
-        var t = Date()
-        let train = WorldData(world.samples(.train, count: trainCount, seed: seed), processor: processor)
-        log(String(format: "world: %d training scenes rendered in %.2f s", trainCount, Date().timeIntervalSince(t)))
+        let train = WorldData(world.samples(.train, count: options.trainScenes, seed: options.seed), processor: processor)
+        let test = WorldData(world.samples(.test, count: options.testScenes, seed: options.seed), processor: processor)
+        let novel = world.samples(.compositional, count: options.testScenes / 2, seed: options.seed)
+        log("world: \(train.samples.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs")
 
+        // 1. CLIP from scratch on captions.
         let clipDir = outputDirectory.appendingPathComponent("clip")
         try FileManager.default.createDirectory(at: clipDir, withIntermediateDirectories: true)
-        let vocabSize = try WorldTokenizers.writeCLIPTokenizer(to: clipDir, maxLength: 32)
-        let tokenizer = try CLIPTokenizer(directory: clipDir)
-        let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: vocabSize, imageSize: world.imageSize))
-        var settings = TrainingSettings(steps: clipSteps, batchSize: 64, learningRate: 1e-3, warmupSteps: 20)
-        settings.seed = seed
-        let trainer = Trainer(model: clip, settings: settings)
-        trainer.onStep = { onStep("clip", clipSteps, $0) }
-        t = Date()
-        try CLIPPretraining.train(clip, pixels: train.pixels, captions: train.captions, tokenizer: tokenizer, trainer: trainer)
-        log(String(format: "clip: %d steps in %.1f s, loss %.3f", clipSteps, Date().timeIntervalSince(t), trainer.history.last?.loss ?? .nan))
+        let clipVocab = try WorldTokenizers.writeCLIPTokenizer(to: clipDir, maxLength: 32)
+        let clipTokenizer = try CLIPTokenizer(directory: clipDir)
+        let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: clipVocab, imageSize: world.imageSize))
+        let clipTrainer = stage("clip", options.clip, clip)
+        try CLIPPretraining.train(clip, pixels: train.pixels, captions: train.captions, tokenizer: clipTokenizer, trainer: clipTrainer)
+        try HFExport.write(clip, processor: processor, to: clipDir)
+        result.curves["clip"] = clipTrainer.history.map(\.loss)
+        let zeroShot = WorldEvaluation.zeroShot(clip, tokenizer: clipTokenizer, data: test)
+        (result.zeroShotAccuracy, result.zeroShotChance) = (zeroShot.accuracy, zeroShot.chance)
+        let retrieval = WorldEvaluation.retrieval(clip, tokenizer: clipTokenizer, data: distinctCaptions(test, processor: processor))
+        result.retrievalR1 = retrieval.textToImage[1] ?? 0
+        result.retrievalR5 = retrieval.textToImage[5] ?? 0
+        result.retrievalR10 = retrieval.textToImage[10] ?? 0
+        log(String(format: "clip: zero-shot %.1f%% (chance %.1f%%), text→image R@1 %.1f%%", 100 * zeroShot.accuracy, 100 * zeroShot.chance,
+                   100 * result.retrievalR1))
+
+        // 2. A small LLaMA pre-trained on the world's text.
+        let llavaDir = outputDirectory.appendingPathComponent("llava")
+        try FileManager.default.createDirectory(at: llavaDir, withIntermediateDirectories: true)
+        try WorldTokenizers.writeLanguageModelTokenizer(to: llavaDir)
+        let tokenizer = try Tokenizer(directory: llavaDir)
+        let padId = tokenizer.padTokenId ?? 0
+        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize))
+        let text = train.samples.flatMap { s in
+            [TokenizedExample.promptResponse(tokenizer, prompt: "", response: s.caption)]
+                + s.questions.map { TokenizedExample.promptResponse(tokenizer, prompt: "", response: "\($0.question) \($0.answer)") }
+        }
+        let lmTrainer = stage("language model", options.languageModel, lm)
+        try LanguageModelPretraining.train(lm, examples: text, padId: padId, trainer: lmTrainer)
+        result.curves["language model"] = lmTrainer.history.map(\.loss)
+
+        // 3. LLaVA: stage 1 aligns the projector on captions, stage 2 tunes projector + LLM on questions.
+        let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
+        let llava = try LlavaAlignment.assemble(clip: clip, languageModel: lm, imageTokenId: imageToken)
+        let features = LlavaAlignment.visionFeatures(llava, pixels: train.pixels)
+        let captionExamples = train.samples.indices.map {
+            LlavaAlignment.example(tokenizer, llava: llava, question: WorldEvaluation.captionRequest, answer: train.samples[$0].caption, image: $0)
+        }
+        let questionExamples = train.samples.indices.flatMap { i in
+            train.samples[i].questions.map { LlavaAlignment.example(tokenizer, llava: llava, question: $0.question, answer: $0.answer, image: i) }
+        }
+        LlavaAlignment.prepare(llava, stage: .featureAlignment)
+        let stage1 = stage("llava stage 1", options.stage1, llava)
+        try LlavaAlignment.train(llava, examples: captionExamples, features: features, padId: padId, trainer: stage1)
+        LlavaAlignment.prepare(llava, stage: .instructionTuning)
+        let stage2 = stage("llava stage 2", options.stage2, llava)
+        try LlavaAlignment.train(llava, examples: questionExamples + captionExamples, features: features, padId: padId, trainer: stage2)
+        result.curves["llava stage 1"] = stage1.history.map(\.loss)
+        result.curves["llava stage 2"] = stage2.history.map(\.loss)
+        result.trainableParameters["llava stage 1"] = stage1.optimizer.parameters.reduce(0) { $0 + $1.value.count }
+        result.trainableParameters["llava stage 2"] = stage2.optimizer.parameters.reduce(0) { $0 + $1.value.count }
+        try HFExport.write(llava, processor: processor, to: llavaDir)
+
+        // 4. Evaluation through the saved directory, as `vlkit generate` would load it.
+        let pipeline = try GenerationPipeline(directory: llavaDir)
+        let outcomes = try WorldEvaluation.answers(pipeline, samples: test.samples)
+        result.vqa = VQAAccuracy(outcomes)
+        result.compositionalVQA = VQAAccuracy(try WorldEvaluation.answers(pipeline, samples: novel))
+        let captioned = Array(test.samples.prefix(50))
+        let captions = try WorldEvaluation.captions(pipeline, samples: captioned)
+        (result.bleu4, result.cider) = (captions.bleu4, captions.cider)
+        if let s = test.samples.first(where: { $0.scene.objects.count > 1 }), let qa = s.questions.first(where: { $0.type == .position }) {
+            let answer = try pipeline.generate(prompt: qa.question, images: [s.scene.render()], sampling: SamplingParameters(), maxTokens: 4)
+            result.example = DemoResult.Example(caption: s.caption, question: qa.question, answer: answer.text.trimmingCharacters(in: .whitespaces),
+                                                truth: qa.answer)
+        }
+        result.seconds = Date().timeIntervalSince(started)
+        return result
     }
+
+    private func stage(_ name: String, _ settings: TrainingSettings, _ model: Module) -> Trainer {
+        var s = settings
+        s.seed = options.seed &+ UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF)
+        let trainer = Trainer(model: model, settings: s)
+        trainer.onStep = { onStep(name, s.steps, $0) }
+        return trainer
+    }
+
+    /// The scenes of `data` whose captions no other scene shares (retrieval needs one right answer).
+    private func distinctCaptions(_ data: WorldData, processor: ImageProcessor) -> WorldData {
+        var counts: [String: Int] = [:]
+        for s in data.samples { counts[s.caption, default: 0] += 1 }
+        return WorldData(data.samples.filter { counts[$0.caption] == 1 }, processor: processor)
+    }
+}
+
+/// What the demo measured.
+public struct DemoResult {
+    public struct Example {
+        public var caption, question, answer, truth: String
+    }
+
+    public var zeroShotAccuracy = 0.0, zeroShotChance = 0.0
+    public var retrievalR1 = 0.0, retrievalR5 = 0.0, retrievalR10 = 0.0
+    public var vqa = VQAAccuracy([])
+    public var compositionalVQA = VQAAccuracy([])
+    public var bleu4 = 0.0, cider = 0.0
+    public var curves: [String: [Float]] = [:]
+    public var trainableParameters: [String: Int] = [:]
+    public var example: Example?
+    public var seconds = 0.0
 }

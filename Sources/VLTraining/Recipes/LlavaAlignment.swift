@@ -1,0 +1,105 @@
+import Foundation
+import VLModels
+import VLNN
+import VLTensor
+import VLTokenizers
+
+/// LLaVA's two stages (seed 000/002): a vision tower and a language model, both pretrained, joined
+/// by a projector. Stage 1 trains the projector alone on captions (both towers frozen); stage 2
+/// trains the projector and the language model (or LoRA adapters on it) on instructions.
+public enum LlavaAlignment {
+    public enum Stage: String, Codable, Sendable {
+        case featureAlignment = "stage1", instructionTuning = "stage2"
+    }
+
+    /// A LLaVA-1.5 assembly from a trained CLIP and a trained decoder: the vision tower's weights
+    /// are CLIP's `vision_model`, the language model's are the decoder's; the projector is new.
+    public static func assemble(clip: CLIPModel, languageModel: LlamaForCausalLM, imageTokenId: Int,
+                                featureLayer: Int = -2) throws -> LlavaForConditionalGeneration {
+        var c = LlavaConfig()
+        c.vision = clip.config.vision
+        c.text = languageModel.config
+        c.imageTokenId = imageTokenId
+        c.selection = VisionFeatureSelection(layers: [featureLayer], keepClassToken: false)
+        let llava = try Init.skipping { try LlavaForConditionalGeneration(c) }
+        var state: [String: Tensor] = [:]
+        for (k, v) in clip.vision_model.stateDict() { state["vision_tower.vision_model." + k] = v.clone() }
+        for (k, v) in languageModel.stateDict() { state["language_model." + k] = v.clone() }
+        // Init.skipping left the projector uninitialised: give it PyTorch's default initialisation.
+        for (k, v) in MLPProjector(inputSize: c.vision.hiddenSize, outputSize: c.text.hiddenSize).stateDict() {
+            state["multi_modal_projector." + k] = v
+        }
+        try llava.load(stateDict: state)
+        return llava
+    }
+
+    /// The conversation format of LLaVA-1.5 without a chat template, as `vlkit generate` writes it.
+    public static func prompt(_ question: String) -> String { "USER: <image>\n\(question) ASSISTANT:" }
+
+    /// `<image>` expanded to one token per image feature, as the processor does at inference.
+    public static func expandImageTokens(_ ids: [Int], imageTokenId: Int, count: Int) -> [Int] {
+        ids.flatMap { $0 == imageTokenId ? [Int](repeating: imageTokenId, count: count) : [$0] }
+    }
+
+    /// A question (or caption request) about image `image`, answered by `answer`.
+    public static func example(_ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, question: String, answer: String,
+                               image: Int) -> TokenizedExample {
+        var e = TokenizedExample.promptResponse(tokenizer, prompt: prompt(question), response: answer, image: image)
+        let n = llava.tokensPerImage
+        e.trained = e.ids.indices.flatMap { e.ids[$0] == llava.config.imageTokenId ? [Bool](repeating: false, count: n) : [e.trained[$0]] }
+        e.ids = expandImageTokens(e.ids, imageTokenId: llava.config.imageTokenId, count: n)
+        return e
+    }
+
+    /// The frozen vision tower's features for every image, computed once: [N, tokens, vision hidden].
+    public static func visionFeatures(_ llava: LlavaForConditionalGeneration, pixels: Tensor, chunk: Int = 256) -> Tensor {
+        noGrad {
+            let n = pixels.shape[0]
+            let parts = stride(from: 0, to: n, by: chunk).map { start in
+                llava.vision_tower.features(pixels.narrow(0, start: start, length: min(chunk, n - start))).contiguous()
+            }
+            return cat(parts, dim: 0)
+        }
+    }
+
+    /// Which parameters a stage trains: the projector, plus the language model in stage 2 unless
+    /// it carries LoRA adapters (then those were made trainable when they were attached).
+    public static func prepare(_ llava: LlavaForConditionalGeneration, stage: Stage, languageModelTrains: Bool = true) {
+        llava.freeze()
+        llava.unfreeze(["multi_modal_projector"])
+        if stage == .instructionTuning && languageModelTrains { llava.unfreeze(["language_model"]) }
+    }
+
+    /// Trains on random batches of `examples` whose images index `features`.
+    public static func train(_ llava: LlavaForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
+                             padId: Int, trainer: Trainer) throws {
+        let lm = llava.language_model
+        try trainer.run { rng in
+            let chosen = (0..<trainer.settings.batchSize).map { _ in examples[rng.nextInt(examples.count)] }
+            let batch = LanguageModelBatch(chosen, padId: padId)
+            let images = llava.multi_modal_projector(features.indexSelect(0, chosen.map { $0.image! }))
+            let embeddings = try splice(images, into: lm.embed(batch.inputs), ids: batch.inputIds, imageTokenId: llava.config.imageTokenId)
+            let length = batch.inputs.shape[1]
+            let hidden = lm.hiddenStates(embeddings, positions: Array(0..<length), cache: nil, keyPadding: nil)
+            return (languageModelLoss(logits: lm.logits(hidden), targets: batch.targets), chosen.count)
+        }
+    }
+
+    /// Puts each row's image features [B, N, C] where its image tokens are. Every row of a world
+    /// batch has its image at the same place (the prompt starts the same way), which one
+    /// narrow-and-concatenate handles for the whole batch.
+    static func splice(_ images: Tensor, into text: Tensor, ids: [[Int]], imageTokenId: Int) throws -> Tensor {
+        let n = images.shape[1]
+        let starts = ids.map { $0.firstIndex(of: imageTokenId) }
+        guard let start = starts[0], starts.allSatisfy({ $0 == start }),
+              ids.allSatisfy({ $0.count >= start + n && $0[start..<(start + n)].allSatisfy { $0 == imageTokenId } }) else {
+            throw ModelInputError("every example of a batch needs its \(n) image tokens at the same place")
+        }
+        let length = text.shape[1]
+        var pieces: [Tensor] = []
+        if start > 0 { pieces.append(text.narrow(1, start: 0, length: start)) }
+        pieces.append(images)
+        if start + n < length { pieces.append(text.narrow(1, start: start + n, length: length - start - n)) }
+        return cat(pieces, dim: 1)
+    }
+}
