@@ -103,7 +103,7 @@ private func isSet(_ value: Any?) -> Bool {
     return true
 }
 
-private func targets(_ value: Any?, fail: (String) -> PEFTError) throws -> LoRATargets {
+private func targets(_ value: Any?, fail: (String) -> PEFTError) throws -> TargetModules {
     if let pattern = value as? String { return .pattern(pattern) }
     guard let names = try strings(value, "target_modules", fail: fail), !names.isEmpty else {
         throw fail("\"target_modules\" should be a list of module names or a regular expression")

@@ -4,39 +4,19 @@ import VLTensor
 // LoRA (Hu et al. 2021) as the `peft` library applies it to nn.Linear:
 // y = W x + b + scale · B(A(dropout(x))), scale = alpha / r (alpha / √r with rsLoRA).
 
-/// Which Linear layers get LoRA, as PEFT's `target_modules`.
-public enum LoRATargets: Equatable {
-    /// Module names: a path matches when it equals a name or ends with "." + name
-    /// (`q_proj` matches `model.layers.0.self_attn.q_proj`).
-    case names([String])
-    /// A regular expression that must match the whole dotted module path (Python's re.fullmatch).
-    case pattern(String)
-
-    func matcher() throws -> (String) -> Bool {
-        switch self {
-        case .names(let names):
-            return { path in path.matchesModuleName(in: names) }
-        case .pattern(let source):
-            let regex: Regex<AnyRegexOutput>
-            do { regex = try Regex(source) } catch { throw PEFTError("target_modules pattern \"\(source)\" is not a valid regular expression") }
-            return { path in (try? regex.wholeMatch(in: path)) != nil }
-        }
-    }
-}
-
 /// The hyperparameters of a LoRA adapter (PEFT's LoraConfig fields that change the computation).
 public struct LoRAConfig: Equatable {
     public var rank: Int
     public var alpha: Float
     public var dropout: Float
-    public var targets: LoRATargets
+    public var targets: TargetModules
     /// Modules trained in full next to the adapters and saved with them (PEFT's `modules_to_save`),
     /// matched as target names are.
     public var modulesToSave: [String]
     /// Rank-stabilised scaling alpha / √r instead of alpha / r.
     public var useRSLoRA: Bool
 
-    public init(rank: Int, alpha: Float, dropout: Float = 0, targets: LoRATargets, modulesToSave: [String] = [],
+    public init(rank: Int, alpha: Float, dropout: Float = 0, targets: TargetModules, modulesToSave: [String] = [],
                 useRSLoRA: Bool = false) {
         self.rank = rank
         self.alpha = alpha
@@ -163,11 +143,6 @@ extension Module {
         }
         return Dictionary(named, uniquingKeysWith: { a, _ in a })
     }
-}
-
-extension String {
-    /// PEFT's matching of a module path against names: equal to one, or ending with "." + one.
-    func matchesModuleName(in names: [String]) -> Bool { names.contains { self == $0 || hasSuffix("." + $0) } }
 }
 
 /// A fine-tuning adapter that cannot be attached, merged or loaded, with the reason.

@@ -40,6 +40,8 @@ open class Module {
     public private(set) var isTraining = true
     /// Dotted path from the root, assigned when activations are captured.
     public internal(set) var path = ""
+    /// Set by `attachBottleneckAdapters`: applied to the output this module hands to `captured(_:)`.
+    public internal(set) var adapter: BottleneckAdapter?
 
     public init() {}
 
