@@ -1,4 +1,3 @@
-import Foundation
 import VLTensor
 
 // LoRA (Hu et al. 2021) as the `peft` library applies it to nn.Linear:
