@@ -39,10 +39,12 @@ public final class ActivationCapture {
 }
 
 extension Module {
-    /// Hands `output` to the active capture under this module's path; returns it unchanged.
+    /// The seam every module's output passes through: applies an attached bottleneck adapter, then
+    /// hands the result to the active capture under this module's path.
     @inline(__always)
     public func captured(_ output: Tensor) -> Tensor {
-        if let capture = ActivationCapture.current { capture.record(path, output) }
-        return output
+        let result = adapter.map { $0(output) } ?? output
+        if let capture = ActivationCapture.current { capture.record(path, result) }
+        return result
     }
 }

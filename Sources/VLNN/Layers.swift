@@ -6,16 +6,26 @@ public final class Linear: Module {
     public let bias: Parameter?
     /// Set by `Module.quantize`: the layer then runs on block-quantised weights (inference only).
     public private(set) var quantized: QuantizedMatrix?
+    /// Set by `attachLoRA`: a low-rank update added to the output unless merged into the weight.
+    public internal(set) var lora: LoRA?
 
-    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+    /// `adapter`: the layer belongs to a fine-tuning adapter, not to the base checkpoint.
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, adapter: Bool = false) {
         let bound = 1 / Float(inFeatures).squareRoot()
-        weight = Parameter(Init.uniform([outFeatures, inFeatures], bound: bound))
-        self.bias = bias ? Parameter(Init.uniform([outFeatures], bound: bound)) : nil
+        weight = Parameter(Init.uniform([outFeatures, inFeatures], bound: bound), adapter: adapter)
+        self.bias = bias ? Parameter(Init.uniform([outFeatures], bound: bound), adapter: adapter) : nil
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        if let quantized { return quantized.linear(x, bias: bias?.value) }
-        return linear(x, weight.value, bias?.value)
+        let y = quantized.map { $0.linear(x, bias: bias?.value) } ?? linear(x, weight.value, bias?.value)
+        guard let lora, !lora.isMerged else { return y }
+        return y + lora.update(x, training: isTraining)
+    }
+
+    /// LoRA's matrices appear as children `lora_A`, `lora_B`, so their keys are PEFT's
+    /// (`q_proj.lora_A.weight`) while the base weight keeps its checkpoint name (`q_proj.weight`).
+    public override func namedChildren() -> [(String, Module)] {
+        lora.map { [("lora_A", $0.lora_A), ("lora_B", $0.lora_B)] } ?? []
     }
 
     /// Quantises the weight and frees the full-precision copy (its shape is kept for bookkeeping).

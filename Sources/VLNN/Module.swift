@@ -10,9 +10,14 @@ public final class Parameter {
         didSet { value.requiresGrad = isTrainable }
     }
 
-    public init(_ value: Tensor, trainable: Bool = true) {
+    /// Added by parameter-efficient fine-tuning (LoRA, bottleneck adapters, prefixes): not part of
+    /// the base checkpoint, so strict loading of a base checkpoint does not miss it.
+    public let isAdapter: Bool
+
+    public init(_ value: Tensor, trainable: Bool = true, adapter: Bool = false) {
         self.value = value
         self.isTrainable = trainable
+        self.isAdapter = adapter
         value.requiresGrad = trainable
     }
 
@@ -35,6 +40,8 @@ open class Module {
     public private(set) var isTraining = true
     /// Dotted path from the root, assigned when activations are captured.
     public internal(set) var path = ""
+    /// Set by `attachBottleneckAdapters`: applied to the output this module hands to `captured(_:)`.
+    public internal(set) var adapter: BottleneckAdapter?
 
     public init() {}
 
@@ -110,7 +117,7 @@ open class Module {
     public func quantize(_ format: QuantizationFormat, prefix: String = "") -> (layers: Int, bytes: Int) {
         var count = 0, bytes = 0
         for (name, m) in namedModules() where prefix.isEmpty || name == prefix || name.hasPrefix(prefix + ".") {
-            if let linear = m as? Linear, linear.quantize(format) {
+            if let linear = m as? Linear, !linear.weight.isAdapter, linear.quantize(format) {
                 count += 1
                 bytes += linear.quantized?.byteCount ?? 0
             }
@@ -127,20 +134,27 @@ open class Module {
     /// Clears the gradients of every parameter.
     public func zeroGrad() { for p in parameters() { p.value.grad = nil } }
 
-    /// Parameters and buffers by name.
-    public func stateDict() -> [String: Tensor] {
+    /// Parameters and buffers by name; without adapter parameters, the keys of the base checkpoint.
+    public func stateDict(includingAdapters: Bool = true) -> [String: Tensor] {
         var d: [String: Tensor] = [:]
-        for (n, p) in namedParameters() { d[n] = p.value }
+        for (n, p) in namedParameters() where includingAdapters || !p.isAdapter { d[n] = p.value }
         for (n, b) in namedBuffers() { d[n] = b.value }
         return d
     }
 
     /// Loads tensors by name. Strict loading reports every missing, unexpected and
     /// shape-mismatched key in one error; non-strict loading only reports mismatched shapes.
-    /// Tensors keep their stored dtype (ops convert on use).
+    /// Adapter parameters are never missing: a base checkpoint loads strictly into a model with
+    /// adapters attached and leaves them as they are. Tensors keep their stored dtype (ops convert on use).
     public func load(stateDict: [String: Tensor], strict: Bool = true) throws {
         let params = Dictionary(namedParameters(), uniquingKeysWith: { a, _ in a })
         let buffers = Dictionary(namedBuffers(), uniquingKeysWith: { a, _ in a })
+        try load(stateDict, into: params, buffers: buffers, strict: strict, requireAdapters: false)
+    }
+
+    /// Loads `stateDict` into exactly these slots, checking every name and shape first.
+    func load(_ stateDict: [String: Tensor], into params: [String: Parameter], buffers: [String: Buffer],
+              strict: Bool = true, requireAdapters: Bool) throws {
         var report = StateDictError()
         for (name, t) in stateDict {
             if let p = params[name] {
@@ -151,7 +165,8 @@ open class Module {
                 report.unexpected.append(name)
             }
         }
-        report.missing = (Array(params.keys) + Array(buffers.keys)).filter { stateDict[$0] == nil }
+        let required = params.filter { requireAdapters || !$0.value.isAdapter }.map(\.key) + Array(buffers.keys)
+        report.missing = required.filter { stateDict[$0] == nil }
         if !report.mismatched.isEmpty || (strict && !(report.missing.isEmpty && report.unexpected.isEmpty)) {
             throw report.sorted()
         }

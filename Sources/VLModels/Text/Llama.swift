@@ -7,6 +7,8 @@ import VLTensor
 
 public final class LlamaAttention: Module {
     public let q_proj, k_proj, v_proj, o_proj: Linear
+    /// Set by `attachPrefixTuning`: learned keys/values placed before the real ones.
+    public internal(set) var prefix: AttentionPrefix?
     let heads, kvHeads, headDim: Int
 
     init(_ c: LlamaConfig) {
@@ -22,7 +24,10 @@ public final class LlamaAttention: Module {
         var k = rope.apply(splitHeads(k_proj(x), kvHeads))
         var v = splitHeads(v_proj(x), kvHeads)
         if let cache { (k, v) = cache.update(layer: layer, keys: k, values: v) }
-        let o = scaledDotProductAttention(q, k, v, causal: true, keyPadding: keyPadding)
+        var padding = keyPadding
+        if let prefix { (k, v, padding) = prefix.prepend(keys: k, values: v, keyPadding: keyPadding) }
+        // Causal attention aligns queries with the last keys, so every query also sees the whole prefix.
+        let o = scaledDotProductAttention(q, k, v, causal: true, keyPadding: padding)
         return captured(o_proj(mergeHeads(o)))
     }
 }

@@ -1,0 +1,1 @@
+../VLTensorTests/GradCheck.swift
