@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VLIO
 import VLNN
 import VLTensor
 @testable import VLModels
@@ -145,5 +146,26 @@ final class ALBEFModelTests: XCTestCase {
                     source.maskedLMLogits(ids: ids, attentionMask: mask, image: source.imageEmbeds(pixels)), tol: 0, "loaded")
         state["itm_head.weight"] = nil
         XCTAssertThrowsError(try target.load(checkpoint: state)) { XCTAssertTrue("\($0)".contains("itm_head.weight")) }
+    }
+
+    /// Against transformers' BertLayer (text and cross-attention fusion layers) and MLM head with a
+    /// timm-style ViT (tools/fixtures/make_albef_fixtures.py), loaded from ALBEF-named weights.
+    func testParityWithTransformersBertLayers() throws {
+        var c = Self.tinyConfig()
+        c.vision.hiddenSize = 32
+        let model = try Init.skipping { try ALBEF(c) }
+        let dir = fixturesRoot.appendingPathComponent("albef/tiny")
+        try model.load(checkpoint: loadSafetensors(path: dir.appendingPathComponent("model.safetensors").path))
+        model.eval()
+        let ref = try loadSafetensors(path: dir.appendingPathComponent("reference.safetensors").path)
+        let (ids, mask) = (ref["input_ids"]!, ref["attention_mask"]!)
+        let image = model.imageEmbeds(ref["pixel_values"]!), text = model.textEmbeds(ids: ids, attentionMask: mask)
+        assertClose(image, ref["image_embeds"]!, "image embeds")
+        assertClose(text, ref["text_embeds"]!, "text embeds")
+        assertClose(model.imageFeature(image), ref["image_feat"]!, "image feat")
+        assertClose(model.textFeature(text), ref["text_feat"]!, "text feat")
+        assertClose(model.text_encoder.bert.fusion(text, attentionMask: mask, image: image), ref["fused"]!, "fusion")
+        assertClose(model.matchingLogits(textEmbeds: text, attentionMask: mask, image: image), ref["itm_logits"]!, "ITM logits")
+        assertClose(model.maskedLMLogits(ids: ids, attentionMask: mask, image: image), ref["mlm_logits"]!, "MLM logits")
     }
 }
