@@ -14,9 +14,11 @@ public enum WeightFormat: String, CaseIterable {
 
 /// Loads the weights of a Hugging Face directory into `model` by name, strictly: every missing,
 /// unexpected or mis-shaped key is reported at once. `keyMap` renames checkpoint keys onto the
-/// model's names; `ignore` drops keys that the model legitimately lacks (e.g. a tied lm_head).
+/// model's names; `ignore` drops keys that the model legitimately lacks (e.g. a tied lm_head);
+/// `keepInitialised` names parameters the checkpoint may lack (heads added for training).
 public func loadWeights(into model: Module, from directory: URL, keyMap: (String) -> String = { $0 },
-                        ignore: (String) -> Bool = { _ in false }, format: WeightFormat = .f32) throws {
+                        ignore: (String) -> Bool = { _ in false }, keepInitialised: (String) -> Bool = { _ in false },
+                        format: WeightFormat = .f32) throws {
     let checkpoint = try Checkpoint(directory: directory)
     var state: [String: Tensor] = [:]
     for name in checkpoint.names where !ignore(name) {
@@ -25,6 +27,7 @@ public func loadWeights(into model: Module, from directory: URL, keyMap: (String
         let lowPrecision = format == .bf16 && t.rank == 2 && !key.contains("vision") && t.dtype.isFloatingPoint
         state[key] = lowPrecision ? (t.dtype == .bf16 ? t : t.to(.bf16)) : (t.dtype == .f16 || t.dtype == .bf16 ? t.to(.f32) : t)
     }
+    for (name, p) in model.namedParameters() where state[name] == nil && keepInitialised(name) { state[name] = p.value }
     do {
         try model.load(stateDict: state)
     } catch let e as StateDictError {

@@ -24,8 +24,14 @@ struct Models: ParsableCommand {
             inference: "yes", training: "gradients", commands: "generate, chat"),
         Row(modelType: "blip-2", architecture: "Blip2ForConditionalGeneration (EVA ViT + Q-Former + OPT/LLaMA)",
             inference: "yes", training: "gradients", commands: "generate, chat"),
+        Row(modelType: "blip-2", architecture: "Blip2ForImageTextRetrieval, Blip2Text/VisionModelWithProjection (stage-1 Q-Former)",
+            inference: "ITM, ITC similarity, embeddings", training: "stage-1 ITC + ITM + ITG (LAVIS's captioning head)",
+            commands: ""),
         Row(modelType: "bert", architecture: "BertModel (sentence-transformers directories)", inference: "yes", training: "gradients",
             commands: "embed"),
+        Row(modelType: "albef", architecture: "ALBEF (ViT-B/16 + BERT text/fusion layers, ALBEF's names)",
+            inference: "ITC features, ITM, MLM", training: "ITC + ITM + MLM with momentum distillation and queues",
+            commands: ""),
     ]
 
     func run() {
@@ -35,7 +41,8 @@ struct Models: ParsableCommand {
             return
         }
         for r in Models.rows {
-            print("\(r.modelType)\n  \(r.architecture)\n  inference: \(r.inference); training: \(r.training); vlkit \(r.commands)")
+            let commands = r.commands.isEmpty ? "library API, no command yet" : "vlkit \(r.commands)"
+            print("\(r.modelType)\n  \(r.architecture)\n  inference: \(r.inference); training: \(r.training); \(commands)")
         }
         print("Checkpoints: Hugging Face directories (config.json, model.safetensors or a sharded index, f32/f16/bf16).")
     }

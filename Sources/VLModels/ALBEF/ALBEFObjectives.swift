@@ -41,6 +41,14 @@ public func momentumUpdate(_ momentumModel: Module, from model: Module, momentum
 /// of the matching pair; loss = mean over both directions of −Σ targets · log_softmax(logits).
 public func albefContrastiveLoss(imageFeatures: Tensor, textFeatures: Tensor, momentumImage: Tensor, momentumText: Tensor,
                                  imageQueue: Tensor, textQueue: Tensor, temperature: Float, alpha: Float) -> Tensor {
+    albefContrastiveLoss(imageFeatures: imageFeatures, textFeatures: textFeatures, momentumImage: momentumImage,
+                         momentumText: momentumText, imageQueue: imageQueue, textQueue: textQueue,
+                         temperature: Tensor.scalar(temperature), alpha: alpha)
+}
+
+/// The same with a learned temperature (a scalar tensor that receives a gradient, ALBEF's `temp`).
+public func albefContrastiveLoss(imageFeatures: Tensor, textFeatures: Tensor, momentumImage: Tensor, momentumText: Tensor,
+                                 imageQueue: Tensor, textQueue: Tensor, temperature: Tensor, alpha: Float) -> Tensor {
     let b = imageFeatures.shape[0]
     let allText = cat([momentumText.detach(), textQueue], dim: 0), allImage = cat([momentumImage.detach(), imageQueue], dim: 0)
     let simI2T = matmul(imageFeatures, allText.mT) / temperature
@@ -50,7 +58,8 @@ public func albefContrastiveLoss(imageFeatures: Tensor, textFeatures: Tensor, mo
     for i in 0..<b { identity[i * width + i] = 1 }
     let hard = Tensor(identity, shape: [b, width])
     let (targetsI2T, targetsT2I): (Tensor, Tensor) = noGrad {
-        let mI2T = matmul(momentumImage, allText.mT) / temperature, mT2I = matmul(momentumText, allImage.mT) / temperature
+        let t = temperature.detach()
+        let mI2T = matmul(momentumImage, allText.mT) / t, mT2I = matmul(momentumText, allImage.mT) / t
         return (mI2T.softmax(-1) * alpha + hard * (1 - alpha), mT2I.softmax(-1) * alpha + hard * (1 - alpha))
     }
     let i2t = -(simI2T.logSoftmax(-1) * targetsI2T).sum(1).mean()
@@ -99,8 +108,8 @@ public func distilledMaskedLMLoss(logits: Tensor, labels: [Int], momentumLogits:
     let v = logits.shape.last!
     let flat = logits.reshape([-1, v])
     let ce = crossEntropy(flat, Tensor(ints: labels))
-    guard let momentumLogits, alpha > 0 else { return ce }
     let kept = labels.indices.filter { labels[$0] != -100 }
+    guard let momentumLogits, alpha > 0, !kept.isEmpty else { return ce }  // nothing masked: ce is 0
     let rows = flat.indexSelect(0, kept)
     let soft = noGrad { momentumLogits.reshape([-1, v]).indexSelect(0, kept).softmax(-1) }
     let distill = -(rows.logSoftmax(-1) * soft).sum(1).mean()

@@ -25,6 +25,11 @@ public struct QFormerConfig: Equatable {
     public var layerNormEps: Float = 1e-12
     public var crossAttentionFrequency = 2
     public var encoderHiddenSize = 1408
+    /// Text side (stage-1 heads): token and position tables, and a second feed-forward per layer
+    /// (`intermediate`, `output`) for text tokens, present when `use_qformer_text_input` is set.
+    public var vocabSize = 30522
+    public var maxPositionEmbeddings = 512
+    public var useQformerTextInput = false
 
     public init() {}
 }
@@ -35,6 +40,8 @@ public struct Blip2Config {
     public var qformer = QFormerConfig()
     public var text: TextDecoderConfig = .opt(OPTConfig())
     public var numQueryTokens = 32
+    /// Width of the shared image–text space of the stage-1 projections.
+    public var imageTextHiddenSize = 256
     /// When set, the prompt holds this token where the query outputs go; otherwise they are prepended.
     public var imageTokenId: Int? = nil
 
@@ -98,9 +105,13 @@ extension Blip2Config {
             qformer.layerNormEps = try q.float("layer_norm_eps", qformer.layerNormEps)
             qformer.crossAttentionFrequency = try q.int("cross_attention_frequency", qformer.crossAttentionFrequency)
             qformer.encoderHiddenSize = try q.int("encoder_hidden_size", vision.hiddenSize)
+            qformer.vocabSize = try q.int("vocab_size", qformer.vocabSize)
+            qformer.maxPositionEmbeddings = try q.int("max_position_embeddings", qformer.maxPositionEmbeddings)
+            qformer.useQformerTextInput = try q.bool("use_qformer_text_input", qformer.useQformerTextInput)
         }
         text = try r.sub("text_config").map(TextDecoderConfig.init) ?? .opt(OPTConfig())
         numQueryTokens = try r.int("num_query_tokens", numQueryTokens)
+        imageTextHiddenSize = try r.int("image_text_hidden_size", imageTextHiddenSize)
         imageTokenId = try r.optionalInt("image_token_index") ?? r.optionalInt("image_token_id")
     }
 }

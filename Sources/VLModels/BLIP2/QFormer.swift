@@ -14,32 +14,55 @@ public final class QFormerAttention: Module {
         output = BertSublayerOutput(hidden, hidden, eps: eps)
     }
 
-    func callAsFunction(_ x: Tensor, context: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
-        output(attention(x, context: context, mask: mask), residual: x)
+    func callAsFunction(_ x: Tensor, context: Tensor? = nil, mask: Tensor? = nil, keyPadding: Tensor? = nil) -> Tensor {
+        output(attention(x, context: context, keyPadding: keyPadding, mask: mask), residual: x)
     }
 }
 
+/// One Q-Former layer over a sequence of queries followed by text tokens. Self-attention spans the
+/// whole sequence (as the mask allows); only the queries cross-attend to the image, and queries and
+/// text have separate feed-forwards (`*_query` for queries, `intermediate`/`output` for text).
 public final class QFormerLayer: Module {
     public let attention: QFormerAttention
     public let crossattention: QFormerAttention?
+    public let intermediate: BertIntermediate?
+    public let output: BertSublayerOutput?
     public let intermediate_query: BertIntermediate
     public let output_query: BertSublayerOutput
 
     init(_ c: QFormerConfig, index: Int) throws {
+        let activation = try Activation(name: c.hiddenAct)
         attention = QFormerAttention(hidden: c.hiddenSize, heads: c.numAttentionHeads, eps: c.layerNormEps)
         crossattention = index % c.crossAttentionFrequency == 0
             ? QFormerAttention(hidden: c.hiddenSize, heads: c.numAttentionHeads, eps: c.layerNormEps,
                                keyValueWidth: c.encoderHiddenSize)
             : nil
-        intermediate_query = BertIntermediate(c.hiddenSize, c.intermediateSize, activation: try Activation(name: c.hiddenAct))
+        intermediate = c.useQformerTextInput ? BertIntermediate(c.hiddenSize, c.intermediateSize, activation: activation) : nil
+        output = c.useQformerTextInput ? BertSublayerOutput(c.intermediateSize, c.hiddenSize, eps: c.layerNormEps) : nil
+        intermediate_query = BertIntermediate(c.hiddenSize, c.intermediateSize, activation: activation)
         output_query = BertSublayerOutput(c.intermediateSize, c.hiddenSize, eps: c.layerNormEps)
     }
 
-    /// queries [B, Q, hidden], image [B, N, encoderHidden].
-    func callAsFunction(_ queries: Tensor, image: Tensor) -> Tensor {
-        var h = attention(queries)
-        if let crossattention { h = crossattention(h, context: image) }
-        return captured(output_query(intermediate_query(h), residual: h))
+    /// x [B, queryLength + text, hidden]; image [B, N, encoderHidden] when there are queries.
+    func callAsFunction(_ x: Tensor, queryLength: Int, image: Tensor?, mask: Tensor?, keyPadding: Tensor?) -> Tensor {
+        let h = attention(x, mask: mask, keyPadding: keyPadding)
+        let textLength = h.shape[1] - queryLength
+        guard queryLength > 0 else { return captured(textFeedForward(h)) }
+        var queries = h.narrow(1, start: 0, length: queryLength)
+        if let crossattention {
+            guard let image else { preconditionFailure("Q-Former cross-attention layer needs image features") }
+            queries = crossattention(queries, context: image)
+        }
+        let out = output_query(intermediate_query(queries), residual: queries)
+        guard textLength > 0 else { return captured(out) }
+        return captured(cat([out, textFeedForward(h.narrow(1, start: queryLength, length: textLength))], dim: 1))
+    }
+
+    private func textFeedForward(_ h: Tensor) -> Tensor {
+        guard let intermediate, let output else {
+            preconditionFailure("this Q-Former has no text feed-forward (use_qformer_text_input is false)")
+        }
+        return output(intermediate(h), residual: h)
     }
 }
 
@@ -48,7 +71,7 @@ public final class QFormerEncoder: Module {
     init(_ c: QFormerConfig) throws { layer = try (0..<c.numHiddenLayers).map { try QFormerLayer(c, index: $0) } }
 }
 
-/// HF `Blip2QFormerModel` on query embeddings only (the path BLIP-2 generation uses).
+/// HF `Blip2QFormerModel`: LayerNorm on the input embeddings (queries, then text), then the layers.
 public final class QFormerModel: Module {
     public let layernorm: LayerNorm
     public let encoder: QFormerEncoder
@@ -60,8 +83,15 @@ public final class QFormerModel: Module {
 
     /// queries [B, Q, hidden] attend to image features [B, N, encoderHidden] → [B, Q, hidden].
     public func callAsFunction(queries: Tensor, image: Tensor) -> Tensor {
-        var h = layernorm(queries)
-        for layer in encoder.layer { h = layer(h, image: image) }
+        self(queries, queryLength: queries.shape[1], image: image)
+    }
+
+    /// embeddings [B, queryLength + text, hidden] (queries first) → last hidden state. `mask` is
+    /// additive over [B, 1, L, L] (e.g. the captioning mask); `keyPadding` [B, L] is 1 for real tokens.
+    public func callAsFunction(_ embeddings: Tensor, queryLength: Int, image: Tensor?, mask: Tensor? = nil,
+                               keyPadding: Tensor? = nil) -> Tensor {
+        var h = layernorm(embeddings)
+        for layer in encoder.layer { h = layer(h, queryLength: queryLength, image: image, mask: mask, keyPadding: keyPadding) }
         return h
     }
 }
