@@ -5,7 +5,7 @@
 
 void ck_keep_freed_memory(void) {
 #if defined(__GLIBC__)
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest allowed value */
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
 }

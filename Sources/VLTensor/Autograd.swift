@@ -39,7 +39,8 @@ extension Tensor {
     public var isLeaf: Bool { gradNode == nil }
 
     /// Accumulates d(self)/d(leaf) into `leaf.grad` for every leaf that requires a gradient.
-    /// `gradient` defaults to ones (a scalar loss).
+    /// `gradient` defaults to ones (a scalar loss). The graph is released on the way, so
+    /// `backward()` runs once per forward pass.
     public func backward(_ gradient: Tensor? = nil) {
         precondition(requiresGrad, "backward() on a tensor that does not require a gradient")
         let seed = gradient ?? Tensor.full(shape, 1)
@@ -54,6 +55,9 @@ extension Tensor {
                     continue
                 }
                 let inputGrads = node.backward(g)
+                // Free the graph as it is consumed (PyTorch's retain_graph=False): backward closures
+                // that use their op's output would otherwise keep it, and the whole graph, alive.
+                t.gradNode = nil
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.requiresGrad else { continue }
                     precondition(ig.shape == input.shape,
