@@ -35,8 +35,9 @@ struct DemoCommand: ParsableCommand {
         }
         demo.log = { message in FileHandle.standardError.write(Data((message + "\n").utf8)) }
         var bars: [String: VLTraining.ProgressBar] = [:]
-        demo.onStep = { stage, total, record in
-            let bar = bars[stage] ?? VLTraining.ProgressBar(total: total, label: stage)
+        demo.onStep = { stage, settings, record in
+            let total = settings.steps
+            let bar = bars[stage] ?? VLTraining.ProgressBar(total: total, label: stage, samplesPerStep: settings.batchSize * settings.accumulation)
             bars[stage] = bar
             bar.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss)),
                                                    ("lr", String(format: "%.1e", record.learningRate))])

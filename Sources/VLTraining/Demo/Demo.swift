@@ -23,8 +23,8 @@ public struct Demo {
     public var options = Options()
     public var outputDirectory: URL
     public var log: (String) -> Void = { print($0) }
-    /// Progress of a training stage: name, planned steps, the step just done.
-    public var onStep: (String, Int, StepRecord) -> Void = { _, _, _ in }
+    /// Progress of a training stage: its name and settings, the step just done.
+    public var onStep: (String, TrainingSettings, StepRecord) -> Void = { _, _, _ in }
     /// Progress of evaluation: name, total items, items done.
     public var onEvaluate: (String, Int, Int) -> Void = { _, _, _ in }
 
@@ -118,7 +118,7 @@ public struct Demo {
         var s = settings
         s.seed = options.seed &+ UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF)
         let trainer = Trainer(model: model, settings: s)
-        trainer.onStep = { onStep(name, s.steps, $0) }
+        trainer.onStep = { onStep(name, s, $0) }
         return trainer
     }
 

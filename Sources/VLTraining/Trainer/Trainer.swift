@@ -42,8 +42,8 @@ public final class Trainer {
     /// Drives data order and any sampling in the recipe; saved with checkpoints.
     public var rng: RandomGenerator
     public internal(set) var history: [StepRecord] = []
-    /// Called after every optimiser step (progress bars, logs).
-    public var onStep: ((StepRecord) -> Void)?
+    /// Called after every optimiser step (progress bars, logs); an error it throws ends the run.
+    public var onStep: ((StepRecord) throws -> Void)?
     /// Called after every optimiser step, before logging (e.g. CLIP's temperature clamp, EMA updates).
     public var afterUpdate: (() -> Void)?
     public var checkpointDirectory: URL?
@@ -85,7 +85,7 @@ public final class Trainer {
             let record = StepRecord(step: step, loss: lossSum / Float(settings.accumulation), learningRate: optimizer.learningRate,
                                     samplesPerSecond: Double(samples) / max(Date().timeIntervalSince(started), 1e-9), gradNorm: norm)
             history.append(record)
-            onStep?(record)
+            try onStep?(record)
             if let dir = checkpointDirectory, settings.checkpointEvery > 0, step % settings.checkpointEvery == 0 || step == settings.steps {
                 try saveCheckpoint(in: dir)
             }

@@ -2,8 +2,8 @@ import Foundation
 import VLIO
 
 /// Tokenizer files for models trained on the world, in the formats real checkpoints use, so the
-/// trained directories load in VLKit and in transformers alike. The BPE merges build each word
-/// character by character (a word whose start an earlier merge claims ends up as two or three tokens).
+/// trained directories load in VLKit and in transformers alike. Every word of the world is one
+/// token (see `WordMerges`).
 public enum WorldTokenizers {
     /// Words of the LLaVA conversation format on top of the world's vocabulary.
     public static let conversationWords = ["USER:", "ASSISTANT:"]
@@ -13,20 +13,12 @@ public enum WorldTokenizers {
     /// `tokenizer_config.json`: ids 0–4 are `<unk> <s> </s> <pad> <image>`.
     public static func writeLanguageModelTokenizer(to directory: URL, words: [String] = World.vocabulary + conversationWords) throws {
         var vocab: [String: Int] = [:]
-        var merges: [String] = []
         for t in specialTokens { vocab[t] = vocab.count }
-        func add(_ token: String) { if vocab[token] == nil { vocab[token] = vocab.count } }
         let characters = Set((words + ["\n"]).flatMap { $0.map(String.init) } + ["▁"]).sorted()
-        characters.forEach(add)
+        var merges = WordMerges()
         // "▁word" for words after a space, bare "word" after a newline; "▁\n" for the newline itself.
-        for word in words.flatMap({ ["▁" + $0, $0] }) + ["▁\n"] where word.count > 1 {
-            var piece = String(word.first!)
-            for c in word.dropFirst() {
-                if vocab[piece + String(c)] == nil { merges.append("\(piece) \(c)") }
-                piece += String(c)
-                add(piece)
-            }
-        }
+        for word in words.flatMap({ ["▁" + $0, $0] }) + ["▁\n"] { merges.makeOneToken(word.map(String.init)) }
+        for token in characters + merges.tokens where vocab[token] == nil { vocab[token] = vocab.count }
         let added: [[String: Any]] = specialTokens.map {
             ["id": vocab[$0]!, "content": $0, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true]
         }
@@ -44,7 +36,7 @@ public enum WorldTokenizers {
             "decoder": metaspace,
             "model": ["type": "BPE", "dropout": NSNull(), "unk_token": "<unk>", "continuing_subword_prefix": NSNull(),
                       "end_of_word_suffix": NSNull(), "fuse_unk": true, "byte_fallback": false, "ignore_merges": false,
-                      "vocab": vocab, "merges": merges] as [String: Any],
+                      "vocab": vocab, "merges": merges.merges.map { "\($0.0) \($0.1)" }] as [String: Any],
         ]
         try writeJSON(tokenizer, to: directory.appendingPathComponent("tokenizer.json"))
         try writeJSON(["tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
@@ -58,30 +50,53 @@ public enum WorldTokenizers {
     @discardableResult
     public static func writeCLIPTokenizer(to directory: URL, words: [String] = World.vocabulary, maxLength: Int) throws -> Int {
         var vocab: [String: Int] = [:]
-        var merges: [String] = []
         func add(_ token: String) { if vocab[token] == nil { vocab[token] = vocab.count } }
         let characters = Set(words.flatMap { $0.map(String.init) }).sorted()
-        characters.forEach(add)
-        characters.forEach { add($0 + "</w>") }
-        for word in words where word.count > 1 {
+        var merges = WordMerges()
+        for word in words {
             var symbols = word.map(String.init)
             symbols[symbols.count - 1] += "</w>"
-            var piece = symbols[0]
-            for s in symbols.dropFirst() {
-                if vocab[piece + s] == nil { merges.append("\(piece) \(s)") }
-                piece += s
-                add(piece)
-            }
+            merges.makeOneToken(symbols)
         }
-        add("<|startoftext|>")
-        add("<|endoftext|>")
+        (characters + characters.map { $0 + "</w>" } + merges.tokens + ["<|startoftext|>", "<|endoftext|>"]).forEach(add)
         try writeJSON(vocab, to: directory.appendingPathComponent("vocab.json"))
-        try writeAtomically(Data((["#version: 0.2"] + merges).joined(separator: "\n").utf8 + [10]),
+        try writeAtomically(Data((["#version: 0.2"] + merges.merges.map { "\($0.0) \($0.1)" }).joined(separator: "\n").utf8 + [10]),
                             to: directory.appendingPathComponent("merges.txt"))
         try writeJSON(["tokenizer_class": "CLIPTokenizer", "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
                        "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "model_max_length": maxLength],
                       to: directory.appendingPathComponent("tokenizer_config.json"))
         return vocab.count
+    }
+}
+
+/// BPE merges built word by word so that each word ends as one token: a new word is first split as
+/// the merges so far split it, then merges join its pieces left to right. Later merges rank
+/// below every earlier one, so they never change how an earlier word is split.
+struct WordMerges {
+    private(set) var merges: [(String, String)] = []
+    private(set) var tokens: [String] = []
+    private var rank: [String: Int] = [:]
+
+    /// The pieces byte-pair encoding gives `symbols` with the merges so far (lowest rank first).
+    func split(_ symbols: [String]) -> [String] {
+        var pieces = symbols
+        while pieces.count > 1 {
+            let ranked = (0..<(pieces.count - 1)).compactMap { i in rank[pieces[i] + " " + pieces[i + 1]].map { (i, $0) } }
+            guard let (i, _) = ranked.min(by: { $0.1 < $1.1 }) else { break }
+            pieces[i...(i + 1)] = [pieces[i] + pieces[i + 1]]
+        }
+        return pieces
+    }
+
+    mutating func makeOneToken(_ symbols: [String]) {
+        var pieces = split(symbols)
+        while pieces.count > 1 {
+            let key = pieces[0] + " " + pieces[1]
+            rank[key] = merges.count
+            merges.append((pieces[0], pieces[1]))
+            tokens.append(pieces[0] + pieces[1])
+            pieces[0...1] = [pieces[0] + pieces[1]]
+        }
     }
 }
 
