@@ -14,9 +14,9 @@ public struct Demo {
         public var testScenes = 200
         public var seed: UInt64 = 0
         public var clip = TrainingSettings(steps: 250, batchSize: 64, learningRate: 1e-3, warmupSteps: 20)
-        public var languageModel = TrainingSettings(steps: 250, batchSize: 32, learningRate: 2e-3, warmupSteps: 20)
-        public var stage1 = TrainingSettings(steps: 150, batchSize: 32, learningRate: 2e-3, warmupSteps: 10)
-        public var stage2 = TrainingSettings(steps: 300, batchSize: 32, learningRate: 1e-3, warmupSteps: 20)
+        public var languageModel = TrainingSettings(steps: 150, batchSize: 32, learningRate: 2e-3, warmupSteps: 15)
+        public var stage1 = TrainingSettings(steps: 100, batchSize: 32, learningRate: 2e-3, warmupSteps: 10)
+        public var stage2 = TrainingSettings(steps: 350, batchSize: 32, learningRate: 1e-3, warmupSteps: 20)
         public init() {}
     }
 
@@ -77,7 +77,10 @@ public struct Demo {
 
         // 3. LLaVA: stage 1 aligns the projector on captions, stage 2 tunes projector + LLM on questions.
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
-        let llava = try LlavaAlignment.assemble(clip: clip, languageModel: lm, imageTokenId: imageToken)
+        // The last layer with its class token: a small CLIP's summary of the scene lives there
+        // (LLaVA-1.5's penultimate patch features suit large towers trained on far more data).
+        let llava = try LlavaAlignment.assemble(clip: clip, languageModel: lm, imageTokenId: imageToken,
+                                                selection: VisionFeatureSelection(layers: [-1], keepClassToken: true))
         let features = LlavaAlignment.visionFeatures(llava, pixels: train.pixels)
         let captionExamples = train.samples.indices.map {
             LlavaAlignment.example(tokenizer, llava: llava, question: WorldEvaluation.captionRequest, answer: train.samples[$0].caption, image: $0)

@@ -15,12 +15,12 @@ public enum LlavaAlignment {
     /// A LLaVA-1.5 assembly from a trained CLIP and a trained decoder: the vision tower's weights
     /// are CLIP's `vision_model`, the language model's are the decoder's; the projector is new.
     public static func assemble(clip: CLIPModel, languageModel: LlamaForCausalLM, imageTokenId: Int,
-                                featureLayer: Int = -2) throws -> LlavaForConditionalGeneration {
+                                selection: VisionFeatureSelection = VisionFeatureSelection()) throws -> LlavaForConditionalGeneration {
         var c = LlavaConfig()
         c.vision = clip.config.vision
         c.text = languageModel.config
         c.imageTokenId = imageTokenId
-        c.selection = VisionFeatureSelection(layers: [featureLayer], keepClassToken: false)
+        c.selection = selection
         let llava = try Init.skipping { try LlavaForConditionalGeneration(c) }
         var state: [String: Tensor] = [:]
         for (k, v) in clip.vision_model.stateDict() { state["vision_tower.vision_model." + k] = v.clone() }
