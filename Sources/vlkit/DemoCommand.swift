@@ -18,6 +18,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Test scenes.") var testScenes = 200
     @Option(help: "Multiply every stage's steps by this (0.1 for a quick look).") var stepScale = 1.0
     @Flag(help: "Print the metrics as one JSON object.") var json = false
+    @Flag(help: "Train every connector family (linear, MLP, Q-Former, visual abstractor, Flamingo) on equal terms and compare them.")
+    var compareConnectors = false
+    @Option(help: "Also write an HTML report (metrics, loss curves, test scenes with answers) into this folder.") var report: String?
 
     func validate() throws {
         guard trainScenes >= 10 else { throw ValidationError("--train-scenes must be at least 10") }
@@ -33,6 +36,10 @@ struct DemoCommand: ParsableCommand {
         for path in [\Demo.Options.clip, \.languageModel, \.stage1, \.stage2] {
             demo.options[keyPath: path].steps = max(1, Int((Double(demo.options[keyPath: path].steps) * stepScale).rounded()))
         }
+        demo.options.connectors.steps = max(1, Int((Double(demo.options.connectors.steps) * stepScale).rounded()))
+        for path in [\Demo.Options.clip, \.languageModel, \.stage1, \.stage2, \.connectors] {
+            demo.options[keyPath: path].warmupSteps = min(demo.options[keyPath: path].warmupSteps, demo.options[keyPath: path].steps / 5)
+        }
         demo.log = { message in FileHandle.standardError.write(Data((message + "\n").utf8)) }
         var bars: [String: VLTraining.ProgressBar] = [:]
         demo.onStep = { stage, settings, record in
@@ -43,7 +50,29 @@ struct DemoCommand: ParsableCommand {
                                                    ("lr", String(format: "%.1e", record.learningRate))])
             if record.step == total { bar.finish() }
         }
+        var evaluation: VLTraining.ProgressBar?
+        demo.onEvaluate = { name, total, done in
+            if done == 1 { evaluation = VLTraining.ProgressBar(total: total, label: "evaluating \(name)") }
+            evaluation?.update(step: done)
+            if done == total { evaluation?.finish() }
+        }
+        if compareConnectors {
+            let (result, scores) = try demo.compareConnectors()
+            if json {
+                print(String(decoding: try JSONSerialization.data(withJSONObject: ["clip": result.jsonObject, "connectors": scores.map(\.jsonObject)],
+                                                                  options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                print(scoreTable(scores))
+            }
+            return
+        }
         let result = try demo.run()
+        if let report {
+            let folder = URL(fileURLWithPath: report)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try result.report().write(to: folder.appendingPathComponent("index.html"))
+            FileHandle.standardError.write(Data("report: \(folder.appendingPathComponent("index.html").path)\n".utf8))
+        }
         if json {
             print(String(decoding: try JSONSerialization.data(withJSONObject: result.jsonObject, options: [.sortedKeys]), as: UTF8.self))
         } else {
@@ -55,7 +84,7 @@ struct DemoCommand: ParsableCommand {
 extension DemoResult {
     var jsonObject: [String: Any] {
         var o: [String: Any] = [
-            "vqa_accuracy": vqa.overall.accuracy, "vqa_chance": vqa.overall.majorityBaseline,
+            "vqa_accuracy": vqa.overall.accuracy, "vqa_chance": vqa.typePriorBaseline,
             "compositional_vqa_accuracy": compositionalVQA.overall.accuracy,
             "zero_shot_accuracy": zeroShotAccuracy, "zero_shot_chance": zeroShotChance,
             "retrieval_r1": retrievalR1, "retrieval_r5": retrievalR5, "retrieval_r10": retrievalR10,
@@ -66,29 +95,47 @@ extension DemoResult {
     }
 
     var table: String {
-        func pct(_ x: Double) -> String { String(format: "%5.1f%%", 100 * x) }
-        var rows: [(String, String, String)] = [
-            ("CLIP zero-shot (48 object classes)", pct(zeroShotAccuracy), pct(zeroShotChance)),
-            ("CLIP text→image retrieval R@1 / R@5 / R@10", "\(pct(retrievalR1)) / \(pct(retrievalR5)) / \(pct(retrievalR10))", ""),
-            ("LLaVA VQA, all questions (\(vqa.overall.count))", pct(vqa.overall.accuracy), pct(vqa.overall.majorityBaseline)),
-        ]
-        for (type, a) in vqa.byType.sorted(by: { $0.key < $1.key }) {
-            rows.append(("  \(type) (\(a.count))", pct(a.accuracy), pct(a.majorityBaseline)))
-        }
-        rows.append(("LLaVA VQA, held-out colour–shape pairs (\(compositionalVQA.overall.count))", pct(compositionalVQA.overall.accuracy),
-                     pct(compositionalVQA.overall.majorityBaseline)))
-        rows.append(("LLaVA captions BLEU-4 / CIDEr-D", String(format: "%.3f / %.3f", bleu4, cider), ""))
+        let rows = metricRows
         let width = rows.map(\.0.count).max()!
         var lines = ["metric".padding(toLength: width, withPad: " ", startingAt: 0) + "   measured        chance (majority answer)"]
         for (name, value, chance) in rows {
             lines.append(name.padding(toLength: width, withPad: " ", startingAt: 0) + "   " + value.padding(toLength: 16, withPad: " ", startingAt: 0) + chance)
         }
-        if let e = example {
+        if let e = answered.first(where: { $0.question.type == .position }) ?? answered.first {
             lines.append("")
-            lines.append("held-out scene: \"\(e.caption)\"")
-            lines.append("Q: \(e.question)   A (LLaVA): \(e.answer)   truth: \(e.truth)")
+            lines.append("a test scene: \"\(e.sample.caption)\"")
+            lines.append("Q: \(e.question.question)   A (LLaVA): \(e.answer)   truth: \(e.question.answer)")
         }
         lines.append(String(format: "\ntook %.0f s", seconds))
         return lines.joined(separator: "\n")
     }
+}
+
+extension ConnectorScore {
+    var jsonObject: [String: Any] {
+        ["connector": family.rawValue, "trainable_parameters": trainableParameters, "image_tokens": imageTokens,
+         "vqa_accuracy": vqa.overall.accuracy, "vqa_chance": vqa.typePriorBaseline, "bleu4": bleu4, "cider": cider,
+         "seconds": seconds, "final_loss": Double(finalLoss),
+         "vqa_by_type": vqa.byType.mapValues { ["accuracy": $0.accuracy, "chance": $0.majorityBaseline] }]
+    }
+}
+
+/// The comparison as a table, one row per connector family.
+func scoreTable(_ scores: [ConnectorScore]) -> String {
+    let types = QuestionType.allCases.map(\.rawValue)
+    var lines = ["connector    trainable  image tokens  VQA     " + types.map { $0.padding(toLength: 9, withPad: " ", startingAt: 0) }.joined()
+        + "BLEU-4  CIDEr-D  train s"]
+    for s in scores {
+        let perType = types.map { String(format: "%5.1f%%   ", 100 * (s.vqa.byType[$0]?.accuracy ?? 0)) }.joined()
+        lines.append(s.family.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+            + String(format: " %9d  %12d  %5.1f%%  ", s.trainableParameters, s.imageTokens, 100 * s.vqa.overall.accuracy)
+            + perType + String(format: "%.3f   %.3f    %.0f", s.bleu4, s.cider, s.seconds))
+    }
+    if let first = scores.first {
+        let chance = types.map { String(format: "%5.1f%%   ", 100 * (first.vqa.byType[$0]?.majorityBaseline ?? 0)) }.joined()
+        lines.append("majority answer" + String(repeating: " ", count: 26) + String(format: "%5.1f%%  ", 100 * first.vqa.typePriorBaseline) + chance)
+    }
+    lines.append("")
+    lines += scores.map { "\($0.family.rawValue): \($0.family.paper)" }
+    return lines.joined(separator: "\n")
 }

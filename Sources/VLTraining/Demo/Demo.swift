@@ -17,6 +17,8 @@ public struct Demo {
         public var languageModel = TrainingSettings(steps: 150, batchSize: 32, learningRate: 2e-3, warmupSteps: 15)
         public var stage1 = TrainingSettings(steps: 100, batchSize: 32, learningRate: 2e-3, warmupSteps: 10)
         public var stage2 = TrainingSettings(steps: 350, batchSize: 32, learningRate: 1e-3, warmupSteps: 20)
+        /// Each connector of `--compare-connectors` (the language model frozen).
+        public var connectors = TrainingSettings(steps: 300, batchSize: 32, learningRate: 2e-3, warmupSteps: 20)
         public init() {}
     }
 
@@ -30,10 +32,21 @@ public struct Demo {
 
     public init(outputDirectory: URL) { self.outputDirectory = outputDirectory }
 
-    public func run() throws -> DemoResult {
-        let started = Date()
+    /// What the alignment stages start from: the world, a pre-trained CLIP and language model.
+    public struct Pretrained {
+        public let train: WorldData
+        public let test: WorldData
+        public let novel: [WorldSample]
+        public let processor: ImageProcessor
+        public let clip: CLIPModel
+        public let languageModel: LlamaForCausalLM
+        public let tokenizer: Tokenizer
+        public let tokenizerDirectory: URL
+    }
+
+    /// Generates the world, pre-trains CLIP (evaluated into `result`) and the language model.
+    public func pretrain(into result: inout DemoResult) throws -> Pretrained {
         GlobalRandom.seed(options.seed)
-        var result = DemoResult()
         let world = World()
         let processor = CLIPPretraining.worldProcessor(imageSize: world.imageSize)
         let train = WorldData(world.samples(.train, count: options.trainScenes, seed: options.seed), processor: processor)
@@ -41,7 +54,7 @@ public struct Demo {
         let novel = world.samples(.compositional, count: options.testScenes / 2, seed: options.seed)
         log("world: \(train.samples.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs")
 
-        // 1. CLIP from scratch on captions.
+        // CLIP from scratch on captions.
         let clipDir = outputDirectory.appendingPathComponent("clip")
         try FileManager.default.createDirectory(at: clipDir, withIntermediateDirectories: true)
         let clipVocab = try WorldTokenizers.writeCLIPTokenizer(to: clipDir, maxLength: 32)
@@ -60,26 +73,36 @@ public struct Demo {
         log(String(format: "clip: zero-shot %.1f%% (chance %.1f%%), text→image R@1 %.1f%%", 100 * zeroShot.accuracy, 100 * zeroShot.chance,
                    100 * result.retrievalR1))
 
-        // 2. A small LLaMA pre-trained on the world's text.
-        let llavaDir = outputDirectory.appendingPathComponent("llava")
-        try FileManager.default.createDirectory(at: llavaDir, withIntermediateDirectories: true)
-        try WorldTokenizers.writeLanguageModelTokenizer(to: llavaDir)
-        let tokenizer = try Tokenizer(directory: llavaDir)
-        let padId = tokenizer.padTokenId ?? 0
+        // A small LLaMA pre-trained on the world's text.
+        let tokenizerDir = outputDirectory.appendingPathComponent("llava")
+        try FileManager.default.createDirectory(at: tokenizerDir, withIntermediateDirectories: true)
+        try WorldTokenizers.writeLanguageModelTokenizer(to: tokenizerDir)
+        let tokenizer = try Tokenizer(directory: tokenizerDir)
         let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize))
         let text = train.samples.flatMap { s in
             [TokenizedExample.promptResponse(tokenizer, prompt: "", response: s.caption)]
                 + s.questions.map { TokenizedExample.promptResponse(tokenizer, prompt: "", response: "\($0.question) \($0.answer)") }
         }
         let lmTrainer = stage("language model", options.languageModel, lm)
-        try LanguageModelPretraining.train(lm, examples: text, padId: padId, trainer: lmTrainer)
+        try LanguageModelPretraining.train(lm, examples: text, padId: tokenizer.padTokenId ?? 0, trainer: lmTrainer)
         result.curves["language model"] = lmTrainer.history.map(\.loss)
+        return Pretrained(train: train, test: test, novel: novel, processor: processor, clip: clip, languageModel: lm,
+                          tokenizer: tokenizer, tokenizerDirectory: tokenizerDir)
+    }
 
-        // 3. LLaVA: stage 1 aligns the projector on captions, stage 2 tunes projector + LLM on questions.
+    /// The default demo: pre-training, LLaVA's two stages, evaluation of everything.
+    public func run() throws -> DemoResult {
+        let started = Date()
+        var result = DemoResult()
+        let p = try pretrain(into: &result)
+        let (train, test, tokenizer) = (p.train, p.test, p.tokenizer)
+        let padId = tokenizer.padTokenId ?? 0
+
+        // LLaVA: stage 1 aligns the projector on captions, stage 2 tunes projector + LLM on questions.
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
         // The last layer with its class token: a small CLIP's summary of the scene lives there
         // (LLaVA-1.5's penultimate patch features suit large towers trained on far more data).
-        let llava = try LlavaAlignment.assemble(clip: clip, languageModel: lm, imageTokenId: imageToken,
+        let llava = try LlavaAlignment.assemble(clip: p.clip, languageModel: p.languageModel, imageTokenId: imageToken,
                                                 selection: VisionFeatureSelection(layers: [-1], keepClassToken: true))
         let features = LlavaAlignment.visionFeatures(llava, pixels: train.pixels)
         let captionExamples = train.samples.indices.map {
@@ -98,23 +121,74 @@ public struct Demo {
         result.curves["llava stage 2"] = stage2.history.map(\.loss)
         result.trainableParameters["llava stage 1"] = stage1.optimizer.parameters.reduce(0) { $0 + $1.value.count }
         result.trainableParameters["llava stage 2"] = stage2.optimizer.parameters.reduce(0) { $0 + $1.value.count }
-        try HFExport.write(llava, processor: processor, to: llavaDir)
+        let llavaDir = p.tokenizerDirectory
+        try HFExport.write(llava, processor: p.processor, to: llavaDir)
 
-        // 4. Evaluation through the saved directory, as `vlkit generate` would load it.
+        // Evaluation through the saved directory, as `vlkit generate` would load it.
         let pipeline = try GenerationPipeline(directory: llavaDir)
-        let outcomes = try WorldEvaluation.answers(pipeline, samples: test.samples)
+        var done = 0
+        let total = test.samples.count + p.novel.count + 50
+        let outcomes = try WorldEvaluation.answers(pipeline, samples: test.samples) { done += 1; onEvaluate("evaluation", total, done) }
         result.vqa = VQAAccuracy(outcomes)
-        result.compositionalVQA = VQAAccuracy(try WorldEvaluation.answers(pipeline, samples: novel))
+        result.compositionalVQA = VQAAccuracy(try WorldEvaluation.answers(pipeline, samples: p.novel) { done += 1; onEvaluate("evaluation", total, done) })
         let captioned = Array(test.samples.prefix(50))
-        let captions = try WorldEvaluation.captions(pipeline, samples: captioned)
+        let captions = try WorldEvaluation.captions(pipeline, samples: captioned) { done += 1; onEvaluate("evaluation", total, done) }
         (result.bleu4, result.cider) = (captions.bleu4, captions.cider)
-        if let s = test.samples.first(where: { $0.scene.objects.count > 1 }), let qa = s.questions.first(where: { $0.type == .position }) {
-            let answer = try pipeline.generate(prompt: qa.question, images: [s.scene.render()], sampling: SamplingParameters(), maxTokens: 4)
-            result.example = DemoResult.Example(caption: s.caption, question: qa.question, answer: answer.text.trimmingCharacters(in: .whitespaces),
-                                                truth: qa.answer)
+        result.answered = zip(test.samples.flatMap { s in s.questions.map { (s, $0) } }, outcomes).map { pair, outcome in
+            DemoResult.Answered(sample: pair.0, question: pair.1, answer: outcome.prediction)
         }
         result.seconds = Date().timeIntervalSince(started)
         return result
+    }
+
+    /// `--compare-connectors`: every connector family between the same frozen towers, trained on
+    /// the same examples for the same steps; VQA and captions on the test scenes.
+    public func compareConnectors(families: [ConnectorFamily] = ConnectorFamily.allCases) throws -> (DemoResult, [ConnectorScore]) {
+        var result = DemoResult()
+        let p = try pretrain(into: &result)
+        let tokenizer = p.tokenizer
+        let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
+        let selection = VisionFeatureSelection(layers: [-1], keepClassToken: true)
+        let vision = try CLIPVisionModel(p.clip.config.vision, selection: selection)
+        try vision.load(stateDict: Dictionary(uniqueKeysWithValues: p.clip.vision_model.stateDict().map { ("vision_model." + $0.key, $0.value) }))
+        let features = noGrad { vision.features(p.train.pixels) }
+        let testFeatures = noGrad { vision.features(p.test.pixels) }
+        var scores: [ConnectorScore] = []
+        for family in families {
+            GlobalRandom.seed(options.seed &+ 17)
+            let variant = try ConnectorVariant.make(family, visionWidth: vision.featureSize, featureTokens: features.shape[1],
+                                                    languageModel: p.languageModel, imageTokenId: imageToken)
+            let examples = p.train.samples.indices.flatMap { i in
+                [variant.example(tokenizer, question: WorldEvaluation.captionRequest, answer: p.train.samples[i].caption, image: i)]
+                    + p.train.samples[i].questions.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: i) }
+            }
+            let started = Date()
+            let trainer = stage(family.rawValue, options.connectors, variant.model)
+            try variant.train(examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
+            let seconds = Date().timeIntervalSince(started)
+            var outcomes: [VQAOutcome] = []
+            for (i, s) in p.test.samples.enumerated() {
+                let f = testFeatures.narrow(0, start: i, length: 1)
+                for qa in s.questions {
+                    outcomes.append(VQAOutcome(questionType: qa.type.rawValue, prediction: try variant.answer(tokenizer, question: qa.question, features: f),
+                                               truth: qa.answer))
+                }
+                onEvaluate(family.rawValue, p.test.samples.count, i + 1)
+            }
+            let captioned = min(40, p.test.samples.count)
+            let candidates = try (0..<captioned).map {
+                try variant.answer(tokenizer, question: WorldEvaluation.captionRequest, features: testFeatures.narrow(0, start: $0, length: 1),
+                                   maxTokens: 30).split(separator: " ").map(String.init)
+            }
+            let references = p.test.samples.prefix(captioned).map { [$0.caption.split(separator: " ").map(String.init)] }
+            scores.append(ConnectorScore(family: family, trainableParameters: trainer.optimizer.parameters.reduce(0) { $0 + $1.value.count },
+                                         imageTokens: variant.imageTokens, vqa: VQAAccuracy(outcomes),
+                                         bleu4: bleu4(candidates: candidates, references: references),
+                                         cider: cider(candidates: candidates, references: references), seconds: seconds,
+                                         finalLoss: trainer.history.last?.loss ?? .nan))
+            log(String(format: "%@: VQA %.1f%%, CIDEr %.2f, %.0f s", family.rawValue, 100 * scores.last!.vqa.overall.accuracy, scores.last!.cider, seconds))
+        }
+        return (result, scores)
     }
 
     private func stage(_ name: String, _ settings: TrainingSettings, _ model: Module) -> Trainer {
@@ -135,10 +209,6 @@ public struct Demo {
 
 /// What the demo measured.
 public struct DemoResult {
-    public struct Example {
-        public var caption, question, answer, truth: String
-    }
-
     public var zeroShotAccuracy = 0.0, zeroShotChance = 0.0
     public var retrievalR1 = 0.0, retrievalR5 = 0.0, retrievalR10 = 0.0
     public var vqa = VQAAccuracy([])
@@ -146,6 +216,25 @@ public struct DemoResult {
     public var bleu4 = 0.0, cider = 0.0
     public var curves: [String: [Float]] = [:]
     public var trainableParameters: [String: Int] = [:]
-    public var example: Example?
+    /// Test questions with the model's answers, for the report.
+    public var answered: [Answered] = []
     public var seconds = 0.0
+
+    public struct Answered {
+        public var sample: WorldSample
+        public var question: QuestionAnswer
+        public var answer: String
+    }
+}
+
+/// One row of the connector comparison.
+public struct ConnectorScore {
+    public var family: ConnectorFamily
+    public var trainableParameters: Int
+    public var imageTokens: Int
+    public var vqa: VQAAccuracy
+    public var bleu4: Double
+    public var cider: Double
+    public var seconds: Double
+    public var finalLoss: Float
 }

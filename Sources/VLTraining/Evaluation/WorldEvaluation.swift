@@ -10,22 +10,26 @@ public enum WorldEvaluation {
     public static let captionRequest = "describe the image ."
 
     /// Greedy answers to every question of `samples`, compared with the truth by exact match.
-    public static func answers(_ pipeline: GenerationPipeline, samples: [WorldSample], maxTokens: Int = 4) throws -> [VQAOutcome] {
+    public static func answers(_ pipeline: GenerationPipeline, samples: [WorldSample], maxTokens: Int = 4,
+                               progress: () -> Void = {}) throws -> [VQAOutcome] {
         var outcomes: [VQAOutcome] = []
         for s in samples {
+            defer { progress() }
             let image = s.scene.render()
             for qa in s.questions {
                 let r = try pipeline.generate(prompt: qa.question, images: [image], sampling: SamplingParameters(), maxTokens: maxTokens)
-                outcomes.append(VQAOutcome(questionType: qa.type.rawValue, prediction: r.text, truth: qa.answer))
+                outcomes.append(VQAOutcome(questionType: qa.type.rawValue, prediction: r.text.trimmingCharacters(in: .whitespaces), truth: qa.answer))
             }
         }
         return outcomes
     }
 
     /// Greedy captions of `samples`' images with BLEU-4 and CIDEr-D against the true captions.
-    public static func captions(_ pipeline: GenerationPipeline, samples: [WorldSample]) throws -> (captions: [String], bleu4: Double, cider: Double) {
-        let generated = try samples.map {
-            try pipeline.generate(prompt: captionRequest, images: [$0.scene.render()], sampling: SamplingParameters(), maxTokens: 30)
+    public static func captions(_ pipeline: GenerationPipeline, samples: [WorldSample],
+                                progress: () -> Void = {}) throws -> (captions: [String], bleu4: Double, cider: Double) {
+        let generated = try samples.map { s -> String in
+            defer { progress() }
+            return try pipeline.generate(prompt: captionRequest, images: [s.scene.render()], sampling: SamplingParameters(), maxTokens: 30)
                 .text.trimmingCharacters(in: .whitespaces)
         }
         let candidates = generated.map { $0.split(separator: " ").map(String.init) }

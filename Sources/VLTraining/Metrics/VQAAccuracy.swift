@@ -50,3 +50,13 @@ public struct VQAAccuracy: Equatable {
         byType = Dictionary(grouping: outcomes, by: \.questionType).mapValues(AccuracyWithChance.init)
     }
 }
+
+extension VQAAccuracy {
+    /// The accuracy of a blind model that knows each question's type and always gives that type's
+    /// most common answer: what the language prior alone reaches.
+    public var typePriorBaseline: Double {
+        let total = byType.values.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return 0 }
+        return byType.values.reduce(0) { $0 + Double($1.count) * $1.majorityBaseline } / Double(total)
+    }
+}

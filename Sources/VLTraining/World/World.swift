@@ -79,7 +79,7 @@ public struct World: Sendable {
                 if objects.contains(where: { $0.shape == shape || $0.color == color }) { continue }
                 if !compositional && heldOut.contains("\(color.rawValue) \(shape.rawValue)") { continue }
                 let size: ShapeSize = rng.next() % 2 == 0 ? .small : .large
-                let radius = size == .small ? imageSize / 10 + Int(rng.next() % 2) : imageSize / 6 + Int(rng.next() % 3)
+                let radius = size == .small ? imageSize / 8 + Int(rng.next() % 2) : imageSize / 5 + Int(rng.next() % 3)
                 let x = radius + Int(rng.next() % UInt64(imageSize - 2 * radius))
                 let y = radius + Int(rng.next() % UInt64(imageSize - 2 * radius))
                 let candidate = SceneObject(shape: shape, color: color, size: size, x: x, y: y, radius: radius)
