@@ -54,16 +54,9 @@ public struct Demo {
         let novel = world.samples(.compositional, count: options.testScenes / 2, seed: options.seed)
         log("world: \(train.samples.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs")
 
-        // CLIP from scratch on captions.
+        // CLIP from scratch on captions, and a small LLaMA on the world's text.
         let clipDir = outputDirectory.appendingPathComponent("clip")
-        try FileManager.default.createDirectory(at: clipDir, withIntermediateDirectories: true)
-        let clipVocab = try WorldTokenizers.writeCLIPTokenizer(to: clipDir, maxLength: 32)
-        let clipTokenizer = try CLIPTokenizer(directory: clipDir)
-        let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: clipVocab, imageSize: world.imageSize))
-        let clipTrainer = stage("clip", options.clip, clip)
-        try CLIPPretraining.train(clip, pixels: train.pixels, captions: train.captions, tokenizer: clipTokenizer, trainer: clipTrainer)
-        try HFExport.write(clip, processor: processor, to: clipDir)
-        result.curves["clip"] = clipTrainer.history.map(\.loss)
+        let (clip, clipTokenizer) = try runner.trainCLIP(on: train, processor: processor, settings: options.clip, output: clipDir)
         let zeroShot = WorldEvaluation.zeroShot(clip, tokenizer: clipTokenizer, data: test)
         (result.zeroShotAccuracy, result.zeroShotChance) = (zeroShot.accuracy, zeroShot.chance)
         let retrieval = WorldEvaluation.retrieval(clip, tokenizer: clipTokenizer, data: distinctCaptions(test, processor: processor))
@@ -72,20 +65,11 @@ public struct Demo {
         result.retrievalR10 = retrieval.textToImage[10] ?? 0
         log(String(format: "clip: zero-shot %.1f%% (chance %.1f%%), text→image R@1 %.1f%%", 100 * zeroShot.accuracy, 100 * zeroShot.chance,
                    100 * result.retrievalR1))
-
-        // A small LLaMA pre-trained on the world's text.
         let tokenizerDir = outputDirectory.appendingPathComponent("llava")
+        let (lm, tokenizer, _) = try runner.trainLanguageModel(on: train, settings: options.languageModel,
+                                                              output: outputDirectory.appendingPathComponent("language-model"))
         try FileManager.default.createDirectory(at: tokenizerDir, withIntermediateDirectories: true)
         try WorldTokenizers.writeLanguageModelTokenizer(to: tokenizerDir)
-        let tokenizer = try Tokenizer(directory: tokenizerDir)
-        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize))
-        let text = train.samples.flatMap { s in
-            [TokenizedExample.promptResponse(tokenizer, prompt: "", response: s.caption)]
-                + s.questions.map { TokenizedExample.promptResponse(tokenizer, prompt: "", response: "\($0.question) \($0.answer)") }
-        }
-        let lmTrainer = stage("language model", options.languageModel, lm)
-        try LanguageModelPretraining.train(lm, examples: text, padId: tokenizer.padTokenId ?? 0, trainer: lmTrainer)
-        result.curves["language model"] = lmTrainer.history.map(\.loss)
         return Pretrained(train: train, test: test, novel: novel, processor: processor, clip: clip, languageModel: lm,
                           tokenizer: tokenizer, tokenizerDirectory: tokenizerDir)
     }
@@ -96,33 +80,22 @@ public struct Demo {
         var result = DemoResult()
         let p = try pretrain(into: &result)
         let (train, test, tokenizer) = (p.train, p.test, p.tokenizer)
-        let padId = tokenizer.padTokenId ?? 0
 
         // LLaVA: stage 1 aligns the projector on captions, stage 2 tunes projector + LLM on questions.
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
         // The last layer with its class token: a small CLIP's summary of the scene lives there
         // (LLaVA-1.5's penultimate patch features suit large towers trained on far more data).
         let llava = try LlavaAlignment.assemble(clip: p.clip, languageModel: p.languageModel, imageTokenId: imageToken,
-                                                selection: VisionFeatureSelection(layers: [-1], keepClassToken: true))
-        let features = LlavaAlignment.visionFeatures(llava, pixels: train.pixels)
-        let captionExamples = train.samples.indices.map {
-            LlavaAlignment.example(tokenizer, llava: llava, question: WorldEvaluation.captionRequest, answer: train.samples[$0].caption, image: $0)
-        }
-        let questionExamples = train.samples.indices.flatMap { i in
-            train.samples[i].questions.map { LlavaAlignment.example(tokenizer, llava: llava, question: $0.question, answer: $0.answer, image: i) }
-        }
-        LlavaAlignment.prepare(llava, stage: .featureAlignment)
-        let stage1 = stage("llava stage 1", options.stage1, llava)
-        try LlavaAlignment.train(llava, examples: captionExamples, features: features, padId: padId, trainer: stage1)
-        LlavaAlignment.prepare(llava, stage: .instructionTuning)
-        let stage2 = stage("llava stage 2", options.stage2, llava)
-        try LlavaAlignment.train(llava, examples: questionExamples + captionExamples, features: features, padId: padId, trainer: stage2)
+                                                selection: RecipeRunner.worldFeatureSelection)
+        let llavaDir = p.tokenizerDirectory
+        let stage1 = try runner.trainLlava(llava, stage: .featureAlignment, on: train, tokenizer: tokenizer, settings: options.stage1,
+                                           output: llavaDir, processor: p.processor)
+        let stage2 = try runner.trainLlava(llava, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: options.stage2,
+                                           output: llavaDir, processor: p.processor)
         result.curves["llava stage 1"] = stage1.history.map(\.loss)
         result.curves["llava stage 2"] = stage2.history.map(\.loss)
         result.trainableParameters["llava stage 1"] = stage1.optimizer.parameters.reduce(0) { $0 + $1.value.count }
         result.trainableParameters["llava stage 2"] = stage2.optimizer.parameters.reduce(0) { $0 + $1.value.count }
-        let llavaDir = p.tokenizerDirectory
-        try HFExport.write(llava, processor: p.processor, to: llavaDir)
 
         // Evaluation through the saved directory, as `vlkit generate` would load it.
         let pipeline = try GenerationPipeline(directory: llavaDir)
@@ -148,8 +121,7 @@ public struct Demo {
         let p = try pretrain(into: &result)
         let tokenizer = p.tokenizer
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
-        let selection = VisionFeatureSelection(layers: [-1], keepClassToken: true)
-        let vision = try CLIPVisionModel(p.clip.config.vision, selection: selection)
+        let vision = try CLIPVisionModel(p.clip.config.vision, selection: RecipeRunner.worldFeatureSelection)
         try vision.load(stateDict: Dictionary(uniqueKeysWithValues: p.clip.vision_model.stateDict().map { ("vision_model." + $0.key, $0.value) }))
         let features = noGrad { vision.features(p.train.pixels) }
         let testFeatures = noGrad { vision.features(p.test.pixels) }
@@ -163,7 +135,8 @@ public struct Demo {
                     + p.train.samples[i].questions.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: i) }
             }
             let started = Date()
-            let trainer = stage(family.rawValue, options.connectors, variant.model)
+            let trainer = Trainer(model: variant.model, settings: options.connectors)
+            trainer.onStep = { onStep(family.rawValue, options.connectors, $0) }
             try variant.train(examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
             let seconds = Date().timeIntervalSince(started)
             var outcomes: [VQAOutcome] = []
@@ -191,12 +164,10 @@ public struct Demo {
         return (result, scores)
     }
 
-    private func stage(_ name: String, _ settings: TrainingSettings, _ model: Module) -> Trainer {
-        var s = settings
-        s.seed = options.seed &+ UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF)
-        let trainer = Trainer(model: model, settings: s)
-        trainer.onStep = { onStep(name, s, $0) }
-        return trainer
+    private var runner: RecipeRunner {
+        var r = RecipeRunner()
+        r.onStep = { [onStep] in onStep($0, $1, $2) }
+        return r
     }
 
     /// The scenes of `data` whose captions no other scene shares (retrieval needs one right answer).

@@ -62,12 +62,14 @@ public enum LlavaAlignment {
         }
     }
 
-    /// Which parameters a stage trains: the projector, plus the language model in stage 2 unless
-    /// it carries LoRA adapters (then those were made trainable when they were attached).
-    public static func prepare(_ llava: LlavaForConditionalGeneration, stage: Stage, languageModelTrains: Bool = true) {
+    /// Which parameters a stage trains: the projector, plus in stage 2 the language model — or
+    /// only its LoRA adapters when it carries some.
+    public static func prepare(_ llava: LlavaForConditionalGeneration, stage: Stage) {
         llava.freeze()
         llava.unfreeze(["multi_modal_projector"])
-        if stage == .instructionTuning && languageModelTrains { llava.unfreeze(["language_model"]) }
+        guard stage == .instructionTuning else { return }
+        let adapters = llava.language_model.parameters().filter(\.isAdapter)
+        if adapters.isEmpty { llava.unfreeze(["language_model"]) } else { adapters.forEach { $0.isTrainable = true } }
     }
 
     /// Trains on random batches of `examples` whose images index `features`.
