@@ -190,6 +190,19 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(leftovers, [])
     }
 
+    func testAnImageTableOfTheWrittenWorldEqualsTheWorldsPixels() throws {
+        let samples = World().samples(.train, count: 20, seed: 9)
+        let out = url("world")
+        try WorldExport.write(samples, to: out)
+        let conversations = try Dataset.conversations(out.appendingPathComponent(WorldExport.conversationsFile))
+        let questions = try Dataset.questions(out.appendingPathComponent(WorldExport.questionsFile))
+        let processor = CLIPPretraining.worldProcessor(imageSize: 64)
+        let table = try ImageTable(questions.entries.map(\.image), processor: processor, batchSize: 6)
+        XCTAssertEqual(table.files, conversations.entries.map { $0.image! })
+        XCTAssertEqual(table.pixels.toArray(), WorldData(samples, processor: processor).pixels.toArray())
+        XCTAssertEqual(questions.entries.map { table.row(of: $0.image) }, samples.indices.flatMap { i in samples[i].questions.map { _ in i } })
+    }
+
     struct QuestionAnswerPair: Equatable {
         let question: String, answer: String
         init(_ q: String, _ a: String) { (question, answer) = (q, a) }
