@@ -6,7 +6,7 @@ struct VLKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vlkit",
         abstract: "Run, train and align vision-language models, in Swift.",
-        subcommands: [DemoCommand.self, Generate.self, Chat.self, Embed.self, CLIPCommand.self, Models.self, Bench.self, Info.self, MeasureLoad.self])
+        subcommands: [DemoCommand.self, DataCommand.self, Generate.self, Chat.self, Embed.self, CLIPCommand.self, Models.self, Bench.self, Info.self, MeasureLoad.self])
 }
 
 struct Info: ParsableCommand {

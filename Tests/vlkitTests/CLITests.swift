@@ -10,38 +10,6 @@ final class CLITests: XCTestCase {
     static let model = fixtures.appendingPathComponent("clip/real_vocab").path
     static func image(_ name: String) -> String { fixtures.appendingPathComponent("images").appendingPathComponent(name).path }
 
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    func vlkit(_ arguments: [String], input: String? = nil) throws -> Run {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = input == nil ? FileHandle.nullDevice : inp
-        try p.run()
-        if let input {
-            inp.fileHandleForWriting.write(input.data(using: .utf8)!)
-            try inp.fileHandleForWriting.close()
-        }
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func assertFails(_ arguments: [String], saying text: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try vlkit(arguments)
-        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
-        XCTAssertTrue(r.stderr.split(separator: "\n").first.map { $0.contains(text) } ?? false,
-                      "stderr \"\(r.stderr)\" does not start with a line saying \"\(text)\"", file: file, line: line)
-        XCTAssertEqual(r.stdout, "", "nothing on stdout", file: file, line: line)
-    }
-
     func testClassifyRanksLabels() throws {
         let r = try vlkit(["clip", "classify", "--model", Self.model, "--image", Self.image("rgb.png"), "--labels", "cat, dog,car", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
