@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import VLIO
+import VLModels
+import VLTensor
+
+/// How `vlkit serve` listens and how much work it takes on.
+public struct ServerOptions: Sendable {
+    public var host = "127.0.0.1"
+    /// 0: any free port (the bound one is passed to `run`'s `onListening`).
+    public var port = 8080
+    /// Sequences decoded together in one batch.
+    public var maxConcurrent = 8
+    /// Requests waiting for a slot before the server answers 429.
+    public var maxQueue = 64
+    public var limits = ServerLimits()
+
+    public init() {}
+}
+
+/// The model a server holds: a generative model for chat completions or CLIP for embeddings.
+public enum ServedModel {
+    case generation(GenerationPipeline)
+    case clip(CLIPPipeline)
+
+    /// Loads a directory by its config's `model_type`.
+    public static func load(directory: URL, quantization: QuantizationFormat?) throws -> ServedModel {
+        let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
+        if try config.string("model_type", "") == "clip" { return .clip(try CLIPPipeline(directory: directory)) }
+        return .generation(try GenerationPipeline(directory: directory, quantization: quantization))
+    }
+}
+
+/// An OpenAI-compatible HTTP server over one model: chat completions (streamed or not) with
+/// continuous batching, embeddings for CLIP, the model list and a health check.
+public final class InferenceServer: @unchecked Sendable {
+    public let modelID: String
+    let options: ServerOptions
+    let validator: RequestValidator
+    let scheduler: GenerationScheduler?
+    let embeddings: EmbeddingService?
+    let created = Int(Date().timeIntervalSince1970)
+
+    public init(model: ServedModel, modelID: String, options: ServerOptions) {
+        self.modelID = modelID
+        self.options = options
+        switch model {
+        case .generation(let pipeline):
+            scheduler = GenerationScheduler(pipeline: pipeline, maxConcurrent: options.maxConcurrent, maxQueue: options.maxQueue)
+            embeddings = nil
+            validator = RequestValidator(modelID: modelID, limits: options.limits, takesImages: pipeline.processor != nil)
+        case .clip(let pipeline):
+            scheduler = nil
+            embeddings = EmbeddingService(pipeline: pipeline, maxQueue: options.maxQueue)
+            validator = RequestValidator(modelID: modelID, limits: options.limits, takesImages: true)
+        }
+    }
+
+    /// Serves until the calling task is cancelled; `onListening` gets the bound port.
+    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        scheduler?.start()
+        defer { scheduler?.stop() }
+        let app = Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "vlkit"),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) })
+        try await app.run()
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/health") { [self] _, _ in Self.json(encodeJSON(health)) }
+        router.get("/v1/models") { [self] _, _ in
+            Self.json(encodeJSON(ModelList(data: [.init(id: modelID, created: created)])))
+        }
+        router.post("/v1/chat/completions") { [self] request, _ in await answer { try await chatCompletion(request) } }
+        router.post("/v1/embeddings") { [self] request, _ in await answer { try await embeddings(request) } }
+        return router
+    }
+
+    /// Liveness and load: requests decoding, waiting, and stopped because their client went away.
+    var health: Health {
+        let stats = scheduler?.stats ?? (active: 0, waiting: 0, cancelled: 0)
+        return Health(status: "ok", model: modelID, active: stats.active, waiting: stats.waiting, cancelled: stats.cancelled)
+    }
+
+    struct Health: Codable {
+        let status: String
+        let model: String
+        let active: Int
+        let waiting: Int
+        let cancelled: Int
+    }
+
+    /// The handler's response, or its refusal as an OpenAI error object.
+    private func answer(_ handler: () async throws -> Response) async -> Response {
+        do {
+            return try await handler()
+        } catch let e as APIError {
+            return e.response
+        } catch {
+            return APIError.internalError("\(error)").response
+        }
+    }
+
+    private func body(_ request: Request) async throws -> Data {
+        do {
+            return Data(buffer: try await request.body.collect(upTo: options.limits.maxBodyBytes))
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit: options.limits.maxBodyBytes)
+        }
+    }
+
+    private func chatCompletion(_ request: Request) async throws -> Response {
+        let data = try await body(request)
+        guard let scheduler else {
+            throw APIError.invalid("the model \"\(modelID)\" gives embeddings, not chat completions; use /v1/embeddings", param: "model",
+                                   code: "model_not_supported")
+        }
+        let parsed = try validator.decode(ChatCompletionRequest.self, from: data)
+        let job = try validator.chatJob(parsed)
+        let (id, stream) = try scheduler.submit(job)
+        let completion = CompletionStream(id: id, events: stream, scheduler: scheduler,
+                                          responseID: "chatcmpl-\(UUID().uuidString.lowercased())", model: modelID)
+        let promptTokens = try await completion.start()
+        if parsed.stream == true {
+            return completion.streamingResponse(promptTokens: promptTokens, includeUsage: parsed.stream_options?.include_usage == true)
+        }
+        return Self.json(encodeJSON(try await completion.collect(promptTokens: promptTokens)))
+    }
+
+    private func embeddings(_ request: Request) async throws -> Response {
+        let data = try await body(request)
+        guard let embeddings else {
+            throw APIError.invalid("the model \"\(modelID)\" is not an embedding model; /v1/embeddings needs a CLIP model", param: "model",
+                                   code: "model_not_supported")
+        }
+        let inputs = try validator.embeddingInputs(validator.decode(EmbeddingsRequest.self, from: data))
+        let (vectors, tokens) = try await embeddings.embed(inputs)
+        return Self.json(encodeJSON(EmbeddingsResponse(
+            data: vectors.enumerated().map { .init(index: $0.offset, embedding: $0.element) }, model: modelID,
+            usage: .init(prompt_tokens: tokens, total_tokens: tokens))))
+    }
+
+    static func json(_ data: Data) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
