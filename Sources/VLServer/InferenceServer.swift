@@ -136,10 +136,11 @@ public final class InferenceServer: @unchecked Sendable {
             throw APIError.invalid("the model \"\(modelID)\" is not an embedding model; /v1/embeddings needs a CLIP model", param: "model",
                                    code: "model_not_supported")
         }
-        let inputs = try validator.embeddingInputs(validator.decode(EmbeddingsRequest.self, from: data))
-        let (vectors, tokens) = try await embeddings.embed(inputs)
+        let parsed = try validator.decode(EmbeddingsRequest.self, from: data)
+        let (vectors, tokens) = try await embeddings.embed(try validator.embeddingInputs(parsed))
+        let base64 = parsed.encoding_format == "base64"
         return Self.json(encodeJSON(EmbeddingsResponse(
-            data: vectors.enumerated().map { .init(index: $0.offset, embedding: $0.element) }, model: modelID,
+            data: vectors.enumerated().map { .init(index: $0.offset, embedding: base64 ? .base64($0.element) : .floats($0.element)) }, model: modelID,
             usage: .init(prompt_tokens: tokens, total_tokens: tokens))))
     }
 

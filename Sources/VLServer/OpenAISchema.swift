@@ -160,7 +160,22 @@ struct EmbeddingsResponse: Encodable {
     struct Item: Encodable {
         let object = "embedding"
         let index: Int
-        let embedding: [Float]
+        let embedding: Vector
+    }
+
+    /// Floats as a JSON list, or (`encoding_format: base64`, the openai client's default) their
+    /// little-endian f32 bytes in base64.
+    enum Vector: Encodable {
+        case floats([Float])
+        case base64([Float])
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .floats(let v): try c.encode(v)
+            case .base64(let v): try c.encode(v.map { $0.bitPattern.littleEndian }.withUnsafeBytes { Data($0) }.base64EncodedString())
+            }
+        }
     }
 
     struct EmbeddingUsage: Encodable {

@@ -159,8 +159,8 @@ struct RequestValidator {
 
     func embeddingInputs(_ r: EmbeddingsRequest) throws -> [EmbeddingInput] {
         try checkModel(r.model)
-        if let format = r.encoding_format, format != "float" {
-            throw APIError.invalid("encoding_format \"\(format)\" is not supported; use float", param: "encoding_format")
+        if let format = r.encoding_format, format != "float" && format != "base64" {
+            throw APIError.invalid("encoding_format \"\(format)\" is not supported; use float or base64", param: "encoding_format")
         }
         let values = r.input.values
         guard !values.isEmpty else { throw APIError.invalid("input is empty", param: "input") }

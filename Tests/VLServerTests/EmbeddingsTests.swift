@@ -28,6 +28,18 @@ final class EmbeddingsTests: XCTestCase {
         XCTAssertGreaterThan((json["usage"] as? [String: Int])?["prompt_tokens"] ?? 0, 0)
     }
 
+    func testBase64EncodingCarriesTheSameFloats() throws {
+        let (_, floats, _) = try Self.running.post("/v1/embeddings", ["model": "clip", "input": "a cat"])
+        let (status, packed, _) = try Self.running.post("/v1/embeddings", ["model": "clip", "input": "a cat", "encoding_format": "base64"])
+        XCTAssertEqual(status, 200)
+        let text = (packed["data"] as? [[String: Any]])?.first?["embedding"] as? String ?? ""
+        let bytes = Data(base64Encoded: text) ?? Data()
+        let decoded = bytes.withUnsafeBytes { raw in (0..<(bytes.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+        let want = ((floats["data"] as? [[String: Any]])?.first?["embedding"] as? [Double] ?? []).map(Float.init)
+        XCTAssertEqual(decoded.count, want.count)
+        XCTAssertLessThan(zip(decoded, want).map { abs($0 - $1) }.max() ?? 1, 1e-6)
+    }
+
     func testASingleStringAndBadInputs() throws {
         let (status, json, _) = try Self.running.post("/v1/embeddings", ["model": "clip", "input": "a cat"])
         XCTAssertEqual(status, 200)
