@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Innermost micro-kernels only, with runtime CPU dispatch (see shared/notes/cpu-kernels.md).
@@ -44,6 +45,7 @@ let package = Package(
                     "VLTensor", "VLModels", "VLImaging", "VLTokenizers",
                     .product(name: "Hummingbird", package: "hummingbird"),
                     .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "Logging", package: "swift-log"),
                 ],
                 swiftSettings: swift5),
         .executableTarget(

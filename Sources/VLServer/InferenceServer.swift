@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import VLIO
 import VLModels
@@ -15,6 +16,8 @@ public struct ServerOptions: Sendable {
     /// Requests waiting for a slot before the server answers 429.
     public var maxQueue = 64
     public var limits = ServerLimits()
+    /// Log the HTTP layer's notices (start-up, connection errors); off, only critical ones.
+    public var verbose = false
 
     public init() {}
 }
@@ -64,8 +67,15 @@ public final class InferenceServer: @unchecked Sendable {
         let app = Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "vlkit"),
-            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) })
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
         try await app.run()
+    }
+
+    var logger: Logger {
+        var logger = Logger(label: "vlkit-serve")
+        logger.logLevel = options.verbose ? .info : .critical
+        return logger
     }
 
     func makeRouter() -> Router<BasicRequestContext> {

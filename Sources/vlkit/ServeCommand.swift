@@ -17,6 +17,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Refuse request bodies larger than this many bytes.") var maxBodyBytes = ServerLimits().maxBodyBytes
     @Option(help: "Refuse requests with more images than this.") var maxImages = ServerLimits().maxImagesPerRequest
     @Option(help: "Refuse images with more pixels than this.") var maxPixels = ServerLimits().maxPixelsPerImage
+    @Flag(help: "Log the HTTP layer's notices (connections, errors).") var verbose = false
 
     func validate() throws {
         if let quantize, QuantizationFormat(rawValue: quantize) == nil { throw ValidationError("--quantize must be q8 or q4") }
@@ -32,6 +33,7 @@ struct Serve: AsyncParsableCommand {
         var options = ServerOptions()
         (options.host, options.port, options.maxConcurrent, options.maxQueue) = (host, port, maxConcurrent, maxQueue)
         options.limits.allowLocalFiles = allowLocalFiles
+        options.verbose = verbose
         (options.limits.maxBodyBytes, options.limits.maxImagesPerRequest, options.limits.maxPixelsPerImage) = (maxBodyBytes, maxImages, maxPixels)
         let server = InferenceServer(model: served, modelID: directory.lastPathComponent, options: options)
         let host = self.host

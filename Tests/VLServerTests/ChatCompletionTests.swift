@@ -87,22 +87,17 @@ final class ChatCompletionTests: XCTestCase {
     /// Concurrent requests are batched together and each still gets its own answer.
     func testConcurrentRequestsGetTheAnswersTheyGetAlone() throws {
         let prompts = (0..<6).map { "Question number \($0)?" }
-        var answers = [String?](repeating: nil, count: prompts.count)
-        let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: prompts.count) { i in
-            let reply = try? server.post("/v1/chat/completions", [
-                "model": "llava", "messages": try! userTurn(prompts[i], image: i % 2 == 0 ? "rgb.png" : nil),
+        let answers = concurrently(prompts.count) { i -> String? in
+            let reply = try? self.server.post("/v1/chat/completions", [
+                "model": "llava", "messages": try! self.userTurn(prompts[i], image: i % 2 == 0 ? "rgb.png" : nil),
                 "temperature": 1, "seed": i, "max_tokens": 8 + i,
             ])
-            let content = ((reply?.json["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
-            lock.lock()
-            answers[i] = content
-            lock.unlock()
+            return ((reply?.json["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
         }
         for (i, prompt) in prompts.enumerated() {
             let want = try expected(prompt, image: i % 2 == 0 ? "rgb.png" : nil, sampling: SamplingParameters(temperature: 1, seed: UInt64(i)),
                                     maxTokens: 8 + i)
-            XCTAssertEqual(answers[i], want.text, "request \(i)")
+            XCTAssertEqual(answers[i] ?? nil, want.text, "request \(i)")
         }
     }
 

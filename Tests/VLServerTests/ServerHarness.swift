@@ -63,6 +63,30 @@ final class RunningServer: @unchecked Sendable {
     }
 }
 
+/// Runs `body` for 0..<n on n threads at once (a dispatch queue would run only as many as there are
+/// cores) and returns the results in order.
+func concurrently<T>(_ n: Int, _ body: @escaping (Int) -> T) -> [T?] {
+    let results = ConcurrentResults<T>(n), done = DispatchGroup()
+    for i in 0..<n {
+        done.enter()
+        Thread {
+            let value = body(i)
+            results.lock.lock()
+            results.values[i] = value
+            results.lock.unlock()
+            done.leave()
+        }.start()
+    }
+    done.wait()
+    return results.values
+}
+
+final class ConcurrentResults<T>: @unchecked Sendable {
+    let lock = NSLock()
+    var values: [T?]
+    init(_ n: Int) { values = [T?](repeating: nil, count: n) }
+}
+
 final class PortBox: @unchecked Sendable {
     var port = 0
 }
