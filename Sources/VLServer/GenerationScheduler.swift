@@ -161,8 +161,9 @@ final class GenerationScheduler: @unchecked Sendable {
             a.completionTokens += 1
             let (piece, stopped) = a.text.push(token)
             if !piece.isEmpty { a.events.yield(.text(piece)) }
-            if stopped && finish == nil {
-                decoder.remove(sequence: event.sequence)
+            if stopped {
+                // A stop string ends the answer even on its last allowed token.
+                if finish == nil { decoder.remove(sequence: event.sequence) }
                 finish = "stop"
             }
         }

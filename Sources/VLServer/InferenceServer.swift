@@ -27,10 +27,11 @@ public enum ServedModel {
     case generation(GenerationPipeline)
     case clip(CLIPPipeline)
 
-    /// Loads a directory by its config's `model_type`.
+    /// Loads a directory by its config's `model_type` (anything but CLIP loads as a generative
+    /// model, whose loader names what is missing or unsupported).
     public static func load(directory: URL, quantization: QuantizationFormat?) throws -> ServedModel {
-        let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
-        if try config.string("model_type", "") == "clip" { return .clip(try CLIPPipeline(directory: directory)) }
+        let config = try? ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
+        if (try? config?.string("model_type", "")) == "clip" { return .clip(try CLIPPipeline(directory: directory)) }
         return .generation(try GenerationPipeline(directory: directory, quantization: quantization))
     }
 }
