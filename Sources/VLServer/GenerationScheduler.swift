@@ -134,12 +134,14 @@ final class GenerationScheduler: @unchecked Sendable {
     /// Prefills a request and delivers its first token, or fails it.
     private func admit(_ s: Submission) {
         do {
-            let (ids, embeddings) = try pipeline.prepare(formatted: pipeline.format(conversation: s.job.conversation), images: s.job.images)
+            // At least one new token must fit; a longer prompt is refused before it is embedded.
+            let (ids, embeddings) = try pipeline.prepare(formatted: pipeline.format(conversation: s.job.conversation), images: s.job.images,
+                                                         maxTokens: pipeline.contextLength - 1)
             let promptTokens = embeddings.shape[1], room = pipeline.contextLength - promptTokens
             let maxTokens = s.job.maxTokens ?? room
-            guard maxTokens <= room, room >= 1 else {
+            guard maxTokens <= room else {
                 throw APIError.invalid("the prompt has \(promptTokens) tokens; with \(maxTokens) new ones that exceeds the model's context of "
-                    + "\(pipeline.contextLength)", param: s.job.maxTokens == nil ? "messages" : "max_tokens", code: "context_length_exceeded")
+                    + "\(pipeline.contextLength)", param: "max_tokens", code: "context_length_exceeded")
             }
             s.events.yield(.started(promptTokens: promptTokens))
             active[s.id] = Active(text: GeneratedText(tokenizer: pipeline.tokenizer, stopStrings: s.job.stopStrings), events: s.events)
@@ -147,6 +149,9 @@ final class GenerationScheduler: @unchecked Sendable {
                                 stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: pipeline.stopTokenIds)))
         } catch let e as APIError {
             fail(s.events, e)
+        } catch let e as PromptTooLongError {
+            fail(s.events, .invalid("the prompt has \(e.tokens) tokens; the model's context of \(pipeline.contextLength) leaves no room for an answer",
+                                    param: "messages", code: "context_length_exceeded"))
         } catch {
             // The model refused the prompt (image markers, template, vocabulary).
             fail(s.events, .invalid("\(error)", param: "messages"))

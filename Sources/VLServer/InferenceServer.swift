@@ -53,12 +53,24 @@ public final class InferenceServer: @unchecked Sendable {
         case .generation(let pipeline):
             scheduler = GenerationScheduler(pipeline: pipeline, maxConcurrent: options.maxConcurrent, maxQueue: options.maxQueue)
             embeddings = nil
-            validator = RequestValidator(modelID: modelID, limits: options.limits, takesImages: pipeline.processor != nil)
+            validator = RequestValidator(modelID: modelID, limits: options.limits, takesImages: pipeline.processor != nil,
+                                         maxPromptCharacters: Self.promptCharacterLimit(pipeline))
         case .clip(let pipeline):
             scheduler = nil
             embeddings = EmbeddingService(pipeline: pipeline, maxQueue: options.maxQueue)
             validator = RequestValidator(modelID: modelID, limits: options.limits, takesImages: true)
         }
+    }
+
+    /// The most characters a prompt that fits in the context can have: each token stands for at most
+    /// as many characters as the longest vocabulary entry (a byte-level entry's characters are bytes,
+    /// a byte-fallback token is at most one character). Nil when runs of unknown characters fuse
+    /// into one unknown token (no byte fallback), so no such bound exists.
+    static func promptCharacterLimit(_ pipeline: GenerationPipeline) -> Int? {
+        let tokenizer = pipeline.tokenizer
+        guard tokenizer.bpe.byteFallback || !tokenizer.bpe.fuseUnknown else { return nil }
+        let longest = (tokenizer.bpe.vocab.keys.map(\.unicodeScalars.count) + tokenizer.addedTokens.map(\.content.unicodeScalars.count)).max() ?? 1
+        return pipeline.contextLength * Swift.max(longest, 1)
     }
 
     /// Serves until the calling task is cancelled; `onListening` gets the bound port.

@@ -37,6 +37,9 @@ struct RequestValidator {
     let modelID: String
     let limits: ServerLimits
     let takesImages: Bool
+    /// Messages with more characters (Unicode scalars) than this cannot fit in the model's context;
+    /// they are refused before tokenising, which for megabytes of text would hold up every request.
+    var maxPromptCharacters: Int?
 
     static let roles: [String: String] = ["system": "system", "developer": "system", "user": "user", "assistant": "assistant"]
 
@@ -67,6 +70,10 @@ struct RequestValidator {
             let (text, pictures) = try content(m.content, at: "messages[\(i)].content", imagesSoFar: images.count)
             conversation.append(GenerationPipeline.Message(role: role, text: text, images: pictures.count))
             images += pictures
+        }
+        if let limit = maxPromptCharacters, conversation.map(\.text.unicodeScalars.count).reduce(0, +) > limit {
+            throw APIError.invalid("the messages are too long for the model's context (more than \(limit) characters)", param: "messages",
+                                   code: "context_length_exceeded")
         }
         return GenerationJob(conversation: conversation, images: images, sampling: try sampling(r),
                              maxTokens: try maxTokens(r), stopStrings: try stopStrings(r.stop))

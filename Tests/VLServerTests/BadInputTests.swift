@@ -96,9 +96,21 @@ final class BadInputTests: XCTestCase {
         try assertRefused(chat(["messages": [["role": "user", "content": big]]]), status: 413, code: "request_too_large", saying: "larger than the limit")
     }
 
+    /// Megabytes of text are refused at once, not tokenised on the scheduler's thread.
+    func testTextFarBeyondTheContextIsRefusedAtOnce() throws {
+        let started = Date()
+        let huge = String(repeating: "word ", count: 180_000)
+        try assertRefused(chat(["messages": [["role": "user", "content": huge]]]), code: "context_length_exceeded", param: "messages",
+                          saying: "too long for the model's context")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
     func testMaxTokensBeyondTheContext() throws {
         try assertRefused(chat(["max_tokens": 500]), code: "context_length_exceeded", param: "max_tokens", saying: "exceeds the model's context of 96")
         try assertRefused(chat(["max_tokens": 500, "stream": true]), code: "context_length_exceeded", saying: "context of 96")
+        let long = String(repeating: "a b c d ", count: 60)  // under the character bound, over 96 tokens
+        try assertRefused(chat(["messages": [["role": "user", "content": long]]]), code: "context_length_exceeded", param: "messages",
+                          saying: "leaves no room")
     }
 
     func testRemoteAndLocalImageURLsAreRefused() throws {

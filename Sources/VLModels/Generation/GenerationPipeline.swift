@@ -130,8 +130,10 @@ public final class GenerationPipeline {
         try prepare(formatted: format(prompt, images: images.count, raw: raw), images: images)
     }
 
-    /// Token ids and embeddings of already formatted text.
-    public func prepare(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage]) throws -> (ids: [Int], embeddings: Tensor) {
+    /// Token ids and embeddings of already formatted text. A prompt of more than `maxTokens`
+    /// tokens is refused (`PromptTooLongError`) before any embedding is computed.
+    public func prepare(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage],
+                        maxTokens: Int = .max) throws -> (ids: [Int], embeddings: Tensor) {
         let (text, addSpecial) = formatted
         let markers = text.components(separatedBy: imageMarker).count - 1
         let pixels = try images.isEmpty ? nil : processor.map { $0.batch(images) } ?? {
@@ -156,6 +158,7 @@ public final class GenerationPipeline {
             ids = tokenizer.encode(text.replacingOccurrences(of: imageMarker, with: ""), addSpecialTokens: addSpecial)
             if !images.isEmpty, let token = m.config.imageTokenId { ids = [Int](repeating: token, count: m.config.numQueryTokens) + ids }
         }
+        guard ids.count <= maxTokens else { throw PromptTooLongError(tokens: ids.count, limit: maxTokens) }
         let vocab = languageModel.vocabSize
         if let bad = ids.first(where: { $0 < 0 || $0 >= vocab }) {
             throw ModelInputError("token id \(bad) is outside the model's vocabulary of \(vocab) (tokenizer and model do not match)")
@@ -217,4 +220,11 @@ public final class GenerationPipeline {
         let output = stopStrings.isEmpty ? tokenizer.decode(tokens, skipSpecialTokens: true) : text.text
         return Result(tokens: tokens, text: output, finishReason: reason, promptTokens: length)
     }
+}
+
+/// A prompt longer than its caller allows (e.g. the model's context).
+public struct PromptTooLongError: Error, CustomStringConvertible {
+    public let tokens: Int
+    public let limit: Int
+    public var description: String { "the prompt has \(tokens) tokens, more than the \(limit) allowed" }
 }
