@@ -4,7 +4,7 @@
 # `vlkit clip embed` give for the same input and seed. Servers listen on 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release -Xswiftc -enable-testing --product vlkit >/dev/null
+if ! build_log=$(swift build -c release -Xswiftc -enable-testing --product vlkit 2>&1); then echo "$build_log" >&2; exit 1; fi
 vlkit=.build/release/vlkit
 if [ ! -x .venv-openai/bin/python ] || ! .venv-openai/bin/python -c "import openai" 2>/dev/null; then
   python3 -m venv .venv-openai
@@ -18,10 +18,15 @@ chat_port=$(free_port)
 embed_port=$(free_port)
 logs=$(mktemp -d)
 servers=()
-cleanup() { for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$logs"; }
+cleanup() {
+  status=$?
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ "$status" -ne 0 ]; then tail -n 20 "$logs"/*.log >&2 || true; fi
+  rm -rf "$logs"
+}
 trap cleanup EXIT
-"$vlkit" serve --model "$llava" --host 127.0.0.1 --port "$chat_port" 2>"$logs/chat.log" & servers+=($!)
-"$vlkit" serve --model "$clip" --host 127.0.0.1 --port "$embed_port" 2>"$logs/embed.log" & servers+=($!)
+"$vlkit" serve --model "$llava" --host 127.0.0.1 --port "$chat_port" --verbose >"$logs/chat.log" 2>&1 & servers+=($!)
+"$vlkit" serve --model "$clip" --host 127.0.0.1 --port "$embed_port" --verbose >"$logs/embed.log" 2>&1 & servers+=($!)
 for port in "$chat_port" "$embed_port"; do
   for _ in $(seq 1 300); do
     if "$python" -c "import urllib.request, sys; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null; then break; fi
