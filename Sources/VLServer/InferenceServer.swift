@@ -99,6 +99,7 @@ public final class InferenceServer: @unchecked Sendable {
         }
         router.post("/v1/chat/completions") { [self] request, _ in await answer { try await chatCompletion(request) } }
         router.post("/v1/embeddings") { [self] request, _ in await answer { try await embeddings(request) } }
+        router.add(middleware: UnknownRouteMiddleware())
         return router
     }
 
@@ -169,5 +170,17 @@ public final class InferenceServer: @unchecked Sendable {
 
     static func json(_ data: Data) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Answers a request for a path or method the server does not have with an OpenAI error object.
+struct UnknownRouteMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {
+            return APIError(error.status, "no route \(request.method) \(request.uri.path); this server has POST /v1/chat/completions, "
+                + "POST /v1/embeddings, GET /v1/models and GET /health", code: "unknown_url").response
+        }
     }
 }

@@ -119,6 +119,17 @@ final class BadInputTests: XCTestCase {
                           saying: "--allow-local-files")
     }
 
+    func testUnknownPathsGetAnErrorObject() throws {
+        let response = try server.client.request("POST", "/v1/completions", body: Data("{}".utf8))
+        XCTAssertEqual(response.status, 404)
+        let error = errorObject((try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:])
+        XCTAssertEqual(error.code, "unknown_url")
+        XCTAssertTrue(error.message.contains("/v1/chat/completions"))
+        let wrongMethod = try server.client.request("GET", "/v1/chat/completions")
+        XCTAssertTrue([404, 405].contains(wrongMethod.status))
+        XCTAssertEqual(errorObject((try? JSONSerialization.jsonObject(with: wrongMethod.body)) as? [String: Any] ?? [:]).code, "unknown_url")
+    }
+
     func testEmbeddingsOnAGenerativeModel() throws {
         let (status, json, _) = try server.post("/v1/embeddings", ["model": "llava", "input": "a cat"])
         XCTAssertEqual(status, 400)
