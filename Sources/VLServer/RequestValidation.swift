@@ -8,6 +8,8 @@ public struct ServerLimits: Sendable {
     public var maxImagesPerRequest = 4
     public var maxPixelsPerImage = 25_000_000
     public var maxEmbeddingInputs = 256
+    /// CLIP reads 77 tokens of a text; longer texts are refused rather than tokenised at length.
+    public var maxEmbeddingTextCharacters = 10_000
     public var maxStopStrings = 4
     /// Whether `image_url` may name a file on the server's machine (a path or `file://` URL).
     public var allowLocalFiles = false
@@ -178,7 +180,12 @@ struct RequestValidator {
         return try values.enumerated().map { i, value in
             let param = values.count == 1 && r.input == .one(value) ? "input" : "input[\(i)]"
             guard !value.isEmpty else { throw APIError.invalid("\(param) is an empty string", param: param) }
-            guard value.hasPrefix("data:") else { return .text(value) }
+            guard value.hasPrefix("data:") else {
+                guard value.unicodeScalars.count <= limits.maxEmbeddingTextCharacters else {
+                    throw APIError.invalid("\(param) has more than \(limits.maxEmbeddingTextCharacters) characters", param: param)
+                }
+                return .text(value)
+            }
             images += 1
             guard images <= limits.maxImagesPerRequest else {
                 throw APIError.invalid("too many images: at most \(limits.maxImagesPerRequest) per request", param: param, code: "too_many_images")

@@ -46,7 +46,8 @@ final class EmbeddingsTests: XCTestCase {
         XCTAssertEqual((json["data"] as? [Any])?.count, 1)
         for (body, code) in [(["model": "clip", "input": []] as [String: Any], "invalid_value"), (["model": "clip", "input": [""]], "invalid_value"),
                              (["model": "clip", "input": 3], "invalid_type"), (["model": "other", "input": "x"], "model_not_found"),
-                             (["model": "clip", "input": "data:image/png;base64,AAAA"], "invalid_image")] {
+                             (["model": "clip", "input": "data:image/png;base64,AAAA"], "invalid_image"),
+                             (["model": "clip", "input": String(repeating: "a", count: 10_001)], "invalid_value")] {
             let (status, json, _) = try Self.running.post("/v1/embeddings", body)
             XCTAssertTrue([400, 422].contains(status), "\(body)")
             XCTAssertEqual(errorObject(json).code, code, "\(body)")
