@@ -31,6 +31,8 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
     static let queueFull = APIError(.tooManyRequests, "the server is busy: the request queue is full; retry later",
                                     code: "queue_full", type: "rate_limit_error")
 
+    static let shuttingDown = APIError(.serviceUnavailable, "the server is shutting down", code: "shutting_down", type: "server_error")
+
     static func internalError(_ message: String) -> APIError {
         APIError(.internalServerError, message, code: "internal_error", type: "server_error")
     }

@@ -77,7 +77,8 @@ final class GenerationScheduler: @unchecked Sendable {
         let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream()
         condition.lock()
         defer { condition.unlock() }
-        guard waiting.count < maxQueue, !stopping else { throw APIError.queueFull }
+        guard !stopping else { throw APIError.shuttingDown }
+        guard waiting.count < maxQueue else { throw APIError.queueFull }
         let id = nextID
         nextID += 1
         continuation.onTermination = { [weak self] termination in
@@ -193,11 +194,10 @@ final class GenerationScheduler: @unchecked Sendable {
         let left = waiting
         waiting = []
         condition.unlock()
-        let stopped = APIError(.serviceUnavailable, "the server is shutting down", code: "shutting_down", type: "server_error")
-        for s in left { fail(s.events, stopped) }
+        for s in left { fail(s.events, .shuttingDown) }
         for (id, a) in active {
             decoder.remove(sequence: id)
-            fail(a.events, stopped)
+            fail(a.events, .shuttingDown)
         }
         active = [:]
     }
