@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (bottom up): CKernels → VLTensor → VLNN → VLIO (checkpoints, configs) → VLModels → VLTraining (recipes) → vlkit.
+// Layers (bottom up): CKernels → VLTensor → VLNN → VLIO (checkpoints, configs) → VLModels → VLTraining (recipes) · VLServer (HTTP) → vlkit.
 // A lower layer never imports a higher one.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
@@ -16,10 +16,14 @@ let package = Package(
         .library(name: "VLImaging", targets: ["VLImaging"]),
         .library(name: "VLModels", targets: ["VLModels"]),
         .library(name: "VLTraining", targets: ["VLTraining"]),
+        .library(name: "VLServer", targets: ["VLServer"]),
         .executable(name: "vlkit", targets: ["vlkit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Innermost micro-kernels only, with runtime CPU dispatch (see shared/notes/cpu-kernels.md).
@@ -35,10 +39,19 @@ let package = Package(
         .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging"], swiftSettings: swift5),
         .target(name: "VLTraining", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels"],
                 swiftSettings: swift5),
+        // The OpenAI-compatible HTTP server: schema, validation, the batching scheduler, routes.
+        .target(name: "VLServer",
+                dependencies: [
+                    "VLTensor", "VLModels", "VLImaging", "VLTokenizers",
+                    .product(name: "Hummingbird", package: "hummingbird"),
+                    .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "Logging", package: "swift-log"),
+                ],
+                swiftSettings: swift5),
         .executableTarget(
             name: "vlkit",
             dependencies: [
-                "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers", "VLTraining",
+                "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers", "VLTraining", "VLServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
@@ -49,6 +62,7 @@ let package = Package(
         .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
         .testTarget(name: "VLTrainingTests", dependencies: ["VLTraining"], swiftSettings: swift5),
         .testTarget(name: "VLImagingTests", dependencies: ["VLImaging"], swiftSettings: swift5),
+        .testTarget(name: "VLServerTests", dependencies: ["VLServer", "VLModels"], swiftSettings: swift5),
         // Runs the built binary; the dependency makes sure it is built first.
         .testTarget(name: "vlkitTests", dependencies: ["vlkit"], swiftSettings: swift5),
     ]

@@ -2,11 +2,12 @@ import ArgumentParser
 import VLTensor
 
 @main
-struct VLKitCommand: ParsableCommand {
+struct VLKitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vlkit",
         abstract: "Run, train and align vision-language models, in Swift.",
-        subcommands: [DemoCommand.self, DataCommand.self, Generate.self, Chat.self, Embed.self, CLIPCommand.self, Models.self, Bench.self, Info.self, MeasureLoad.self])
+        subcommands: [DemoCommand.self, DataCommand.self, Generate.self, Chat.self, Embed.self, CLIPCommand.self, Models.self, Serve.self,
+                      Bench.self, Info.self, MeasureLoad.self])
 }
 
 struct Info: ParsableCommand {

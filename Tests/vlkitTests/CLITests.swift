@@ -169,4 +169,11 @@ final class CLITests: XCTestCase {
         try assertFails(["clip", "embed", "--model", Self.model], saying: "give at least one --image or --text")
         try assertFails(["bench", "--repeat", "0"], saying: "--repeat must be at least 1")
     }
+
+    func testServeRefusesBadSetupsWithOneClearError() throws {
+        try assertFails(["serve", "--model", "/nonexistent/model"], saying: "no such model directory")
+        try assertFails(["serve", "--model", Self.fixtures.appendingPathComponent("llama/gqa_untied").path], saying: "no tokenizer.json")
+        try assertFails(["serve", "--model", Self.model, "--quantize", "q3"], saying: "--quantize must be q8 or q4")
+        try assertFails(["serve", "--model", Self.model, "--max-concurrent", "0"], saying: "--max-concurrent must be at least 1")
+    }
 }

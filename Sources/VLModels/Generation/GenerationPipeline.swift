@@ -67,6 +67,9 @@ public final class GenerationPipeline {
         stopTokenIds = stops
     }
 
+    /// A continuous-batching decoder over this model's language model.
+    public func makeBatchDecoder() -> BatchDecoder { BatchDecoder(model: languageModel) }
+
     var languageModel: LanguageModel {
         switch kind {
         case .text(let m): return m
@@ -127,8 +130,10 @@ public final class GenerationPipeline {
         try prepare(formatted: format(prompt, images: images.count, raw: raw), images: images)
     }
 
-    /// Token ids and embeddings of already formatted text.
-    public func prepare(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage]) throws -> (ids: [Int], embeddings: Tensor) {
+    /// Token ids and embeddings of already formatted text. A prompt of more than `maxTokens`
+    /// tokens is refused (`PromptTooLongError`) before any embedding is computed.
+    public func prepare(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage],
+                        maxTokens: Int = .max) throws -> (ids: [Int], embeddings: Tensor) {
         let (text, addSpecial) = formatted
         let markers = text.components(separatedBy: imageMarker).count - 1
         let pixels = try images.isEmpty ? nil : processor.map { $0.batch(images) } ?? {
@@ -153,6 +158,7 @@ public final class GenerationPipeline {
             ids = tokenizer.encode(text.replacingOccurrences(of: imageMarker, with: ""), addSpecialTokens: addSpecial)
             if !images.isEmpty, let token = m.config.imageTokenId { ids = [Int](repeating: token, count: m.config.numQueryTokens) + ids }
         }
+        guard ids.count <= maxTokens else { throw PromptTooLongError(tokens: ids.count, limit: maxTokens) }
         let vocab = languageModel.vocabSize
         if let bad = ids.first(where: { $0 < 0 || $0 >= vocab }) {
             throw ModelInputError("token id \(bad) is outside the model's vocabulary of \(vocab) (tokenizer and model do not match)")
@@ -197,36 +203,28 @@ public final class GenerationPipeline {
         guard length + maxTokens <= contextLength else {
             throw ModelInputError("the prompt has \(length) tokens; with \(maxTokens) new ones that exceeds the model's context of \(contextLength)")
         }
-        var stream = StreamingDecoder(tokenizer)
-        var text = "", sent = 0, stopped = false
-        /// Sends what can no longer become a stop string; true when a stop string was found.
-        func release(_ piece: String, final: Bool) -> Bool {
-            text += piece
-            if let hit = stopStrings.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
-                text = String(text[..<hit.lowerBound])
-                stopped = true
-            }
-            var safe = text.count
-            if !stopped && !final {
-                for stop in stopStrings {
-                    for n in stride(from: Swift.min(stop.count - 1, text.count), to: 0, by: -1) where text.hasSuffix(String(stop.prefix(n))) {
-                        safe = Swift.min(safe, text.count - n)
-                        break
-                    }
-                }
-            }
-            if safe > sent {
-                _ = onText(String(text.dropFirst(sent).prefix(safe - sent)))
-                sent = safe
-            }
-            return stopped
-        }
+        var text = GeneratedText(tokenizer: tokenizer, stopStrings: stopStrings)
         var (tokens, reason) = Generator(model: languageModel).generate(
             promptEmbeddings: embeddings, promptIds: ids, sampling: sampling,
-            stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stopTokenIds)) { token in !release(stream.push(token), final: false) }
-        if !stopped { _ = release(stream.finish(), final: true) }
-        if stopped { reason = .stopToken }
-        let output = stopStrings.isEmpty ? tokenizer.decode(tokens, skipSpecialTokens: true) : text
+            stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stopTokenIds)) { token in
+                let (piece, stopped) = text.push(token)
+                if !piece.isEmpty { _ = onText(piece) }
+                return !stopped
+            }
+        if text.stopped {
+            reason = .stopToken
+        } else {
+            let rest = text.finish()
+            if !rest.isEmpty { _ = onText(rest) }
+        }
+        let output = stopStrings.isEmpty ? tokenizer.decode(tokens, skipSpecialTokens: true) : text.text
         return Result(tokens: tokens, text: output, finishReason: reason, promptTokens: length)
     }
+}
+
+/// A prompt longer than its caller allows (e.g. the model's context).
+public struct PromptTooLongError: Error, CustomStringConvertible {
+    public let tokens: Int
+    public let limit: Int
+    public var description: String { "the prompt has \(tokens) tokens, more than the \(limit) allowed" }
 }

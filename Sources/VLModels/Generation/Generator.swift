@@ -41,12 +41,7 @@ public struct Generator {
             var history = promptIds
             var tokens: [Int] = []
             let promptLength = promptEmbeddings.shape[1]
-            var hidden = promptEmbeddings
-            for start in stride(from: 0, to: promptLength, by: prefillChunk) {
-                let length = Swift.min(prefillChunk, promptLength - start)
-                hidden = model.hiddenStates(promptEmbeddings.narrow(1, start: start, length: length),
-                                            positions: Array(start..<(start + length)), cache: cache, keyPadding: nil)
-            }
+            var hidden = prefill(promptEmbeddings, cache: cache)
             while tokens.count < stop.maxNewTokens {
                 let last = hidden.select(1, hidden.shape[1] - 1)  // [1, hidden]
                 let logits = model.logits(last).toArray()
@@ -62,5 +57,18 @@ public struct Generator {
             }
             return (tokens, .length)
         }
+    }
+
+    /// Runs the prompt [1, L, hidden] through the model into `cache` in chunks; returns the hidden
+    /// states of the last chunk.
+    func prefill(_ promptEmbeddings: Tensor, cache: KVCache) -> Tensor {
+        let promptLength = promptEmbeddings.shape[1]
+        var hidden = promptEmbeddings
+        for start in stride(from: 0, to: promptLength, by: prefillChunk) {
+            let length = Swift.min(prefillChunk, promptLength - start)
+            hidden = model.hiddenStates(promptEmbeddings.narrow(1, start: start, length: length),
+                                        positions: Array(start..<(start + length)), cache: cache, keyPadding: nil)
+        }
+        return hidden
     }
 }

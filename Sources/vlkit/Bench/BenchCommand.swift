@@ -28,7 +28,8 @@ struct Bench: ParsableCommand {
         let llms = (only == nil && !quick) || (only?.contains("llama") ?? false) ? try llmBenchmarks(quick: quick).filter(selected) : []
         let memory = only == nil || "clip_load_memory".contains(only!)
         let ttft = (only == nil && !quick) || (only.map { "llava_ttft".contains($0) } ?? false)
-        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || memory || ttft else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
+        let serve = (only == nil && !quick) || (only.map { "serve".contains($0) } ?? false)
+        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || memory || ttft || serve else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
         var peer: [String: (Double, String)] = [:]
         for (cases, script, python, name) in [(kernels, Peer.numpyScript, python, "numpy"), (models, Peer.torchScript, torchPython, "pytorch"),
                                               (llms, Peer.torchLLMScript, torchPython, "pytorch")] {
@@ -61,6 +62,10 @@ struct Bench: ParsableCommand {
                 }
             }
         }
+        if serve {
+            let (loads, alone) = try serveBenchmark(quick: quick)
+            printServeLoads(loads, pipelineAlone: alone)
+        }
         if memory, let m = try loadMemory() {
             if json {
                 printJSON(["name": "clip_load_memory"].merging(m.mapValues { "\(($0 * 10).rounded() / 10)" }) { a, _ in a })
@@ -70,7 +75,7 @@ struct Bench: ParsableCommand {
                     m["rss_after_load_mb"] ?? 0, m["rss_after_forward_mb"] ?? 0, m["peak_rss_mb"] ?? 0, m["weights_mb"] ?? 0))
             }
         }
-        if !json {
+        if !json && !cases.isEmpty {
             print("VLKit bench — \(Parallel.threadCount) threads, kernels \(String(cString: ck_isa_name()))")
             print(pad("case", 26) + pad("unit", 9) + pad("vlkit", 10) + pad("peer", 10) + pad("ratio", 8) + "peer")
         }
@@ -87,6 +92,26 @@ struct Bench: ParsableCommand {
                 let ratio = theirs.map { String(format: "%.2f×", ours / $0) } ?? "—"
                 print(pad(c.name, 26) + pad(c.unit, 9) + pad(figure(ours), 10)
                     + pad(theirs.map(figure) ?? "—", 10) + pad(ratio, 8) + (match?.1 ?? ""))
+            }
+        }
+    }
+
+    func printServeLoads(_ loads: [ServeLoad], pipelineAlone: Double) {
+        if json {
+            printJSON(["name": "serve_pipeline_alone", "unit": "tok/s", "vlkit": (pipelineAlone * 10).rounded() / 10])
+        } else {
+            print(String(format: "serve_pipeline_alone: %.1f tok/s (the same model and request through GenerationPipeline, no server)", pipelineAlone))
+        }
+        let single = loads.first?.tokensPerSecond ?? 1
+        for l in loads {
+            if json {
+                printJSON(["name": "serve_clients\(l.clients)", "clients": l.clients, "requests": l.requests, "tokens": l.tokens,
+                           "tokens_per_second": (l.tokensPerSecond * 10).rounded() / 10, "ttft_p50_s": (l.ttftP50 * 1000).rounded() / 1000,
+                           "ttft_p99_s": (l.ttftP99 * 1000).rounded() / 1000, "errors": l.errors])
+            } else {
+                print(String(format: "serve_clients%d: %.1f tok/s total (%.2f× one client), time to first token p50 %.3f s, p99 %.3f s, "
+                    + "%d errors (%d streamed requests of 64 tokens, %.1f s; random LLaMA 8×512 f32 on 127.0.0.1)",
+                    l.clients, l.tokensPerSecond, l.tokensPerSecond / single, l.ttftP50, l.ttftP99, l.errors, l.requests, l.seconds))
             }
         }
     }
