@@ -7,27 +7,53 @@ import Foundation
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool(workers: Parallel.threadCount - 1)
 
+    /// One parallel loop: its closure and its own counters, so a worker that wakes late can only
+    /// ever claim chunks of the job it holds (never a stale count against a newer job's counters).
+    private final class Job {
+        let body: (Int) -> Void
+        let chunks: Int
+        /// [next chunk to claim, chunks not yet finished] (accessed only through the C atomics).
+        let counters = UnsafeMutablePointer<Int64>.allocate(capacity: 2)
+
+        init(chunks: Int, body: @escaping (Int) -> Void) {
+            (self.chunks, self.body) = (chunks, body)
+            counters.initialize(to: 0)
+            (counters + 1).initialize(to: Int64(chunks))
+        }
+
+        deinit { counters.deallocate() }
+
+        /// Takes chunks until none is left.
+        func work() {
+            while true {
+                let c = Int(ck_atomic_add(counters, 1))
+                if c >= chunks { return }
+                body(c)
+                ck_atomic_add(counters + 1, -1)
+            }
+        }
+
+        var isFinished: Bool { ck_atomic_load(counters + 1) == 0 }
+    }
+
     private let workers: Int
     /// Counters shared with the workers (accessed only through the C atomics).
-    private let state = UnsafeMutablePointer<Int64>.allocate(capacity: 5)
+    private let state = UnsafeMutablePointer<Int64>.allocate(capacity: 3)
     private var generation: UnsafeMutablePointer<Int64> { state }
-    private var nextChunk: UnsafeMutablePointer<Int64> { state + 1 }
-    private var pending: UnsafeMutablePointer<Int64> { state + 2 }
-    private var sleepers: UnsafeMutablePointer<Int64> { state + 3 }
-    /// Workers between taking the job's closure and letting it go.
-    private var active: UnsafeMutablePointer<Int64> { state + 4 }
-    private var chunks = 0
-    private var body: ((Int) -> Void)?
+    private var sleepers: UnsafeMutablePointer<Int64> { state + 1 }
+    /// Workers between taking a job and letting it go.
+    private var active: UnsafeMutablePointer<Int64> { state + 2 }
+    private var current: Job?
     private let wake = NSCondition()
     private let submit = NSLock()
-    private let bodyLock = NSLock()
+    private let jobLock = NSLock()
 
     /// Spin iterations before a worker sleeps (~tens of microseconds).
     private static let spinLimit = 20_000
 
     init(workers: Int) {
         self.workers = Swift.max(0, workers)
-        state.initialize(repeating: 0, count: 5)
+        state.initialize(repeating: 0, count: 3)
         for i in 0..<self.workers {
             let t = Thread { [unowned self] in self.loop() }
             t.name = "vlkit-worker-\(i)"
@@ -43,31 +69,19 @@ final class WorkerPool: @unchecked Sendable {
         }
         submit.lock()
         defer { submit.unlock() }
-        bodyLock.withLock { self.body = body }
-        chunks = n
-        ck_atomic_store(nextChunk, 0)
-        ck_atomic_store(pending, Int64(n))
+        let job = Job(chunks: n, body: body)
+        jobLock.withLock { current = job }
         ck_atomic_add(generation, 1)
         if ck_atomic_load(sleepers) > 0 {
             wake.lock()
             wake.broadcast()
             wake.unlock()
         }
-        work(body)
-        while ck_atomic_load(pending) > 0 { ck_spin_pause() }
-        bodyLock.withLock { self.body = nil }
-        // The closure must not outlive this call: wait for workers still holding it.
+        job.work()
+        while !job.isFinished { ck_spin_pause() }
+        jobLock.withLock { current = nil }
+        // The closure must not outlive this call: wait for workers still holding the job.
         while ck_atomic_load(active) > 0 { ck_spin_pause() }
-    }
-
-    /// Takes chunks until none is left.
-    private func work(_ body: (Int) -> Void) {
-        while true {
-            let c = Int(ck_atomic_add(nextChunk, 1))
-            if c >= chunks { return }
-            body(c)
-            ck_atomic_add(pending, -1)
-        }
     }
 
     private func loop() {
@@ -90,7 +104,8 @@ final class WorkerPool: @unchecked Sendable {
             seen = ck_atomic_load(generation)
             ck_atomic_add(active, 1)
             do {
-                if let job = bodyLock.withLock({ body }) { work(job) }
+                let job = jobLock.withLock { current }
+                job?.work()
             }
             ck_atomic_add(active, -1)
         }

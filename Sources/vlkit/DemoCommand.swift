@@ -99,7 +99,7 @@ extension DemoResult {
         let width = rows.map(\.0.count).max()!
         var lines = ["metric".padding(toLength: width, withPad: " ", startingAt: 0) + "   measured        chance (majority answer)"]
         for (name, value, chance) in rows {
-            lines.append(name.padding(toLength: width, withPad: " ", startingAt: 0) + "   " + value.padding(toLength: 16, withPad: " ", startingAt: 0) + chance)
+            lines.append(name.padding(toLength: width, withPad: " ", startingAt: 0) + "   " + value + String(repeating: " ", count: max(2, 16 - value.count)) + chance)
         }
         if let e = answered.first(where: { $0.question.type == .position }) ?? answered.first {
             lines.append("")

@@ -69,6 +69,7 @@ public struct RecipeRunner {
 
     /// CLIP from scratch on the world's captions; writes the directory with its tokenizer.
     public func trainCLIP(on train: WorldData, processor: ImageProcessor, settings: TrainingSettings, output: URL) throws -> (CLIPModel, CLIPTokenizer) {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let vocab = try WorldTokenizers.writeCLIPTokenizer(to: output, maxLength: 32)
         let tokenizer = try CLIPTokenizer(directory: output)
         let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: vocab, imageSize: processor.cropHeight))
@@ -80,6 +81,7 @@ public struct RecipeRunner {
 
     /// A small LLaMA on the world's text (captions, questions with answers); writes the directory.
     public func trainLanguageModel(on train: WorldData, settings: TrainingSettings, output: URL) throws -> (LlamaForCausalLM, Tokenizer, Trainer) {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         try WorldTokenizers.writeLanguageModelTokenizer(to: output)
         let tokenizer = try Tokenizer(directory: output)
         let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize))

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import VLIO
+import VLModels
+import VLTraining
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Run a training recipe (JSON) on the built-in world.",
+        discussion: """
+            Recipes: \(Recipe.Kind.allCases.map(\.rawValue).joined(separator: ", ")). Ready ones are in recipes/; \
+            paths in a recipe are relative to its file. The trained model is a Hugging Face directory at the \
+            recipe's "output"; checkpoints go to <output>/checkpoints when training.checkpoint_every > 0.
+            """)
+
+    @Argument(help: "The recipe file.") var recipe: String
+    @Option(name: .customLong("set"), help: "Override a recipe value, e.g. --set training.steps=100 (repeatable).")
+    var overrides: [String] = []
+    @Flag(help: "Continue from the newest checkpoint under <output>/checkpoints.") var resume = false
+    @Option(help: "Append one JSON object per step to this file (step, loss, lr, samples/s).") var metrics: String?
+
+    func run() throws {
+        let recipe = try Recipe(contentsOf: URL(fileURLWithPath: self.recipe), overrides: overrides)
+        var runner = RecipeRunner()
+        runner.resume = resume
+        runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let log = try metrics.map { try MetricsLog(url: URL(fileURLWithPath: $0), append: resume) }
+        var bar: VLTraining.ProgressBar?
+        runner.onStep = { stage, settings, record in
+            if bar == nil { bar = VLTraining.ProgressBar(total: settings.steps, label: stage, samplesPerStep: settings.batchSize * settings.accumulation) }
+            bar?.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss)), ("lr", String(format: "%.1e", record.learningRate))])
+            if record.step == settings.steps { bar?.finish() }
+            try log?.write(["stage": .string(stage), "step": .int(record.step), "loss": .double(Double(record.loss)),
+                            "lr": .double(Double(record.learningRate)), "samples_per_second": .double(record.samplesPerSecond)])
+        }
+        try runner.run(recipe)
+        print("trained \(recipe.recipe.rawValue): \(recipe.output)")
+    }
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score a model directory on a dataset folder (questions.jsonl, captions.jsonl, as `vlkit data synth` writes).",
+        discussion: "A generative model (LLaVA, BLIP-2) gets VQA accuracy per question type and caption BLEU-4/CIDEr-D; a CLIP model gets retrieval recall.")
+
+    @Option(help: "A Hugging Face model directory.") var model: String
+    @Option(help: "A dataset folder.") var data: String
+    @Option(help: "Most images to caption.") var captionLimit = 100
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let folder = URL(fileURLWithPath: data)
+        let questionsFile = folder.appendingPathComponent(WorldExport.questionsFile)
+        let captionsFile = folder.appendingPathComponent(WorldExport.captionsFile)
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: questionsFile.path) || fm.fileExists(atPath: captionsFile.path) else {
+            throw ValidationError("\(folder.path): no \(WorldExport.questionsFile) or \(WorldExport.captionsFile)")
+        }
+        let config = try ConfigReader(contentsOf: URL(fileURLWithPath: model).appendingPathComponent("config.json"))
+        var out: [String: Any] = [:]
+        if try config.string("model_type", "") == "clip" {
+            let clip = try CLIPPipeline(directory: URL(fileURLWithPath: model))
+            let r = try DatasetEvaluation.retrieval(clip, captions: Dataset.captions(captionsFile).entries)
+            out["image_to_text"] = r.imageToText.mapKeys { "r\($0)" }
+            out["text_to_image"] = r.textToImage.mapKeys { "r\($0)" }
+        } else {
+            let pipeline = try GenerationPipeline(directory: URL(fileURLWithPath: model))
+            if fm.fileExists(atPath: questionsFile.path) {
+                let questions = try Dataset.questions(questionsFile).entries
+                let bar = VLTraining.ProgressBar(total: questions.count, label: "vqa")
+                let vqa = try DatasetEvaluation.vqa(pipeline, questions: questions) { bar.update(step: $0) }
+                bar.finish()
+                out["vqa_accuracy"] = vqa.overall.accuracy
+                out["vqa_chance"] = vqa.typePriorBaseline
+                out["vqa_by_type"] = vqa.byType.mapValues { ["accuracy": $0.accuracy, "chance": $0.majorityBaseline, "count": $0.count] }
+            }
+            if fm.fileExists(atPath: captionsFile.path) {
+                let c = try DatasetEvaluation.captions(pipeline, captions: Dataset.captions(captionsFile).entries, limit: captionLimit)
+                (out["bleu4"], out["cider"], out["captioned_images"]) = (c.bleu4, c.cider, c.count)
+            }
+        }
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            for (k, v) in out.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
+        }
+    }
+}
+
+extension Dictionary {
+    func mapKeys<K: Hashable>(_ f: (Key) -> K) -> [K: Value] { Dictionary<K, Value>(uniqueKeysWithValues: map { (f($0.key), $0.value) }) }
+}
