@@ -43,10 +43,12 @@ final class WorkerPool: @unchecked Sendable {
         }
         submit.lock()
         defer { submit.unlock() }
-        bodyLock.withLock { self.body = body }
+        // The counters first, then the closure: a worker that takes the closure (under the lock)
+        // must not see the last job's chunk counter (it would run chunks twice or lose one).
         chunks = n
         ck_atomic_store(nextChunk, 0)
         ck_atomic_store(pending, Int64(n))
+        bodyLock.withLock { self.body = body }
         ck_atomic_add(generation, 1)
         if ck_atomic_load(sleepers) > 0 {
             wake.lock()
