@@ -195,6 +195,15 @@ AVX512_ATTR static void pack_b_trans_avx512(const float *b, size_t ldb, size_t k
     }
 }
 
+/* The same for an A panel: 12 rows gathered per k, stored 12 wide (the mask keeps the next k's slots). */
+AVX512_ATTR static void pack_a_avx512(const float *a, size_t lda, size_t rows, size_t kc, float *dst) {
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 0, 0, 0),
+                                     _mm512_set1_epi32((int)lda));
+    __mmask16 m = (__mmask16)((1u << rows) - 1);
+    for (size_t p = 0; p < kc; p++)
+        _mm512_mask_storeu_ps(dst + p * AVX512_MR, 0x0FFF, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, a + p, 4));
+}
+
 /* Four weight rows at a time share each load of x. */
 AVX512_ATTR static void gemv_t_avx512(size_t n, size_t k, const float *w, size_t ldw, const float *x, float *y, float alpha, int acc) {
     size_t j = 0;
@@ -275,6 +284,12 @@ AVX512_ATTR static void gemv_t_bf16_avx512(size_t n, size_t k, const uint16_t *w
 }
 #endif
 
+static void pack_a_base(const float *a, size_t lda, size_t rows, size_t kc, float *dst) {
+    size_t mr = ck_gemm_mr();
+    for (size_t p = 0; p < kc; p++)
+        for (size_t i = 0; i < mr; i++) dst[p * mr + i] = i < rows ? a[i * lda + p] : 0.0f;
+}
+
 static void pack_b_trans_base(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) {
     size_t nr = ck_gemm_nr();
     for (size_t p = 0; p < kc; p++)
@@ -290,6 +305,7 @@ static struct {
     gemv_n_fn gemv_n;
     gemv_bf16_fn gemv_bf16;
     void (*pack_b_trans)(const float *, size_t, size_t, size_t, float *);
+    void (*pack_a)(const float *, size_t, size_t, size_t, float *);
 } K;
 
 static void init(void) {
@@ -297,6 +313,7 @@ static void init(void) {
     K.mr = BASE_MR; K.nr = BASE_NR; K.micro = micro_base; K.gemv_t = gemv_t_base; K.gemv_n = gemv_n_base;
     K.gemv_bf16 = gemv_t_bf16_base;
     K.pack_b_trans = pack_b_trans_base;
+    K.pack_a = pack_a_base;
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
@@ -305,6 +322,7 @@ static void init(void) {
         K.gemv_bf16 = gemv_t_bf16_avx512;
         /* 32-bit gather offsets: fine for any row stride below 2^31 / 32 floats. */
         K.pack_b_trans = pack_b_trans_avx512;
+        K.pack_a = pack_a_avx512;
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         K.mr = 6; K.nr = 16; K.micro = micro_avx2; K.gemv_t = gemv_t_avx2; K.gemv_n = gemv_n_avx2;
     }
@@ -316,6 +334,7 @@ size_t ck_gemm_mr(void) { init(); return K.mr; }
 size_t ck_gemm_nr(void) { init(); return K.nr; }
 
 void ck_pack_b_trans(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) { K.pack_b_trans(b, ldb, kc, cols, dst); }
+void ck_pack_a(const float *a, size_t lda, size_t rows, size_t kc, float *dst) { K.pack_a(a, lda, rows, kc, dst); }
 
 void ck_gemm_micro(size_t k, const float *a, const float *b, float *c, size_t ldc, size_t mr, size_t nr, int accumulate, float alpha) {
     K.micro(k, a, b, c, ldc, mr, nr, accumulate, alpha);

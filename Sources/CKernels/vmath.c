@@ -64,6 +64,28 @@ static inline float tanh_inline(float x) {
     ATTR static void quick_gelu_##SUFFIX(const float *x, float *y, size_t n) {                        \
         for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_inline(-1.702f * x[i]));             \
     }                                                                                                 \
+    ATTR static void adamw_##SUFFIX(float *w, const float *g, float *m, float *v, size_t n,            \
+                                    const ck_adamw_params *h) {                                       \
+        for (size_t i = 0; i < n; i++) {                                                              \
+            float wi = w[i] * h->decay;                                                               \
+            float mi = h->beta1 * m[i] + (1.0f - h->beta1) * g[i];                                    \
+            float vi = h->beta2 * v[i] + (1.0f - h->beta2) * g[i] * g[i];                             \
+            m[i] = mi; v[i] = vi;                                                                     \
+            w[i] = wi - h->step_size * (mi / (__builtin_sqrtf(vi) / h->bias2_sqrt + h->eps));          \
+        }                                                                                             \
+    }                                                                                                 \
+    ATTR static void silu_grad_##SUFFIX(const float *x, float *y, size_t n) {                         \
+        for (size_t i = 0; i < n; i++) {                                                              \
+            float s = 1.0f / (1.0f + exp_inline(-x[i]));                                              \
+            y[i] = s * (1.0f + x[i] * (1.0f - s));                                                    \
+        }                                                                                             \
+    }                                                                                                 \
+    ATTR static void quick_gelu_grad_##SUFFIX(const float *x, float *y, size_t n) {                   \
+        for (size_t i = 0; i < n; i++) {                                                              \
+            float s = 1.0f / (1.0f + exp_inline(-1.702f * x[i]));                                     \
+            y[i] = s + 1.702f * x[i] * s * (1.0f - s);                                                \
+        }                                                                                             \
+    }                                                                                                 \
     ATTR static void gelu_erf_##SUFFIX(const float *x, float *y, size_t n) {                          \
         for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erf_inline(x[i] * 0.70710678118654752f)); \
     }                                                                                                 \
@@ -185,6 +207,9 @@ void ck_sigmoid(const float *x, float *y, size_t n) { DISPATCH(sigmoid, x, y, n)
 void ck_tanh(const float *x, float *y, size_t n) { DISPATCH(tanh, x, y, n) }
 void ck_silu(const float *x, float *y, size_t n) { DISPATCH(silu, x, y, n) }
 void ck_quick_gelu(const float *x, float *y, size_t n) { DISPATCH(quick_gelu, x, y, n) }
+void ck_adamw(float *w, const float *g, float *m, float *v, size_t n, const ck_adamw_params *h) { DISPATCH(adamw, w, g, m, v, n, h) }
+void ck_silu_grad(const float *x, float *y, size_t n) { DISPATCH(silu_grad, x, y, n) }
+void ck_quick_gelu_grad(const float *x, float *y, size_t n) { DISPATCH(quick_gelu_grad, x, y, n) }
 void ck_gelu_erf(const float *x, float *y, size_t n) { DISPATCH(gelu_erf, x, y, n) }
 void ck_gelu_erf_grad(const float *x, float *y, size_t n) { DISPATCH(gelu_erf_grad, x, y, n) }
 void ck_gelu_tanh(const float *x, float *y, size_t n) { DISPATCH(gelu_tanh, x, y, n) }

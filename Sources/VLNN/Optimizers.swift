@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import VLTensor
 
@@ -43,15 +44,12 @@ public final class AdamW: Optimizer {
             let mt = m[id] ?? Tensor.zeros(w.shape), vt = v[id] ?? Tensor.zeros(w.shape)
             (m[id], v[id]) = (mt, vt)
             let pw = w.mutablePointer, pg = g.pointer, pm = mt.mutablePointer, pv = vt.mutablePointer
-            let decay = 1 - learningRate * weightDecay
-            let (b1, b2, e) = (beta1, beta2, eps)
-            Parallel.forRange(w.count, grain: 1 << 14) { r in
-                for i in r {
-                    pw[i] *= decay
-                    pm[i] = b1 * pm[i] + (1 - b1) * pg[i]
-                    pv[i] = b2 * pv[i] + (1 - b2) * pg[i] * pg[i]
-                    let denom = pv[i].squareRoot() / bc2Sqrt + e
-                    pw[i] -= stepSize * (pm[i] / denom)
+            let h = ck_adamw_params(decay: 1 - learningRate * weightDecay, beta1: beta1, beta2: beta2,
+                                    bias2_sqrt: bc2Sqrt, eps: eps, step_size: stepSize)
+            withUnsafePointer(to: h) { hp in
+                Parallel.forRange(w.count, grain: 1 << 14) { r in
+                    let i = r.lowerBound
+                    ck_adamw(pw + i, pg + i, pm + i, pv + i, r.count, hp)
                 }
             }
         }

@@ -248,23 +248,13 @@ extension Tensor {
     /// x · σ(1.702 x), OpenAI CLIP's activation (HF "quick_gelu").
     public func quickGelu() -> Tensor {
         let out = kernelForward(self) { ck_quick_gelu($0, $1, $2) }
-        return record(out, [self]) { g in
-            [g * unaryForward(self) { x in
-                let s = 1 / (1 + Foundation.exp(-1.702 * x))
-                return s + 1.702 * x * s * (1 - s)
-            }]
-        }
+        return record(out, [self]) { g in [g * kernelForward(self) { ck_quick_gelu_grad($0, $1, $2) }] }
     }
 
     /// x · σ(x) (SiLU / swish, LLaMA's MLP).
     public func silu() -> Tensor {
         let out = kernelForward(self) { ck_silu($0, $1, $2) }
-        return record(out, [self]) { g in
-            [g * unaryForward(self) { x in
-                let s = 1 / (1 + Foundation.exp(-x))
-                return s * (1 + x * (1 - s))
-            }]
-        }
+        return record(out, [self]) { g in [g * kernelForward(self) { ck_silu_grad($0, $1, $2) }] }
     }
 
     /// Clamps to [min, max] (either bound optional); gradient flows where not clamped.

@@ -39,6 +39,23 @@ public enum Parallel {
         }
     }
 
+    /// Calls `body(i)` for every i in 0..<n, threads taking tasks one at a time: uneven tasks, or a
+    /// thread the OS preempts on a busy machine, then delay the loop by one task instead of half of it.
+    public static func forEachTask(_ n: Int, _ body: (Int) -> Void) {
+        if n <= 1 || threadCount == 1 || isInsideParallelRegion {
+            for i in 0..<n { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            WorkerPool.shared.run(chunks: n) { i in
+                let wasInside = isInsideParallelRegion
+                isInsideParallelRegion = true
+                body(i)
+                isInsideParallelRegion = wasInside
+            }
+        }
+    }
+
     /// Whether the current thread is running the body of a parallel loop.
     public static var isInsideParallelRegion: Bool {
         get { pthread_getspecific(nestingKey) != nil }

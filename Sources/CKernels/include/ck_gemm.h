@@ -17,6 +17,10 @@ void ck_gemm_micro(size_t k, const float *a, const float *b, float *c, size_t ld
    NR-wide panel dst[p·NR + j], zero-padding j ≥ cols. */
 void ck_pack_b_trans(const float *b, size_t ldb, size_t kc, size_t cols, float *dst);
 
+/* Packs rows i < rows ≤ MR of A (row stride lda) for p < kc into an MR-high panel dst[p·MR + i],
+   zero-padding i ≥ rows. */
+void ck_pack_a(const float *a, size_t lda, size_t rows, size_t kc, float *dst);
+
 /* bf16 products (AVX512_BF16 `vdpbf16ps`): whether the CPU has them. Activations are rounded to
    bf16 (relative error ~1e-3 against f32). */
 int ck_has_bf16_dot(void);

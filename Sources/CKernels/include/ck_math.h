@@ -9,6 +9,13 @@ void ck_sigmoid(const float *x, float *y, size_t n);
 void ck_tanh(const float *x, float *y, size_t n);
 void ck_silu(const float *x, float *y, size_t n);
 void ck_quick_gelu(const float *x, float *y, size_t n);
+/* One AdamW update of n weights in place (torch.optim.AdamW's order of operations). */
+typedef struct { float decay, beta1, beta2, bias2_sqrt, eps, step_size; } ck_adamw_params;
+void ck_adamw(float *w, const float *g, float *m, float *v, size_t n, const ck_adamw_params *h);
+
+/* Derivatives of silu and quick_gelu at x. */
+void ck_silu_grad(const float *x, float *y, size_t n);
+void ck_quick_gelu_grad(const float *x, float *y, size_t n);
 void ck_gelu_erf(const float *x, float *y, size_t n);
 /* d gelu(x) / dx for the erf form. */
 void ck_gelu_erf_grad(const float *x, float *y, size_t n);

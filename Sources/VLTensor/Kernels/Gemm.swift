@@ -97,36 +97,60 @@ struct GemmPlan {
         }
     }
 
-    /// C[:, j0..<j0+nc] (+)= alpha · op(A)[:, p0..<p0+kc] · packedB. Threads take equal row ranges
-    /// when there are enough rows, otherwise equal ranges of column panels.
+    /// C[:, j0..<j0+nc] (+)= alpha · op(A)[:, p0..<p0+kc] · packedB. Threads take row blocks one at
+    /// a time when there are enough rows, otherwise equal ranges of column panels.
     func multiplyBlock(transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, p0: Int, kc: Int,
                                packedB: UnsafePointer<Float>, j0: Int, nc: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         let panels = (nc + nr - 1) / nr
         let small = Double(m) * Double(nc) * Double(kc) < 2e5
         let threads = Parallel.isInsideParallelRegion || small ? 1 : Parallel.threadCount
-        Parallel.forRange(threads) { tasks in
+        let multiply = { (rows: Range<Int>, cols: Range<Int>, packedA: UnsafeMutablePointer<Float>) in
+            self.multiplyRows(rows, panels: cols, transA: transA, alpha: alpha, a: a, lda: lda, p0: p0, kc: kc,
+                              packedB: packedB, j0: j0, nc: nc, c: c, ldc: ldc, accumulate: accumulate, packedA: packedA)
+        }
+        let rowBlock = rowBlockSize(threads: threads)
+        let rowBlocks = (m + rowBlock - 1) / rowBlock
+        if threads > 1 && rowBlocks < 2 * threads {
+            Parallel.forRange(threads) { tasks in
+                let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mc * kc)
+                defer { packedA.deallocate() }
+                for t in tasks { multiply(0..<m, (panels * t / threads)..<(panels * (t + 1) / threads), packedA) }
+            }
+            return
+        }
+        Parallel.forEachTask(rowBlocks) { block in
             let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mc * kc)
             defer { packedA.deallocate() }
-            for t in tasks {
-                let (rows, cols) = threadShare(t, of: threads, m: m, mr: mr, panels: panels)
-                var i0 = rows.lowerBound
-                while i0 < rows.upperBound {
-                    let mcb = Swift.min(mc, rows.upperBound - i0)
-                    packA(transA: transA, a: a, lda: lda, i0: i0, mc: mcb, p0: p0, kc: kc, into: packedA)
-                    for panel in cols {
-                        let jr = panel * nr, nrb = Swift.min(nr, nc - jr)
-                        var ir = 0
-                        while ir < mcb {
-                            let mrb = Swift.min(mr, mcb - ir)
-                            ck_gemm_micro(kc, packedA + ir * kc, packedB + jr * kc, c + (i0 + ir) * ldc + j0 + jr, ldc,
-                                          mrb, nrb, accumulate ? 1 : 0, alpha)
-                            ir += mr
-                        }
-                    }
-                    i0 += mcb
+            multiply(block * rowBlock..<Swift.min(m, (block + 1) * rowBlock), 0..<panels, packedA)
+        }
+    }
+
+    /// Rows per task: MC, or fewer so that every thread gets about four tasks (at least 4 × MR).
+    private func rowBlockSize(threads: Int) -> Int {
+        guard threads > 1 else { return mc }
+        return Swift.min(mc, Swift.max(4 * mr, roundUp((m + 4 * threads - 1) / (4 * threads), mr)))
+    }
+
+    /// C[rows, panels] (+)= op(A)[rows, p0..<p0+kc] · packedB[panels], packing A in MC-row blocks.
+    private func multiplyRows(_ rows: Range<Int>, panels cols: Range<Int>, transA: Bool, alpha: Float, a: UnsafePointer<Float>,
+                              lda: Int, p0: Int, kc: Int, packedB: UnsafePointer<Float>, j0: Int, nc: Int,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, packedA: UnsafeMutablePointer<Float>) {
+        var i0 = rows.lowerBound
+        while i0 < rows.upperBound {
+            let mcb = Swift.min(mc, rows.upperBound - i0)
+            packA(transA: transA, a: a, lda: lda, i0: i0, mc: mcb, p0: p0, kc: kc, into: packedA)
+            for panel in cols {
+                let jr = panel * nr, nrb = Swift.min(nr, nc - jr)
+                var ir = 0
+                while ir < mcb {
+                    let mrb = Swift.min(mr, mcb - ir)
+                    ck_gemm_micro(kc, packedA + ir * kc, packedB + jr * kc, c + (i0 + ir) * ldc + j0 + jr, ldc,
+                                  mrb, nrb, accumulate ? 1 : 0, alpha)
+                    ir += mr
                 }
             }
+            i0 += mcb
         }
     }
 
@@ -137,10 +161,13 @@ struct GemmPlan {
         while ir < mc {
             let rows = Swift.min(mr, mc - ir)
             let panel = dst + ir * kc
-            if rows < mr { panel.update(repeating: 0, count: mr * kc) }
             if transA {
+                if rows < mr { panel.update(repeating: 0, count: mr * kc) }
                 for p in 0..<kc { (panel + p * mr).update(from: a + (p0 + p) * lda + i0 + ir, count: rows) }
+            } else if lda < (1 << 26) {  // 32-bit gather offsets
+                ck_pack_a(a + (i0 + ir) * lda + p0, lda, rows, kc, panel)
             } else {
+                if rows < mr { panel.update(repeating: 0, count: mr * kc) }
                 let src = a + (i0 + ir) * lda + p0
                 for p in 0..<kc {
                     let out = panel + p * mr

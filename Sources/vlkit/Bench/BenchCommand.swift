@@ -26,20 +26,24 @@ struct Bench: ParsableCommand {
         let kernels = kernelBenchmarks(quick: quick).filter(selected)
         let models = try modelBenchmarks(quick: quick).filter(selected)
         let llms = (only == nil && !quick) || (only?.contains("llama") ?? false) ? try llmBenchmarks(quick: quick).filter(selected) : []
+        let training = try trainingBenchmarks().filter(selected)
         let memory = only == nil || "clip_load_memory".contains(only!)
         let ttft = (only == nil && !quick) || (only.map { "llava_ttft".contains($0) } ?? false)
         let serve = (only == nil && !quick) || (only.map { "serve".contains($0) } ?? false)
-        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || memory || ttft || serve else { throw ValidationError("no benchmark matches --only \(only ?? "")") }
+        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || !training.isEmpty || memory || ttft || serve else {
+            throw ValidationError("no benchmark matches --only \(only ?? "")")
+        }
         var peer: [String: (Double, String)] = [:]
         for (cases, script, python, name) in [(kernels, Peer.numpyScript, python, "numpy"), (models, Peer.torchScript, torchPython, "pytorch"),
-                                              (llms, Peer.torchLLMScript, torchPython, "pytorch")] {
+                                              (llms, Peer.torchLLMScript, torchPython, "pytorch"),
+                                              (training, Peer.torchTrainScript, torchPython, "pytorch")] {
             let wanted = cases.compactMap(\.peer)
             guard !wanted.isEmpty else { continue }
             let (values, problem) = Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
             if let problem, !json { print("\(name) peer: not available (\(problem))") }
             for (k, v) in values { peer[k] = (v, name) }
         }
-        let cases = kernels + models + llms
+        let cases = kernels + models + llms + training
         if !llms.isEmpty {
             for d in try quantizationDrift() {
                 if json {
