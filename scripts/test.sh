@@ -25,3 +25,5 @@ PY
 fi
 swift build -c release -Xswiftc -enable-testing --build-tests
 swift test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing "$@"
+# The server against the official OpenAI client (creates .venv-openai/ with `pip install openai`).
+bash scripts/openai_client_test.sh

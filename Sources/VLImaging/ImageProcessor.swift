@@ -133,7 +133,7 @@ extension ImageProcessor {
         return ["image_processor_type": "CLIPImageProcessor", "do_resize": doResize, "size": sizeObject,
                 "resample": resample.rawValue, "do_center_crop": doCenterCrop,
                 "crop_size": ["height": cropHeight, "width": cropWidth], "do_rescale": doRescale, "rescale_factor": rescaleFactor,
-                "do_normalize": doNormalize, "image_mean": mean.map(Double.init), "image_std": std.map(Double.init),
+                "do_normalize": doNormalize, "image_mean": mean.map { Double("\($0)") ?? Double($0) }, "image_std": std.map { Double("\($0)") ?? Double($0) },
                 "do_convert_rgb": true]
     }
 }

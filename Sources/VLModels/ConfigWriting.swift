@@ -7,7 +7,7 @@ extension CLIPVisionConfig {
     public var jsonObject: [String: Any] {
         ["model_type": "clip_vision_model", "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
          "num_hidden_layers": numHiddenLayers, "num_attention_heads": numAttentionHeads, "num_channels": numChannels,
-         "image_size": imageSize, "patch_size": patchSize, "hidden_act": hiddenAct, "layer_norm_eps": Double(layerNormEps),
+         "image_size": imageSize, "patch_size": patchSize, "hidden_act": hiddenAct, "layer_norm_eps": decimal(layerNormEps),
          "projection_dim": projectionDim, "attention_dropout": 0.0, "initializer_factor": 1.0, "initializer_range": 0.02]
     }
 }
@@ -16,7 +16,7 @@ extension CLIPTextConfig {
     public var jsonObject: [String: Any] {
         ["model_type": "clip_text_model", "vocab_size": vocabSize, "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
          "num_hidden_layers": numHiddenLayers, "num_attention_heads": numAttentionHeads,
-         "max_position_embeddings": maxPositionEmbeddings, "hidden_act": hiddenAct, "layer_norm_eps": Double(layerNormEps),
+         "max_position_embeddings": maxPositionEmbeddings, "hidden_act": hiddenAct, "layer_norm_eps": decimal(layerNormEps),
          "projection_dim": projectionDim, "pad_token_id": padTokenId, "bos_token_id": bosTokenId, "eos_token_id": eosTokenId,
          "attention_dropout": 0.0, "initializer_factor": 1.0, "initializer_range": 0.02]
     }
@@ -25,7 +25,7 @@ extension CLIPTextConfig {
 extension CLIPConfig {
     public var jsonObject: [String: Any] {
         ["architectures": ["CLIPModel"], "model_type": "clip", "dtype": "float32", "projection_dim": projectionDim,
-         "logit_scale_init_value": Double(logitScaleInitValue), "initializer_factor": 1.0,
+         "logit_scale_init_value": decimal(logitScaleInitValue), "initializer_factor": 1.0,
          "text_config": text.jsonObject, "vision_config": vision.jsonObject]
     }
 }
@@ -36,7 +36,7 @@ extension LlamaConfig {
             "architectures": ["LlamaForCausalLM"], "model_type": "llama", "dtype": "float32", "vocab_size": vocabSize,
             "hidden_size": hiddenSize, "intermediate_size": intermediateSize, "num_hidden_layers": numHiddenLayers,
             "num_attention_heads": numAttentionHeads, "num_key_value_heads": kvHeads, "head_dim": resolvedHeadDim,
-            "hidden_act": hiddenAct, "max_position_embeddings": maxPositionEmbeddings, "rms_norm_eps": Double(rmsNormEps),
+            "hidden_act": hiddenAct, "max_position_embeddings": maxPositionEmbeddings, "rms_norm_eps": decimal(rmsNormEps),
             "attention_bias": attentionBias, "mlp_bias": mlpBias, "tie_word_embeddings": tieWordEmbeddings,
             "rope_parameters": rope.jsonObject,
             "attention_dropout": 0.0, "initializer_range": 0.02, "pretraining_tp": 1, "use_cache": true,
@@ -50,11 +50,11 @@ extension LlamaConfig {
 
 extension RopeScaling {
     public var jsonObject: [String: Any] {
-        var o: [String: Any] = ["rope_type": kind.rawValue, "rope_theta": Double(theta)]
-        if kind != .default { o["factor"] = Double(factor) }
+        var o: [String: Any] = ["rope_type": kind.rawValue, "rope_theta": decimal(theta)]
+        if kind != .default { o["factor"] = decimal(factor) }
         if kind == .llama3 {
-            o["low_freq_factor"] = Double(lowFrequencyFactor)
-            o["high_freq_factor"] = Double(highFrequencyFactor)
+            o["low_freq_factor"] = decimal(lowFrequencyFactor)
+            o["high_freq_factor"] = decimal(highFrequencyFactor)
             o["original_max_position_embeddings"] = originalMaxPositions
         }
         return o
@@ -75,3 +75,6 @@ extension LlavaConfig {
                 "text_config": textObject, "vision_config": vision.jsonObject]
     }
 }
+
+/// A Float as the Double with the same shortest decimal form (1e-05, not 9.99999974737875e-06).
+public func decimal(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }

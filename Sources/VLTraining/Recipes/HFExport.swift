@@ -30,7 +30,7 @@ public enum HFExport {
     }
 
     static func writeWeights(_ model: Module, to directory: URL) throws {
-        try writeSafetensors(model.stateDict(), metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        try writeSafetensors(model.stateDict(includingAdapters: false), metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
     }
 
     static func writeGenerationConfig(_ c: LlamaConfig, to directory: URL) throws {

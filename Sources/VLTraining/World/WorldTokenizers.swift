@@ -100,8 +100,30 @@ struct WordMerges {
     }
 }
 
-/// Writes a JSON object with sorted keys, atomically.
+/// Writes a JSON object with sorted keys, atomically. Floating-point values keep a decimal point
+/// (`1.0`, not `1`): transformers' config classes refuse an integer where a float belongs.
 public func writeJSON(_ object: Any, to url: URL) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    try writeAtomically(data + [10], to: url)
+    try writeAtomically(Data((jsonText(object, indent: "") + "\n").utf8), to: url)
+}
+
+func jsonText(_ value: Any, indent: String) -> String {
+    let inner = indent + "  "
+    switch value {
+    case let b as Bool: return b ? "true" : "false"
+    case let i as Int: return String(i)
+    case let i as UInt64: return String(i)
+    case let d as Double: return d.isFinite ? "\(d)" : "null"
+    case let f as Float: return f.isFinite ? "\(Double(f))" : "null"
+    case let s as String:
+        let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
+        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+    case let a as [Any]:
+        if a.isEmpty { return "[]" }
+        return "[\n" + a.map { inner + jsonText($0, indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+    case let o as [String: Any]:
+        if o.isEmpty { return "{}" }
+        return "{\n" + o.keys.sorted().map { inner + jsonText($0, indent: inner) + ": " + jsonText(o[$0]!, indent: inner) }
+            .joined(separator: ",\n") + "\n\(indent)}"
+    default: return "null"  // NSNull and anything else
+    }
 }
