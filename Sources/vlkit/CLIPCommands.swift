@@ -4,6 +4,7 @@ import VLImaging
 import VLIO
 import VLNN
 import VLModels
+import VLTraining
 import VLTensor
 
 struct CLIPCommand: ParsableCommand {
@@ -120,7 +121,7 @@ extension CLIPCommand {
             var store = CLIPImageIndex(url: indexURL, modelKey: CLIPImageIndex.modelKey(for: pipeline.directory))
             let current = try CLIPImageIndex.scan(folder)
             let embedded = store.update(to: current) { missing in
-                let bar = ProgressBar(total: missing.count, label: "embedding", quiet: quiet || missing.isEmpty)
+                let bar = quiet || missing.isEmpty ? nil : ProgressBar(total: missing.count, label: "embedding")
                 var results: [(CLIPImageIndex.Entry, Tensor?)] = []
                 for start in stride(from: 0, to: missing.count, by: batchSize) {
                     let batch = Array(missing[start..<Swift.min(start + batchSize, missing.count)])
@@ -137,8 +138,9 @@ extension CLIPCommand {
                         let vectors = pipeline.imageEmbeddings(ok.map(\.1))
                         for (i, (e, _)) in ok.enumerated() { results.append((e, vectors.select(0, i).clone())) }
                     }
-                    bar.advance(by: batch.count)
+                    bar?.update(step: start + batch.count)
                 }
+                bar?.finish()
                 return results
             }
             try store.save(to: indexURL)

@@ -32,7 +32,7 @@ extension DataCommand {
 
         func run() throws {
             let samples = World(imageSize: imageSize).samples(split, count: count, seed: seed)
-            let bar = count >= 500 ? VLTraining.ProgressBar(total: count, label: "synth") : nil
+            let bar = count >= 500 ? ProgressBar(total: count, label: "synth") : nil
             try WorldExport.write(samples, to: URL(fileURLWithPath: out)) { bar?.update(step: $0) }
             bar?.finish()
             print("wrote \(count) \(split.rawValue) scenes to \(out): images/, \(WorldExport.captionsFile), "

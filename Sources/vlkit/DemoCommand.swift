@@ -41,18 +41,18 @@ struct DemoCommand: ParsableCommand {
             demo.options[keyPath: path].warmupSteps = min(demo.options[keyPath: path].warmupSteps, demo.options[keyPath: path].steps / 5)
         }
         demo.log = { message in FileHandle.standardError.write(Data((message + "\n").utf8)) }
-        var bars: [String: VLTraining.ProgressBar] = [:]
+        var bars: [String: ProgressBar] = [:]
         demo.onStep = { stage, settings, record in
             let total = settings.steps
-            let bar = bars[stage] ?? VLTraining.ProgressBar(total: total, label: stage, samplesPerStep: settings.batchSize * settings.accumulation)
+            let bar = bars[stage] ?? ProgressBar(total: total, label: stage, samplesPerStep: settings.batchSize * settings.accumulation)
             bars[stage] = bar
             bar.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss)),
                                                    ("lr", String(format: "%.1e", record.learningRate))])
             if record.step == total { bar.finish() }
         }
-        var evaluation: VLTraining.ProgressBar?
+        var evaluation: ProgressBar?
         demo.onEvaluate = { name, total, done in
-            if done == 1 { evaluation = VLTraining.ProgressBar(total: total, label: "evaluating \(name)") }
+            if done == 1 { evaluation = ProgressBar(total: total, label: "evaluating \(name)") }
             evaluation?.update(step: done)
             if done == total { evaluation?.finish() }
         }

@@ -26,9 +26,9 @@ struct TrainCommand: ParsableCommand {
         runner.resume = resume
         runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let log = try metrics.map { try MetricsLog(url: URL(fileURLWithPath: $0), append: resume) }
-        var bar: VLTraining.ProgressBar?
+        var bar: ProgressBar?
         runner.onStep = { stage, settings, record in
-            if bar == nil { bar = VLTraining.ProgressBar(total: settings.steps, label: stage, samplesPerStep: settings.batchSize * settings.accumulation) }
+            if bar == nil { bar = ProgressBar(total: settings.steps, label: stage, samplesPerStep: settings.batchSize * settings.accumulation) }
             bar?.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss)), ("lr", String(format: "%.1e", record.learningRate))])
             if record.step == settings.steps { bar?.finish() }
             try log?.write(["stage": .string(stage), "step": .int(record.step), "loss": .double(Double(record.loss)),
@@ -69,7 +69,7 @@ struct EvalCommand: ParsableCommand {
             let pipeline = try GenerationPipeline(directory: URL(fileURLWithPath: model))
             if fm.fileExists(atPath: questionsFile.path) {
                 let questions = try Dataset.questions(questionsFile).entries
-                let bar = VLTraining.ProgressBar(total: questions.count, label: "vqa")
+                let bar = ProgressBar(total: questions.count, label: "vqa")
                 let vqa = try DatasetEvaluation.vqa(pipeline, questions: questions) { bar.update(step: $0) }
                 bar.finish()
                 out["vqa_accuracy"] = vqa.overall.accuracy

@@ -129,3 +129,25 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(cosine, direct[0][0], accuracy: 1e-5)
     }
 }
+
+extension RecipeTests {
+    func testEveryConnectorFamilyTrainsOnlyItsOwnPartsAndAnswers() throws {
+        let (llava, tokenizer) = try makeLlava()
+        let lm = llava.language_model
+        let lmBefore = lm.namedParameters().map { $0.1.value.toArray() }
+        var rng = RandomGenerator(seed: 8)
+        let features = Tensor.randn([3, 5, 24], rng: &rng)
+        for family in ConnectorFamily.allCases {
+            let variant = try ConnectorVariant.make(family, visionWidth: 24, featureTokens: 5, languageModel: lm, imageTokenId: 4, queries: 3)
+            XCTAssertEqual(variant.imageTokens, family == .flamingo ? 1 : (family == .linear || family == .mlp ? 5 : 3), "\(family)")
+            let examples = (0..<3).map { variant.example(tokenizer, question: "what color is the circle ?", answer: "red", image: $0) }
+            XCTAssertEqual(examples[0].ids.filter { $0 == 4 }.count, variant.imageTokens)
+            let trainer = Trainer(model: variant.model, settings: TrainingSettings(steps: 3, batchSize: 3, learningRate: 1e-2, warmupSteps: 0))
+            XCTAssertGreaterThan(trainer.optimizer.parameters.count, 0, "\(family) has trainable parts")
+            try variant.train(examples: examples, features: features, padId: 3, trainer: trainer)
+            XCTAssertLessThan(trainer.history.last!.loss, trainer.history.first!.loss, "\(family) learns")
+            _ = try variant.answer(tokenizer, question: "what color is the circle ?", features: features.narrow(0, start: 0, length: 1))
+        }
+        XCTAssertEqual(lm.namedParameters().map { $0.1.value.toArray() }, lmBefore, "the language model stays frozen")
+    }
+}

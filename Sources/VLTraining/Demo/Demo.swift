@@ -13,10 +13,10 @@ public struct Demo {
         public var trainScenes = 4000
         public var testScenes = 200
         public var seed: UInt64 = 0
-        public var clip = TrainingSettings(steps: 250, batchSize: 64, learningRate: 1e-3, warmupSteps: 20)
+        public var clip = TrainingSettings(steps: 400, batchSize: 64, learningRate: 1e-3, warmupSteps: 20)
         public var languageModel = TrainingSettings(steps: 150, batchSize: 32, learningRate: 2e-3, warmupSteps: 15)
         public var stage1 = TrainingSettings(steps: 100, batchSize: 32, learningRate: 2e-3, warmupSteps: 10)
-        public var stage2 = TrainingSettings(steps: 350, batchSize: 32, learningRate: 1e-3, warmupSteps: 20)
+        public var stage2 = TrainingSettings(steps: 700, batchSize: 32, learningRate: 1e-3, warmupSteps: 30)
         /// Each connector of `--compare-connectors` (the language model frozen).
         public var connectors = TrainingSettings(steps: 300, batchSize: 32, learningRate: 2e-3, warmupSteps: 20)
         public init() {}
