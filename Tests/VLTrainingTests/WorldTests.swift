@@ -1,4 +1,5 @@
 import Foundation
+import VLTensor
 import VLTokenizers
 import XCTest
 @testable import VLTraining
@@ -96,5 +97,24 @@ final class WorldTests: XCTestCase {
             XCTAssertEqual(tokenizer.decode(ids).trimmingCharacters(in: .whitespaces), s.caption)
         }
         for word in World.vocabulary { XCTAssertEqual(tokenizer.encode(word, addSpecialTokens: false).count, 1, "\(word) is one token") }
+    }
+}
+
+extension WorldTests {
+    func testShapeTwinsDifferInExactlyOneShapeAndStayInTheTrainingDistribution() {
+        var rng = RandomGenerator(seed: 9)
+        var twins = 0
+        for s in world.samples(.train, count: 200) {
+            guard let t = world.shapeTwin(of: s, rng: &rng) else { continue }
+            twins += 1
+            let changed = zip(s.scene.objects, t.scene.objects).filter { $0.shape != $1.shape }
+            XCTAssertEqual(changed.count, 1, s.caption)
+            XCTAssertEqual(zip(s.scene.objects, t.scene.objects).filter { $0.color != $1.color || $0.x != $1.x }.count, 0)
+            XCTAssertEqual(Set(t.scene.objects.map(\.shape)).count, t.scene.objects.count, "shapes stay unique")
+            XCTAssertTrue(t.scene.objects.allSatisfy { !world.heldOut.contains("\($0.color.rawValue) \($0.shape.rawValue)") })
+            XCTAssertNotEqual(t.caption, s.caption)
+            XCTAssertEqual(t.caption.split(separator: " ").count, s.caption.split(separator: " ").count)
+        }
+        XCTAssertGreaterThan(twins, 190, "almost every scene has a twin")
     }
 }

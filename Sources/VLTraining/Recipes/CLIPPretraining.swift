@@ -43,15 +43,24 @@ public enum CLIPPretraining {
     }
 
     /// Trains `model` on pairs (pixels row i, captions[i]). Captions that occur more than once in
-    /// a batch are all counted as matches (the world repeats short captions).
+    /// a batch are all counted as matches (the world repeats short captions). With `twins`, row
+    /// `twins[i]` is a hard negative of row i and joins it in every batch it is drawn into (half
+    /// of each batch is drawn, the other half are their twins).
     public static func train(_ model: CLIPModel, pixels: Tensor, captions: [String], tokenizer: CLIPTokenizer,
-                             trainer: Trainer) throws {
+                             twins: [Int: Int] = [:], trainer: Trainer) throws {
         let n = captions.count
+        let drawable = twins.isEmpty ? Array(0..<n) : twins.keys.sorted()
         let maxLength = model.config.text.maxPositionEmbeddings
         let encoded = tokenizer(captions, padTo: maxLength)
         trainer.afterUpdate = { model.clampLogitScale() }
         try trainer.run { rng in
-            let rows = (0..<trainer.settings.batchSize).map { _ in rng.nextInt(n) }
+            let rows: [Int]
+            if twins.isEmpty {
+                rows = (0..<trainer.settings.batchSize).map { _ in drawable[rng.nextInt(drawable.count)] }
+            } else {
+                let drawn = (0..<(trainer.settings.batchSize / 2)).map { _ in drawable[rng.nextInt(drawable.count)] }
+                rows = drawn + drawn.map { twins[$0]! }
+            }
             let ids = Tensor(ints: rows.flatMap { encoded.ids[$0] }, shape: [rows.count, maxLength])
             let mask = Tensor(ints: rows.flatMap { encoded.attentionMask[$0] }, shape: [rows.count, maxLength])
             let out = model(pixels: pixels.indexSelect(0, rows), ids: ids, attentionMask: mask)

@@ -73,8 +73,15 @@ public struct RecipeRunner {
         let vocab = try WorldTokenizers.writeCLIPTokenizer(to: output, maxLength: 32)
         let tokenizer = try CLIPTokenizer(directory: output)
         let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: vocab, imageSize: processor.cropHeight))
+        // Every scene with a shape-changed twin, so that colour alone never separates a batch.
+        var rng = RandomGenerator(seed: settings.seed &+ 0x7717)
+        let world = World(imageSize: processor.cropHeight)
+        let pairs = train.samples.enumerated().compactMap { i, s in world.shapeTwin(of: s, rng: &rng).map { (i, $0) } }
+        let twinData = WorldData(pairs.map(\.1), processor: processor)
+        let twins = Dictionary(uniqueKeysWithValues: pairs.enumerated().map { ($1.0, train.samples.count + $0) })
         let trainer = try makeTrainer("clip", clip, settings, output)
-        try CLIPPretraining.train(clip, pixels: train.pixels, captions: train.captions, tokenizer: tokenizer, trainer: trainer)
+        try CLIPPretraining.train(clip, pixels: cat([train.pixels, twinData.pixels], dim: 0), captions: train.captions + twinData.captions,
+                                  tokenizer: tokenizer, twins: twins, trainer: trainer)
         try HFExport.write(clip, processor: processor, to: output)
         return (clip, tokenizer)
     }

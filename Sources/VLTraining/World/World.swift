@@ -98,6 +98,22 @@ public struct World: Sendable {
         }
     }
 
+    /// The same scene with one object's shape changed (to a shape the scene lacks, never making a
+    /// held-out pair): a hard negative that only shape tells apart, as NegCLIP-style training uses.
+    public func shapeTwin(of sample: WorldSample, rng: inout RandomGenerator) -> WorldSample? {
+        var scene = sample.scene
+        for k in (0..<scene.objects.count).shuffled(using: &rng) {
+            let o = scene.objects[k]
+            let options = ShapeKind.allCases.filter { s in
+                !scene.objects.contains { $0.shape == s } && !heldOut.contains("\(o.color.rawValue) \(s.rawValue)")
+            }
+            guard let shape = options.randomElement(using: &rng) else { continue }
+            scene.objects[k].shape = shape
+            return WorldSample(id: sample.id + "-twin", scene: scene, caption: caption(scene), questions: [])
+        }
+        return nil
+    }
+
     // MARK: - Language
 
     /// Objects left to right: "a small red circle", "… to the left of …", "… , … and … from left to right".
