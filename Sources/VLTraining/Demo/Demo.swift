@@ -41,7 +41,7 @@ public struct Demo {
         public let clip: CLIPModel
         public let languageModel: LlamaForCausalLM
         public let tokenizer: Tokenizer
-        public let tokenizerDirectory: URL
+        public let llavaDirectory: URL
     }
 
     /// Generates the world, pre-trains CLIP (evaluated into `result`) and the language model.
@@ -56,7 +56,8 @@ public struct Demo {
 
         // CLIP from scratch on captions, and a small LLaMA on the world's text.
         let clipDir = outputDirectory.appendingPathComponent("clip")
-        let (clip, clipTokenizer) = try runner.trainCLIP(on: train, processor: processor, settings: options.clip, output: clipDir)
+        let (clip, clipTokenizer, clipTrainer) = try runner.trainCLIP(on: train, processor: processor, settings: options.clip, output: clipDir)
+        result.curves["clip"] = clipTrainer.history.map(\.loss)
         let zeroShot = WorldEvaluation.zeroShot(clip, tokenizer: clipTokenizer, data: test)
         (result.zeroShotAccuracy, result.zeroShotChance) = (zeroShot.accuracy, zeroShot.chance)
         let retrieval = WorldEvaluation.retrieval(clip, tokenizer: clipTokenizer, data: distinctCaptions(test, processor: processor))
@@ -65,13 +66,15 @@ public struct Demo {
         result.retrievalR10 = retrieval.textToImage[10] ?? 0
         log(String(format: "clip: zero-shot %.1f%% (chance %.1f%%), text→image R@1 %.1f%%", 100 * zeroShot.accuracy, 100 * zeroShot.chance,
                    100 * result.retrievalR1))
-        let tokenizerDir = outputDirectory.appendingPathComponent("llava")
-        let (lm, tokenizer, _) = try runner.trainLanguageModel(on: train, settings: options.languageModel,
-                                                              output: outputDirectory.appendingPathComponent("language-model"))
-        try FileManager.default.createDirectory(at: tokenizerDir, withIntermediateDirectories: true)
-        try WorldTokenizers.writeLanguageModelTokenizer(to: tokenizerDir)
+        let (lm, tokenizer, lmTrainer) = try runner.trainLanguageModel(on: train, settings: options.languageModel,
+                                                                      output: outputDirectory.appendingPathComponent("language-model"))
+        result.curves["language model"] = lmTrainer.history.map(\.loss)
+        // LLaVA's directory gets the same tokenizer files.
+        let llavaDir = outputDirectory.appendingPathComponent("llava")
+        try FileManager.default.createDirectory(at: llavaDir, withIntermediateDirectories: true)
+        try WorldTokenizers.writeLanguageModelTokenizer(to: llavaDir)
         return Pretrained(train: train, test: test, novel: novel, processor: processor, clip: clip, languageModel: lm,
-                          tokenizer: tokenizer, tokenizerDirectory: tokenizerDir)
+                          tokenizer: tokenizer, llavaDirectory: llavaDir)
     }
 
     /// The default demo: pre-training, LLaVA's two stages, evaluation of everything.
@@ -87,7 +90,7 @@ public struct Demo {
         // (LLaVA-1.5's penultimate patch features suit large towers trained on far more data).
         let llava = try LlavaAlignment.assemble(clip: p.clip, languageModel: p.languageModel, imageTokenId: imageToken,
                                                 selection: RecipeRunner.worldFeatureSelection)
-        let llavaDir = p.tokenizerDirectory
+        let llavaDir = p.llavaDirectory
         let stage1 = try runner.trainLlava(llava, stage: .featureAlignment, on: train, tokenizer: tokenizer, settings: options.stage1,
                                            output: llavaDir, processor: p.processor)
         let stage2 = try runner.trainLlava(llava, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: options.stage2,
@@ -100,11 +103,11 @@ public struct Demo {
         // Evaluation through the saved directory, as `vlkit generate` would load it.
         let pipeline = try GenerationPipeline(directory: llavaDir)
         var done = 0
-        let total = test.samples.count + p.novel.count + 50
+        let captioned = Array(test.samples.prefix(50))
+        let total = test.samples.count + p.novel.count + captioned.count
         let outcomes = try WorldEvaluation.answers(pipeline, samples: test.samples) { done += 1; onEvaluate("evaluation", total, done) }
         result.vqa = VQAAccuracy(outcomes)
         result.compositionalVQA = VQAAccuracy(try WorldEvaluation.answers(pipeline, samples: p.novel) { done += 1; onEvaluate("evaluation", total, done) })
-        let captioned = Array(test.samples.prefix(50))
         let captions = try WorldEvaluation.captions(pipeline, samples: captioned) { done += 1; onEvaluate("evaluation", total, done) }
         (result.bleu4, result.cider) = (captions.bleu4, captions.cider)
         result.answered = zip(test.samples.flatMap { s in s.questions.map { (s, $0) } }, outcomes).map { pair, outcome in

@@ -68,7 +68,8 @@ public struct RecipeRunner {
     }
 
     /// CLIP from scratch on the world's captions; writes the directory with its tokenizer.
-    public func trainCLIP(on train: WorldData, processor: ImageProcessor, settings: TrainingSettings, output: URL) throws -> (CLIPModel, CLIPTokenizer) {
+    public func trainCLIP(on train: WorldData, processor: ImageProcessor, settings: TrainingSettings,
+                          output: URL) throws -> (CLIPModel, CLIPTokenizer, Trainer) {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let vocab = try WorldTokenizers.writeCLIPTokenizer(to: output, maxLength: 32)
         let tokenizer = try CLIPTokenizer(directory: output)
@@ -83,7 +84,7 @@ public struct RecipeRunner {
         try CLIPPretraining.train(clip, pixels: cat([train.pixels, twinData.pixels], dim: 0), captions: train.captions + twinData.captions,
                                   tokenizer: tokenizer, twins: twins, trainer: trainer)
         try HFExport.write(clip, processor: processor, to: output)
-        return (clip, tokenizer)
+        return (clip, tokenizer, trainer)
     }
 
     /// A small LLaMA on the world's text (captions, questions with answers); writes the directory.
