@@ -20,6 +20,8 @@ struct DemoCommand: ParsableCommand {
     @Flag(help: "Print the metrics as one JSON object.") var json = false
     @Flag(help: "Train every connector family (linear, MLP, Q-Former, visual abstractor, Flamingo) on equal terms and compare them.")
     var compareConnectors = false
+    @Flag(help: "VPGTrans: move a projector trained on the demo's LLaMA to a second LLaMA and compare with training it there from scratch.")
+    var vpgTransfer = false
     @Option(help: "Also write an HTML report (metrics, loss curves, test scenes with answers) into this folder.") var report: String?
 
     func validate() throws {
@@ -55,6 +57,20 @@ struct DemoCommand: ParsableCommand {
             if done == 1 { evaluation = ProgressBar(total: total, label: "evaluating \(name)") }
             evaluation?.update(step: done)
             if done == total { evaluation?.finish() }
+        }
+        if vpgTransfer {
+            let r = try demo.transferVPG()
+            if json {
+                print(String(decoding: try JSONSerialization.data(withJSONObject: [
+                    "steps": r.steps, "scratch_loss": Double(r.scratchLoss), "transfer_steps_to_scratch_loss": r.transferStepsToScratchLoss as Any,
+                    "scratch_vqa_accuracy": r.scratchAccuracy, "transfer_vqa_accuracy": r.transferAccuracy], options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                let reached = r.transferStepsToScratchLoss.map { "after \($0) of \(r.steps) steps (\(r.steps - $0) steps saved)" } ?? "not within \(r.steps) steps"
+                print(String(format: "VPGTrans: the transferred projector reached the from-scratch loss %.3f %@\n"
+                    + "VQA after %d steps on the new LLM: from scratch %.1f%%, transferred %.1f%%",
+                    r.scratchLoss, reached, r.steps, 100 * r.scratchAccuracy, 100 * r.transferAccuracy))
+            }
+            return
         }
         if compareConnectors {
             let (result, scores) = try demo.compareConnectors()

@@ -88,7 +88,3 @@ struct EvalCommand: ParsableCommand {
         }
     }
 }
-
-extension Dictionary {
-    func mapKeys<K: Hashable>(_ f: (Key) -> K) -> [K: Value] { Dictionary<K, Value>(uniqueKeysWithValues: map { (f($0.key), $0.value) }) }
-}

@@ -151,3 +151,30 @@ extension RecipeTests {
         XCTAssertEqual(lm.namedParameters().map { $0.1.value.toArray() }, lmBefore, "the language model stays frozen")
     }
 }
+
+extension RecipeTests {
+    func testVPGTransferFoldsTheConverterIntoTheProjector() throws {
+        GlobalRandom.seed(10)
+        var rng = RandomGenerator(seed: 11)
+        // Target embeddings a fixed linear image of the source ones: the converter can find it.
+        let source = Tensor.randn([40, 8], rng: &rng)
+        let target = matmul(source, Tensor.randn([8, 12], rng: &rng))
+        let converter = try VPGTransfer.trainEmbeddingConverter(source: source, target: target, steps: 200, learningRate: 3e-2)
+        let cosine = noGrad { cosineSimilarity(converter(source), target).mean().item() }
+        XCTAssertGreaterThan(cosine, 0.95)
+
+        let projector = MLPProjector(inputSize: 6, outputSize: 8)
+        let moved = VPGTransfer.transferred(projector, converter: converter)
+        let x = Tensor.randn([3, 6], rng: &rng)
+        let expected = noGrad { converter(projector(x)).toArray() }
+        let got = noGrad { moved(x).toArray() }
+        for (a, b) in zip(got, expected) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+
+    func testStepsToReachAveragesOverAWindow() {
+        let losses: [Float] = [5, 4, 3, 2, 1, 1, 1]
+        XCTAssertEqual(VPGTransfer.stepsToReach(2, losses: losses, window: 2), 5)
+        XCTAssertEqual(VPGTransfer.stepsToReach(0.5, losses: losses, window: 2), nil)
+        XCTAssertNil(VPGTransfer.stepsToReach(9, losses: [1], window: 2))
+    }
+}

@@ -7,9 +7,11 @@ public final class MLPProjector: Module, Connector {
     public let linear_2: Linear
     let activation: Activation
 
-    public init(inputSize: Int, outputSize: Int, activation: Activation = .gelu, bias: Bool = true) {
-        linear_1 = Linear(inputSize, outputSize, bias: bias)
-        linear_2 = Linear(outputSize, outputSize, bias: bias)
+    /// LLaVA's hidden width is its output width; VPGTrans folds a converter into `linear_2` and
+    /// so keeps the source's hidden width with another output width.
+    public init(inputSize: Int, outputSize: Int, hiddenSize: Int? = nil, activation: Activation = .gelu, bias: Bool = true) {
+        linear_1 = Linear(inputSize, hiddenSize ?? outputSize, bias: bias)
+        linear_2 = Linear(hiddenSize ?? outputSize, outputSize, bias: bias)
         self.activation = activation
     }
 

@@ -167,6 +167,71 @@ public struct Demo {
         return (result, scores)
     }
 
+    /// `--vpg-transfer` (VPGTrans): an MLP projector trained on the demo's LLaMA, moved to a second,
+    /// differently sized LLaMA through a word-embedding converter, against the same projector
+    /// trained there from scratch for the same steps. Both target-side runs keep the LLM frozen.
+    public func transferVPG() throws -> VPGTransferResult {
+        var result = DemoResult()
+        let p = try pretrain(into: &result)
+        let tokenizer = p.tokenizer
+        let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
+        let vision = try CLIPVisionModel(p.clip.config.vision, selection: RecipeRunner.worldFeatureSelection)
+        try vision.load(stateDict: p.clip.vision_model.stateDict().mapKeys { "vision_model." + $0 })
+        let features = noGrad { vision.features(p.train.pixels) }
+        let testFeatures = noGrad { vision.features(p.test.pixels) }
+        let steps = options.connectors
+        func train(_ projector: MLPProjector, on lm: LlamaForCausalLM, _ name: String, _ settings: TrainingSettings,
+                   only: [String]? = nil) throws -> (ConnectorVariant, Trainer) {
+            let variant = ConnectorVariant.prefix(.mlp, connector: projector, featureTokens: features.shape[1], languageModel: lm, imageTokenId: imageToken)
+            if let only { variant.model.freeze(); variant.model.unfreeze(only) }
+            let examples = p.train.samples.indices.flatMap { i in
+                p.train.samples[i].questions.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: i) }
+            }
+            let trainer = Trainer(model: variant.model, settings: settings)
+            trainer.onStep = { onStep(name, settings, $0) }
+            try variant.train(examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
+            return (variant, trainer)
+        }
+        func accuracy(_ variant: ConnectorVariant) throws -> Double {
+            var outcomes: [VQAOutcome] = []
+            for (i, s) in p.test.samples.enumerated() {
+                for qa in s.questions {
+                    let answer = try variant.answer(tokenizer, question: qa.question, features: testFeatures.narrow(0, start: i, length: 1))
+                    outcomes.append(VQAOutcome(questionType: qa.type.rawValue, prediction: answer, truth: qa.answer))
+                }
+            }
+            return VQAAccuracy(outcomes).overall.accuracy
+        }
+        GlobalRandom.seed(options.seed &+ 101)
+        let source = MLPProjector(inputSize: vision.featureSize, outputSize: p.languageModel.config.hiddenSize)
+        _ = try train(source, on: p.languageModel, "vpg on source llm", steps)
+
+        // A second LLaMA, wider and separately pre-trained: the "new LLM" of VPGTrans.
+        var targetSettings = options.languageModel
+        targetSettings.seed &+= 7
+        GlobalRandom.seed(options.seed &+ 202)
+        let (target, _, _) = try runner.trainLanguageModel(on: p.train, settings: targetSettings,
+                                                           output: outputDirectory.appendingPathComponent("language-model-2"), hidden: 192)
+        GlobalRandom.seed(options.seed &+ 303)
+        let (scratchVariant, scratch) = try train(MLPProjector(inputSize: vision.featureSize, outputSize: 192), on: target, "vpg from scratch", steps)
+
+        let converter = try VPGTransfer.trainEmbeddingConverter(source: p.languageModel.model.embed_tokens.weight.value,
+                                                                target: target.model.embed_tokens.weight.value)
+        let moved = VPGTransfer.transferred(source, converter: converter)
+        var warmup = steps
+        warmup.steps = max(1, steps.steps / 10)
+        warmup.learningRate *= 5
+        _ = try train(moved, on: target, "vpgtrans warm-up (5× lr)", warmup, only: ["connector.linear_2"])
+        var rest = steps
+        rest.steps = steps.steps - warmup.steps
+        let (transferVariant, transfer) = try train(moved, on: target, "vpgtrans fine-tune", rest)
+
+        let goal = scratch.history.suffix(20).map(\.loss).reduce(0, +) / Float(min(20, scratch.history.count))
+        let reached = VPGTransfer.stepsToReach(goal, losses: transfer.history.map(\.loss)).map { $0 + warmup.steps }
+        return VPGTransferResult(steps: steps.steps, scratchLoss: goal, transferStepsToScratchLoss: reached,
+                                 scratchAccuracy: try accuracy(scratchVariant), transferAccuracy: try accuracy(transferVariant))
+    }
+
     private var runner: RecipeRunner {
         var r = RecipeRunner()
         r.onStep = { [onStep] in onStep($0, $1, $2) }
@@ -199,6 +264,17 @@ public struct DemoResult {
         public var question: QuestionAnswer
         public var answer: String
     }
+}
+
+/// VPGTrans against training the projector from scratch on the new LLM.
+public struct VPGTransferResult {
+    public var steps: Int
+    /// The scratch run's loss over its last 20 steps.
+    public var scratchLoss: Float
+    /// Steps (warm-up included) the transferred VPG needed to reach that loss; nil if it never did.
+    public var transferStepsToScratchLoss: Int?
+    public var scratchAccuracy: Double
+    public var transferAccuracy: Double
 }
 
 /// One row of the connector comparison.

@@ -70,6 +70,12 @@ public struct ConnectorVariant {
             flamingo.freeze(["language_model"])
             return flamingoVariant(flamingo, imageTokenId: imageTokenId)
         }
+        return prefix(family, connector: connector, featureTokens: featureTokens, languageModel: lm, imageTokenId: imageTokenId)
+    }
+
+    /// `connector` (trainable) in front of `lm` (frozen).
+    public static func prefix(_ family: ConnectorFamily, connector: Connector, featureTokens: Int, languageModel lm: LlamaForCausalLM,
+                              imageTokenId: Int) -> ConnectorVariant {
         let model = PrefixVLM(connector: connector, languageModel: lm)
         model.freeze(["language_model"])
         return ConnectorVariant(family: family, model: model, imageTokens: connector.outputTokens(featureTokens), imageTokenId: imageTokenId,

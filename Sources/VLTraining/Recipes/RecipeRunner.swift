@@ -88,11 +88,12 @@ public struct RecipeRunner {
     }
 
     /// A small LLaMA on the world's text (captions, questions with answers); writes the directory.
-    public func trainLanguageModel(on train: WorldData, settings: TrainingSettings, output: URL) throws -> (LlamaForCausalLM, Tokenizer, Trainer) {
+    public func trainLanguageModel(on train: WorldData, settings: TrainingSettings, output: URL,
+                                   hidden: Int = 128) throws -> (LlamaForCausalLM, Tokenizer, Trainer) {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         try WorldTokenizers.writeLanguageModelTokenizer(to: output)
         let tokenizer = try Tokenizer(directory: output)
-        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize))
+        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: hidden))
         let text = train.samples.flatMap { s in
             [TokenizedExample.promptResponse(tokenizer, prompt: "", response: s.caption)]
                 + s.questions.map { TokenizedExample.promptResponse(tokenizer, prompt: "", response: "\($0.question) \($0.answer)") }
