@@ -45,13 +45,12 @@ final class LoadTests: XCTestCase {
         defer { server.stop() }
         let body = try JSONSerialization.data(withJSONObject: longRequest)
         let done = DispatchGroup()
+        let rejected = Flag()  // set once the 429 below has been seen; then both clients hang up
         for _ in 0..<2 {
-            // One request decodes, one waits; both hang up once the 429 below has been seen.
+            // One request decodes, one waits; neither finishes by itself (4000 tokens), however slow the machine.
             DispatchQueue.global().async(group: done) {
-                var events = 0
                 _ = try? server.client.request("POST", "/v1/chat/completions", body: body) { _ in
-                    events += 1
-                    return events < 400
+                    !rejected.isSet
                 }
             }
         }
@@ -60,7 +59,16 @@ final class LoadTests: XCTestCase {
         XCTAssertEqual(status, 429)
         XCTAssertEqual(response.headers["retry-after"], "1")
         XCTAssertEqual(errorObject(json).code, "queue_full")
+        rejected.set()
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
         XCTAssertTrue(try server.waitForHealth { $0["active"] as? Int == 0 && $0["waiting"] as? Int == 0 }, "everything stopped")
     }
+}
+
+/// A flag one thread sets and others read.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
