@@ -12,7 +12,7 @@ public struct Recipe: Codable, Equatable {
     }
 
     /// The built-in world as training data.
-    public struct WorldData: Codable, Equatable {
+    public struct WorldScenes: Codable, Equatable {
         public var trainScenes = 4000
         public var seed: UInt64 = 0
 
@@ -79,7 +79,7 @@ public struct Recipe: Codable, Equatable {
     public var recipe: Kind
     /// Where the trained model (a Hugging Face directory) and the checkpoints go.
     public var output: String
-    public var world = WorldData()
+    public var world = WorldScenes()
     /// A LLaVA directory to continue from (stage 2).
     public var model: String?
     /// A CLIP directory whose vision tower LLaVA uses (stage 1).
@@ -98,7 +98,7 @@ public struct Recipe: Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         recipe = try c.decode(Kind.self, forKey: .recipe)
         output = try c.decode(String.self, forKey: .output)
-        world = try c.decodeIfPresent(WorldData.self, forKey: .world) ?? world
+        world = try c.decodeIfPresent(WorldScenes.self, forKey: .world) ?? world
         model = try c.decodeIfPresent(String.self, forKey: .model)
         vision = try c.decodeIfPresent(String.self, forKey: .vision)
         languageModel = try c.decodeIfPresent(String.self, forKey: .languageModel)
