@@ -83,4 +83,17 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/llava/model.safetensors"))
         try assertFails(["demo", "--step-scale", "0"], saying: "--step-scale")
     }
+
+    func testConnectorComparisonAndVPGTransferRunEndToEnd() throws {
+        let tiny = ["--train-scenes", "40", "--test-scenes", "4", "--step-scale", "0.05", "--json"]
+        let compare = try vlkit(["demo", "--compare-connectors", "--out", folder.appendingPathComponent("c").path] + tiny)
+        XCTAssertEqual(compare.status, 0, compare.stderr)
+        let rows = (try JSONSerialization.jsonObject(with: Data(compare.stdout.utf8)) as! [String: Any])["connectors"] as! [[String: Any]]
+        XCTAssertEqual(rows.map { $0["connector"] as? String }, ["linear", "mlp", "qformer", "abstractor", "flamingo"])
+        XCTAssertTrue(rows.allSatisfy { ($0["trainable_parameters"] as? Int ?? 0) > 0 && $0["vqa_accuracy"] is Double })
+        let vpg = try vlkit(["demo", "--vpg-transfer", "--out", folder.appendingPathComponent("v").path] + tiny)
+        XCTAssertEqual(vpg.status, 0, vpg.stderr)
+        let result = try JSONSerialization.jsonObject(with: Data(vpg.stdout.utf8)) as! [String: Any]
+        for key in ["steps", "scratch_loss", "scratch_vqa_accuracy", "transfer_vqa_accuracy"] { XCTAssertNotNil(result[key], key) }
+    }
 }

@@ -166,13 +166,7 @@ public final class Blip2TextModelWithProjection: Module {
         text_projection = Linear(c.qformer.hiddenSize, c.imageTextHiddenSize)
     }
 
-    public static func load(_ directory: URL) throws -> Blip2TextModelWithProjection {
-        let config = try Blip2Config(ConfigReader(contentsOf: directory.appendingPathComponent("config.json")))
-        let model = try Init.skipping { try Blip2TextModelWithProjection(config) }
-        try loadWeights(into: model, from: directory)
-        model.eval()
-        return model
-    }
+    public static func load(_ directory: URL) throws -> Blip2TextModelWithProjection { try loadBlip2Part(directory, Blip2TextModelWithProjection.init) }
 
     /// ids [B, L], attentionMask [B, L] → text_embeds [B, L, D] (position 0 is the one ITC uses).
     public func callAsFunction(ids: Tensor, attentionMask: Tensor) -> Tensor {
@@ -194,16 +188,19 @@ public final class Blip2VisionModelWithProjection: Module {
         vision_projection = Linear(c.qformer.hiddenSize, c.imageTextHiddenSize)
     }
 
-    public static func load(_ directory: URL) throws -> Blip2VisionModelWithProjection {
-        let config = try Blip2Config(ConfigReader(contentsOf: directory.appendingPathComponent("config.json")))
-        let model = try Init.skipping { try Blip2VisionModelWithProjection(config) }
-        try loadWeights(into: model, from: directory)
-        model.eval()
-        return model
-    }
+    public static func load(_ directory: URL) throws -> Blip2VisionModelWithProjection { try loadBlip2Part(directory, Blip2VisionModelWithProjection.init) }
 
     /// pixels [B, 3, H, W] → image_embeds [B, Q, D].
     public func callAsFunction(pixels: Tensor) -> Tensor {
         vision_projection(queryOutputs(qformer, query_tokens, image: vision_model.features(pixels))).l2Normalized()
     }
+}
+
+/// A BLIP-2 directory's config, the model built without initialisation, its weights loaded strictly.
+private func loadBlip2Part<M: Module>(_ directory: URL, _ make: (Blip2Config) throws -> M) throws -> M {
+    let config = try Blip2Config(ConfigReader(contentsOf: directory.appendingPathComponent("config.json")))
+    let model = try Init.skipping { try make(config) }
+    try loadWeights(into: model, from: directory)
+    model.eval()
+    return model
 }

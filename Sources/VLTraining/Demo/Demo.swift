@@ -124,10 +124,7 @@ public struct Demo {
         let p = try pretrain(into: &result)
         let tokenizer = p.tokenizer
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
-        let vision = try CLIPVisionModel(p.clip.config.vision, selection: RecipeRunner.worldFeatureSelection)
-        try vision.load(stateDict: Dictionary(uniqueKeysWithValues: p.clip.vision_model.stateDict().map { ("vision_model." + $0.key, $0.value) }))
-        let features = noGrad { vision.features(p.train.pixels) }
-        let testFeatures = noGrad { vision.features(p.test.pixels) }
+        let (vision, features, testFeatures) = try visionFeatures(p)
         var scores: [ConnectorScore] = []
         for family in families {
             GlobalRandom.seed(options.seed &+ 17)
@@ -142,15 +139,7 @@ public struct Demo {
             trainer.onStep = { onStep(family.rawValue, options.connectors, $0) }
             try variant.train(examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
             let seconds = Date().timeIntervalSince(started)
-            var outcomes: [VQAOutcome] = []
-            for (i, s) in p.test.samples.enumerated() {
-                let f = testFeatures.narrow(0, start: i, length: 1)
-                for qa in s.questions {
-                    outcomes.append(VQAOutcome(questionType: qa.type.rawValue, prediction: try variant.answer(tokenizer, question: qa.question, features: f),
-                                               truth: qa.answer))
-                }
-                onEvaluate(family.rawValue, p.test.samples.count, i + 1)
-            }
+            let vqa = try testAccuracy(variant, p, features: testFeatures) { onEvaluate(family.rawValue, p.test.samples.count, $0) }
             let captioned = min(40, p.test.samples.count)
             let candidates = try (0..<captioned).map {
                 try variant.answer(tokenizer, question: WorldEvaluation.captionRequest, features: testFeatures.narrow(0, start: $0, length: 1),
@@ -158,7 +147,7 @@ public struct Demo {
             }
             let references = p.test.samples.prefix(captioned).map { [$0.caption.split(separator: " ").map(String.init)] }
             scores.append(ConnectorScore(family: family, trainableParameters: trainer.optimizer.parameters.reduce(0) { $0 + $1.value.count },
-                                         imageTokens: variant.imageTokens, vqa: VQAAccuracy(outcomes),
+                                         imageTokens: variant.imageTokens, vqa: vqa,
                                          bleu4: bleu4(candidates: candidates, references: references),
                                          cider: cider(candidates: candidates, references: references), seconds: seconds,
                                          finalLoss: trainer.history.last?.loss ?? .nan))
@@ -175,10 +164,7 @@ public struct Demo {
         let p = try pretrain(into: &result)
         let tokenizer = p.tokenizer
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
-        let vision = try CLIPVisionModel(p.clip.config.vision, selection: RecipeRunner.worldFeatureSelection)
-        try vision.load(stateDict: p.clip.vision_model.stateDict().mapKeys { "vision_model." + $0 })
-        let features = noGrad { vision.features(p.train.pixels) }
-        let testFeatures = noGrad { vision.features(p.test.pixels) }
+        let (vision, features, testFeatures) = try visionFeatures(p)
         let steps = options.connectors
         func train(_ projector: MLPProjector, on lm: LlamaForCausalLM, _ name: String, _ settings: TrainingSettings,
                    only: [String]? = nil) throws -> (ConnectorVariant, Trainer) {
@@ -192,16 +178,7 @@ public struct Demo {
             try variant.train(examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
             return (variant, trainer)
         }
-        func accuracy(_ variant: ConnectorVariant) throws -> Double {
-            var outcomes: [VQAOutcome] = []
-            for (i, s) in p.test.samples.enumerated() {
-                for qa in s.questions {
-                    let answer = try variant.answer(tokenizer, question: qa.question, features: testFeatures.narrow(0, start: i, length: 1))
-                    outcomes.append(VQAOutcome(questionType: qa.type.rawValue, prediction: answer, truth: qa.answer))
-                }
-            }
-            return VQAAccuracy(outcomes).overall.accuracy
-        }
+        func accuracy(_ variant: ConnectorVariant) throws -> Double { try testAccuracy(variant, p, features: testFeatures).overall.accuracy }
         GlobalRandom.seed(options.seed &+ 101)
         let source = MLPProjector(inputSize: vision.featureSize, outputSize: p.languageModel.config.hiddenSize)
         _ = try train(source, on: p.languageModel, "vpg on source llm", steps)
@@ -230,6 +207,28 @@ public struct Demo {
         let reached = VPGTransfer.stepsToReach(goal, losses: transfer.history.map(\.loss)).map { $0 + warmup.steps }
         return VPGTransferResult(steps: steps.steps, scratchLoss: goal, transferStepsToScratchLoss: reached,
                                  scratchAccuracy: try accuracy(scratchVariant), transferAccuracy: try accuracy(transferVariant))
+    }
+
+    /// The frozen CLIP tower's features (the LLaVA selection) of the training and test scenes.
+    private func visionFeatures(_ p: Pretrained) throws -> (vision: CLIPVisionModel, train: Tensor, test: Tensor) {
+        let vision = try CLIPVisionModel(p.clip.config.vision, selection: RecipeRunner.worldFeatureSelection)
+        try vision.load(stateDict: p.clip.vision_model.stateDict().mapKeys { "vision_model." + $0 })
+        return noGrad { (vision, vision.features(p.train.pixels), vision.features(p.test.pixels)) }
+    }
+
+    /// Greedy answers of `variant` to every test question; `progress` gets the scenes done.
+    private func testAccuracy(_ variant: ConnectorVariant, _ p: Pretrained, features: Tensor,
+                              progress: (Int) -> Void = { _ in }) throws -> VQAAccuracy {
+        var outcomes: [VQAOutcome] = []
+        for (i, s) in p.test.samples.enumerated() {
+            let f = features.narrow(0, start: i, length: 1)
+            for qa in s.questions {
+                outcomes.append(VQAOutcome(questionType: qa.type.rawValue, prediction: try variant.answer(p.tokenizer, question: qa.question, features: f),
+                                           truth: qa.answer))
+            }
+            progress(i + 1)
+        }
+        return VQAAccuracy(outcomes)
     }
 
     private var runner: RecipeRunner {
