@@ -27,14 +27,20 @@ public final class Tokenizer {
     private let addedById: [Int: AddedToken]
     private let addedByLength: [AddedToken]
 
+    /// Reads `tokenizer.json`, or else a SentencePiece `tokenizer.model`, with `tokenizer_config.json`.
     public init(directory: URL) throws {
-        let url = directory.appendingPathComponent("tokenizer.json")
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TokenizerError("\(directory.path): no tokenizer.json")
+        let fm = FileManager.default
+        let json = directory.appendingPathComponent("tokenizer.json"), spm = directory.appendingPathComponent("tokenizer.model")
+        let config = (try? BPEFiles.readJSONObject(directory.appendingPathComponent("tokenizer_config.json"))) ?? [:]
+        let root: [String: Any], file: String
+        if fm.fileExists(atPath: json.path) {
+            (root, file) = (try BPEFiles.readJSONObject(json), json.path)
+        } else if fm.fileExists(atPath: spm.path) {
+            (root, file) = (try SentencePieceModel(contentsOf: spm).tokenizerJSON(config: config), spm.path)
+        } else {
+            throw TokenizerError("\(directory.path): no tokenizer.json or tokenizer.model")
         }
-        let root = try BPEFiles.readJSONObject(url)
-        let file = url.path
-        let files = try BPEFiles.fromTokenizerJSON(url)
+        let files = try BPEFiles.fromTokenizerJSON(root, file: file)
         guard let model = root["model"] as? [String: Any] else { throw TokenizerError("\(file): no model") }
         let bpe = BytePairEncoder(vocab: files.vocab, merges: files.merges, endOfWordSuffix: files.endOfWordSuffix,
                                   unknownToken: model["unk_token"] as? String)
@@ -54,7 +60,6 @@ public final class Tokenizer {
         addedByLength = addedTokens.filter { !$0.content.isEmpty }.sorted { $0.content.count > $1.content.count }
         let lookup = { (t: String) in files.addedTokens[t] ?? files.vocab[t] }
         (prefix, suffix) = try Tokenizer.template(root["post_processor"] as? [String: Any], lookup: lookup, file: file)
-        let config = (try? BPEFiles.readJSONObject(directory.appendingPathComponent("tokenizer_config.json"))) ?? [:]
         func special(_ key: String) -> Int? {
             let v = config[key]
             let text = (v as? String) ?? ((v as? [String: Any])?["content"] as? String)

@@ -63,25 +63,27 @@ struct BPEFiles {
         return merges
     }
 
-    static func fromTokenizerJSON(_ url: URL) throws -> BPEFiles {
-        let root = try readJSONObject(url)
+    static func fromTokenizerJSON(_ url: URL) throws -> BPEFiles { try fromTokenizerJSON(try readJSONObject(url), file: url.path) }
+
+    /// From the object of a `tokenizer.json`; `file` names it in errors.
+    static func fromTokenizerJSON(_ root: [String: Any], file: String) throws -> BPEFiles {
         guard let model = root["model"] as? [String: Any], (model["type"] as? String ?? "BPE") == "BPE" else {
-            throw TokenizerError("\(url.path): the model is not BPE")
+            throw TokenizerError("\(file): the model is not BPE")
         }
-        guard let vocabDict = model["vocab"] as? [String: Any] else { throw TokenizerError("\(url.path): model.vocab is missing") }
+        guard let vocabDict = model["vocab"] as? [String: Any] else { throw TokenizerError("\(file): model.vocab is missing") }
         var vocab: [String: Int] = [:]
         for (token, value) in vocabDict {
-            guard let id = value as? Int else { throw TokenizerError("\(url.path): the id of \"\(token)\" is not an integer") }
+            guard let id = value as? Int else { throw TokenizerError("\(file): the id of \"\(token)\" is not an integer") }
             vocab[token] = id
         }
-        guard let rawMerges = model["merges"] as? [Any] else { throw TokenizerError("\(url.path): model.merges is missing") }
+        guard let rawMerges = model["merges"] as? [Any] else { throw TokenizerError("\(file): model.merges is missing") }
         let merges = try rawMerges.enumerated().map { i, m -> (String, String) in
             if let pair = m as? [String], pair.count == 2 { return (pair[0], pair[1]) }
             if let s = m as? String {
                 let parts = s.split(separator: " ", omittingEmptySubsequences: false)
                 if parts.count == 2 { return (String(parts[0]), String(parts[1])) }
             }
-            throw TokenizerError("\(url.path): merge \(i) is neither \"a b\" nor [a, b]")
+            throw TokenizerError("\(file): merge \(i) is neither \"a b\" nor [a, b]")
         }
         var files = BPEFiles(vocab: vocab, merges: merges)
         files.endOfWordSuffix = model["end_of_word_suffix"] as? String ?? ""

@@ -35,6 +35,10 @@ final class TokenizerJSONTests: XCTestCase {
     func testSentencePieceStyleMetaspace() throws { try check("llama2_metaspace") }
     func testGPT2ByteLevel() throws { try check("gpt2_bytelevel") }
     func testLlama3RegexSplit() throws { try check("llama3_split") }
+    /// A SentencePiece `tokenizer.model` without tokenizer.json (original LLaMA-2 / Vicuna / LLaVA
+    /// directories), `legacy` false and true (tools/fixtures/make_sentencepiece_fixtures.py).
+    func testSentencePieceModel() throws { try check("llama2_sentencepiece") }
+    func testSentencePieceModelLegacy() throws { try check("llama2_sentencepiece_legacy") }
 
     func testStreamingNeverSplitsACharacter() throws {
         for name in ["llama2_spm", "gpt2_bytelevel"] {
