@@ -5,11 +5,11 @@ import VLTensor
 /// GEMM, GEMV, memory bandwidth and op throughput cases (peer: numpy).
 func kernelBenchmarks(quick: Bool) -> [BenchCase] {
     var rng = RandomGenerator(seed: 1)
-    func gemmCase(_ name: String, m: Int, n: Int, k: Int, transB: Bool) -> BenchCase {
-        let a = Tensor.randn([m, k], rng: &rng), b = Tensor.randn(transB ? [n, k] : [k, n], rng: &rng)
+    func gemmCase(_ name: String, m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool) -> BenchCase {
+        let a = Tensor.randn(transA ? [k, m] : [m, k], rng: &rng), b = Tensor.randn(transB ? [n, k] : [k, n], rng: &rng)
         let c = Tensor.zeros([m, n])
         return BenchCase(name: name, unit: "GFLOP/s", work: 2 * Double(m) * Double(n) * Double(k) / 1e9, body: {
-            sgemm(transA: false, transB: transB, m: m, n: n, k: k, alpha: 1, a: a.pointer, lda: k, b: b.pointer,
+            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a.pointer, lda: transA ? m : k, b: b.pointer,
                   ldb: transB ? k : n, beta: 0, c: c.mutablePointer, ldc: n)
         }, peer: name)
     }
@@ -17,6 +17,11 @@ func kernelBenchmarks(quick: Bool) -> [BenchCase] {
         gemmCase("gemm_f32_1024", m: 1024, n: 1024, k: 1024, transB: false),
         gemmCase("gemm_f32_50x768x3072", m: 50, n: 3072, k: 768, transB: true),
         gemmCase("gemm_f32_577x1024x4096", m: 577, n: 4096, k: 1024, transB: true),
+        // The small CLIP training step's MLP (batch 32 × 77 tokens, width 256, MLP 1024):
+        // forward x·Wᵀ, backward dY·W, and the weight gradient dYᵀ·x.
+        gemmCase("gemm_f32_train_fwd_2464x256x1024", m: 2464, n: 1024, k: 256, transB: true),
+        gemmCase("gemm_f32_train_dx_2464x1024x256", m: 2464, n: 256, k: 1024, transB: false),
+        gemmCase("gemm_f32_train_dw_1024x2464x256", m: 1024, n: 256, k: 2464, transA: true, transB: false),
     ]
     if !quick { cases.insert(gemmCase("gemm_f32_2048", m: 2048, n: 2048, k: 2048, transB: false), at: 1) }
     cases += bf16Benchmarks(quick: quick)

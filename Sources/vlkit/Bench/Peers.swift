@@ -11,16 +11,20 @@ import numpy as np
 wanted, repeats = set(sys.argv[1].split(",")), int(sys.argv[2])
 rng = np.random.default_rng(0)
 out = {}
-def gemm(name, m, n, k, trans_b):
+def gemm(name, m, n, k, trans_b, trans_a=False):
     if name not in wanted: return
-    a = rng.standard_normal((m, k), dtype=np.float32)
+    a = rng.standard_normal((k, m) if trans_a else (m, k), dtype=np.float32)
     b = rng.standard_normal((n, k) if trans_b else (k, n), dtype=np.float32)
-    f = (lambda: a @ b.T) if trans_b else (lambda: a @ b)
+    a_ = a.T if trans_a else a
+    f = (lambda: a_ @ b.T) if trans_b else (lambda: a_ @ b)
     out[name] = 2 * m * n * k / best(f, repeats) / 1e9
 gemm("gemm_f32_1024", 1024, 1024, 1024, False)
 gemm("gemm_f32_2048", 2048, 2048, 2048, False)
 gemm("gemm_f32_50x768x3072", 50, 3072, 768, True)
 gemm("gemm_f32_577x1024x4096", 577, 4096, 1024, True)
+gemm("gemm_f32_train_fwd_2464x256x1024", 2464, 1024, 256, True)
+gemm("gemm_f32_train_dx_2464x1024x256", 2464, 256, 1024, False)
+gemm("gemm_f32_train_dw_1024x2464x256", 1024, 256, 2464, False, trans_a=True)
 for name in ["gemm_bf16_1024", "gemm_bf16_2048"]:
     if name in wanted:
         s = int(name.split("_")[-1]); a = rng.standard_normal((s, s), dtype=np.float32)
