@@ -18,6 +18,21 @@ public struct RGBImage: Equatable {
         (self.width, self.height, self.pixels) = (width, height, pixels)
     }
 
+    /// The image centred on a square of `background` colour whose side is its longer edge
+    /// (LLaVA's `expand2square`).
+    public func paddedToSquare(background: [UInt8]) -> RGBImage {
+        guard width != height else { return self }
+        let side = Swift.max(width, height)
+        var out = [UInt8](repeating: 0, count: side * side * 3)
+        for i in 0..<(side * side) { for c in 0..<3 { out[i * 3 + c] = background[c] } }
+        let top = (side - height) / 2, left = (side - width) / 2
+        for y in 0..<height {
+            let src = y * width * 3, dst = ((top + y) * side + left) * 3
+            out.replaceSubrange(dst..<(dst + width * 3), with: pixels[src..<(src + width * 3)])
+        }
+        return RGBImage(width: side, height: side, pixels: out)
+    }
+
     /// Pillow's default decompression-bomb limit.
     public static let defaultMaxPixels = 178_956_970
 

@@ -12,6 +12,8 @@ public struct ImageProcessor: Equatable {
         case exact(height: Int, width: Int)
     }
 
+    /// LLaVA-1.5's padding of the image to a square, centred on the mean colour, before resizing.
+    public var doPad = false
     public var doResize = true
     public var size: Size = .shortestEdge(224)
     public var resample: ResampleFilter = .bicubic
@@ -36,6 +38,7 @@ public struct ImageProcessor: Equatable {
 
     public init(_ r: ConfigReader) throws {
         self.init()
+        doPad = try r.bool("do_pad", doPad)
         doResize = try r.bool("do_resize", doResize)
         if let s = try r.sub("size") {
             if let edge = try s.optionalInt("shortest_edge") {
@@ -90,6 +93,7 @@ public struct ImageProcessor: Equatable {
     /// One image → [3, H, W] f32.
     public func callAsFunction(_ image: RGBImage) -> Tensor {
         var img = image
+        if doPad { img = img.paddedToSquare(background: mean.map { UInt8(Double($0) * 255) }) }
         if doResize {
             let (h, w) = resizedSize(height: img.height, width: img.width)
             img = img.resized(width: w, height: h, filter: resample)

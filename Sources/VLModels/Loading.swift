@@ -45,7 +45,7 @@ public enum LoadedModel {
     case bert(BertModel)
 
     /// The `model_type` values VLKit loads.
-    public static let supportedTypes = ["clip", "llama", "mistral", "qwen2", "opt", "llava", "blip-2", "bert"]
+    public static let supportedTypes = ["clip", "llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "bert"]
 
     public var module: Module {
         switch self {
@@ -76,7 +76,15 @@ public func loadModel(directory: URL, only: [String]? = nil, format: WeightForma
         throw ConfigError("\(configURL.path): model_type is \"\(type)\"; this needs " + only.joined(separator: " or "))
     }
     let model: LoadedModel = try Init.skipping { try makeModel(type: type, r, configURL, directory: directory) }
-    try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model), format: format)
+    if case .llava(let llava) = model, let tower = llava.config.visionTowerDirectory {
+        // The original LLaVA layout: the vision weights come from the tower's own checkpoint.
+        try loadWeights(into: llava.vision_tower, from: tower, ignore: { !$0.hasPrefix("vision_model.") || $0.hasSuffix("position_ids") },
+                        format: format)
+        try loadWeights(into: llava, from: directory, keyMap: llavaOriginalKeyMap, keepInitialised: { $0.hasPrefix("vision_tower.") },
+                        format: format)
+    } else {
+        try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model), format: format)
+    }
     model.module.eval()
     return model
 }
@@ -87,7 +95,9 @@ private func makeModel(type: String, _ r: ConfigReader, _ configURL: URL, direct
     case "clip": model = .clip(try CLIPModel(CLIPConfig(r)))
     case _ where LlamaConfig.modelTypes.contains(type): model = .llama(try LlamaForCausalLM(LlamaConfig(r)))
     case "opt": model = .opt(try OPTForCausalLM(OPTConfig(r)))
-    case "llava": model = .llava(try LlavaForConditionalGeneration(LlavaConfig(r)))
+    case "llava", "llava_llama":
+        let config = LlavaConfig.isOriginalLayout(r) ? try LlavaConfig(original: r, directory: directory) : try LlavaConfig(r)
+        model = .llava(try LlavaForConditionalGeneration(config))
     case "blip-2": model = .blip2(try Blip2ForConditionalGeneration(Blip2Config(r)))
     case "bert":
         // sentence-transformers checkpoints often have no pooler.

@@ -24,6 +24,8 @@ struct Models: ParsableCommand {
         Row(modelType: "llava", architecture: "LlavaForConditionalGeneration (CLIP + MLP projector + LLaMA)",
             inference: "yes", training: "stage 1 (projector) and stage 2 (projector + LLM or LoRA): recipes llava-stage1, llava-stage2",
             commands: "generate, chat, train, eval, serve, demo"),
+        Row(modelType: "llava, llava_llama", architecture: "original LLaVA repository (LlavaLlamaForCausalLM, mm_projector linear or mlp2x_gelu)",
+            inference: "yes (vision tower from mm_vision_tower)", training: "gradients", commands: "generate, chat, serve"),
         Row(modelType: "blip-2", architecture: "Blip2ForConditionalGeneration (EVA ViT + Q-Former + OPT/LLaMA)",
             inference: "yes", training: "stage 1 (projector) and stage 2 (projector + LLM or LoRA): recipes llava-stage1, llava-stage2",
             commands: "generate, chat, train, eval, serve, demo"),

@@ -1,3 +1,4 @@
+import Foundation
 import VLNN
 import VLTensor
 
@@ -8,7 +9,16 @@ public struct LlavaConfig: Equatable {
     public var imageTokenId = 32000
     public var projectorHiddenAct = "gelu"
     public var projectorBias = true
+    /// LLaVA-1.5's two-layer MLP, or LLaVA-1.0's single linear layer.
+    public var projector = Projector.mlp
     public var selection = VisionFeatureSelection()
+    /// Set for the original LLaVA repository's checkpoints (`LlavaLlamaForCausalLM`, see
+    /// LlavaOriginal.swift): the vision tower's own directory, named by `mm_vision_tower`.
+    public var visionTowerDirectory: URL?
+    /// Images padded to a square with the mean colour first (`image_aspect_ratio: pad`).
+    public var padImagesToSquare = false
+
+    public enum Projector: Equatable { case mlp, linear }
 
     public init() {}
 }
@@ -18,15 +28,21 @@ public struct LlavaConfig: Equatable {
 /// `llavaKeyMap` maps the other layouts onto it.
 public final class LlavaForConditionalGeneration: Module {
     public let vision_tower: CLIPVisionModel
-    public let multi_modal_projector: MLPProjector
+    public let multi_modal_projector: any Connector
     public let language_model: LlamaForCausalLM
     public let config: LlavaConfig
 
     public init(_ c: LlavaConfig) throws {
         config = c
         vision_tower = try CLIPVisionModel(c.vision, selection: c.selection)
-        multi_modal_projector = MLPProjector(inputSize: vision_tower.featureSize, outputSize: c.text.hiddenSize,
-                                             activation: try Activation(name: c.projectorHiddenAct), bias: c.projectorBias)
+        switch c.projector {
+        case .mlp:
+            multi_modal_projector = MLPProjector(inputSize: vision_tower.featureSize, outputSize: c.text.hiddenSize,
+                                                 activation: try Activation(name: c.projectorHiddenAct), bias: c.projectorBias)
+        case .linear:
+            multi_modal_projector = LinearProjector(inputSize: vision_tower.featureSize, outputSize: c.text.hiddenSize,
+                                                    bias: c.projectorBias)
+        }
         language_model = try LlamaForCausalLM(c.text)
     }
 
@@ -37,10 +53,12 @@ public final class LlavaForConditionalGeneration: Module {
     public func imageFeatures(_ pixels: Tensor) -> Tensor { multi_modal_projector(vision_tower.features(pixels)) }
 
     /// Token embeddings with every image-token position replaced, in order, by one row of the
-    /// images' features. ids [1, L] with exactly `images × tokensPerImage` image tokens.
+    /// images' features. ids [1, L] with exactly `images × tokensPerImage` image tokens (whose id
+    /// may lie outside the vocabulary, as the original LLaVA's -200 does).
     public func inputEmbeddings(ids: [Int], pixels: Tensor?) throws -> Tensor {
-        let textEmbeds = language_model.embed(Tensor(ints: ids, shape: [1, ids.count]))
         let slots = ids.indices.filter { ids[$0] == config.imageTokenId }
+        let textIds = ids.map { $0 == config.imageTokenId ? 0 : $0 }
+        let textEmbeds = language_model.embed(Tensor(ints: textIds, shape: [1, ids.count]))
         guard let pixels else {
             if slots.isEmpty { return textEmbeds }
             throw ModelInputError("the prompt has \(slots.count) image tokens but no image was given")

@@ -26,7 +26,8 @@ public final class GenerationPipeline {
     let specialTokenText: [String: TemplateValue]
 
     public init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
-        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "blip-2"], format: format)
+        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2"],
+                                  format: format)
         let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
         switch model {
         case .llama(let m): kind = .text(m); contextLength = m.config.maxPositionEmbeddings
@@ -57,7 +58,14 @@ public final class GenerationPipeline {
             case .blip2(let m): m.language_model.quantize(quantization)
             }
         }
-        if case .text = kind { processor = nil } else { processor = try ImageProcessor(directory: directory) }
+        switch kind {
+        case .text: processor = nil
+        case .llava(let m) where m.config.visionTowerDirectory != nil:
+            var p = try ImageProcessor(directory: m.config.visionTowerDirectory!)
+            p.doPad = m.config.padImagesToSquare
+            processor = p
+        default: processor = try ImageProcessor(directory: directory)
+        }
         var stops = Set<Int>()
         let generationConfig = directory.appendingPathComponent("generation_config.json")
         if let g = try? ConfigReader(contentsOf: generationConfig), let ids = try g.ints("eos_token_id") { stops.formUnion(ids) }
@@ -107,13 +115,15 @@ public final class GenerationPipeline {
             let bos = specialTokenText["bos_token"]?.text ?? ""
             return (text, bos.isEmpty || !text.hasPrefix(bos))
         }
-        guard case .llava = kind else { return (conversation.map(\.text).joined(separator: "\n"), true) }
+        guard case .llava(let llava) = kind else { return (conversation.map(\.text).joined(separator: "\n"), true) }
         let eos = specialTokenText["eos_token"]?.text ?? ""
+        // The original LLaVA's conversation (vicuna_v1) starts with its system prompt.
+        let system = llava.config.visionTowerDirectory == nil ? "" : LlavaConfig.vicunaSystemPrompt + " "
         let turns = conversation.map { m -> String in
             let markers = m.text.contains(imageMarker) ? "" : String(repeating: imageMarker + "\n", count: m.images)
             return m.role == "assistant" ? "ASSISTANT: \(m.text)\(eos)" : "USER: \(markers)\(m.text)"
         }
-        return (turns.joined(separator: " ") + " ASSISTANT:", true)
+        return (system + turns.joined(separator: " ") + " ASSISTANT:", true)
     }
 
     /// The prompt as a model sees it and whether the tokenizer should still add its special tokens.
@@ -148,10 +158,11 @@ public final class GenerationPipeline {
             guard markers == images.count else {
                 throw ModelInputError("the prompt has \(markers) \(imageMarker) marker(s) for \(images.count) image(s)")
             }
-            let expanded = text.replacingOccurrences(of: imageMarker, with: String(repeating: imageMarker, count: m.tokensPerImage))
-            ids = tokenizer.encode(expanded, addSpecialTokens: addSpecial)
-            if let special = tokenizer.tokenId(imageMarker), special != m.config.imageTokenId {
-                ids = ids.map { $0 == special ? m.config.imageTokenId : $0 }
+            if m.config.imageTokenId >= 0, let special = tokenizer.tokenId(imageMarker) {
+                let expanded = text.replacingOccurrences(of: imageMarker, with: String(repeating: imageMarker, count: m.tokensPerImage))
+                ids = tokenizer.encode(expanded, addSpecialTokens: addSpecial).map { $0 == special ? m.config.imageTokenId : $0 }
+            } else {
+                ids = encodeAroundImages(text, imageToken: m.config.imageTokenId, count: m.tokensPerImage, addSpecialTokens: addSpecial)
             }
         case .blip2(let m):
             guard images.count <= 1 else { throw ModelInputError("BLIP-2 takes one image per prompt") }
@@ -160,7 +171,8 @@ public final class GenerationPipeline {
         }
         guard ids.count <= maxTokens else { throw PromptTooLongError(tokens: ids.count, limit: maxTokens) }
         let vocab = languageModel.vocabSize
-        if let bad = ids.first(where: { $0 < 0 || $0 >= vocab }) {
+        let imageToken: Int? = { if case .llava(let m) = kind { return m.config.imageTokenId } else { return nil } }()
+        if let bad = ids.first(where: { ($0 < 0 || $0 >= vocab) && $0 != imageToken }) {
             throw ModelInputError("token id \(bad) is outside the model's vocabulary of \(vocab) (tokenizer and model do not match)")
         }
         let embeddings: Tensor = try noGrad {
@@ -171,6 +183,18 @@ public final class GenerationPipeline {
             }
         }
         return (ids, embeddings)
+    }
+
+    /// For image tokens outside the vocabulary (the original LLaVA's): the text between markers is
+    /// tokenized piece by piece, special tokens only on the first (LLaVA's `tokenizer_image_token`),
+    /// and each marker becomes `count` image tokens.
+    func encodeAroundImages(_ text: String, imageToken: Int, count: Int, addSpecialTokens: Bool) -> [Int] {
+        let pieces = text.components(separatedBy: imageMarker)
+        var ids = tokenizer.encode(pieces[0], addSpecialTokens: addSpecialTokens)
+        for piece in pieces.dropFirst() {
+            ids += [Int](repeating: imageToken, count: count) + tokenizer.encode(piece, addSpecialTokens: false)
+        }
+        return ids
     }
 
     public struct Result {
