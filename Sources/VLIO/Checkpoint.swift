@@ -31,6 +31,9 @@ public struct Checkpoint {
         return try f.tensor(name)
     }
 
+    /// See `SafetensorsFile.releasePages`.
+    public func releasePages(_ name: String) { files[name]?.releasePages(name) }
+
     /// Every tensor by name (zero-copy views of the mapped files).
     public func tensors() throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]

@@ -95,6 +95,16 @@ public final class SafetensorsFile {
         return Tensor(storage: storage, dtype: e.dtype, shape: e.shape)
     }
 
+    /// Gives the pages that only tensor `name` occupies back to the kernel (a loader that converted
+    /// the tensor to another dtype keeps the copy, not both). Touching it again re-reads the file.
+    public func releasePages(_ name: String) {
+        guard let e = entry(name) else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = dataStart + e.begin, end = dataStart + e.end
+        let first = (start + page - 1) / page * page, last = end / page * page
+        if last > first { madvise(file.base + first, last - first, Int32(MADV_DONTNEED)) }
+    }
+
     /// Every tensor by name.
     public func tensors() throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]

@@ -28,9 +28,10 @@ struct Bench: ParsableCommand {
         let llms = (only == nil && !quick) || (only?.contains("llama") ?? false) ? try llmBenchmarks(quick: quick).filter(selected) : []
         let training = try trainingBenchmarks().filter(selected)
         let memory = only == nil || "clip_load_memory".contains(only!)
+        let llamaMemory = (only == nil && !quick) || (only.map { "llama_load_memory".contains($0) } ?? false)
         let ttft = (only == nil && !quick) || (only.map { "llava_ttft".contains($0) } ?? false)
         let serve = (only == nil && !quick) || (only.map { "serve".contains($0) } ?? false)
-        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || !training.isEmpty || memory || ttft || serve else {
+        guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || !training.isEmpty || memory || llamaMemory || ttft || serve else {
             throw ValidationError("no benchmark matches --only \(only ?? "")")
         }
         var peer: [String: (Double, String)] = [:]
@@ -69,6 +70,17 @@ struct Bench: ParsableCommand {
         if serve {
             let (loads, alone) = try serveBenchmark(quick: quick)
             printServeLoads(loads, pipelineAlone: alone)
+        }
+        for dtype in llamaMemory ? [DType.bf16, .f16] : [] {
+            guard let m = try loadMemory(llama: dtype) else { continue }
+            if json {
+                printJSON(["name": "llama_load_memory_\(dtype)"].merging(m.mapValues { "\(($0 * 10).rounded() / 10)" }) { a, _ in a })
+            } else {
+                print(String(format: "llama_load_memory_%@: TinyLlama-shaped %@ checkpoint %.0f MB loaded with --dtype bf16 in %.2f s; "
+                    + "resident %.0f MB after loading, %.0f MB after a 32-token prefill and 4 tokens (%.2f× the file; peak %.0f MB)",
+                    "\(dtype)", "\(dtype)", m["file_mb"] ?? 0, m["load_seconds"] ?? 0, m["rss_after_load_mb"] ?? 0,
+                    m["rss_after_forward_mb"] ?? 0, (m["rss_after_forward_mb"] ?? 0) / max(m["file_mb"] ?? 1, 1), m["peak_rss_mb"] ?? 0))
+            }
         }
         if memory, let m = try loadMemory() {
             if json {
@@ -120,14 +132,14 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// Peak memory of loading a ViT-B/32-sized CLIP checkpoint in a fresh process.
-    func loadMemory() throws -> [String: Double]? {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-bench-clip-\(getpid())")
+    /// Memory of loading a ViT-B/32-sized CLIP checkpoint (or a TinyLlama-shaped bf16 one) in a fresh process.
+    func loadMemory(llama dtype: DType? = nil) throws -> [String: Double]? {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-bench-load-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try writeRandomCLIPCheckpoint(to: dir)
+        if let dtype { try writeTinyLlamaCheckpoint(to: dir, dtype: dtype) } else { try writeRandomCLIPCheckpoint(to: dir) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        p.arguments = ["measure-load", "--model", dir.path]
+        p.arguments = ["measure-load", "--model", dir.path] + (dtype == nil ? [] : ["--llama-bf16"])
         let out = Pipe()
         p.standardOutput = out
         try p.run()

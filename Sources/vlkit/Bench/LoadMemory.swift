@@ -24,13 +24,15 @@ func residentMemoryMB() -> (current: Double, peak: Double) {
     return (0, Double(usage.ru_maxrss) / 1_048_576)  // bytes on Darwin
 }
 
-/// Loads a CLIP directory and reports time and memory, for `vlkit bench` (run in its own process so
-/// that nothing else has touched memory).
+/// Loads a CLIP directory (or, with `--llama-bf16`, a LLaMA directory with bf16 weights) and reports
+/// time and memory, for `vlkit bench` (run in its own process so that nothing else has touched memory).
 struct MeasureLoad: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "measure-load", shouldDisplay: false)
     @Option var model: String
+    @Flag var llamaBf16 = false
 
     func run() throws {
+        if llamaBf16 { return try measureLlama() }
         let before = residentMemoryMB().current
         let start = Date()
         let pipeline = try CLIPPipeline(directory: URL(fileURLWithPath: model))
@@ -43,6 +45,38 @@ struct MeasureLoad: ParsableCommand {
         printJSON(["load_seconds": loadSeconds, "rss_before_mb": before, "rss_after_load_mb": afterLoad,
                    "rss_after_forward_mb": afterForward.current, "peak_rss_mb": afterForward.peak, "weights_mb": weights])
     }
+}
+
+extension MeasureLoad {
+    /// Loading keeps bf16 matrices in the mapped file; a prefill and a few decoded tokens touch them all.
+    func measureLlama() throws {
+        let before = residentMemoryMB().current
+        let start = Date()
+        guard case .llama(let lm) = try loadModel(directory: URL(fileURLWithPath: model), only: ["llama"], format: .bf16) else { return }
+        let loadSeconds = Date().timeIntervalSince(start)
+        let afterLoad = residentMemoryMB().current
+        let prompt = noGrad { lm.embed(Tensor(ints: (0..<32).map { $0 + 3 }, shape: [1, 32])) }
+        _ = Generator(model: lm).generate(promptEmbeddings: prompt, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 4))
+        let afterForward = residentMemoryMB()
+        printJSON(["load_seconds": loadSeconds, "rss_before_mb": before, "rss_after_load_mb": afterLoad,
+                   "rss_after_forward_mb": afterForward.current, "peak_rss_mb": afterForward.peak])
+    }
+}
+
+/// Writes a LLaMA with TinyLlama's shapes and bf16 or f16 weights (values irrelevant: memory is measured).
+func writeTinyLlamaCheckpoint(to dir: URL, dtype: DType) throws {
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let model = try tinyLlama(.f32)
+    var state: [String: Tensor] = [:]
+    for (name, p) in model.namedParameters() { state[name] = p.value.to(dtype) }
+    try writeSafetensors(state, metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
+    let c = model.config
+    let config: [String: Any] = [
+        "model_type": "llama", "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
+        "num_hidden_layers": c.numHiddenLayers, "num_attention_heads": c.numAttentionHeads, "num_key_value_heads": c.kvHeads,
+        "max_position_embeddings": c.maxPositionEmbeddings, "torch_dtype": dtype == .f16 ? "float16" : "bfloat16",
+    ]
+    try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
 }
 
 /// Writes a random CLIP ViT-B/32 checkpoint (transformers' layout and config) into `dir`.
