@@ -201,25 +201,63 @@ void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const
     gemv_q4_base(n, k, q, scales, x, y, alpha, accumulate);
 }
 
-void ck_pack_b_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, size_t nr, float *dst) {
-    size_t nb = k / BLOCK;
-    for (size_t jj = 0; jj < nr; jj++) {
-        if (jj >= cols) { for (size_t p = 0; p < kc; p++) dst[p * nr + jj] = 0; continue; }
-        const int8_t *row = q + (j0 + jj) * k;
-        const float *sc = scales + (j0 + jj) * nb;
-        for (size_t p = 0; p < kc; p++) dst[p * nr + jj] = (float)row[p0 + p] * sc[(p0 + p) / BLOCK];
+/* Rows j0 … j0+rows−1, columns p0 … p0+kc−1, dequantised into out[r·kc + p]. Written once and
+   compiled per instruction set: each block's stretch is a short loop the compiler vectorises. */
+static inline __attribute__((always_inline)) void dequantize_q8_rows(const int8_t *q, const float *scales, size_t k, size_t j0,
+                                                                      size_t rows, size_t p0, size_t kc, float *out) {
+    for (size_t r = 0; r < rows; r++) {
+        const int8_t *row = q + (j0 + r) * k;
+        const float *sc = scales + (j0 + r) * (k / BLOCK);
+        float *o = out + r * kc;
+        for (size_t p = p0; p < p0 + kc;) {
+            size_t stop = (p / BLOCK + 1) * BLOCK;
+            if (stop > p0 + kc) stop = p0 + kc;
+            float s = sc[p / BLOCK];
+            for (; p < stop; p++) *o++ = (float)row[p] * s;
+        }
     }
 }
 
-void ck_pack_b_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, size_t nr, float *dst) {
-    size_t nb = k / BLOCK;
-    for (size_t jj = 0; jj < nr; jj++) {
-        if (jj >= cols) { for (size_t p = 0; p < kc; p++) dst[p * nr + jj] = 0; continue; }
-        const uint8_t *row = q + (j0 + jj) * k / 2;
-        const float *sc = scales + (j0 + jj) * nb;
-        for (size_t p = 0; p < kc; p++) {
-            size_t idx = p0 + p;
-            dst[p * nr + jj] = (float)nibble(row[idx / 2], idx & 1) * sc[idx / BLOCK];
+static inline __attribute__((always_inline)) void dequantize_q4_rows(const uint8_t *q, const float *scales, size_t k, size_t j0,
+                                                                      size_t rows, size_t p0, size_t kc, float *out) {
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *row = q + (j0 + r) * k / 2;
+        const float *sc = scales + (j0 + r) * (k / BLOCK);
+        float *o = out + r * kc;
+        for (size_t p = p0; p < p0 + kc;) {
+            size_t stop = (p / BLOCK + 1) * BLOCK;
+            if (stop > p0 + kc) stop = p0 + kc;
+            float s = sc[p / BLOCK];
+            if ((p & 1) == 0 && ((stop - p) & 1) == 0) {  /* whole bytes: both nibbles at once */
+                for (; p < stop; p += 2) {
+                    uint8_t b = row[p / 2];
+                    *o++ = (float)((int)(b & 0xF) - ((b & 0x8) << 1)) * s;
+                    *o++ = (float)((int)(b >> 4) - ((b & 0x80) >> 3)) * s;
+                }
+            } else {
+                for (; p < stop; p++) *o++ = (float)nibble(row[p / 2], p & 1) * s;
+            }
         }
     }
+}
+
+#if defined(__x86_64__)
+Q_ATTR static void dequantize_q8_rows_avx512(const int8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0,
+                                             size_t kc, float *out) { dequantize_q8_rows(q, scales, k, j0, rows, p0, kc, out); }
+Q_ATTR static void dequantize_q4_rows_avx512(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0,
+                                             size_t kc, float *out) { dequantize_q4_rows(q, scales, k, j0, rows, p0, kc, out); }
+#endif
+
+void ck_dequantize_rows_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out) {
+#if defined(__x86_64__)
+    if (has_avx512()) { dequantize_q8_rows_avx512(q, scales, k, j0, rows, p0, kc, out); return; }
+#endif
+    dequantize_q8_rows(q, scales, k, j0, rows, p0, kc, out);
+}
+
+void ck_dequantize_rows_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out) {
+#if defined(__x86_64__)
+    if (has_avx512()) { dequantize_q4_rows_avx512(q, scales, k, j0, rows, p0, kc, out); return; }
+#endif
+    dequantize_q4_rows(q, scales, k, j0, rows, p0, kc, out);
 }

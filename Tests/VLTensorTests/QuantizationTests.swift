@@ -4,9 +4,13 @@ import XCTest
 /// Block-quantised weights: the rounding stays within its bound, and the GEMV (one row) and
 /// dequantising GEMM (many rows) compute exactly the product with the dequantised weights.
 final class QuantizationTests: XCTestCase {
-    func testRoundingBoundsAndProducts() {
+    func testRoundingBoundsAndProducts() throws {
         var rng = RandomGenerator(seed: 21)
-        let (n, k) = (70, 96)
+        // k = 800 is packed in two K blocks of 400: the second starts inside a quantisation block.
+        for (n, k) in [(70, 96), (40, 800)] { try checkFormats(n: n, k: k, rng: &rng) }
+    }
+
+    func checkFormats(n: Int, k: Int, rng: inout RandomGenerator) throws {
         let w = Tensor.randn([n, k], rng: &rng)
         // q8: half a step of amax/127. q4 (as llama.cpp's q4_0, the largest magnitude maps to −8): a value of
         // the other sign can be clipped from +8 to +7 steps, so up to a whole step of amax/8.

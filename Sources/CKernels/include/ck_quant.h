@@ -15,9 +15,9 @@ void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, float *scale
 void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate);
 void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate);
 
-/* Dequantises rows j0 … j0+cols−1, columns p0 … p0+kc−1 into an NR-wide GEMM panel dst[p·nr + j]
-   (zero-padded to nr columns); p0 is a multiple of 32. */
-void ck_pack_b_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, size_t nr, float *dst);
-void ck_pack_b_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, size_t nr, float *dst);
+/* Dequantises rows j0 … j0+rows−1, columns p0 … p0+kc−1 into out[r·kc + p] (row-major; a
+   transposing pack then makes GEMM panels of it). */
+void ck_dequantize_rows_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out);
+void ck_dequantize_rows_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out);
 
 #endif

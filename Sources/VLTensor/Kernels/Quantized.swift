@@ -90,15 +90,20 @@ public final class QuantizedMatrix: @unchecked Sendable {
         return out.reshape(Array(x.shape.dropLast()) + [n])
     }
 
+    /// The NR-wide GEMM panels of Wᵀ[p0..<p0+kc, j0..<j0+nc]: each panel's rows dequantised, then
+    /// transposed by the f32 GEMM's own packing.
     private func pack(p0: Int, kc: Int, j0: Int, nc: Int, nr: Int, into dst: UnsafeMutablePointer<Float>) {
         let panels = (nc + nr - 1) / nr
         Parallel.forRange(panels, grain: 4) { r in
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: nr * kc)
+            defer { rows.deallocate() }
             for panel in r {
                 let jr = panel * nr, cols = Swift.min(nr, nc - jr)
                 switch self.format {
-                case .q8: ck_pack_b_q8(self.values.assumingMemoryBound(to: Int8.self), self.scales, self.k, j0 + jr, cols, p0, kc, nr, dst + jr * kc)
-                case .q4: ck_pack_b_q4(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc, nr, dst + jr * kc)
+                case .q8: ck_dequantize_rows_q8(self.values.assumingMemoryBound(to: Int8.self), self.scales, self.k, j0 + jr, cols, p0, kc, rows)
+                case .q4: ck_dequantize_rows_q4(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc, rows)
                 }
+                ck_pack_b_trans(rows, kc, kc, cols, dst + jr * kc)
             }
         }
     }
