@@ -23,9 +23,8 @@ final class FlamingoDecodingTests: XCTestCase {
 
     func maxDiff(_ a: Tensor, _ b: Tensor) -> Float { zip(a.toArray(), b.toArray()).map { abs($0 - $1) }.max()! }
 
-    func testMediaTimesCountImagesSoFarAndContinue() {
+    func testMediaTimesCountTheImagesSoFar() {
         XCTAssertEqual(mediaTimes([false, true, false, true, false]), [0, 1, 1, 2, 2])
-        XCTAssertEqual(mediaTimes([false, true], after: 2), [2, 3])
     }
 
     /// A prefill of part of the prompt, then one token at a time through the cache, gives the

@@ -91,10 +91,10 @@ public final class PerceiverResampler: Module {
 }
 
 /// Which image each text position sees: the number of `<image>` tokens up to and including it
-/// (open_flamingo's `text_time`), continuing from `previous` images already counted. Full and
-/// incremental passes both use this, so a token sees the same image either way.
-public func mediaTimes(_ mediaLocations: [Bool], after previous: Int = 0) -> [Int] {
-    var time = previous
+/// (open_flamingo's `text_time`; 0: none yet). Full and incremental passes both use this, so a
+/// token sees the same image either way.
+public func mediaTimes(_ mediaLocations: [Bool]) -> [Int] {
+    var time = 0
     return mediaLocations.map { isMedia in
         if isMedia { time += 1 }
         return time
