@@ -45,9 +45,10 @@ public enum LoadedModel {
     case llava(LlavaForConditionalGeneration)
     case blip2(Blip2ForConditionalGeneration)
     case bert(BertModel)
+    case flamingo(FlamingoForConditionalGeneration)
 
     /// The `model_type` values VLKit loads.
-    public static let supportedTypes = ["clip", "llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "bert"]
+    public static let supportedTypes = ["clip", "llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "bert", "flamingo"]
 
     public var module: Module {
         switch self {
@@ -57,6 +58,7 @@ public enum LoadedModel {
         case .llava(let m): return m
         case .blip2(let m): return m
         case .bert(let m): return m
+        case .flamingo(let m): return m
         }
     }
 }
@@ -84,6 +86,9 @@ public func loadModel(directory: URL, only: [String]? = nil, format: WeightForma
                         format: format)
         try loadWeights(into: llava, from: directory, keyMap: llavaOriginalKeyMap, keepInitialised: { $0.hasPrefix("vision_tower.") },
                         format: format)
+    } else if case .flamingo(let f) = model {
+        let state = try Checkpoint(directory: directory).tensors().mapValues { $0.dtype == .f16 || $0.dtype == .bf16 ? $0.to(.f32) : $0 }
+        try f.load(openFlamingo: state, source: directory.path)
     } else {
         try loadWeights(into: model.module, from: directory, keyMap: keyMap(for: model), ignore: ignoredKeys(for: model), format: format)
     }
@@ -101,6 +106,7 @@ private func makeModel(type: String, _ r: ConfigReader, _ configURL: URL, direct
         let config = LlavaConfig.isOriginalLayout(r) ? try LlavaConfig(original: r, directory: directory) : try LlavaConfig(r)
         model = .llava(try LlavaForConditionalGeneration(config))
     case "blip-2": model = .blip2(try Blip2ForConditionalGeneration(Blip2Config(r)))
+    case "flamingo": model = .flamingo(try FlamingoForConditionalGeneration(FlamingoConfig(r)))
     case "bert":
         // sentence-transformers checkpoints often have no pooler.
         let pooler = try Checkpoint(directory: directory).names.contains { $0.hasSuffix("pooler.dense.weight") }

@@ -43,7 +43,7 @@ struct GenerationOptions: ParsableArguments {
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate text with a LLaMA-family, OPT, LLaVA or BLIP-2 model, streaming it to stdout.")
+        abstract: "Generate text with a LLaMA-family, OPT, LLaVA, BLIP-2 or Flamingo model, streaming it to stdout.")
     @OptionGroup var options: GenerationOptions
     @Option(help: "The prompt.") var prompt: String
     @Option(name: .customLong("image"), help: "An image (repeatable); `<image>` in the prompt marks where each goes.")

@@ -90,6 +90,17 @@ public final class PerceiverResampler: Module {
     }
 }
 
+/// Which image each text position sees: the number of `<image>` tokens up to and including it
+/// (open_flamingo's `text_time`; 0: none yet). Full and incremental passes both use this, so a
+/// token sees the same image either way.
+public func mediaTimes(_ mediaLocations: [Bool]) -> [Int] {
+    var time = 0
+    return mediaLocations.map { isMedia in
+        if isMedia { time += 1 }
+        return time
+    }
+}
+
 /// Text tokens attend to image latents: only those of the latest preceding image (or of all
 /// preceding images); text before any image gets nothing (or, attending to all, a uniform mix, as
 /// open_flamingo's masking of every key produces).
@@ -108,29 +119,45 @@ public final class MaskedCrossAttention: Module {
         self.onlyAttendImmediateMedia = onlyAttendImmediateMedia
     }
 
+    /// Keys and values [B, heads, T·n, dimHead] of media [B, T, n, Dv]: fixed for a prompt, so a
+    /// decoder computes them once.
+    public func keysValues(_ media: Tensor) -> MediaKeysValues {
+        let (b, t, n) = (media.shape[0], media.shape[1], media.shape[2])
+        let kv = to_kv(media.reshape([b, t * n, media.shape[3]])).chunk(2, dim: -1)
+        return MediaKeysValues(keys: splitHeads(kv[0], heads), values: splitHeads(kv[1], heads), latentsPerMedia: n)
+    }
+
     /// x [B, L, D], media [B, T, n, Dv], mediaLocations [B][L] (true where an image token stands).
     public func callAsFunction(_ x: Tensor, media: Tensor, mediaLocations: [[Bool]]) -> Tensor {
+        self(x, media: keysValues(media), textTimes: mediaLocations.map { mediaTimes($0) })
+    }
+
+    /// x [B, L, D] whose positions see images `textTimes` [B][L] (1-based; 0: none yet).
+    public func callAsFunction(_ x: Tensor, media: MediaKeysValues, textTimes: [[Int]]) -> Tensor {
         let (b, l) = (x.shape[0], x.shape[1])
-        let (t, n) = (media.shape[1], media.shape[2])
-        let kv = to_kv(media.reshape([b, t * n, media.shape[3]])).chunk(2, dim: -1)
-        // text_time = number of images so far; key j belongs to image j / n + 1.
-        var additive = [Float](repeating: 0, count: b * l * t * n), silent = [Float](repeating: 1, count: b * l)
+        let keys = media.keys.shape[2], n = media.latentsPerMedia
+        var additive = [Float](repeating: 0, count: b * l * keys), silent = [Float](repeating: 1, count: b * l)
         for bi in 0..<b {
-            var time = 0
             for i in 0..<l {
-                if mediaLocations[bi][i] { time += 1 }
+                let time = textTimes[bi][i]
                 if onlyAttendImmediateMedia && time == 0 { silent[bi * l + i] = 0 }
-                for j in 0..<(t * n) {
+                for j in 0..<keys {
                     let mediaTime = j / n + 1
                     let allowed = onlyAttendImmediateMedia ? time == mediaTime : time >= mediaTime
-                    if !allowed { additive[(bi * l + i) * t * n + j] = -Float.greatestFiniteMagnitude }
+                    if !allowed { additive[(bi * l + i) * keys + j] = -Float.greatestFiniteMagnitude }
                 }
             }
         }
-        let mask = Tensor(additive, shape: [b, 1, l, t * n])
-        let o = scaledDotProductAttention(splitHeads(to_q(norm(x)), heads), splitHeads(kv[0], heads), splitHeads(kv[1], heads), mask: mask)
+        let mask = Tensor(additive, shape: [b, 1, l, keys])
+        let o = scaledDotProductAttention(splitHeads(to_q(norm(x)), heads), media.keys, media.values, mask: mask)
         return to_out(mergeHeads(o) * Tensor(silent, shape: [b, l, 1]))
     }
+}
+
+/// One cross-attention layer's keys and values over a prompt's image latents.
+public struct MediaKeysValues {
+    public let keys, values: Tensor
+    public let latentsPerMedia: Int
 }
 
 /// GATED XATTN-DENSE: x + tanh(attn_gate)·xattn(x) then + tanh(ff_gate)·ff(x); gates start at 0,
@@ -150,7 +177,11 @@ public final class GatedCrossAttentionBlock: Module {
     }
 
     public func callAsFunction(_ x: Tensor, media: Tensor, mediaLocations: [[Bool]]) -> Tensor {
-        let h = attn(x, media: media, mediaLocations: mediaLocations) * attn_gate.value.tanh() + x
+        self(x, media: attn.keysValues(media), textTimes: mediaLocations.map { mediaTimes($0) })
+    }
+
+    public func callAsFunction(_ x: Tensor, media: MediaKeysValues, textTimes: [[Int]]) -> Tensor {
+        let h = attn(x, media: media, textTimes: textTimes) * attn_gate.value.tanh() + x
         return captured(ff(h) * ff_gate.value.tanh() + h)
     }
 }

@@ -17,30 +17,49 @@ public final class FlamingoLlama: Module {
     public let gated_cross_attn_layers: IndexedModules<GatedCrossAttentionBlock>
 
     public init(languageModel: LlamaForCausalLM, visionWidth: Int, crossAttentionEvery: Int = 1, latents: Int = 64,
-                resamplerDepth: Int = 6, maxMedia: Int? = nil, onlyAttendImmediateMedia: Bool = true) {
+                resamplerDepth: Int = 6, maxMedia: Int? = nil, onlyAttendImmediateMedia: Bool = true,
+                dimHead: Int = 64, heads: Int = 8, ffMult: Int = 4) {
         language_model = languageModel
         let c = languageModel.config
-        perceiver = PerceiverResampler(dim: visionWidth, depth: resamplerDepth, numLatents: latents, maxNumMedia: maxMedia)
+        perceiver = PerceiverResampler(dim: visionWidth, depth: resamplerDepth, dimHead: dimHead, heads: heads, numLatents: latents,
+                                       maxNumMedia: maxMedia, ffMult: ffMult)
         var blocks: [Int: GatedCrossAttentionBlock] = [:]
         for i in 0..<c.numHiddenLayers where (i + 1) % crossAttentionEvery == 0 {
-            blocks[i] = GatedCrossAttentionBlock(dim: c.hiddenSize, dimVisual: visionWidth, onlyAttendImmediateMedia: onlyAttendImmediateMedia)
+            blocks[i] = GatedCrossAttentionBlock(dim: c.hiddenSize, dimVisual: visionWidth, dimHead: dimHead, heads: heads, ffMult: ffMult,
+                                                 onlyAttendImmediateMedia: onlyAttendImmediateMedia)
         }
         gated_cross_attn_layers = IndexedModules(blocks)
+    }
+
+    /// Every cross-attention layer's keys and values for images with vision features
+    /// [B, T, N, Dv]: the resampler's latents, projected once per prompt.
+    public func media(features: Tensor) -> [Int: MediaKeysValues] {
+        let latents = perceiver(features)
+        return gated_cross_attn_layers.items.mapValues { $0.attn.keysValues(latents) }
+    }
+
+    /// Final hidden states [B, L, hidden] of `embeddings` [B, L, hidden] at positions `start…`,
+    /// whose tokens see images `textTimes` [B][L] (`mediaTimes`). With a cache, the self-attention
+    /// keys and values are appended to it and attention covers everything stored.
+    public func hiddenStates(_ embeddings: Tensor, media: [Int: MediaKeysValues], textTimes: [[Int]], start: Int = 0,
+                             cache: KVCache? = nil) -> Tensor {
+        let lm = language_model
+        let rope = RotaryTable(config: lm.config, headDim: lm.config.resolvedHeadDim, positions: Array(start..<(start + embeddings.shape[1])))
+        var h = embeddings
+        for (i, layer) in lm.model.layers.enumerated() {
+            if let block = gated_cross_attn_layers.items[i] { h = block(h, media: media[i]!, textTimes: textTimes) }
+            h = layer(h, rope: rope, layer: i, cache: cache, keyPadding: nil)
+        }
+        cache?.commit()
+        return lm.model.norm(h)
     }
 
     /// Logits [B, L, vocab] for token ids [B, L]; `features` [B, T, N, Dv] are the T images' vision
     /// features, `mediaLocations` marks the `<image>` tokens that introduce them.
     public func logits(ids: Tensor, features: Tensor, mediaLocations: [[Bool]]) -> Tensor {
-        let media = perceiver(features)
         let lm = language_model
-        let l = ids.shape[1]
-        let rope = RotaryTable(config: lm.config, headDim: lm.config.resolvedHeadDim, positions: Array(0..<l))
-        var h = lm.embed(ids)
-        for (i, layer) in lm.model.layers.enumerated() {
-            if let block = gated_cross_attn_layers.items[i] { h = block(h, media: media, mediaLocations: mediaLocations) }
-            h = layer(h, rope: rope, layer: i, cache: nil, keyPadding: nil)
-        }
-        return lm.logits(lm.model.norm(h))
+        let hidden = hiddenStates(lm.embed(ids), media: media(features: features), textTimes: mediaLocations.map { mediaTimes($0) })
+        return lm.logits(hidden)
     }
 }
 
@@ -58,5 +77,17 @@ public func openFlamingoKeyMap(_ key: String) -> String {
     }
     if key.hasPrefix("lang_encoder.gated_cross_attn_layers.") { return String(key.dropFirst("lang_encoder.".count)) }
     if key.hasPrefix("lang_encoder.") { return "language_model." + key.dropFirst("lang_encoder.".count) }
+    return key
+}
+
+/// FlamingoLlama's names → OpenFlamingo's, the inverse of `openFlamingoKeyMap` (gated blocks
+/// under `lang_encoder.gated_cross_attn_layers.{i}`, the one name of the two aliases kept).
+public func openFlamingoName(_ key: String) -> String {
+    let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+    if parts.count > 4, parts[0] == "language_model", parts[1] == "model", parts[2] == "layers" {
+        return "lang_encoder.model.layers.\(parts[3]).decoder_layer." + parts[4...].joined(separator: ".")
+    }
+    if key.hasPrefix("language_model.") { return "lang_encoder." + key.dropFirst("language_model.".count) }
+    if key.hasPrefix("gated_cross_attn_layers.") { return "lang_encoder." + key }
     return key
 }

@@ -5,13 +5,14 @@ import VLNN
 import VLTensor
 import VLTokenizers
 
-/// A model directory ready for text generation: a LLaMA-family or OPT decoder, or a LLaVA or
-/// BLIP-2 assembly with its image processor, and the tokenizer from `tokenizer.json`.
+/// A model directory ready for text generation: a LLaMA-family or OPT decoder, or a LLaVA,
+/// BLIP-2 or Flamingo assembly with its image processor, and the tokenizer from `tokenizer.json`.
 public final class GenerationPipeline {
     enum Kind {
         case text(LanguageModel)
         case llava(LlavaForConditionalGeneration)
         case blip2(Blip2ForConditionalGeneration)
+        case flamingo(FlamingoForConditionalGeneration)
     }
 
     let kind: Kind
@@ -26,7 +27,7 @@ public final class GenerationPipeline {
     let specialTokenText: [String: TemplateValue]
 
     public init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
-        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2"],
+        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "flamingo"],
                                   format: format)
         let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
         switch model {
@@ -39,6 +40,7 @@ public final class GenerationPipeline {
             case .opt(let c): contextLength = c.maxPositionEmbeddings
             case .llama(let c): contextLength = c.maxPositionEmbeddings
             }
+        case .flamingo(let m): kind = .flamingo(m); contextLength = m.config.text.maxPositionEmbeddings
         default: throw ConfigError("\(directory.path): not a generative model")
         }
         tokenizer = try Tokenizer(directory: directory)
@@ -56,6 +58,7 @@ public final class GenerationPipeline {
             case .text(let m): m.quantize(quantization)
             case .llava(let m): m.language_model.quantize(quantization)
             case .blip2(let m): m.language_model.quantize(quantization)
+            case .flamingo(let m): m.model.language_model.quantize(quantization)
             }
         }
         switch kind {
@@ -72,6 +75,7 @@ public final class GenerationPipeline {
         let textConfig = try config.sub("text_config") ?? config
         if let ids = try textConfig.ints("eos_token_id") { stops.formUnion(ids) }
         if let eos = tokenizer.eosTokenId { stops.insert(eos) }
+        if case .flamingo(let m) = kind { stops.insert(m.config.endOfChunkTokenId) }
         stopTokenIds = stops
     }
 
@@ -83,7 +87,14 @@ public final class GenerationPipeline {
         case .text(let m): return m
         case .llava(let m): return m.language_model
         case .blip2(let m): return m.language_model
+        case .flamingo(let m): return m.model.language_model
         }
+    }
+
+    /// What decodes a prompt: the language model, or for Flamingo the model bound to the prompt's images.
+    func decoder(ids: [Int], images: [RGBImage]) throws -> LanguageModel {
+        guard case .flamingo(let m) = kind else { return languageModel }
+        return try m.prompt(ids: ids, pixels: images.isEmpty ? nil : processor?.batch(images))
     }
 
     /// One turn of a conversation; `images` counts the images attached to it.
@@ -114,6 +125,11 @@ public final class GenerationPipeline {
             // Templates that write the BOS token themselves must not get a second one.
             let bos = specialTokenText["bos_token"]?.text ?? ""
             return (text, bos.isEmpty || !text.hasPrefix(bos))
+        }
+        if case .flamingo = kind {
+            // Flamingo's interleaved text: each turn's images (when it has no markers) then its text.
+            return (conversation.map { m in (m.text.contains(imageMarker) ? "" : String(repeating: imageMarker, count: m.images)) + m.text }
+                .joined(), true)
         }
         guard case .llava(let llava) = kind else { return (conversation.map(\.text).joined(separator: "\n"), true) }
         let eos = specialTokenText["eos_token"]?.text ?? ""
@@ -168,6 +184,14 @@ public final class GenerationPipeline {
             guard images.count <= 1 else { throw ModelInputError("BLIP-2 takes one image per prompt") }
             ids = tokenizer.encode(text.replacingOccurrences(of: imageMarker, with: ""), addSpecialTokens: addSpecial)
             if !images.isEmpty, let token = m.config.imageTokenId { ids = [Int](repeating: token, count: m.config.numQueryTokens) + ids }
+        case .flamingo(let m):
+            guard markers == images.count else {
+                throw ModelInputError("the prompt has \(markers) \(imageMarker) marker(s) for \(images.count) image(s)")
+            }
+            ids = tokenizer.encode(text, addSpecialTokens: addSpecial)
+            if let special = tokenizer.tokenId(imageMarker), special != m.config.mediaTokenId {
+                ids = ids.map { $0 == special ? m.config.mediaTokenId : $0 }
+            }
         }
         guard ids.count <= maxTokens else { throw PromptTooLongError(tokens: ids.count, limit: maxTokens) }
         let vocab = languageModel.vocabSize
@@ -180,6 +204,7 @@ public final class GenerationPipeline {
             case .text(let m): return m.embed(Tensor(ints: ids, shape: [1, ids.count]))
             case .llava(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
             case .blip2(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
+            case .flamingo(let m): return m.model.language_model.embed(Tensor(ints: ids, shape: [1, ids.count]))
             }
         }
         return (ids, embeddings)
@@ -228,7 +253,7 @@ public final class GenerationPipeline {
             throw ModelInputError("the prompt has \(length) tokens; with \(maxTokens) new ones that exceeds the model's context of \(contextLength)")
         }
         var text = GeneratedText(tokenizer: tokenizer, stopStrings: stopStrings)
-        var (tokens, reason) = Generator(model: languageModel).generate(
+        var (tokens, reason) = Generator(model: try decoder(ids: ids, images: images)).generate(
             promptEmbeddings: embeddings, promptIds: ids, sampling: sampling,
             stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stopTokenIds)) { token in
                 let (piece, stopped) = text.push(token)

@@ -104,16 +104,10 @@ public struct ConnectorVariant {
                 flamingo.logits(ids: batch.inputs, features: features.unsqueeze(1), mediaLocations: mediaLocations(batch.inputIds))
             },
             continuation: { ids, features, maxTokens, stops in
-                // No cache through the cross-attention blocks: each new token reruns the prompt (answers are short).
-                var tokens = ids
-                for _ in 0..<maxTokens {
-                    let logits = noGrad { flamingo.logits(ids: Tensor(ints: tokens, shape: [1, tokens.count]), features: features.unsqueeze(1),
-                                                          mediaLocations: mediaLocations([tokens])) }
-                    let next = logits.select(1, tokens.count - 1).argmax(-1).toInts()[0]
-                    if stops.contains(next) { break }
-                    tokens.append(next)
-                }
-                return Array(tokens.dropFirst(ids.count))
+                let prompt = FlamingoPrompt(flamingo, features: features.unsqueeze(1), mediaLocations: ids.map { $0 == imageTokenId })
+                let embeddings = noGrad { flamingo.language_model.embed(Tensor(ints: ids, shape: [1, ids.count])) }
+                return Generator(model: prompt).generate(promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
+                                                         stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stops)).0
             })
     }
 

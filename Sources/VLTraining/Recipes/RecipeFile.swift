@@ -9,6 +9,7 @@ public struct Recipe: Codable, Equatable {
         case languageModel = "language-model"
         case llavaStage1 = "llava-stage1"
         case llavaStage2 = "llava-stage2"
+        case flamingo
     }
 
     /// The built-in world as training data.
@@ -88,9 +89,26 @@ public struct Recipe: Codable, Equatable {
     public var languageModel: String?
     public var training = Training()
     public var lora: LoRA?
+    public var evaluation = Evaluation()
+
+    /// What a stage scores on the world's test split after training (recipe `flamingo`).
+    public struct Evaluation: Codable, Equatable {
+        public var testScenes = 100
+        /// In-context examples before each test scene; one score per entry.
+        public var shots = [0, 2]
+
+        enum CodingKeys: String, CodingKey { case testScenes = "test_scenes", shots }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            testScenes = try c.decodeIfPresent(Int.self, forKey: .testScenes) ?? testScenes
+            shots = try c.decodeIfPresent([Int].self, forKey: .shots) ?? shots
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case recipe, output, world, model, vision, training, lora
+        case evaluation
         case languageModel = "language_model"
     }
 
@@ -104,6 +122,7 @@ public struct Recipe: Codable, Equatable {
         languageModel = try c.decodeIfPresent(String.self, forKey: .languageModel)
         training = try c.decodeIfPresent(Training.self, forKey: .training) ?? training
         lora = try c.decodeIfPresent(LoRA.self, forKey: .lora)
+        evaluation = try c.decodeIfPresent(Evaluation.self, forKey: .evaluation) ?? evaluation
     }
 
     /// Reads a recipe file, applying `overrides` ("training.steps=100"; values are JSON, or text).

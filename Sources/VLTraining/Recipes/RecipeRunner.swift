@@ -21,6 +21,7 @@ public struct RecipeRunner {
         .languageModel: TrainingSettings(steps: 150, batchSize: 32, learningRate: 2e-3, warmupSteps: 15),
         .llavaStage1: TrainingSettings(steps: 100, batchSize: 32, learningRate: 2e-3, warmupSteps: 10),
         .llavaStage2: TrainingSettings(steps: 350, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
+        .flamingo: TrainingSettings(steps: 300, batchSize: 32, learningRate: 2e-3, warmupSteps: 20),
     ]
 
     /// What LLaVA assemblies on the world read from the vision tower: the last layer with its
@@ -64,6 +65,8 @@ public struct RecipeRunner {
             }
             try trainLlava(llava, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: settings, output: output,
                            processor: processor, lora: lora)
+        case .flamingo:
+            try trainFlamingo(recipe, on: train, settings: settings, output: output, processor: processor)
         }
     }
 
@@ -130,7 +133,7 @@ public struct RecipeRunner {
         return trainer
     }
 
-    private func makeTrainer(_ name: String, _ model: Module, _ settings: TrainingSettings, _ output: URL) throws -> Trainer {
+    func makeTrainer(_ name: String, _ model: Module, _ settings: TrainingSettings, _ output: URL) throws -> Trainer {
         let trainer = Trainer(model: model, settings: settings)
         trainer.onStep = { try onStep(name, settings, $0) }
         if settings.checkpointEvery > 0 {
