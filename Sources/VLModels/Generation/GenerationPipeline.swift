@@ -12,6 +12,7 @@ public final class GenerationPipeline {
         case text(LanguageModel)
         case llava(LlavaForConditionalGeneration)
         case blip2(Blip2ForConditionalGeneration)
+        case mplugOwl(MPlugOwlForConditionalGeneration)
     }
 
     let kind: Kind
@@ -26,12 +27,13 @@ public final class GenerationPipeline {
     let specialTokenText: [String: TemplateValue]
 
     public init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
-        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "blip-2"], format: format)
+        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "blip-2", "mplug-owl"], format: format)
         let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
         switch model {
         case .llama(let m): kind = .text(m); contextLength = m.config.maxPositionEmbeddings
         case .opt(let m): kind = .text(m); contextLength = m.config.maxPositionEmbeddings
         case .llava(let m): kind = .llava(m); contextLength = m.config.text.maxPositionEmbeddings
+        case .mplugOwl(let m): kind = .mplugOwl(m); contextLength = m.config.text.maxPositionEmbeddings
         case .blip2(let m):
             kind = .blip2(m)
             switch m.config.text {
@@ -55,6 +57,7 @@ public final class GenerationPipeline {
             case .text(let m): m.quantize(quantization)
             case .llava(let m): m.language_model.quantize(quantization)
             case .blip2(let m): m.language_model.quantize(quantization)
+            case .mplugOwl(let m): m.language_model.quantize(quantization)
             }
         }
         if case .text = kind { processor = nil } else { processor = try ImageProcessor(directory: directory) }
@@ -75,6 +78,7 @@ public final class GenerationPipeline {
         case .text(let m): return m
         case .llava(let m): return m.language_model
         case .blip2(let m): return m.language_model
+        case .mplugOwl(let m): return m.language_model
         }
     }
 
@@ -107,7 +111,10 @@ public final class GenerationPipeline {
             let bos = specialTokenText["bos_token"]?.text ?? ""
             return (text, bos.isEmpty || !text.hasPrefix(bos))
         }
-        guard case .llava = kind else { return (conversation.map(\.text).joined(separator: "\n"), true) }
+        switch kind {
+        case .llava, .mplugOwl: break
+        default: return (conversation.map(\.text).joined(separator: "\n"), true)
+        }
         let eos = specialTokenText["eos_token"]?.text ?? ""
         let turns = conversation.map { m -> String in
             let markers = m.text.contains(imageMarker) ? "" : String(repeating: imageMarker + "\n", count: m.images)
@@ -135,7 +142,6 @@ public final class GenerationPipeline {
     public func prepare(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage],
                         maxTokens: Int = .max) throws -> (ids: [Int], embeddings: Tensor) {
         let (text, addSpecial) = formatted
-        let markers = text.components(separatedBy: imageMarker).count - 1
         let pixels = try images.isEmpty ? nil : processor.map { $0.batch(images) } ?? {
             throw ModelInputError("this model takes no images")
         }()
@@ -145,18 +151,15 @@ public final class GenerationPipeline {
             guard images.isEmpty else { throw ModelInputError("this model takes no images") }
             ids = tokenizer.encode(text, addSpecialTokens: addSpecial)
         case .llava(let m):
-            guard markers == images.count else {
-                throw ModelInputError("the prompt has \(markers) \(imageMarker) marker(s) for \(images.count) image(s)")
-            }
-            let expanded = text.replacingOccurrences(of: imageMarker, with: String(repeating: imageMarker, count: m.tokensPerImage))
-            ids = tokenizer.encode(expanded, addSpecialTokens: addSpecial)
-            if let special = tokenizer.tokenId(imageMarker), special != m.config.imageTokenId {
-                ids = ids.map { $0 == special ? m.config.imageTokenId : $0 }
-            }
+            ids = try imageTokenIds(text, images: images.count, tokensPerImage: m.tokensPerImage, imageTokenId: m.config.imageTokenId,
+                                    addSpecialTokens: addSpecial)
         case .blip2(let m):
             guard images.count <= 1 else { throw ModelInputError("BLIP-2 takes one image per prompt") }
             ids = tokenizer.encode(text.replacingOccurrences(of: imageMarker, with: ""), addSpecialTokens: addSpecial)
             if !images.isEmpty, let token = m.config.imageTokenId { ids = [Int](repeating: token, count: m.config.numQueryTokens) + ids }
+        case .mplugOwl(let m):
+            ids = try imageTokenIds(text, images: images.count, tokensPerImage: m.tokensPerImage, imageTokenId: m.config.imageTokenId,
+                                    addSpecialTokens: addSpecial)
         }
         guard ids.count <= maxTokens else { throw PromptTooLongError(tokens: ids.count, limit: maxTokens) }
         let vocab = languageModel.vocabSize
@@ -168,9 +171,22 @@ public final class GenerationPipeline {
             case .text(let m): return m.embed(Tensor(ints: ids, shape: [1, ids.count]))
             case .llava(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
             case .blip2(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
+            case .mplugOwl(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
             }
         }
         return (ids, embeddings)
+    }
+
+    /// `text` tokenized with each `<image>` marker expanded to `tokensPerImage` image tokens (LLaVA, mPLUG-Owl).
+    func imageTokenIds(_ text: String, images: Int, tokensPerImage: Int, imageTokenId: Int, addSpecialTokens: Bool) throws -> [Int] {
+        let markers = text.components(separatedBy: imageMarker).count - 1
+        guard markers == images else {
+            throw ModelInputError("the prompt has \(markers) \(imageMarker) marker(s) for \(images) image(s)")
+        }
+        let expanded = text.replacingOccurrences(of: imageMarker, with: String(repeating: imageMarker, count: tokensPerImage))
+        let ids = tokenizer.encode(expanded, addSpecialTokens: addSpecialTokens)
+        guard let special = tokenizer.tokenId(imageMarker), special != imageTokenId else { return ids }
+        return ids.map { $0 == special ? imageTokenId : $0 }
     }
 
     public struct Result {
