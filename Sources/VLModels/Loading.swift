@@ -46,9 +46,12 @@ public enum LoadedModel {
     case blip2(Blip2ForConditionalGeneration)
     case bert(BertModel)
     case flamingo(FlamingoForConditionalGeneration)
+    case albef(ALBEF)
+    case mplugOwl(MPlugOwlForConditionalGeneration)
 
     /// The `model_type` values VLKit loads.
-    public static let supportedTypes = ["clip", "llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "bert", "flamingo"]
+    public static let supportedTypes = ["clip", "llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "bert", "flamingo",
+                                        "albef", "mplug-owl"]
 
     public var module: Module {
         switch self {
@@ -59,6 +62,8 @@ public enum LoadedModel {
         case .blip2(let m): return m
         case .bert(let m): return m
         case .flamingo(let m): return m
+        case .albef(let m): return m
+        case .mplugOwl(let m): return m
         }
     }
 }
@@ -111,6 +116,8 @@ private func makeModel(type: String, _ r: ConfigReader, _ configURL: URL, direct
         // sentence-transformers checkpoints often have no pooler.
         let pooler = try Checkpoint(directory: directory).names.contains { $0.hasSuffix("pooler.dense.weight") }
         model = .bert(try BertModel(BertConfig(r), pooling: pooler))
+    case "albef": model = .albef(try ALBEF(ALBEFConfig(r)))
+    case "mplug-owl": model = .mplugOwl(try MPlugOwlForConditionalGeneration(MPlugOwlConfig(r)))
     default:
         throw ConfigError("\(configURL.path): model_type \"\(type)\" is not supported; supported: "
             + LoadedModel.supportedTypes.joined(separator: ", "))
@@ -133,6 +140,7 @@ private func ignoredKeys(for model: LoadedModel) -> (String) -> Bool {
     case .llama(let m) where m.config.tieWordEmbeddings: return { $0 == "lm_head.weight" }
     case .clip: return { $0.hasSuffix("position_ids") }
     case .bert: return { $0.hasSuffix("position_ids") || $0.hasPrefix("cls.") }
+    case .albef: return ALBEF.isAuxiliaryKey
     default: return { _ in false }
     }
 }

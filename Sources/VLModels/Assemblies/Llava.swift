@@ -56,21 +56,25 @@ public final class LlavaForConditionalGeneration: Module {
     /// images' features. ids [1, L] with exactly `images × tokensPerImage` image tokens (whose id
     /// may lie outside the vocabulary, as the original LLaVA's -200 does).
     public func inputEmbeddings(ids: [Int], pixels: Tensor?) throws -> Tensor {
-        let slots = ids.indices.filter { ids[$0] == config.imageTokenId }
-        let textIds = ids.map { $0 == config.imageTokenId ? 0 : $0 }
-        let textEmbeds = language_model.embed(Tensor(ints: textIds, shape: [1, ids.count]))
-        guard let pixels else {
-            if slots.isEmpty { return textEmbeds }
-            throw ModelInputError("the prompt has \(slots.count) image tokens but no image was given")
-        }
-        let features = imageFeatures(pixels)
-        let rows = features.shape[0] * features.shape[1]
-        guard slots.count == rows else {
-            throw ModelInputError("the prompt has \(slots.count) image tokens; \(features.shape[0]) image(s) give \(rows) features "
-                + "(\(features.shape[1]) each)")
-        }
-        return spliceRows(textEmbeds, features.reshape([1, rows, -1]), at: slots)
+        try embeddingsWithImages(language_model, ids: ids, imageTokenId: config.imageTokenId, features: pixels.map(imageFeatures))
     }
+}
+
+/// Token embeddings of `ids` [1, L] with every image-token position replaced, in order, by one row
+/// of the images' features [I, tokens, hidden] (LLaVA, mPLUG-Owl).
+func embeddingsWithImages(_ lm: LanguageModel, ids: [Int], imageTokenId: Int, features: Tensor?) throws -> Tensor {
+    let slots = ids.indices.filter { ids[$0] == imageTokenId }
+    let textEmbeds = lm.embed(Tensor(ints: ids.map { $0 == imageTokenId ? 0 : $0 }, shape: [1, ids.count]))
+    guard let features else {
+        if slots.isEmpty { return textEmbeds }
+        throw ModelInputError("the prompt has \(slots.count) image tokens but no image was given")
+    }
+    let rows = features.shape[0] * features.shape[1]
+    guard slots.count == rows else {
+        throw ModelInputError("the prompt has \(slots.count) image tokens; \(features.shape[0]) image(s) give \(rows) features "
+            + "(\(features.shape[1]) each)")
+    }
+    return spliceRows(textEmbeds, features.reshape([1, rows, -1]), at: slots)
 }
 
 /// Replaces rows `slots` (in order) of `base` [1, L, C] by the rows of `inserted` [1, slots.count, C].

@@ -13,6 +13,7 @@ public final class GenerationPipeline {
         case llava(LlavaForConditionalGeneration)
         case blip2(Blip2ForConditionalGeneration)
         case flamingo(FlamingoForConditionalGeneration)
+        case mplugOwl(MPlugOwlForConditionalGeneration)
     }
 
     let kind: Kind
@@ -27,13 +28,14 @@ public final class GenerationPipeline {
     let specialTokenText: [String: TemplateValue]
 
     public init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
-        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "flamingo"],
-                                  format: format)
+        let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "flamingo",
+                                                               "mplug-owl"], format: format)
         let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
         switch model {
         case .llama(let m): kind = .text(m); contextLength = m.config.maxPositionEmbeddings
         case .opt(let m): kind = .text(m); contextLength = m.config.maxPositionEmbeddings
         case .llava(let m): kind = .llava(m); contextLength = m.config.text.maxPositionEmbeddings
+        case .mplugOwl(let m): kind = .mplugOwl(m); contextLength = m.config.text.maxPositionEmbeddings
         case .blip2(let m):
             kind = .blip2(m)
             switch m.config.text {
@@ -59,6 +61,7 @@ public final class GenerationPipeline {
             case .llava(let m): m.language_model.quantize(quantization)
             case .blip2(let m): m.language_model.quantize(quantization)
             case .flamingo(let m): m.model.language_model.quantize(quantization)
+            case .mplugOwl(let m): m.language_model.quantize(quantization)
             }
         }
         switch kind {
@@ -88,6 +91,7 @@ public final class GenerationPipeline {
         case .llava(let m): return m.language_model
         case .blip2(let m): return m.language_model
         case .flamingo(let m): return m.model.language_model
+        case .mplugOwl(let m): return m.language_model
         }
     }
 
@@ -131,10 +135,14 @@ public final class GenerationPipeline {
             return (conversation.map { m in (m.text.contains(imageMarker) ? "" : String(repeating: imageMarker, count: m.images)) + m.text }
                 .joined(), true)
         }
-        guard case .llava(let llava) = kind else { return (conversation.map(\.text).joined(separator: "\n"), true) }
-        let eos = specialTokenText["eos_token"]?.text ?? ""
+        let system: String
+        switch kind {
         // The original LLaVA's conversation (vicuna_v1) starts with its system prompt.
-        let system = llava.config.visionTowerDirectory == nil ? "" : LlavaConfig.vicunaSystemPrompt + " "
+        case .llava(let m): system = m.config.visionTowerDirectory == nil ? "" : LlavaConfig.vicunaSystemPrompt + " "
+        case .mplugOwl: system = ""
+        default: return (conversation.map(\.text).joined(separator: "\n"), true)
+        }
+        let eos = specialTokenText["eos_token"]?.text ?? ""
         let turns = conversation.map { m -> String in
             let markers = m.text.contains(imageMarker) ? "" : String(repeating: imageMarker + "\n", count: m.images)
             return m.role == "assistant" ? "ASSISTANT: \(m.text)\(eos)" : "USER: \(markers)\(m.text)"
@@ -161,7 +169,6 @@ public final class GenerationPipeline {
     public func prepare(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage],
                         maxTokens: Int = .max) throws -> (ids: [Int], embeddings: Tensor) {
         let (text, addSpecial) = formatted
-        let markers = text.components(separatedBy: imageMarker).count - 1
         let pixels = try images.isEmpty ? nil : processor.map { $0.batch(images) } ?? {
             throw ModelInputError("this model takes no images")
         }()
@@ -171,20 +178,14 @@ public final class GenerationPipeline {
             guard images.isEmpty else { throw ModelInputError("this model takes no images") }
             ids = tokenizer.encode(text, addSpecialTokens: addSpecial)
         case .llava(let m):
-            guard markers == images.count else {
-                throw ModelInputError("the prompt has \(markers) \(imageMarker) marker(s) for \(images.count) image(s)")
-            }
-            if m.config.imageTokenId >= 0, let special = tokenizer.tokenId(imageMarker) {
-                let expanded = text.replacingOccurrences(of: imageMarker, with: String(repeating: imageMarker, count: m.tokensPerImage))
-                ids = tokenizer.encode(expanded, addSpecialTokens: addSpecial).map { $0 == special ? m.config.imageTokenId : $0 }
-            } else {
-                ids = encodeAroundImages(text, imageToken: m.config.imageTokenId, count: m.tokensPerImage, addSpecialTokens: addSpecial)
-            }
+            ids = try imageTokenIds(text, images: images.count, tokensPerImage: m.tokensPerImage, imageTokenId: m.config.imageTokenId,
+                                    addSpecialTokens: addSpecial)
         case .blip2(let m):
             guard images.count <= 1 else { throw ModelInputError("BLIP-2 takes one image per prompt") }
             ids = tokenizer.encode(text.replacingOccurrences(of: imageMarker, with: ""), addSpecialTokens: addSpecial)
             if !images.isEmpty, let token = m.config.imageTokenId { ids = [Int](repeating: token, count: m.config.numQueryTokens) + ids }
         case .flamingo(let m):
+            let markers = text.components(separatedBy: imageMarker).count - 1
             guard markers == images.count else {
                 throw ModelInputError("the prompt has \(markers) \(imageMarker) marker(s) for \(images.count) image(s)")
             }
@@ -192,6 +193,9 @@ public final class GenerationPipeline {
             if let special = tokenizer.tokenId(imageMarker), special != m.config.mediaTokenId {
                 ids = ids.map { $0 == special ? m.config.mediaTokenId : $0 }
             }
+        case .mplugOwl(let m):
+            ids = try imageTokenIds(text, images: images.count, tokensPerImage: m.tokensPerImage, imageTokenId: m.config.imageTokenId,
+                                    addSpecialTokens: addSpecial)
         }
         guard ids.count <= maxTokens else { throw PromptTooLongError(tokens: ids.count, limit: maxTokens) }
         let vocab = languageModel.vocabSize
@@ -205,14 +209,28 @@ public final class GenerationPipeline {
             case .llava(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
             case .blip2(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
             case .flamingo(let m): return m.model.language_model.embed(Tensor(ints: ids, shape: [1, ids.count]))
+            case .mplugOwl(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
             }
         }
         return (ids, embeddings)
     }
 
-    /// For image tokens outside the vocabulary (the original LLaVA's): the text between markers is
-    /// tokenized piece by piece, special tokens only on the first (LLaVA's `tokenizer_image_token`),
-    /// and each marker becomes `count` image tokens.
+    /// `text` tokenized with each `<image>` marker expanded to `tokensPerImage` image tokens (LLaVA, mPLUG-Owl).
+    func imageTokenIds(_ text: String, images: Int, tokensPerImage: Int, imageTokenId: Int, addSpecialTokens: Bool) throws -> [Int] {
+        let markers = text.components(separatedBy: imageMarker).count - 1
+        guard markers == images else {
+            throw ModelInputError("the prompt has \(markers) \(imageMarker) marker(s) for \(images) image(s)")
+        }
+        guard imageTokenId >= 0, let special = tokenizer.tokenId(imageMarker) else {
+            return encodeAroundImages(text, imageToken: imageTokenId, count: tokensPerImage, addSpecialTokens: addSpecialTokens)
+        }
+        let expanded = text.replacingOccurrences(of: imageMarker, with: String(repeating: imageMarker, count: tokensPerImage))
+        return tokenizer.encode(expanded, addSpecialTokens: addSpecialTokens).map { $0 == special ? imageTokenId : $0 }
+    }
+
+    /// For image tokens outside the vocabulary (the original LLaVA's) or tokenizers without `<image>`:
+    /// the text between markers is tokenized piece by piece, special tokens only on the first (LLaVA's
+    /// `tokenizer_image_token`), and each marker becomes `count` image tokens.
     func encodeAroundImages(_ text: String, imageToken: Int, count: Int, addSpecialTokens: Bool) -> [Int] {
         let pieces = text.components(separatedBy: imageMarker)
         var ids = tokenizer.encode(pieces[0], addSpecialTokens: addSpecialTokens)

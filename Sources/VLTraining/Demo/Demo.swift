@@ -60,7 +60,7 @@ public struct Demo {
         result.curves["clip"] = clipTrainer.history.map(\.loss)
         let zeroShot = WorldEvaluation.zeroShot(clip, tokenizer: clipTokenizer, data: test)
         (result.zeroShotAccuracy, result.zeroShotChance) = (zeroShot.accuracy, zeroShot.chance)
-        let retrieval = WorldEvaluation.retrieval(clip, tokenizer: clipTokenizer, data: distinctCaptions(test, processor: processor))
+        let retrieval = WorldEvaluation.retrieval(clip, tokenizer: clipTokenizer, data: test.withDistinctCaptions(processor: processor))
         result.retrievalR1 = retrieval.textToImage[1] ?? 0
         result.retrievalR5 = retrieval.textToImage[5] ?? 0
         result.retrievalR10 = retrieval.textToImage[10] ?? 0
@@ -235,13 +235,6 @@ public struct Demo {
         var r = RecipeRunner()
         r.onStep = { [onStep] in onStep($0, $1, $2) }
         return r
-    }
-
-    /// The scenes of `data` whose captions no other scene shares (retrieval needs one right answer).
-    private func distinctCaptions(_ data: WorldData, processor: ImageProcessor) -> WorldData {
-        var counts: [String: Int] = [:]
-        for s in data.samples { counts[s.caption, default: 0] += 1 }
-        return WorldData(data.samples.filter { counts[$0.caption] == 1 }, processor: processor)
     }
 }
 

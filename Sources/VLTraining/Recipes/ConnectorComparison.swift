@@ -113,10 +113,7 @@ public struct ConnectorVariant {
 
     /// A question about image `image` with this variant's image tokens.
     public func example(_ tokenizer: Tokenizer, question: String, answer: String, image: Int) -> TokenizedExample {
-        var e = TokenizedExample.promptResponse(tokenizer, prompt: LlavaAlignment.prompt(question), response: answer, image: image)
-        e.trained = e.ids.indices.flatMap { e.ids[$0] == imageTokenId ? [Bool](repeating: false, count: imageTokens) : [e.trained[$0]] }
-        e.ids = LlavaAlignment.expandImageTokens(e.ids, imageTokenId: imageTokenId, count: imageTokens)
-        return e
+        LlavaAlignment.example(tokenizer, question: question, answer: answer, image: image, imageTokenId: imageTokenId, imageTokens: imageTokens)
     }
 
     /// Trains the connector (and, for Flamingo, the gated blocks) on `examples`.

@@ -44,10 +44,16 @@ public enum LlavaAlignment {
     /// A question (or caption request) about image `image`, answered by `answer`.
     public static func example(_ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, question: String, answer: String,
                                image: Int) -> TokenizedExample {
+        example(tokenizer, question: question, answer: answer, image: image, imageTokenId: llava.config.imageTokenId,
+                imageTokens: llava.tokensPerImage)
+    }
+
+    /// The same for any model whose `<image>` (`imageTokenId`) becomes `imageTokens` tokens.
+    public static func example(_ tokenizer: Tokenizer, question: String, answer: String, image: Int, imageTokenId: Int,
+                               imageTokens n: Int) -> TokenizedExample {
         var e = TokenizedExample.promptResponse(tokenizer, prompt: prompt(question), response: answer, image: image)
-        let n = llava.tokensPerImage
-        e.trained = e.ids.indices.flatMap { e.ids[$0] == llava.config.imageTokenId ? [Bool](repeating: false, count: n) : [e.trained[$0]] }
-        e.ids = expandImageTokens(e.ids, imageTokenId: llava.config.imageTokenId, count: n)
+        e.trained = e.ids.indices.flatMap { e.ids[$0] == imageTokenId ? [Bool](repeating: false, count: n) : [e.trained[$0]] }
+        e.ids = expandImageTokens(e.ids, imageTokenId: imageTokenId, count: n)
         return e
     }
 
@@ -75,12 +81,19 @@ public enum LlavaAlignment {
     /// Trains on random batches of `examples` whose images index `features`.
     public static func train(_ llava: LlavaForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
                              padId: Int, trainer: Trainer) throws {
-        let lm = llava.language_model
+        try train(llava.language_model, imageTokenId: llava.config.imageTokenId, examples: examples, padId: padId, trainer: trainer) {
+            llava.multi_modal_projector(features.indexSelect(0, $0))
+        }
+    }
+
+    /// The same for any model whose image tokens `images(indices)` gives in the language model's width [B, N, hidden].
+    public static func train(_ lm: LlamaForCausalLM, imageTokenId: Int, examples: [TokenizedExample], padId: Int, trainer: Trainer,
+                             images: ([Int]) -> Tensor) throws {
         try trainer.run { rng in
             let chosen = (0..<trainer.settings.batchSize).map { _ in examples[rng.nextInt(examples.count)] }
             let batch = LanguageModelBatch(chosen, padId: padId)
-            let images = llava.multi_modal_projector(features.indexSelect(0, chosen.map { $0.image! }))
-            let embeddings = try splice(images, into: lm.embed(batch.inputs), ids: batch.inputIds, imageTokenId: llava.config.imageTokenId)
+            let embeddings = try splice(images(chosen.map { $0.image! }), into: lm.embed(batch.inputs), ids: batch.inputIds,
+                                        imageTokenId: imageTokenId)
             let length = batch.inputs.shape[1]
             let hidden = lm.hiddenStates(embeddings, positions: Array(0..<length), cache: nil, keyPadding: nil)
             return (languageModelLoss(logits: lm.logits(hidden), targets: batch.targets), chosen.count)

@@ -10,6 +10,9 @@ public struct Recipe: Codable, Equatable {
         case llavaStage1 = "llava-stage1"
         case llavaStage2 = "llava-stage2"
         case flamingo
+        case albef
+        case mplugOwlStage1 = "mplug-owl-stage1"
+        case mplugOwlStage2 = "mplug-owl-stage2"
     }
 
     /// The built-in world as training data.
@@ -81,11 +84,11 @@ public struct Recipe: Codable, Equatable {
     /// Where the trained model (a Hugging Face directory) and the checkpoints go.
     public var output: String
     public var world = WorldScenes()
-    /// A LLaVA directory to continue from (stage 2).
+    /// A LLaVA or mPLUG-Owl directory to continue from (stage 2).
     public var model: String?
-    /// A CLIP directory whose vision tower LLaVA uses (stage 1).
+    /// A CLIP directory whose vision tower LLaVA or mPLUG-Owl uses (stage 1).
     public var vision: String?
-    /// A LLaMA directory that becomes LLaVA's language model (stage 1).
+    /// A LLaMA directory that becomes LLaVA's or mPLUG-Owl's language model (stage 1).
     public var languageModel: String?
     public var training = Training()
     public var lora: LoRA?

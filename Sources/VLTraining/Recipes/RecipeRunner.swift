@@ -13,6 +13,8 @@ public struct RecipeRunner {
     /// Continue from the newest checkpoint under `<output>/checkpoints` when there is one.
     public var resume = false
     public var log: (String) -> Void = { _ in }
+    /// Test scenes the recipes that evaluate (albef, mplug-owl-stage2) score on.
+    public var evaluationScenes = 500
 
     public init() {}
 
@@ -22,6 +24,9 @@ public struct RecipeRunner {
         .llavaStage1: TrainingSettings(steps: 100, batchSize: 32, learningRate: 2e-3, warmupSteps: 10),
         .llavaStage2: TrainingSettings(steps: 350, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
         .flamingo: TrainingSettings(steps: 300, batchSize: 32, learningRate: 2e-3, warmupSteps: 20),
+        .albef: TrainingSettings(steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
+        .mplugOwlStage1: TrainingSettings(steps: 150, batchSize: 32, learningRate: 1e-3, warmupSteps: 10),
+        .mplugOwlStage2: TrainingSettings(steps: 350, batchSize: 32, learningRate: 2e-3, warmupSteps: 20),
     ]
 
     /// What LLaVA assemblies on the world read from the vision tower: the last layer with its
@@ -67,6 +72,12 @@ public struct RecipeRunner {
                            processor: processor, lora: lora)
         case .flamingo:
             try trainFlamingo(recipe, on: train, settings: settings, output: output, processor: processor)
+        case .albef:
+            _ = try trainALBEF(on: train, processor: processor, settings: settings, output: output)
+        case .mplugOwlStage1:
+            try runMPlugOwlStage1(recipe, on: train, processor: processor, settings: settings, output: output)
+        case .mplugOwlStage2:
+            try runMPlugOwlStage2(recipe, on: train, processor: processor, settings: settings, output: output)
         }
     }
 
@@ -124,13 +135,15 @@ public struct RecipeRunner {
         let name = stage == .featureAlignment ? "llava stage 1" : "llava stage 2"
         let trainer = try makeTrainer(name, llava, settings, output)
         try LlavaAlignment.train(llava, examples: questions + captions, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
-        if let lora {
-            try savePEFTAdapter(of: llava.language_model, config: PEFTAdapterConfig(lora: lora, taskType: "CAUSAL_LM"),
-                                to: output.appendingPathComponent("adapter"))
-            try llava.language_model.mergeLoRA()
-        }
+        if let lora { try saveAndMergeLoRA(llava.language_model, lora, output: output) }
         try HFExport.write(llava, processor: processor, to: output)
         return trainer
+    }
+
+    /// The adapters alone in PEFT's layout under `<output>/adapter`, then merged into the weights.
+    func saveAndMergeLoRA(_ lm: LlamaForCausalLM, _ lora: LoRAConfig, output: URL) throws {
+        try savePEFTAdapter(of: lm, config: PEFTAdapterConfig(lora: lora, taskType: "CAUSAL_LM"), to: output.appendingPathComponent("adapter"))
+        try lm.mergeLoRA()
     }
 
     func makeTrainer(_ name: String, _ model: Module, _ settings: TrainingSettings, _ output: URL) throws -> Trainer {
@@ -144,7 +157,7 @@ public struct RecipeRunner {
         return trainer
     }
 
-    private func copyTokenizer(from source: URL, to destination: URL) throws {
+    func copyTokenizer(from source: URL, to destination: URL) throws {
         let fm = FileManager.default
         guard source.standardizedFileURL != destination.standardizedFileURL else { return }
         for name in ["tokenizer.json", "tokenizer_config.json"] {
@@ -154,7 +167,7 @@ public struct RecipeRunner {
         }
     }
 
-    private func imageTokenId(_ tokenizer: Tokenizer, _ directory: String) throws -> Int {
+    func imageTokenId(_ tokenizer: Tokenizer, _ directory: String) throws -> Int {
         guard let id = tokenizer.addedTokens.first(where: { $0.content == "<image>" })?.id else {
             throw RecipeError("\(directory): the tokenizer has no <image> token")
         }

@@ -24,3 +24,12 @@ public struct WorldData {
 
     public var captions: [String] { samples.map(\.caption) }
 }
+
+extension WorldData {
+    /// The scenes whose captions no other scene shares (retrieval needs one right answer).
+    public func withDistinctCaptions(processor: ImageProcessor) -> WorldData {
+        var counts: [String: Int] = [:]
+        for s in samples { counts[s.caption, default: 0] += 1 }
+        return WorldData(samples.filter { counts[$0.caption] == 1 }, processor: processor)
+    }
+}

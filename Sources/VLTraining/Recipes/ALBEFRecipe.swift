@@ -1,0 +1,130 @@
+import Foundation
+import VLImaging
+import VLModels
+import VLNN
+import VLTensor
+import VLTokenizers
+
+/// ALBEF pre-training (Li et al. 2021) from scratch on image–caption pairs: every step updates the
+/// EMA teacher, then sums ITC (against the teacher's features and the queues), ITM (hard negatives
+/// drawn from the contrastive similarities) and MLM conditioned on the image, both distilled from
+/// the teacher with weight α, which ramps from 0 to its full value over the first epoch as in
+/// ALBEF's `Pretrain.py`.
+public enum ALBEFRecipe {
+    /// ALBEF's `configs/Pretrain.yaml` values the objective uses. On the world the queue holds 8
+    /// batches and the teacher's momentum is 0.9, not 0.995: an EMA over the last ~10 steps of a
+    /// 200-step run, where 0.995 would keep a third of the random initial weights to the end.
+    public struct Objective: Equatable {
+        public var queueSize: Int
+        public var momentum: Float = 0.9
+        public var alpha: Float = 0.4
+        public var mlmProbability: Float = 0.15
+
+        public init(batchSize: Int) { queueSize = 8 * batchSize }
+
+        public var jsonObject: [String: Any] {
+            ["queue_size": queueSize, "momentum": decimal(momentum), "alpha": decimal(alpha), "mlm_probability": decimal(mlmProbability)]
+        }
+    }
+
+    /// An ALBEF small enough to pre-train on the world in a minute or two on two cores: a 4-layer
+    /// ViT on 16×16-pixel patches, a 4-layer BERT whose last 2 layers are the fusion layers.
+    public static func worldConfig(vocabSize: Int, imageSize: Int = 64, hidden: Int = 128, layers: Int = 4, maxLength: Int = 32) -> ALBEFConfig {
+        var c = ALBEFConfig()
+        c.vision.imageSize = imageSize
+        c.vision.patchSize = imageSize / 4
+        c.vision.hiddenSize = hidden
+        c.vision.numHiddenLayers = layers
+        c.vision.numAttentionHeads = max(1, hidden / 32)
+        c.bert.vocabSize = vocabSize
+        c.bert.hiddenSize = hidden
+        c.bert.numHiddenLayers = layers
+        c.bert.numAttentionHeads = max(1, hidden / 32)
+        c.bert.intermediateSize = 4 * hidden
+        c.bert.maxPositionEmbeddings = maxLength
+        c.fusionLayer = layers / 2
+        c.embedDim = hidden
+        return c
+    }
+
+    /// Initialisation from scratch as ALBEF's towers are initialised before their pretraining: the
+    /// ViT's linear layers (timm) and BERT's linear and embedding layers (transformers) drawn from
+    /// N(0, 0.02) with zero biases. (VLKit's defaults are PyTorch's, e.g. N(0, 1) embeddings, whose
+    /// tied MLM logits start with a loss near 40.)
+    public static func initialiseTowers(_ albef: ALBEF) {
+        for (name, p) in albef.namedParameters() where name.hasPrefix("visual_encoder.") || name.hasPrefix("text_encoder.") {
+            if p.value.rank == 2 { p.value = Init.normal(p.value.shape, std: 0.02) }
+            if name.hasSuffix(".bias") { p.value = Tensor.zeros(p.value.shape) }
+        }
+    }
+
+    /// α at `step` (0-based): ALBEF's `alpha * min(1, i / len(data_loader))` in the first epoch.
+    public static func alpha(_ full: Float, step: Int, epochSteps: Int) -> Float {
+        full * min(1, Float(step) / Float(max(epochSteps, 1)))
+    }
+
+    /// Captions as [CLS] … [SEP] ids padded to the longest one, with their attention masks (row-major).
+    public static func encode(_ texts: [String], tokenizer: WordPieceTokenizer) -> (ids: [[Int]], mask: [[Int]]) {
+        let encoded = texts.map { tokenizer.encode($0) }
+        let length = encoded.map(\.count).max() ?? 0
+        return (encoded.map { $0 + [Int](repeating: tokenizer.padTokenId, count: length - $0.count) },
+                encoded.map { [Int](repeating: 1, count: $0.count) + [Int](repeating: 0, count: length - $0.count) })
+    }
+
+    /// Trains `pretraining.model` on pairs (pixels row i, captions[i]) drawn at random.
+    public static func train(_ pretraining: ALBEFPretraining, pixels: Tensor, captions: [String], tokenizer: WordPieceTokenizer,
+                             objective: Objective, trainer: Trainer) throws {
+        let (ids, mask) = encode(captions, tokenizer: tokenizer)
+        let length = ids.first?.count ?? 0, batch = trainer.settings.batchSize
+        let epochSteps = (captions.count + batch - 1) / batch
+        try trainer.run { rng in
+            let rows = (0..<batch).map { _ in rng.nextInt(captions.count) }
+            let losses = pretraining.losses(pixels: pixels.indexSelect(0, rows), ids: Tensor(ints: rows.flatMap { ids[$0] }, shape: [batch, length]),
+                                            attentionMask: Tensor(ints: rows.flatMap { mask[$0] }, shape: [batch, length]),
+                                            alpha: alpha(objective.alpha, step: trainer.step, epochSteps: epochSteps), rng: &rng)
+            return (losses.total, batch)
+        }
+    }
+}
+
+extension RecipeRunner {
+    /// ALBEF from scratch on the world's captions; writes the directory (config.json, ALBEF-named
+    /// model.safetensors, vocab.txt, preprocessor config) and scores it on the test scenes. On
+    /// `--resume` the EMA teacher restarts from the resumed weights and the queues from noise
+    /// (neither is part of the trainer's checkpoint).
+    @discardableResult
+    public func trainALBEF(on train: WorldData, processor: ImageProcessor, settings: TrainingSettings,
+                           output: URL) throws -> (model: ALBEF, tokenizer: WordPieceTokenizer, scores: ALBEFScores) {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let maxLength = 32
+        let vocab = try WorldTokenizers.writeWordPieceTokenizer(to: output, maxLength: maxLength)
+        let tokenizer = try WordPieceTokenizer(directory: output)
+        let albef = try ALBEF(ALBEFRecipe.worldConfig(vocabSize: vocab, imageSize: processor.cropHeight, maxLength: maxLength))
+        ALBEFRecipe.initialiseTowers(albef)
+        let trainer = try makeTrainer("albef", albef, settings, output)
+        let objective = ALBEFRecipe.Objective(batchSize: settings.batchSize)
+        var rng = RandomGenerator(seed: settings.seed &+ 0xA1BE)
+        let pretraining = try ALBEFPretraining(model: albef, queueSize: objective.queueSize, maskTokenId: tokenizer.vocab["[MASK]"]!,
+                                               unmaskable: [tokenizer.padTokenId, tokenizer.clsTokenId], rng: &rng)
+        (pretraining.momentum, pretraining.mlmProbability) = (objective.momentum, objective.mlmProbability)
+        try ALBEFRecipe.train(pretraining, pixels: train.pixels, captions: train.captions, tokenizer: tokenizer, objective: objective,
+                              trainer: trainer)
+        try HFExport.write(albef, objective: objective, processor: processor, to: output)
+        let test = WorldData(World(imageSize: processor.cropHeight).samples(.test, count: evaluationScenes), processor: processor)
+        let scores = ALBEFEvaluation.scores(albef, tokenizer: tokenizer, retrieval: test.withDistinctCaptions(processor: processor),
+                                            zeroShot: test)
+        log("albef: " + scores.summary)
+        return (albef, tokenizer, scores)
+    }
+}
+
+extension HFExport {
+    /// ALBEF's directory: config.json (ALBEFConfig's format with the objective's Pretrain.yaml
+    /// values), the model's weights by ALBEF's names, the image processor.
+    public static func write(_ model: ALBEF, objective: ALBEFRecipe.Objective, processor: ImageProcessor, to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try writeWeights(model, to: directory)
+        try writeJSON(model.config.jsonObject.merging(objective.jsonObject) { a, _ in a }, to: directory.appendingPathComponent("config.json"))
+        try writeJSON(processor.jsonObject, to: directory.appendingPathComponent("preprocessor_config.json"))
+    }
+}
