@@ -126,10 +126,16 @@ struct GemmPlan {
         }
     }
 
-    /// Rows per task: MC, or fewer so that every thread gets about four tasks (at least 4 × MR).
+    /// Rows per task: at most MC and at least 4 × MR, in a number of tasks that is a multiple of the
+    /// threads (up to eight each), so that no thread is left running the last task alone.
     private func rowBlockSize(threads: Int) -> Int {
         guard threads > 1 else { return mc }
-        return Swift.min(mc, Swift.max(4 * mr, roundUp((m + 4 * threads - 1) / (4 * threads), mr)))
+        let target = Swift.max((m + mc - 1) / mc, 8 * threads)
+        let even = stride(from: threads, through: Swift.max(threads, m / (4 * mr)), by: threads).compactMap { tasks -> (Int, Int)? in
+            let rows = roundUp((m + tasks - 1) / tasks, mr)
+            return rows <= mc && ((m + rows - 1) / rows) % threads == 0 ? (abs(tasks - target), rows) : nil
+        }
+        return even.min { $0.0 < $1.0 }?.1 ?? Swift.min(mc, Swift.max(4 * mr, roundUp((m + threads - 1) / threads, mr)))
     }
 
     /// C[rows, panels] (+)= op(A)[rows, p0..<p0+kc] · packedB[panels], packing A in MC-row blocks.
