@@ -45,7 +45,7 @@ public enum Blip2Pretraining {
         }
     }
 
-    /// Texts as the Q-Former reads them: [CLS] text [SEP], padded to the longest; `decoder` has
+    /// Texts as the Q-Former reads them: [CLS] text [SEP], padded to the longest; `decoderIds` have
     /// [DEC] in place of [CLS] (what ITG learns to continue).
     public struct EncodedTexts {
         public let ids: [[Int]], decoderIds: [[Int]], mask: [[Int]]

@@ -27,12 +27,12 @@ extension RecipeRunner {
             let model = try Blip2Pretraining.assembleStage2(stage1: stage1, languageModel: lm, imageTokenId: try imageTokenId(tokenizer, lmDir.path))
             try trainBlip2Stage2(model, tokenizer: tokenizer, on: train, test: test, processor: processor, settings: settings, output: output)
         case .minigpt4:
-            let blip2Dir = try input(recipe, "model", recipe.model, "a blip2-stage2 directory") { dir -> URL in
-                guard case .blip2 = try loadModel(directory: dir, only: ["blip-2"]) else { return dir }
-                return dir
-            }
             let (_, lmDir) = try languageModel(recipe)
-            try trainMiniGPT4(blip2: blip2Dir, languageModel: lmDir, on: train, test: test, settings: settings, output: output)
+            let model = try input(recipe, "model", recipe.model, "a blip2-stage2 directory") {
+                try MiniGPT4.assemble(blip2: $0, llama: lmDir, projection: nil)
+            }
+            try trainMiniGPT4(model, blip2: URL(fileURLWithPath: recipe.model!), languageModel: lmDir, on: train, test: test,
+                              settings: settings, output: output)
         default:
             preconditionFailure("\(recipe.recipe.rawValue) is not a BLIP-2 recipe")
         }
@@ -122,14 +122,14 @@ extension RecipeRunner {
         return trainer
     }
 
-    /// minigpt4: `llama_proj` alone between a BLIP-2 directory's frozen vision tower and Q-Former and
-    /// a frozen LLaMA; writes the three parts `MiniGPT4.assemble` loads (see `MiniGPT4Alignment.load`).
+    /// minigpt4: `llama_proj` alone of `model` (assembled from the `blip2` and `languageModel`
+    /// directories) between its frozen vision tower and Q-Former and its frozen LLaMA; writes the
+    /// three parts `MiniGPT4.assemble` loads (see `MiniGPT4Alignment.load`).
     @discardableResult
-    public func trainMiniGPT4(blip2: URL, languageModel: URL, on train: WorldData, test: WorldData, settings: TrainingSettings,
-                              output: URL) throws -> Trainer {
+    public func trainMiniGPT4(_ model: MiniGPT4, blip2: URL, languageModel: URL, on train: WorldData, test: WorldData,
+                              settings: TrainingSettings, output: URL) throws -> Trainer {
         try copyFiles(from: blip2, to: output.appendingPathComponent(MiniGPT4Alignment.blip2Folder))
         try copyFiles(from: languageModel, to: output.appendingPathComponent(MiniGPT4Alignment.languageModelFolder))
-        let model = try MiniGPT4.assemble(blip2: blip2, llama: languageModel, projection: nil)
         let tokenizer = try Tokenizer(directory: languageModel)
         let imageToken = try imageTokenId(tokenizer, languageModel.path), queries = model.query_tokens.shape[1]
         let examples = train.samples.indices.flatMap { i in
