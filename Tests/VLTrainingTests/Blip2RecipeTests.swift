@@ -159,3 +159,17 @@ final class Blip2RecipeTests: XCTestCase {
         }
     }
 }
+
+extension Blip2RecipeTests {
+    func testEveryReadyRecipeReads() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("recipes")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        XCTAssertTrue(files.contains("blip2-stage2.yaml"), "\(files)")
+        for name in files {
+            let recipe = try Recipe(contentsOf: folder.appendingPathComponent(name))
+            XCTAssertEqual(URL(fileURLWithPath: recipe.output).standardized.path, folder.deletingLastPathComponent().appendingPathComponent("runs").path + "/" + recipe.recipe.rawValue
+                           + (name.contains("lora") ? "-lora" : ""), name)
+        }
+    }
+}
