@@ -23,8 +23,8 @@ public struct RecipeRunner {
         .llavaStage2: TrainingSettings(steps: 350, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
         .blip2Vision: TrainingSettings(steps: 250, batchSize: 64, learningRate: 1e-3, warmupSteps: 20),
         .blip2Stage1: TrainingSettings(steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
-        .blip2Stage2: TrainingSettings(steps: 300, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
-        .minigpt4: TrainingSettings(steps: 200, batchSize: 32, learningRate: 2e-3, warmupSteps: 10),
+        .blip2Stage2: TrainingSettings(steps: 900, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
+        .minigpt4: TrainingSettings(steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20),
     ]
 
     /// What LLaVA assemblies on the world read from the vision tower: the last layer with its
