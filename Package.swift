@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Innermost micro-kernels only, with runtime CPU dispatch (see shared/notes/cpu-kernels.md).
@@ -37,7 +38,8 @@ let package = Package(
         .target(name: "CImageCodecs", dependencies: ["CLibJPEG", "CLibPNG"]),
         .target(name: "VLImaging", dependencies: ["VLTensor", "VLIO", "CImageCodecs"], swiftSettings: swift5),
         .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging"], swiftSettings: swift5),
-        .target(name: "VLTraining", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels"],
+        .target(name: "VLTraining", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels",
+                                                  .product(name: "Yams", package: "Yams")],
                 swiftSettings: swift5),
         // The OpenAI-compatible HTTP server: schema, validation, the batching scheduler, routes.
         .target(name: "VLServer",

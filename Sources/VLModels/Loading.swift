@@ -136,7 +136,10 @@ private func keyMap(for model: LoadedModel) -> (String) -> String {
 /// Keys a checkpoint may carry that the model does not use.
 private func ignoredKeys(for model: LoadedModel) -> (String) -> Bool {
     switch model {
-    case .opt, .blip2: return { $0.hasSuffix("lm_head.weight") }  // tied to the token embeddings
+    case .opt: return { $0.hasSuffix("lm_head.weight") }  // tied to the token embeddings
+    case .blip2(let m):
+        if case .llama(let c) = m.config.text, !c.tieWordEmbeddings { return { _ in false } }  // its own lm_head
+        return { $0.hasSuffix("lm_head.weight") }
     case .llama(let m) where m.config.tieWordEmbeddings: return { $0 == "lm_head.weight" }
     case .clip: return { $0.hasSuffix("position_ids") }
     case .bert: return { $0.hasSuffix("position_ids") || $0.hasPrefix("cls.") }

@@ -7,7 +7,7 @@ import VLTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Run a training recipe (JSON) on the built-in world.",
+        abstract: "Run a training recipe (JSON or YAML) on the built-in world.",
         discussion: """
             Recipes: \(Recipe.Kind.allCases.map(\.rawValue).joined(separator: ", ")). Ready ones are in recipes/; \
             paths in a recipe are relative to its file. The trained model is a Hugging Face directory at the \

@@ -80,22 +80,27 @@ public enum TextDecoderConfig {
     }
 }
 
+extension Blip2VisionConfig {
+    public init(_ v: ConfigReader) throws {
+        self.init()
+        hiddenSize = try v.int("hidden_size", hiddenSize)
+        intermediateSize = try v.int("intermediate_size", intermediateSize)
+        numHiddenLayers = try v.int("num_hidden_layers", numHiddenLayers)
+        numAttentionHeads = try v.int("num_attention_heads", numAttentionHeads)
+        imageSize = try v.int("image_size", imageSize)
+        patchSize = try v.int("patch_size", patchSize)
+        hiddenAct = try v.string("hidden_act", hiddenAct)
+        layerNormEps = try v.float("layer_norm_eps", layerNormEps)
+        qkvBias = try v.bool("qkv_bias", qkvBias)
+    }
+}
+
 extension Blip2Config {
     public init(_ r: ConfigReader) throws {
         self.init()
         let type = try r.string("model_type", "blip-2")
         guard type == "blip-2" else { throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"blip-2\"") }
-        if let v = try r.sub("vision_config") {
-            vision.hiddenSize = try v.int("hidden_size", vision.hiddenSize)
-            vision.intermediateSize = try v.int("intermediate_size", vision.intermediateSize)
-            vision.numHiddenLayers = try v.int("num_hidden_layers", vision.numHiddenLayers)
-            vision.numAttentionHeads = try v.int("num_attention_heads", vision.numAttentionHeads)
-            vision.imageSize = try v.int("image_size", vision.imageSize)
-            vision.patchSize = try v.int("patch_size", vision.patchSize)
-            vision.hiddenAct = try v.string("hidden_act", vision.hiddenAct)
-            vision.layerNormEps = try v.float("layer_norm_eps", vision.layerNormEps)
-            vision.qkvBias = try v.bool("qkv_bias", vision.qkvBias)
-        }
+        if let v = try r.sub("vision_config") { vision = try Blip2VisionConfig(v) }
         if let q = try r.sub("qformer_config") {
             qformer.hiddenSize = try q.int("hidden_size", qformer.hiddenSize)
             qformer.numHiddenLayers = try q.int("num_hidden_layers", qformer.numHiddenLayers)

@@ -75,12 +75,14 @@ public final class Blip2ForImageTextRetrieval: Module {
     }
 
     /// Reads a transformers directory. With `trainingHeads`, the ITG head and `temp` are taken from
-    /// the checkpoint when it has them (a LAVIS conversion) and keep their initialisation otherwise.
+    /// the checkpoint when it has them (a LAVIS conversion, a VLKit stage-1 run) and keep their
+    /// initialisation otherwise; without, they are skipped, as transformers skips them.
     public static func load(_ directory: URL, trainingHeads: Bool = false) throws -> Blip2ForImageTextRetrieval {
         let config = try Blip2Config(ConfigReader(contentsOf: directory.appendingPathComponent("config.json")))
         let model = trainingHeads ? try Blip2ForImageTextRetrieval(config, trainingHeads: true)
                                   : try Init.skipping { try Blip2ForImageTextRetrieval(config) }
-        try loadWeights(into: model, from: directory, keepInitialised: { $0.hasPrefix("cls.") || $0 == "temp" })
+        let isHead = { (name: String) in name.hasPrefix("cls.") || name == "temp" }
+        try loadWeights(into: model, from: directory, ignore: { !trainingHeads && isHead($0) }, keepInitialised: isHead)
         model.eval()
         return model
     }

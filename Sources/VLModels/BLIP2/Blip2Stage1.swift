@@ -55,13 +55,17 @@ public func blip2CaptioningLoss(logits: Tensor, ids: Tensor, attentionMask: Tens
 extension Blip2ForImageTextRetrieval {
     /// All three stage-1 losses for matching pairs: image features [B, N, C] (the frozen encoder's,
     /// see `imageFeatures`), ids [B, L] starting with the BOS token, attentionMask [B, L].
-    public func stage1Losses(image: Tensor, ids: Tensor, attentionMask: Tensor, rng: inout RandomGenerator) -> Blip2Stage1Losses {
+    /// `decoderIds` are ITG's ids when they differ from ITC's and ITM's: LAVIS gives those the
+    /// text with [CLS] first and ITG the same text with [DEC] in its place.
+    public func stage1Losses(image: Tensor, ids: Tensor, decoderIds: Tensor? = nil, attentionMask: Tensor,
+                             rng: inout RandomGenerator) -> Blip2Stage1Losses {
         let itc = blip2ContrastiveLoss(imageEmbeds: imageEmbeds(image: image),
                                        textEmbeds: textEmbeds(ids: ids, attentionMask: attentionMask), temperature: temperature())
         let itm = blip2MatchingLoss(self, image: image, ids: ids, attentionMask: attentionMask,
                                     simI2T: itc.simI2T, simT2I: itc.simT2I, rng: &rng)
-        let itg = blip2CaptioningLoss(logits: captionLogits(image: image, ids: ids, attentionMask: attentionMask),
-                                      ids: ids, attentionMask: attentionMask)
+        let decoderIds = decoderIds ?? ids
+        let itg = blip2CaptioningLoss(logits: captionLogits(image: image, ids: decoderIds, attentionMask: attentionMask),
+                                      ids: decoderIds, attentionMask: attentionMask)
         return Blip2Stage1Losses(itc: itc.loss, itm: itm, itg: itg)
     }
 }

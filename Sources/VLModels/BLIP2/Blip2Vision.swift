@@ -1,3 +1,5 @@
+import Foundation
+import VLIO
 import VLNN
 import VLTensor
 
@@ -75,6 +77,20 @@ public final class Blip2VisionModel: Module, VisionEncoder {
         embeddings = Blip2VisionEmbeddings(c)
         encoder = try Blip2VisionEncoder(c)
         post_layernorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
+    }
+
+    /// Reads a transformers `Blip2VisionModel` directory (model_type `blip_2_vision_model`).
+    public static func load(_ directory: URL) throws -> Blip2VisionModel {
+        let url = directory.appendingPathComponent("config.json")
+        let r = try ConfigReader(contentsOf: url)
+        let type = try r.string("model_type", "")
+        guard type == "blip_2_vision_model" else {
+            throw ConfigError("\(url.path): model_type is \"\(type)\", expected \"blip_2_vision_model\" (a BLIP-2 vision tower)")
+        }
+        let model = try Init.skipping { try Blip2VisionModel(Blip2VisionConfig(r)) }
+        try loadWeights(into: model, from: directory)
+        model.eval()
+        return model
     }
 
     public var featureSize: Int { config.hiddenSize }

@@ -46,13 +46,13 @@ public enum CLIPPretraining {
     /// a batch are all counted as matches (the world repeats short captions). With `twins`, row
     /// `twins[i]` is a hard negative of row i and joins it in every batch it is drawn into (half
     /// of each batch is drawn, the other half are their twins).
-    public static func train(_ model: CLIPModel, pixels: Tensor, captions: [String], tokenizer: CLIPTokenizer,
+    public static func train(_ model: ContrastiveTowers, pixels: Tensor, captions: [String], tokenizer: CLIPTokenizer,
                              twins: [Int: Int] = [:], trainer: Trainer) throws {
         let n = captions.count
         let drawable = twins.isEmpty ? Array(0..<n) : twins.keys.sorted()
-        let maxLength = model.config.text.maxPositionEmbeddings
+        let maxLength = model.textLength
         let encoded = tokenizer(captions, padTo: maxLength)
-        trainer.afterUpdate = { model.clampLogitScale() }
+        trainer.afterUpdate = { model.clampLogitScale(max: 100) }
         try trainer.run { rng in
             let rows: [Int]
             if twins.isEmpty {
@@ -63,9 +63,27 @@ public enum CLIPPretraining {
             }
             let ids = Tensor(ints: rows.flatMap { encoded.ids[$0] }, shape: [rows.count, maxLength])
             let mask = Tensor(ints: rows.flatMap { encoded.attentionMask[$0] }, shape: [rows.count, maxLength])
-            let out = model(pixels: pixels.indexSelect(0, rows), ids: ids, attentionMask: mask)
-            return (multiPositiveContrastiveLoss(out.logitsPerText, groups: rows.map { captions[$0] }), rows.count)
+            let logits = model.logitsPerText(pixels: pixels.indexSelect(0, rows), ids: ids, attentionMask: mask)
+            return (multiPositiveContrastiveLoss(logits, groups: rows.map { captions[$0] }), rows.count)
         }
+    }
+}
+
+/// An image tower and a text tower trained contrastively (CLIP, and the EVA-CLIP-style
+/// pre-training of BLIP-2's vision tower).
+public protocol ContrastiveTowers: AnyObject {
+    /// Texts are padded to this many tokens.
+    var textLength: Int { get }
+    /// Scaled cosine similarities [texts, images].
+    func logitsPerText(pixels: Tensor, ids: Tensor, attentionMask: Tensor) -> Tensor
+    /// Keeps the learned temperature in range after an optimiser step.
+    func clampLogitScale(max: Float)
+}
+
+extension CLIPModel: ContrastiveTowers {
+    public var textLength: Int { config.text.maxPositionEmbeddings }
+    public func logitsPerText(pixels: Tensor, ids: Tensor, attentionMask: Tensor) -> Tensor {
+        self(pixels: pixels, ids: ids, attentionMask: attentionMask).logitsPerText
     }
 }
 

@@ -1,8 +1,9 @@
 import Foundation
 import VLNN
 
-/// A recipe file (JSON): which stage runs, on what data, from which models, with which settings.
-/// `vlkit train RECIPE.json --set training.steps=100` reads one; `recipes/*.json` are ready-made.
+/// A recipe file (JSON, or YAML with the same schema): which stage runs, on what data, from which
+/// models, with which settings. `vlkit train RECIPE.json --set training.steps=100` reads one;
+/// `recipes/*` are ready-made.
 public struct Recipe: Codable, Equatable {
     public enum Kind: String, Codable, CaseIterable {
         case clip
@@ -13,18 +14,25 @@ public struct Recipe: Codable, Equatable {
         case albef
         case mplugOwlStage1 = "mplug-owl-stage1"
         case mplugOwlStage2 = "mplug-owl-stage2"
+        case blip2Vision = "blip2-vision"
+        case blip2Stage1 = "blip2-stage1"
+        case blip2Stage2 = "blip2-stage2"
+        case minigpt4
     }
 
     /// The built-in world as training data.
     public struct WorldScenes: Codable, Equatable {
         public var trainScenes = 4000
         public var seed: UInt64 = 0
+        /// Scenes of the test split that recipes which report a measure are scored on.
+        public var testScenes = 200
 
-        enum CodingKeys: String, CodingKey { case trainScenes = "train_scenes", seed }
+        enum CodingKeys: String, CodingKey { case trainScenes = "train_scenes", seed, testScenes = "test_scenes" }
         public init() {}
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             trainScenes = try c.decodeIfPresent(Int.self, forKey: .trainScenes) ?? trainScenes
+            testScenes = try c.decodeIfPresent(Int.self, forKey: .testScenes) ?? testScenes
             seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         }
     }
@@ -84,11 +92,14 @@ public struct Recipe: Codable, Equatable {
     /// Where the trained model (a Hugging Face directory) and the checkpoints go.
     public var output: String
     public var world = WorldScenes()
-    /// A LLaVA or mPLUG-Owl directory to continue from (stage 2).
+    /// The directory to continue from: LLaVA stage 1's (llava-stage2), mPLUG-Owl stage 1's
+    /// (mplug-owl-stage2), BLIP-2 stage 1's (blip2-stage2) or stage 2's (minigpt4).
     public var model: String?
-    /// A CLIP directory whose vision tower LLaVA or mPLUG-Owl uses (stage 1).
+    /// The vision tower: a CLIP directory (llava-stage1, mplug-owl-stage1, flamingo) or a blip2-vision
+    /// directory (blip2-stage1).
     public var vision: String?
-    /// A LLaMA directory that becomes LLaVA's or mPLUG-Owl's language model (stage 1).
+    /// A LLaMA directory that becomes the frozen or trained language model (llava-stage1, mplug-owl-stage1,
+    /// flamingo, blip2-stage2, minigpt4).
     public var languageModel: String?
     public var training = Training()
     public var lora: LoRA?
@@ -134,9 +145,7 @@ public struct Recipe: Codable, Equatable {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw RecipeError("\(url.path): no such recipe file")
         }
-        guard var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw RecipeError("\(url.path): not a JSON object")
-        }
+        var object = try Recipe.object(of: url, data: data)
         for o in overrides { try Recipe.apply(o, to: &object) }
         do {
             self = try JSONDecoder().decode(Recipe.self, from: JSONSerialization.data(withJSONObject: object))

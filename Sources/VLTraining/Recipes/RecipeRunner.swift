@@ -27,6 +27,10 @@ public struct RecipeRunner {
         .albef: TrainingSettings(steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
         .mplugOwlStage1: TrainingSettings(steps: 150, batchSize: 32, learningRate: 1e-3, warmupSteps: 10),
         .mplugOwlStage2: TrainingSettings(steps: 350, batchSize: 32, learningRate: 2e-3, warmupSteps: 20),
+        .blip2Vision: TrainingSettings(steps: 250, batchSize: 64, learningRate: 1e-3, warmupSteps: 20),
+        .blip2Stage1: TrainingSettings(steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
+        .blip2Stage2: TrainingSettings(steps: 900, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
+        .minigpt4: TrainingSettings(steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20),
     ]
 
     /// What LLaVA assemblies on the world read from the vision tower: the last layer with its
@@ -78,6 +82,9 @@ public struct RecipeRunner {
             try runMPlugOwlStage1(recipe, on: train, processor: processor, settings: settings, output: output)
         case .mplugOwlStage2:
             try runMPlugOwlStage2(recipe, on: train, processor: processor, settings: settings, output: output)
+        case .blip2Vision, .blip2Stage1, .blip2Stage2, .minigpt4:
+            let test = WorldData(world.samples(.test, count: recipe.world.testScenes, seed: recipe.world.seed), processor: processor)
+            try runBlip2(recipe, train: train, test: test, processor: processor, settings: settings, output: output)
         }
     }
 
@@ -88,15 +95,9 @@ public struct RecipeRunner {
         let vocab = try WorldTokenizers.writeCLIPTokenizer(to: output, maxLength: 32)
         let tokenizer = try CLIPTokenizer(directory: output)
         let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: vocab, imageSize: processor.cropHeight))
-        // Every scene with a shape-changed twin, so that colour alone never separates a batch.
-        var rng = RandomGenerator(seed: settings.seed &+ 0x7717)
-        let world = World(imageSize: processor.cropHeight)
-        let pairs = train.samples.enumerated().compactMap { i, s in world.shapeTwin(of: s, rng: &rng).map { (i, $0) } }
-        let twinData = WorldData(pairs.map(\.1), processor: processor)
-        let twins = Dictionary(uniqueKeysWithValues: pairs.enumerated().map { ($1.0, train.samples.count + $0) })
+        let (data, twins) = train.withShapeTwins(processor: processor, seed: settings.seed)
         let trainer = try makeTrainer("clip", clip, settings, output)
-        try CLIPPretraining.train(clip, pixels: cat([train.pixels, twinData.pixels], dim: 0), captions: train.captions + twinData.captions,
-                                  tokenizer: tokenizer, twins: twins, trainer: trainer)
+        try CLIPPretraining.train(clip, pixels: data.pixels, captions: data.captions, tokenizer: tokenizer, twins: twins, trainer: trainer)
         try HFExport.write(clip, processor: processor, to: output)
         return (clip, tokenizer, trainer)
     }

@@ -5,8 +5,8 @@ import VLIO
 /// trained directories load in VLKit and in transformers alike. Every word of the world is one
 /// token (see `WordMerges`).
 public enum WorldTokenizers {
-    /// Words of the LLaVA conversation format on top of the world's vocabulary.
-    public static let conversationWords = ["USER:", "ASSISTANT:"]
+    /// Words of the LLaVA and MiniGPT-4 conversation formats on top of the world's vocabulary.
+    public static let conversationWords = ["USER:", "ASSISTANT:", "###Human:", "###Assistant:", "<Img>", "</Img>"]
     public static let specialTokens = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
 
     /// A LLaMA-style `tokenizer.json` (Metaspace "▁" words, BPE, `<s>` prepended) with its

@@ -1,0 +1,77 @@
+import Foundation
+import VLImaging
+import VLIO
+import VLModels
+import VLNN
+import VLTensor
+import VLTokenizers
+
+/// MiniGPT-4 (Zhu et al. 2023): BLIP-2's pre-trained vision tower and Q-Former, frozen, and a
+/// frozen LLaMA-family model joined by ONE linear layer, `llama_proj`, the only part that trains,
+/// with the LM loss on answers to prompts in the paper's format
+/// `###Human: <Img><ImageHere></Img> … ###Assistant:`.
+public enum MiniGPT4Alignment {
+    /// Where a trained MiniGPT-4 directory keeps its three parts, as `MiniGPT4.assemble` takes them.
+    public static let blip2Folder = "blip2", languageModelFolder = "language_model", projectionFile = "llama_proj.safetensors"
+
+    /// The prompt for `question`, with `<ImageHere>` where the query outputs go.
+    public static func prompt(_ question: String) -> String { MiniGPT4.promptTemplate.replacingOccurrences(of: "{}", with: question) }
+
+    /// Loads a directory the minigpt4 recipe wrote: the model and the LLM's tokenizer.
+    public static func load(_ directory: URL) throws -> (model: MiniGPT4, tokenizer: Tokenizer, processor: ImageProcessor) {
+        let model = try MiniGPT4.assemble(blip2: directory.appendingPathComponent(blip2Folder),
+                                          llama: directory.appendingPathComponent(languageModelFolder),
+                                          projection: directory.appendingPathComponent(projectionFile))
+        return (model, try Tokenizer(directory: directory.appendingPathComponent(languageModelFolder)),
+                try ImageProcessor(directory: directory.appendingPathComponent(blip2Folder)))
+    }
+
+    /// One training sequence: the prompt's text before `<ImageHere>` (with BOS), `imageTokenId` once
+    /// per query output (replaced by them in training, as `inputEmbeddings` does at inference),
+    /// the text after it, then the answer and EOS — the only positions learned.
+    public static func example(_ tokenizer: Tokenizer, queries: Int, imageTokenId: Int, question: String, answer: String,
+                               image: Int) -> TokenizedExample {
+        let parts = prompt(question).components(separatedBy: MiniGPT4.imagePlaceholder)
+        let prefix = tokenizer.encode(parts[0]) + [Int](repeating: imageTokenId, count: queries)
+            + tokenizer.encode(parts[1], addSpecialTokens: false)
+        var response = tokenizer.encode(answer, addSpecialTokens: false)
+        if let eos = tokenizer.eosTokenId { response.append(eos) }
+        return TokenizedExample(ids: prefix + response, trained: [Bool](repeating: false, count: prefix.count)
+                                    + [Bool](repeating: true, count: response.count), image: image)
+    }
+
+    /// The frozen Q-Former's query outputs for every image, computed once: [N, queries, Q-Former hidden].
+    public static func queryOutputs(_ model: MiniGPT4, pixels: Tensor, chunk: Int = 256) -> Tensor {
+        noGrad {
+            let n = pixels.shape[0], q = model.query_tokens.value
+            return cat(stride(from: 0, to: n, by: chunk).map { start in
+                let part = pixels.narrow(0, start: start, length: min(chunk, n - start))
+                return model.qformer(queries: q.expand([part.shape[0], q.shape[1], q.shape[2]]), image: model.vision_model.features(part))
+                    .contiguous()
+            }, dim: 0)
+        }
+    }
+
+    /// Trains `llama_proj` on random batches of `examples` whose images index `queryOutputs`.
+    public static func train(_ model: MiniGPT4, examples: [TokenizedExample], queryOutputs: Tensor, imageTokenId: Int,
+                             padId: Int, trainer: Trainer) throws {
+        let lm = model.language_model
+        try trainer.run { rng in
+            let chosen = (0..<trainer.settings.batchSize).map { _ in examples[rng.nextInt(examples.count)] }
+            let batch = LanguageModelBatch(chosen, padId: padId)
+            let images = model.llama_proj(queryOutputs.indexSelect(0, chosen.map { $0.image! }))
+            let embeddings = try LlavaAlignment.splice(images, into: lm.embed(batch.inputs), ids: batch.inputIds, imageTokenId: imageTokenId)
+            let hidden = lm.hiddenStates(embeddings, positions: Array(0..<batch.inputs.shape[1]), cache: nil, keyPadding: nil)
+            return (languageModelLoss(logits: lm.logits(hidden), targets: batch.targets), chosen.count)
+        }
+    }
+
+    /// The greedy answer to `question` about one image (pixels [1, 3, H, W]).
+    public static func answer(_ model: MiniGPT4, tokenizer: Tokenizer, question: String, pixels: Tensor, maxTokens: Int = 8) throws -> String {
+        let embeddings = try noGrad { try model.inputEmbeddings(prompt: prompt(question), tokenizer: tokenizer, pixels: pixels) }
+        let stops = Set([tokenizer.eosTokenId].compactMap { $0 })
+        let (tokens, _) = Generator(model: model.language_model).generate(
+            promptEmbeddings: embeddings, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stops))
+        return tokenizer.decode(tokens, skipSpecialTokens: true).trimmingCharacters(in: .whitespaces)
+    }
+}
