@@ -46,15 +46,18 @@ final class LoadTests: XCTestCase {
         let body = try JSONSerialization.data(withJSONObject: longRequest)
         let done = DispatchGroup()
         let rejected = Flag()  // set once the 429 below has been seen; then both clients hang up
-        for _ in 0..<2 {
-            // One request decodes, one waits; neither finishes by itself (4000 tokens), however slow the machine.
+        // One request decodes, one waits; neither finishes by itself (4000 tokens), however slow the machine.
+        // The second is sent only once the first decodes: sent together, the second could find the
+        // first still in the one-place queue and be turned away itself.
+        for expected in [(active: 1, waiting: 0), (active: 1, waiting: 1)] {
             DispatchQueue.global().async(group: done) {
                 _ = try? server.client.request("POST", "/v1/chat/completions", body: body) { _ in
                     !rejected.isSet
                 }
             }
+            XCTAssertTrue(try server.waitForHealth { $0["active"] as? Int == expected.active && $0["waiting"] as? Int == expected.waiting },
+                          "\(expected.active) active, \(expected.waiting) waiting")
         }
-        XCTAssertTrue(try server.waitForHealth { $0["active"] as? Int == 1 && $0["waiting"] as? Int == 1 }, "one active, one waiting")
         let (status, json, response) = try server.post("/v1/chat/completions", longRequest)
         XCTAssertEqual(status, 429)
         XCTAssertEqual(response.headers["retry-after"], "1")
