@@ -177,7 +177,8 @@ struct AttentionProblem {
                           beta: 0, c: p, ldc: lk)
                     prepareScores(p, ld: lk, bi: bi, hi: hi, i0: 0, rows: lq, j0: 0, cols: lk)
                     for i in 0..<lq {
-                        for j in 0..<lk { p[i * lk + j] = lp[i] == .infinity ? 0 : Foundation.exp(p[i * lk + j] - lp[i]) }
+                        let row = p + i * lk
+                        if lp[i] == .infinity { row.update(repeating: 0, count: lk) } else { _ = ck_exp_shift_sum(row, row, lk, lp[i]) }
                     }
                     // dV += Pᵀ dO;  dP = dO Vᵀ
                     sgemm(transA: true, transB: false, m: lk, n: dv, k: lq, alpha: 1, a: p, lda: lk, b: gop, ldb: dv,
