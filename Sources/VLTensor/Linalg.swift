@@ -99,7 +99,9 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
     var beta: Float = 0
     if let bias {
         let bp = bias.dense.pointer
-        for i in 0..<m { (po + i * n).update(from: bp, count: n) }
+        Parallel.forRange(m, grain: Swift.max(1, (1 << 15) / Swift.max(n, 1))) { rows in
+            for i in rows { (po + i * n).update(from: bp, count: n) }
+        }
         beta = 1
     }
     if weight.dtype == .bf16 && weight.isContiguous {
