@@ -195,12 +195,47 @@ AVX512_ATTR static void pack_b_trans_avx512(const float *b, size_t ldb, size_t k
     }
 }
 
-/* The same for an A panel: 12 rows gathered per k, stored 12 wide (the mask keeps the next k's slots). */
+/* 16 vectors (rows) → 16 vectors (columns), in registers. */
+AVX512_ATTR static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        for (int j = 0; j < 2; j++) {
+            r[i + j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + j]), _mm512_castps_pd(t[i + j + 2])));
+            r[i + j + 2] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + j]), _mm512_castps_pd(t[i + j + 2])));
+        }
+    }
+    for (int i = 0; i < 16; i += 8) {
+        for (int j = 0; j < 4; j++) {
+            t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
+            t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xdd);
+        }
+    }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+    }
+}
+
+/* The same for an A panel, 12 rows wide: 16 k values at a time are loaded row by row and transposed
+   in registers (gathers are slow); the tail of k is gathered. */
 AVX512_ATTR static void pack_a_avx512(const float *a, size_t lda, size_t rows, size_t kc, float *dst) {
+    size_t p = 0;
+    for (; p + 16 <= kc; p += 16) {
+        __m512 r[16];
+        for (size_t i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_ps(a + i * lda + p) : _mm512_setzero_ps();
+        transpose16(r);
+        /* After the transpose, vector j holds column p + j in the order of the lane permutation below. */
+        static const int order[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
+        for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(dst + (p + order[j]) * AVX512_MR, 0x0FFF, r[j]);
+    }
     __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 0, 0, 0),
                                      _mm512_set1_epi32((int)lda));
     __mmask16 m = (__mmask16)((1u << rows) - 1);
-    for (size_t p = 0; p < kc; p++)
+    for (; p < kc; p++)
         _mm512_mask_storeu_ps(dst + p * AVX512_MR, 0x0FFF, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, a + p, 4));
 }
 

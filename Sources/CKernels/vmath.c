@@ -48,64 +48,79 @@ static inline float tanh_inline(float x) {
     return x < 0 ? -t : t;
 }
 
+/* Elementwise loops may run in place (y == x): each y[i] depends on x[i] alone, so vectorising is
+   safe, but the compiler's overlap check would otherwise send in-place calls to the scalar loop. */
+#if defined(__clang__)
+#define ELEMENTWISE _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define ELEMENTWISE
+#endif
+
 #define DEFINE_KERNELS(SUFFIX, ATTR)                                                                  \
     ATTR static void exp_##SUFFIX(const float *x, float *y, size_t n) {                               \
-        for (size_t i = 0; i < n; i++) y[i] = exp_inline(x[i]);                                       \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) y[i] = exp_inline(x[i]);                                       \
     }                                                                                                 \
     ATTR static void sigmoid_##SUFFIX(const float *x, float *y, size_t n) {                           \
-        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_inline(-x[i]));                      \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_inline(-x[i]));                      \
     }                                                                                                 \
     ATTR static void tanh_##SUFFIX(const float *x, float *y, size_t n) {                              \
-        for (size_t i = 0; i < n; i++) y[i] = tanh_inline(x[i]);                                      \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) y[i] = tanh_inline(x[i]);                                      \
     }                                                                                                 \
     ATTR static void silu_##SUFFIX(const float *x, float *y, size_t n) {                              \
-        for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_inline(-x[i]));                      \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_inline(-x[i]));                      \
     }                                                                                                 \
     ATTR static void quick_gelu_##SUFFIX(const float *x, float *y, size_t n) {                        \
-        for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_inline(-1.702f * x[i]));             \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_inline(-1.702f * x[i]));             \
     }                                                                                                 \
     ATTR static void adamw_##SUFFIX(float *w, const float *g, float *m, float *v, size_t n,            \
                                     const ck_adamw_params *h) {                                       \
-        for (size_t i = 0; i < n; i++) {                                                              \
-            float wi = w[i] * h->decay;                                                               \
-            float mi = h->beta1 * m[i] + (1.0f - h->beta1) * g[i];                                    \
-            float vi = h->beta2 * v[i] + (1.0f - h->beta2) * g[i] * g[i];                             \
+        const ck_adamw_params p = *h;                                                                 \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) {                                                  \
+            float wi = w[i] * p.decay;                                                                \
+            float mi = p.beta1 * m[i] + (1.0f - p.beta1) * g[i];                                      \
+            float vi = p.beta2 * v[i] + (1.0f - p.beta2) * g[i] * g[i];                               \
             m[i] = mi; v[i] = vi;                                                                     \
-            w[i] = wi - h->step_size * (mi / (__builtin_sqrtf(vi) / h->bias2_sqrt + h->eps));          \
+            w[i] = wi - p.step_size * (mi / (__builtin_sqrtf(vi) / p.bias2_sqrt + p.eps));            \
         }                                                                                             \
     }                                                                                                 \
     ATTR static void silu_grad_##SUFFIX(const float *x, float *y, size_t n) {                         \
-        for (size_t i = 0; i < n; i++) {                                                              \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) {                                                              \
             float s = 1.0f / (1.0f + exp_inline(-x[i]));                                              \
             y[i] = s * (1.0f + x[i] * (1.0f - s));                                                    \
         }                                                                                             \
     }                                                                                                 \
     ATTR static void quick_gelu_grad_##SUFFIX(const float *x, float *y, size_t n) {                   \
-        for (size_t i = 0; i < n; i++) {                                                              \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) {                                                              \
             float s = 1.0f / (1.0f + exp_inline(-1.702f * x[i]));                                     \
             y[i] = s + 1.702f * x[i] * s * (1.0f - s);                                                \
         }                                                                                             \
     }                                                                                                 \
     ATTR static void gelu_erf_##SUFFIX(const float *x, float *y, size_t n) {                          \
-        for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erf_inline(x[i] * 0.70710678118654752f)); \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erf_inline(x[i] * 0.70710678118654752f)); \
     }                                                                                                 \
     ATTR static void gelu_erf_grad_##SUFFIX(const float *x, float *y, size_t n) {                     \
-        for (size_t i = 0; i < n; i++) {                                                              \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) {                                                              \
             float v = x[i];                                                                           \
             y[i] = 0.5f * (1.0f + erf_inline(v * 0.70710678118654752f))                               \
                  + v * 0.39894228040143268f * exp_inline(-0.5f * v * v);                              \
         }                                                                                             \
     }                                                                                                 \
     ATTR static void gelu_tanh_##SUFFIX(const float *x, float *y, size_t n) {                         \
-        for (size_t i = 0; i < n; i++) {                                                              \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) {                                                              \
             float v = x[i];                                                                           \
             y[i] = 0.5f * v * (1.0f + tanh_inline(0.79788456080286536f * (v + 0.044715f * v * v * v))); \
         }                                                                                             \
     }                                                                                                 \
     ATTR static float exp_shift_sum_##SUFFIX(const float *x, float *y, size_t n, float shift) {       \
+        ELEMENTWISE for (size_t i = 0; i < n; i++) { y[i] = exp_inline(x[i] - shift); }                           \
+        /* 16 partial sums: a single running sum would be a chain of dependent scalar adds. */        \
+        float part[16] = {0};                                                                         \
+        size_t i = 0;                                                                                 \
+        for (; i + 16 <= n; i += 16)                                                                  \
+            for (int j = 0; j < 16; j++) part[j] += y[i + j];                                         \
         float s = 0;                                                                                  \
-        for (size_t i = 0; i < n; i++) { y[i] = exp_inline(x[i] - shift); }                           \
-        for (size_t i = 0; i < n; i++) s += y[i];                                                     \
+        for (int j = 0; j < 16; j++) s += part[j];                                                    \
+        for (; i < n; i++) s += y[i];                                                                 \
         return s;                                                                                     \
     }
 
