@@ -144,10 +144,11 @@ final class GenerationScheduler: @unchecked Sendable {
                 throw APIError.invalid("the prompt has \(promptTokens) tokens; with \(maxTokens) new ones that exceeds the model's context of "
                     + "\(pipeline.contextLength)", param: "max_tokens", code: "context_length_exceeded")
             }
+            let solo = try pipeline.soloDecoder(ids: ids, images: s.job.images)
             s.events.yield(.started(promptTokens: promptTokens))
             active[s.id] = Active(text: GeneratedText(tokenizer: pipeline.tokenizer, stopStrings: s.job.stopStrings), events: s.events)
             deliver(decoder.add(sequence: s.id, promptEmbeddings: embeddings, promptIds: ids, sampling: s.job.sampling,
-                                stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: pipeline.stopTokenIds)))
+                                stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: pipeline.stopTokenIds), model: solo))
         } catch let e as APIError {
             fail(s.events, e)
         } catch let e as PromptTooLongError {

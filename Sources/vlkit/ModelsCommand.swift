@@ -39,7 +39,7 @@ struct Models: ParsableCommand {
         Row(modelType: "flamingo", architecture: "Flamingo (CLIP ViT + Perceiver Resampler + gated cross-attention in a LLaMA; OpenFlamingo's names)",
             inference: "yes: interleaved multi-image and few-shot prompts (<image> … <|endofchunk|>), KV-cached decoding",
             training: "resampler, gated cross-attention and media-token rows; vision and LLM frozen (recipe flamingo)",
-            commands: "generate, chat, train"),
+            commands: "generate, chat, train, serve"),
         Row(modelType: "bert", architecture: "BertModel (sentence-transformers directories)", inference: "yes", training: "gradients",
             commands: "embed"),
         Row(modelType: "albef", architecture: "ALBEF (ViT-B/16 + BERT text/fusion layers, ALBEF's names)",

@@ -22,7 +22,9 @@ public final class GenerationPipeline {
     public let stopTokenIds: Set<Int>
     /// Positions the model can attend to (prompt + generated tokens).
     public let contextLength: Int
-    public let imageMarker = "<image>"
+    /// Marks an image's place in a prompt.
+    public static let imageMarker = "<image>"
+    public var imageMarker: String { Self.imageMarker }
     /// The model's chat template, when its directory has one.
     public let chatTemplate: ChatTemplate?
     let specialTokenText: [String: TemplateValue]
@@ -97,7 +99,13 @@ public final class GenerationPipeline {
 
     /// What decodes a prompt: the language model, or for Flamingo the model bound to the prompt's images.
     func decoder(ids: [Int], images: [RGBImage]) throws -> LanguageModel {
-        guard case .flamingo(let m) = kind else { return languageModel }
+        try soloDecoder(ids: ids, images: images) ?? languageModel
+    }
+
+    /// The model a prompt must decode with outside a `BatchDecoder`'s batch: for Flamingo the model
+    /// bound to the prompt's images (its cross-attention differs per prompt); nil for other models.
+    public func soloDecoder(ids: [Int], images: [RGBImage]) throws -> LanguageModel? {
+        guard case .flamingo(let m) = kind else { return nil }
         return try m.prompt(ids: ids, pixels: images.isEmpty ? nil : processor?.batch(images))
     }
 
