@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import VLImaging
+import VLIO
 import VLModels
 import VLNN
 import VLTensor
@@ -144,6 +145,24 @@ final class MultimodalServingTests: XCTestCase {
         let stage1 = try Blip2Pretraining.assembleStage1(vision: vision, vocabSize: 50)
         let blip2 = try Blip2Pretraining.assembleStage2(stage1: stage1, languageModel: lm, imageTokenId: 4)
         try HFExport.write(blip2, processor: CLIPPretraining.worldProcessor(imageSize: 32), to: out)
+        try assertServedAsGenerated(out, imageSize: 32)
+    }
+
+    /// A MiniGPT-4 directory as the minigpt4 recipe lays it out: its answers end at `###` on both sides.
+    func testMiniGPT4AnswersWithItsImageAsGenerate() throws {
+        GlobalRandom.seed(7)
+        let out = directory.appendingPathComponent("minigpt4"), config = MiniGPT4Config()
+        let lmDirectory = out.appendingPathComponent(config.languageModel)
+        let lm = try worldLanguageModel(tokenizerIn: lmDirectory)
+        try HFExport.write(lm, to: lmDirectory)
+        let vision = try Blip2VisionModel(Blip2VisionContrastive.worldVisionConfig(imageSize: 32, hidden: 32, layers: 2))
+        let blip2 = try Blip2Pretraining.assembleStage2(stage1: try Blip2Pretraining.assembleStage1(vision: vision, vocabSize: 50),
+                                                        languageModel: lm, imageTokenId: 4)
+        try HFExport.write(blip2, processor: CLIPPretraining.worldProcessor(imageSize: 32), to: out.appendingPathComponent(config.blip2))
+        let projection = Linear(blip2.config.qformer.hiddenSize, lm.config.hiddenSize)
+        try writeSafetensors(projection.stateDict(), metadata: ["format": "pt"], to: out.appendingPathComponent(config.projection))
+        try writeJSON(config.jsonObject, to: out.appendingPathComponent("config.json"))
+        XCTAssertEqual(try GenerationPipeline(directory: out).stopStrings, ["###"])
         try assertServedAsGenerated(out, imageSize: 32)
     }
 
