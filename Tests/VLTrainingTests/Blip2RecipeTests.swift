@@ -119,9 +119,12 @@ final class Blip2RecipeTests: XCTestCase {
         let pipeline = try GenerationPipeline(directory: minigpt4)
         let prompt = try pipeline.format("what color is the circle ?", images: 1, raw: false).text
         XCTAssertEqual(prompt, MiniGPT4Alignment.prompt("what color is the circle ?"))
+        let (model, tokenizer, processor) = try MiniGPT4Alignment.load(minigpt4)
+        let recipeInput = try noGrad { try model.inputEmbeddings(prompt: prompt, tokenizer: tokenizer, pixels: processor.batch([image])) }
+        XCTAssertEqual(try pipeline.prepare(prompt: "what color is the circle ?", images: [image]).embeddings.toArray(), recipeInput.toArray(),
+                       "the pipeline's input is the recipe's")
         let generated = try pipeline.generate(prompt: "what color is the circle ?", images: [image], sampling: SamplingParameters(), maxTokens: 8)
         let untilStop = answer.components(separatedBy: "###")[0].trimmingCharacters(in: .whitespaces)
-        XCTAssertFalse(generated.tokens.isEmpty)
         XCTAssertEqual(generated.text.trimmingCharacters(in: .whitespaces), untilStop)
         guard case .minigpt4 = try loadModel(directory: minigpt4) else { return XCTFail("loadModel does not open MiniGPT-4") }
         try FileManager.default.moveItem(at: minigpt4.appendingPathComponent("blip2"), to: minigpt4.appendingPathComponent("moved"))
