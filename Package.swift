@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
         .testTarget(name: "VLTrainingTests", dependencies: ["VLTraining"], swiftSettings: swift5),
         .testTarget(name: "VLImagingTests", dependencies: ["VLImaging"], swiftSettings: swift5),
-        .testTarget(name: "VLServerTests", dependencies: ["VLServer", "VLModels"], swiftSettings: swift5),
+        .testTarget(name: "VLServerTests", dependencies: ["VLServer", "VLModels", "VLTraining"], swiftSettings: swift5),
         // Runs the built binary; the dependency makes sure it is built first.
         .testTarget(name: "vlkitTests", dependencies: ["vlkit"], swiftSettings: swift5),
     ]

@@ -48,10 +48,11 @@ public enum LoadedModel {
     case flamingo(FlamingoForConditionalGeneration)
     case albef(ALBEF)
     case mplugOwl(MPlugOwlForConditionalGeneration)
+    case minigpt4(MiniGPT4)
 
     /// The `model_type` values VLKit loads.
     public static let supportedTypes = ["clip", "llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "bert", "flamingo",
-                                        "albef", "mplug-owl"]
+                                        "albef", "mplug-owl", MiniGPT4Config.modelType]
 
     public var module: Module {
         switch self {
@@ -64,6 +65,7 @@ public enum LoadedModel {
         case .flamingo(let m): return m
         case .albef(let m): return m
         case .mplugOwl(let m): return m
+        case .minigpt4(let m): return m
         }
     }
 }
@@ -84,6 +86,8 @@ public func loadModel(directory: URL, only: [String]? = nil, format: WeightForma
     if let only, !only.contains(type) {
         throw ConfigError("\(configURL.path): model_type is \"\(type)\"; this needs " + only.joined(separator: " or "))
     }
+    // A MiniGPT-4 directory names its parts, which load as their own directories.
+    if type == MiniGPT4Config.modelType { return .minigpt4(try MiniGPT4.load(directory: directory)) }
     let model: LoadedModel = try Init.skipping { try makeModel(type: type, r, configURL, directory: directory) }
     if case .llava(let llava) = model, let tower = llava.config.visionTowerDirectory {
         // The original LLaVA layout: the vision weights come from the tower's own checkpoint.

@@ -87,11 +87,12 @@ struct RequestValidator {
         case nil: return ("", [])
         case .text(let s): return (s, [])
         case .parts(let parts):
-            var texts: [String] = [], images: [RGBImage] = []
+            var texts: [String?] = [], images: [RGBImage] = []
             for (j, part) in parts.enumerated() {
                 switch part {
                 case .text(let s): texts.append(s)
                 case .imageURL(let url):
+                    texts.append(nil)
                     guard takesImages else { throw APIError.invalid("\(param)[\(j)]: this model takes no images", param: "\(param)[\(j)]") }
                     guard imagesSoFar + images.count < limits.maxImagesPerRequest else {
                         throw APIError.invalid("too many images: at most \(limits.maxImagesPerRequest) per request", param: "\(param)[\(j)]",
@@ -100,8 +101,20 @@ struct RequestValidator {
                     images.append(try image(url, at: "\(param)[\(j)].image_url"))
                 }
             }
-            return (texts.joined(separator: "\n"), images)
+            return (Self.messageText(texts), images)
         }
+    }
+
+    /// A message's text from its parts (nil for an image): the text parts joined by newlines; when
+    /// an image follows text, `<image>` marks each image's place so the model sees the parts in order.
+    static func messageText(_ parts: [String?]) -> String {
+        guard parts.drop(while: { $0 == nil }).contains(where: { $0 == nil }) else { return parts.compactMap { $0 }.joined(separator: "\n") }
+        var text = "", previousIsText = false
+        for part in parts {
+            if let s = part { text += (previousIsText ? "\n" : "") + s } else { text += GenerationPipeline.imageMarker }
+            previousIsText = part != nil
+        }
+        return text
     }
 
     /// An image from a base64 data URL, or with `allowLocalFiles` from a path or file URL.

@@ -43,7 +43,11 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score a model directory on a dataset folder (questions.jsonl, captions.jsonl, as `vlkit data synth` writes).",
-        discussion: "A generative model (LLaVA, BLIP-2) gets VQA accuracy per question type and caption BLEU-4/CIDEr-D; a CLIP model gets retrieval recall.")
+        discussion: """
+            A generative model (LLaVA, BLIP-2, mPLUG-Owl, MiniGPT-4) gets VQA accuracy per question type and caption \
+            BLEU-4/CIDEr-D; a retrieval model (CLIP, a BLIP-2 stage-1 Q-Former, ALBEF) gets image↔text recall at 1, 5 and 10 \
+            on the captions.
+            """)
 
     @Option(help: "A Hugging Face model directory.") var model: String
     @Option(help: "A dataset folder.") var data: String
@@ -56,17 +60,22 @@ struct EvalCommand: ParsableCommand {
         let captionsFile = folder.appendingPathComponent(WorldExport.captionsFile)
         let fm = FileManager.default
         guard fm.fileExists(atPath: questionsFile.path) || fm.fileExists(atPath: captionsFile.path) else {
-            throw ValidationError("\(folder.path): no \(WorldExport.questionsFile) or \(WorldExport.captionsFile)")
+            throw ValidationError("--data \(folder.path): no \(WorldExport.questionsFile) or \(WorldExport.captionsFile) "
+                + "(`vlkit data synth --out DIR --count N` writes a dataset folder)")
         }
-        let config = try ConfigReader(contentsOf: URL(fileURLWithPath: model).appendingPathComponent("config.json"))
+        let directory = URL(fileURLWithPath: model)
         var out: [String: Any] = [:]
-        if try config.string("model_type", "") == "clip" {
-            let clip = try CLIPPipeline(directory: URL(fileURLWithPath: model))
-            let r = try DatasetEvaluation.retrieval(clip, captions: Dataset.captions(captionsFile).entries)
+        if let score = try DatasetEvaluation.retrievalScorer(directory: directory) {
+            guard fm.fileExists(atPath: captionsFile.path) else {
+                throw ValidationError("--data \(folder.path): no \(WorldExport.captionsFile); a retrieval model is scored on captions")
+            }
+            let captions = try Dataset.captions(captionsFile).entries
+            let r = try score(captions)
             out["image_to_text"] = r.imageToText.mapKeys { "r\($0)" }
             out["text_to_image"] = r.textToImage.mapKeys { "r\($0)" }
+            (out["retrieval_images"], out["retrieval_captions"]) = (Set(captions.map(\.image)).count, captions.count)
         } else {
-            let pipeline = try GenerationPipeline(directory: URL(fileURLWithPath: model))
+            let pipeline = try GenerationPipeline(directory: directory)
             if fm.fileExists(atPath: questionsFile.path) {
                 let questions = try Dataset.questions(questionsFile).entries
                 let bar = ProgressBar(total: questions.count, label: "vqa")

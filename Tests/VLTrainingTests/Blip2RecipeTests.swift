@@ -1,4 +1,5 @@
 import Foundation
+import VLImaging
 import VLIO
 import VLModels
 import VLNN
@@ -102,10 +103,33 @@ final class Blip2RecipeTests: XCTestCase {
         let (model, lmTokenizer, processor) = try MiniGPT4Alignment.load(minigpt4)
         assertSame(s2, try weights("minigpt4/blip2"), "minigpt4 keeps the BLIP-2 directory as it was")
         assertSame(lm, try weights("minigpt4/language_model"), "minigpt4 keeps the LLM frozen")
-        _ = try MiniGPT4Alignment.answer(model, tokenizer: lmTokenizer, question: "what color is the circle ?", pixels: processor.batch([image]))
+        let answer = try MiniGPT4Alignment.answer(model, tokenizer: lmTokenizer, question: "what color is the circle ?",
+                                                  pixels: processor.batch([image]))
+        try assertTheMiniGPT4DirectoryGenerates(minigpt4, answer: answer, image: image)
         for folder in ["vision", "s1", "s2", "minigpt4"] {
             let eval = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("\(folder)/eval.json"))) as! [String: Any]
             XCTAssertEqual(eval["split"] as? String, "test", folder)
+        }
+    }
+
+    /// `vlkit generate`'s pipeline opens the recipe's MiniGPT-4 directory by its config.json and
+    /// answers in MiniGPT-4's prompt format as the recipe's own `answer` does (up to `###`, where
+    /// MiniGPT-4's answers end); a missing part is an error naming it.
+    func assertTheMiniGPT4DirectoryGenerates(_ minigpt4: URL, answer: String, image: RGBImage) throws {
+        let pipeline = try GenerationPipeline(directory: minigpt4)
+        let prompt = try pipeline.format("what color is the circle ?", images: 1, raw: false).text
+        XCTAssertEqual(prompt, MiniGPT4Alignment.prompt("what color is the circle ?"))
+        let (model, tokenizer, processor) = try MiniGPT4Alignment.load(minigpt4)
+        let recipeInput = try noGrad { try model.inputEmbeddings(prompt: prompt, tokenizer: tokenizer, pixels: processor.batch([image])) }
+        XCTAssertEqual(try pipeline.prepare(prompt: "what color is the circle ?", images: [image]).embeddings.toArray(), recipeInput.toArray(),
+                       "the pipeline's input is the recipe's")
+        let generated = try pipeline.generate(prompt: "what color is the circle ?", images: [image], sampling: SamplingParameters(), maxTokens: 8)
+        let untilStop = answer.components(separatedBy: "###")[0].trimmingCharacters(in: .whitespaces)
+        XCTAssertEqual(generated.text.trimmingCharacters(in: .whitespaces), untilStop)
+        guard case .minigpt4 = try loadModel(directory: minigpt4) else { return XCTFail("loadModel does not open MiniGPT-4") }
+        try FileManager.default.moveItem(at: minigpt4.appendingPathComponent("blip2"), to: minigpt4.appendingPathComponent("moved"))
+        XCTAssertThrowsError(try GenerationPipeline(directory: minigpt4)) {
+            XCTAssertTrue("\($0)".contains("\"blip2\" is \(minigpt4.appendingPathComponent("blip2").path), which does not exist"), "\($0)")
         }
     }
 

@@ -13,6 +13,8 @@ public final class MiniGPT4: Module {
     public let qformer: QFormerModel
     public let llama_proj: Linear
     public let language_model: LlamaForCausalLM
+    /// Where its parts were and its prompt format (MiniGPT-4's defaults unless loaded from a directory).
+    public internal(set) var config = MiniGPT4Config()
 
     /// The prompt template of the paper's second stage; `<ImageHere>` is where the 32 query outputs go.
     public static let promptTemplate = "###Human: <Img><ImageHere></Img> {} ###Assistant:"
@@ -45,6 +47,15 @@ public final class MiniGPT4: Module {
         return model
     }
 
+    /// Loads a MiniGPT-4 directory: its `config.json` (see `MiniGPT4Config`) and the parts it names.
+    public static func load(directory: URL) throws -> MiniGPT4 {
+        let config = try MiniGPT4Config(ConfigReader(contentsOf: directory.appendingPathComponent("config.json")))
+        let parts = try config.parts(in: directory)
+        let model = try assemble(blip2: parts.blip2, llama: parts.languageModel, projection: parts.projection)
+        model.config = config
+        return model
+    }
+
     /// pixels [1, 3, H, W] → the 32 query outputs in the LLM's width [1, 32, hidden].
     public func imageEmbeddings(_ pixels: Tensor) -> Tensor {
         let image = vision_model.features(pixels)
@@ -58,7 +69,11 @@ public final class MiniGPT4: Module {
     public func inputEmbeddings(prompt: String, tokenizer: Tokenizer, pixels: Tensor) throws -> Tensor {
         let parts = prompt.components(separatedBy: MiniGPT4.imagePlaceholder)
         guard parts.count == 2 else { throw ModelInputError("the prompt needs exactly one \(MiniGPT4.imagePlaceholder)") }
-        let before = tokenizer.encode(parts[0]), after = tokenizer.encode(parts[1], addSpecialTokens: false)
+        return inputEmbeddings(before: tokenizer.encode(parts[0]), pixels: pixels, after: tokenizer.encode(parts[1], addSpecialTokens: false))
+    }
+
+    /// The embeddings of the ids `before` the image, the image's query outputs, the ids `after` it.
+    public func inputEmbeddings(before: [Int], pixels: Tensor, after: [Int]) -> Tensor {
         let embed = { (ids: [Int]) in self.language_model.embed(Tensor(ints: ids, shape: [1, ids.count])) }
         return cat([embed(before), imageEmbeddings(pixels), embed(after)], dim: 1)
     }

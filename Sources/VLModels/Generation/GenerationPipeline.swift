@@ -6,7 +6,8 @@ import VLTensor
 import VLTokenizers
 
 /// A model directory ready for text generation: a LLaMA-family or OPT decoder, or a LLaVA,
-/// BLIP-2 or Flamingo assembly with its image processor, and the tokenizer from `tokenizer.json`.
+/// BLIP-2, Flamingo, mPLUG-Owl or MiniGPT-4 assembly with its image processor, and the tokenizer
+/// from `tokenizer.json` (MiniGPT-4's: its language model's).
 public final class GenerationPipeline {
     enum Kind {
         case text(LanguageModel)
@@ -14,22 +15,27 @@ public final class GenerationPipeline {
         case blip2(Blip2ForConditionalGeneration)
         case flamingo(FlamingoForConditionalGeneration)
         case mplugOwl(MPlugOwlForConditionalGeneration)
+        case minigpt4(MiniGPT4)
     }
 
     let kind: Kind
     public let tokenizer: Tokenizer
     public let processor: ImageProcessor?
     public let stopTokenIds: Set<Int>
+    /// Text that ends every answer (MiniGPT-4's `###`), besides a request's own stop strings.
+    public let stopStrings: [String]
     /// Positions the model can attend to (prompt + generated tokens).
     public let contextLength: Int
-    public let imageMarker = "<image>"
+    /// Marks an image's place in a prompt.
+    public static let imageMarker = "<image>"
+    public var imageMarker: String { Self.imageMarker }
     /// The model's chat template, when its directory has one.
     public let chatTemplate: ChatTemplate?
     let specialTokenText: [String: TemplateValue]
 
     public init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
         let model = try loadModel(directory: directory, only: ["llama", "mistral", "qwen2", "opt", "llava", "llava_llama", "blip-2", "flamingo",
-                                                               "mplug-owl"], format: format)
+                                                               "mplug-owl", MiniGPT4Config.modelType], format: format)
         let config = try ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
         switch model {
         case .llama(let m): kind = .text(m); contextLength = m.config.maxPositionEmbeddings
@@ -43,11 +49,13 @@ public final class GenerationPipeline {
             case .llama(let c): contextLength = c.maxPositionEmbeddings
             }
         case .flamingo(let m): kind = .flamingo(m); contextLength = m.config.text.maxPositionEmbeddings
+        case .minigpt4(let m): kind = .minigpt4(m); contextLength = m.language_model.config.maxPositionEmbeddings
         default: throw ConfigError("\(directory.path): not a generative model")
         }
-        tokenizer = try Tokenizer(directory: directory)
-        chatTemplate = try ChatTemplate.source(in: directory).map { try ChatTemplate($0) }
-        let tokenizerConfig = (try? JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("tokenizer_config.json")))
+        let parts = try Self.partDirectories(kind, in: directory)
+        tokenizer = try Tokenizer(directory: parts.text)
+        chatTemplate = try ChatTemplate.source(in: parts.text).map { try ChatTemplate($0) }
+        let tokenizerConfig = (try? JSONSerialization.jsonObject(with: Data(contentsOf: parts.text.appendingPathComponent("tokenizer_config.json")))
             as? [String: Any]) ?? [:]
         var specials: [String: TemplateValue] = [:]
         for key in ["bos_token", "eos_token", "pad_token", "unk_token"] {
@@ -62,6 +70,7 @@ public final class GenerationPipeline {
             case .blip2(let m): m.language_model.quantize(quantization)
             case .flamingo(let m): m.model.language_model.quantize(quantization)
             case .mplugOwl(let m): m.language_model.quantize(quantization)
+            case .minigpt4(let m): m.language_model.quantize(quantization)
             }
         }
         switch kind {
@@ -70,16 +79,25 @@ public final class GenerationPipeline {
             var p = try ImageProcessor(directory: m.config.visionTowerDirectory!)
             p.doPad = m.config.padImagesToSquare
             processor = p
-        default: processor = try ImageProcessor(directory: directory)
+        default: processor = try ImageProcessor(directory: parts.vision)
         }
         var stops = Set<Int>()
-        let generationConfig = directory.appendingPathComponent("generation_config.json")
+        let generationConfig = parts.text.appendingPathComponent("generation_config.json")
         if let g = try? ConfigReader(contentsOf: generationConfig), let ids = try g.ints("eos_token_id") { stops.formUnion(ids) }
         let textConfig = try config.sub("text_config") ?? config
         if let ids = try textConfig.ints("eos_token_id") { stops.formUnion(ids) }
         if let eos = tokenizer.eosTokenId { stops.insert(eos) }
         if case .flamingo(let m) = kind { stops.insert(m.config.endOfChunkTokenId) }
         stopTokenIds = stops
+        if case .minigpt4(let m) = kind { stopStrings = [m.config.stop] } else { stopStrings = [] }
+    }
+
+    /// Where the tokenizer (with the generation config) and the image processor are: the directory
+    /// itself, or for MiniGPT-4 its language model's and its BLIP-2 part's directories.
+    static func partDirectories(_ kind: Kind, in directory: URL) throws -> (text: URL, vision: URL) {
+        guard case .minigpt4(let m) = kind else { return (directory, directory) }
+        let parts = try m.config.parts(in: directory)
+        return (parts.languageModel, parts.blip2)
     }
 
     /// A continuous-batching decoder over this model's language model.
@@ -92,12 +110,19 @@ public final class GenerationPipeline {
         case .blip2(let m): return m.language_model
         case .flamingo(let m): return m.model.language_model
         case .mplugOwl(let m): return m.language_model
+        case .minigpt4(let m): return m.language_model
         }
     }
 
     /// What decodes a prompt: the language model, or for Flamingo the model bound to the prompt's images.
     func decoder(ids: [Int], images: [RGBImage]) throws -> LanguageModel {
-        guard case .flamingo(let m) = kind else { return languageModel }
+        try soloDecoder(ids: ids, images: images) ?? languageModel
+    }
+
+    /// The model a prompt must decode with outside a `BatchDecoder`'s batch: for Flamingo the model
+    /// bound to the prompt's images (its cross-attention differs per prompt); nil for other models.
+    public func soloDecoder(ids: [Int], images: [RGBImage]) throws -> LanguageModel? {
+        guard case .flamingo(let m) = kind else { return nil }
         return try m.prompt(ids: ids, pixels: images.isEmpty ? nil : processor?.batch(images))
     }
 
@@ -114,6 +139,8 @@ public final class GenerationPipeline {
     public func format(conversation: [Message]) throws -> (text: String, addSpecialTokens: Bool) {
         let multimodal: Bool
         if case .text = kind { multimodal = false } else { multimodal = true }
+        // MiniGPT-4's format is its directory's, whatever its language model's tokenizer says.
+        if case .minigpt4(let m) = kind { return (minigpt4Text(conversation, config: m.config), true) }
         if let chatTemplate {
             let messages: [TemplateValue] = conversation.map { m in
                 let content: TemplateValue = multimodal && !m.text.contains(imageMarker)
@@ -148,6 +175,16 @@ public final class GenerationPipeline {
             return m.role == "assistant" ? "ASSISTANT: \(m.text)\(eos)" : "USER: \(markers)\(m.text)"
         }
         return (system + turns.joined(separator: " ") + " ASSISTANT:", true)
+    }
+
+    /// MiniGPT-4's conversation: each user turn in its prompt template (with the image prompt where
+    /// the turn's image goes: at its `<image>` marker, or before its text), each answer after it.
+    func minigpt4Text(_ conversation: [Message], config: MiniGPT4Config) -> String {
+        conversation.map { m in
+            guard m.role != "assistant" else { return m.text }
+            let text = m.text.replacingOccurrences(of: imageMarker, with: config.imagePrompt)
+            return config.userTurn(text, hasImage: m.images > 0 && !m.text.contains(imageMarker))
+        }.joined(separator: " ")
     }
 
     /// The prompt as a model sees it and whether the tokenizer should still add its special tokens.
@@ -196,6 +233,9 @@ public final class GenerationPipeline {
         case .mplugOwl(let m):
             ids = try imageTokenIds(text, images: images.count, tokensPerImage: m.tokensPerImage, imageTokenId: m.config.imageTokenId,
                                     addSpecialTokens: addSpecial)
+        case .minigpt4:
+            let pieces = try minigpt4Pieces(text, images: images.count, addSpecialTokens: addSpecial)
+            ids = pieces.before + pieces.after
         }
         guard ids.count <= maxTokens else { throw PromptTooLongError(tokens: ids.count, limit: maxTokens) }
         let vocab = languageModel.vocabSize
@@ -210,9 +250,23 @@ public final class GenerationPipeline {
             case .blip2(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
             case .flamingo(let m): return m.model.language_model.embed(Tensor(ints: ids, shape: [1, ids.count]))
             case .mplugOwl(let m): return try m.inputEmbeddings(ids: ids, pixels: pixels)
+            case .minigpt4(let m):
+                guard let pixels else { return m.language_model.embed(Tensor(ints: ids, shape: [1, ids.count])) }
+                let pieces = try minigpt4Pieces(text, images: 1, addSpecialTokens: addSpecial)
+                return m.inputEmbeddings(before: pieces.before, pixels: pixels, after: pieces.after)
             }
         }
         return (ids, embeddings)
+    }
+
+    /// MiniGPT-4's prompt tokenized as the paper does: the text before `<ImageHere>` (with the
+    /// special tokens) and after it; without an image all of it is `before`.
+    func minigpt4Pieces(_ text: String, images: Int, addSpecialTokens: Bool) throws -> (before: [Int], after: [Int]) {
+        let pieces = text.components(separatedBy: MiniGPT4.imagePlaceholder)
+        guard images <= 1, pieces.count - 1 == images else {
+            throw ModelInputError("MiniGPT-4 takes at most one image; the prompt has \(pieces.count - 1) \(MiniGPT4.imagePlaceholder) for \(images) image(s)")
+        }
+        return (tokenizer.encode(pieces[0], addSpecialTokens: addSpecialTokens), pieces.count == 2 ? tokenizer.encode(pieces[1], addSpecialTokens: false) : [])
     }
 
     /// `text` tokenized with each `<image>` marker expanded to `tokensPerImage` image tokens (LLaVA, mPLUG-Owl).
@@ -270,6 +324,7 @@ public final class GenerationPipeline {
         guard length + maxTokens <= contextLength else {
             throw ModelInputError("the prompt has \(length) tokens; with \(maxTokens) new ones that exceeds the model's context of \(contextLength)")
         }
+        let stopStrings = stopStrings + self.stopStrings
         var text = GeneratedText(tokenizer: tokenizer, stopStrings: stopStrings)
         var (tokens, reason) = Generator(model: try decoder(ids: ids, images: images)).generate(
             promptEmbeddings: embeddings, promptIds: ids, sampling: sampling,

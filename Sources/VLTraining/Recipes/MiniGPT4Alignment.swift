@@ -11,19 +11,15 @@ import VLTokenizers
 /// with the LM loss on answers to prompts in the paper's format
 /// `###Human: <Img><ImageHere></Img> … ###Assistant:`.
 public enum MiniGPT4Alignment {
-    /// Where a trained MiniGPT-4 directory keeps its three parts, as `MiniGPT4.assemble` takes them.
-    public static let blip2Folder = "blip2", languageModelFolder = "language_model", projectionFile = "llama_proj.safetensors"
-
     /// The prompt for `question`, with `<ImageHere>` where the query outputs go.
     public static func prompt(_ question: String) -> String { MiniGPT4.promptTemplate.replacingOccurrences(of: "{}", with: question) }
 
-    /// Loads a directory the minigpt4 recipe wrote: the model and the LLM's tokenizer.
+    /// Loads a directory the minigpt4 recipe wrote (by its `config.json`): the model, the LLM's
+    /// tokenizer and the BLIP-2 part's image processor.
     public static func load(_ directory: URL) throws -> (model: MiniGPT4, tokenizer: Tokenizer, processor: ImageProcessor) {
-        let model = try MiniGPT4.assemble(blip2: directory.appendingPathComponent(blip2Folder),
-                                          llama: directory.appendingPathComponent(languageModelFolder),
-                                          projection: directory.appendingPathComponent(projectionFile))
-        return (model, try Tokenizer(directory: directory.appendingPathComponent(languageModelFolder)),
-                try ImageProcessor(directory: directory.appendingPathComponent(blip2Folder)))
+        let model = try MiniGPT4.load(directory: directory)
+        let parts = try model.config.parts(in: directory)
+        return (model, try Tokenizer(directory: parts.languageModel), try ImageProcessor(directory: parts.blip2))
     }
 
     /// One training sequence: the prompt's text before `<ImageHere>` (with BOS), `imageTokenId` once

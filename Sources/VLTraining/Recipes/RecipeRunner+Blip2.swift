@@ -124,12 +124,14 @@ extension RecipeRunner {
 
     /// minigpt4: `llama_proj` alone of `model` (assembled from the `blip2` and `languageModel`
     /// directories) between its frozen vision tower and Q-Former and its frozen LLaMA; writes the
-    /// three parts `MiniGPT4.assemble` loads (see `MiniGPT4Alignment.load`).
+    /// three parts and the `config.json` naming them (`MiniGPT4Config`), which `loadModel` and
+    /// `GenerationPipeline` open.
     @discardableResult
     public func trainMiniGPT4(_ model: MiniGPT4, blip2: URL, languageModel: URL, on train: WorldData, test: WorldData,
                               settings: TrainingSettings, output: URL) throws -> Trainer {
-        try copyFiles(from: blip2, to: output.appendingPathComponent(MiniGPT4Alignment.blip2Folder))
-        try copyFiles(from: languageModel, to: output.appendingPathComponent(MiniGPT4Alignment.languageModelFolder))
+        let config = MiniGPT4Config()
+        try copyFiles(from: blip2, to: output.appendingPathComponent(config.blip2))
+        try copyFiles(from: languageModel, to: output.appendingPathComponent(config.languageModel))
         let tokenizer = try Tokenizer(directory: languageModel)
         let imageToken = try imageTokenId(tokenizer, languageModel.path), queries = model.query_tokens.shape[1]
         let examples = train.samples.indices.flatMap { i in
@@ -141,7 +143,8 @@ extension RecipeRunner {
         try MiniGPT4Alignment.train(model, examples: examples, queryOutputs: MiniGPT4Alignment.queryOutputs(model, pixels: train.pixels),
                                     imageTokenId: imageToken, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
         try writeSafetensors(model.llama_proj.stateDict().mapKeys { "llama_proj." + $0 }, metadata: ["format": "pt"],
-                             to: output.appendingPathComponent(MiniGPT4Alignment.projectionFile))
+                             to: output.appendingPathComponent(config.projection))
+        try writeJSON(config.jsonObject, to: output.appendingPathComponent("config.json"))
         let (loaded, loadedTokenizer, processor) = try MiniGPT4Alignment.load(output)
         let outcomes = try test.samples.flatMap { s in
             try s.questions.map { qa in
