@@ -148,6 +148,7 @@ private func ignoredKeys(for model: LoadedModel) -> (String) -> Bool {
     case .clip: return { $0.hasSuffix("position_ids") }
     case .bert: return { $0.hasSuffix("position_ids") || $0.hasPrefix("cls.") }
     case .albef: return ALBEF.isAuxiliaryKey
+    case .mplugOwl: return { $0.hasSuffix("rotary_emb.inv_freq") }  // saved by the transformers of 2023
     default: return { _ in false }
     }
 }

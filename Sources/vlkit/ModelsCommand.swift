@@ -46,8 +46,8 @@ struct Models: ParsableCommand {
         Row(modelType: "albef", architecture: "ALBEF (ViT-B/16 + BERT text/fusion layers, ALBEF's names)",
             inference: "ITC features, ITM, MLM", training: "ITC + ITM + MLM with momentum distillation and queues (recipe albef)",
             commands: "train, eval (ITC retrieval)"),
-        Row(modelType: "mplug-owl", architecture: "MplugOwlForConditionalGeneration (CLIP ViT + visual abstractor + LLaMA)",
-            inference: "yes", training: "stage 1 (vision + abstractor) and stage 2 (LoRA on the LLM): recipes mplug-owl-stage1, mplug-owl-stage2",
+        Row(modelType: "mplug-owl", architecture: "MplugOwlForConditionalGeneration (released ViT or CLIP ViT + visual abstractor + LLaMA)",
+            inference: "yes: released checkpoints' layout and prompt format", training: "stage 1 (vision + abstractor) and stage 2 (LoRA on the LLM): recipes mplug-owl-stage1, mplug-owl-stage2",
             commands: "generate, chat, train, eval, serve"),
     ]
 

@@ -14,7 +14,7 @@ final class ConnectorTests: XCTestCase {
             ("linear", LinearProjector(inputSize: 12, outputSize: 20), 7),
             ("mlp", MLPProjector(inputSize: 12, outputSize: 20), 7),
             ("qformer", try QFormerConnector(qformer: q, queries: 4, outputWidth: 20), 4),
-            ("abstractor", VisualAbstractor(imageWidth: 12, dim: 16, outputWidth: 20, queries: 5, layers: 2, heads: 2), 5),
+            ("abstractor", VisualAbstractor(imageWidth: 12, dim: 16, outputWidth: 20, queries: 5, layers: 2, heads: 2), 6),  // + vit_eos
         ]
         var rng = RandomGenerator(seed: 7)
         let features = Tensor.randn([2, 7, 12], rng: &rng)

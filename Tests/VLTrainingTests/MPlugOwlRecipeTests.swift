@@ -54,7 +54,7 @@ final class MPlugOwlRecipeTests: XCTestCase {
         let adapter = try JSONSerialization.jsonObject(with: Data(contentsOf: s2.appendingPathComponent("adapter/adapter_config.json"))) as! [String: Any]
         XCTAssertEqual(adapter["r"] as? Int, 2)
         let names = try Checkpoint(directory: s2).names
-        for prefix in ["vision_model.encoder.layers.", "abstractor.query_embeds", "abstractor.visual_fc.", "language_model.model.layers."] {
+        for prefix in ["vision_model.encoder.layers.", "query_tokens", "abstractor.visual_fc.", "language_model.model.layers."] {
             XCTAssertTrue(names.contains { $0.hasPrefix(prefix) }, prefix)
         }
         XCTAssertFalse(names.contains { $0.contains("lora_") }, "the adapters are merged")
@@ -74,7 +74,8 @@ final class MPlugOwlRecipeTests: XCTestCase {
         let pipeline = try GenerationPipeline(directory: out)
         let image = World().samples(.test, count: 1)[0].scene.render()
         let (ids, embeddings) = try pipeline.prepare(prompt: "what color is the circle ?", images: [image])
-        let training = LlavaAlignment.example(tokenizer, question: "what color is the circle ?", answer: "", image: 0, imageTokenId: 4, imageTokens: 3)
+        let training = LlavaAlignment.example(tokenizer, question: "what color is the circle ?", answer: "", image: 0, imageTokenId: 4,
+                                                 imageTokens: owl.tokensPerImage)
         XCTAssertEqual(ids, Array(training.ids.dropLast()), "the pipeline's prompt is the one training used")
         let mine = try noGrad { try owl.inputEmbeddings(ids: ids, pixels: processor.batch([image])) }
         XCTAssertEqual(embeddings.toArray(), mine.toArray())

@@ -139,7 +139,8 @@ extension RecipeTests {
         let features = Tensor.randn([3, 5, 24], rng: &rng)
         for family in ConnectorFamily.allCases {
             let variant = try ConnectorVariant.make(family, visionWidth: 24, featureTokens: 5, languageModel: lm, imageTokenId: 4, queries: 3)
-            XCTAssertEqual(variant.imageTokens, family == .flamingo ? 1 : (family == .linear || family == .mlp ? 5 : 3), "\(family)")
+            let expected: [ConnectorFamily: Int] = [.flamingo: 1, .linear: 5, .mlp: 5, .qformer: 3, .abstractor: 4]  // abstractor: + vit_eos
+            XCTAssertEqual(variant.imageTokens, expected[family], "\(family)")
             let examples = (0..<3).map { variant.example(tokenizer, question: "what color is the circle ?", answer: "red", image: $0) }
             XCTAssertEqual(examples[0].ids.filter { $0 == 4 }.count, variant.imageTokens)
             let trainer = Trainer(model: variant.model, settings: TrainingSettings(steps: 3, batchSize: 3, learningRate: 1e-2, warmupSteps: 0))

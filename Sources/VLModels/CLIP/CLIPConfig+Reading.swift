@@ -1,8 +1,9 @@
 import VLIO
 extension CLIPVisionConfig {
-    /// From a `vision_config` object or a standalone `clip_vision_model` config.
-    public init(_ r: ConfigReader) throws {
-        self.init()
+    /// From a `vision_config` object or a standalone `clip_vision_model` config; missing fields
+    /// keep `defaults`.
+    public init(_ r: ConfigReader, defaults: CLIPVisionConfig = CLIPVisionConfig()) throws {
+        self = defaults
         hiddenSize = try r.int("hidden_size", hiddenSize)
         intermediateSize = try r.int("intermediate_size", intermediateSize)
         numHiddenLayers = try r.int("num_hidden_layers", numHiddenLayers)
@@ -54,6 +55,6 @@ extension CLIPConfig {
         projectionDim = try r.int("projection_dim", projectionDim)
         logitScaleInitValue = try r.float("logit_scale_init_value", logitScaleInitValue)
         text = try r.sub("text_config").map(CLIPTextConfig.init) ?? CLIPTextConfig()
-        vision = try r.sub("vision_config").map(CLIPVisionConfig.init) ?? CLIPVisionConfig()
+        vision = try r.sub("vision_config").map { try CLIPVisionConfig($0) } ?? CLIPVisionConfig()
     }
 }

@@ -1,51 +1,29 @@
 import VLNN
 import VLTensor
 
-/// mPLUG-Owl's visual abstractor: learnable queries cross-attend to the image features (keys and
-/// values are the image features and the queries, as the paper's abstractor), each layer followed
-/// by a feed-forward block; the result is projected to the language model's width. (Written from the
-/// paper; the released checkpoints' names are not mapped.)
+/// mPLUG-Owl's visual abstractor as a connector: learned `query_tokens` [1, Q, dim] read the image
+/// features through the released abstractor (MPlugOwlVisualAbstractorModel), giving Q + 1 tokens
+/// (the queries and `vit_eos`) in the language model's width. The released model's image width
+/// equals the abstractor's; for other widths `image_proj` maps the features first.
 public final class VisualAbstractor: Module, Connector {
-    public final class Layer: Module {
-        public let norm_queries, norm_image, norm_ffn: LayerNorm
-        public let attention: MultiHeadAttention
-        public let mlp: MLP
-
-        init(dim: Int, heads: Int, imageWidth: Int) {
-            norm_queries = LayerNorm(dim, eps: 1e-6)
-            norm_image = LayerNorm(imageWidth, eps: 1e-6)
-            attention = MultiHeadAttention(dim: dim, heads: heads, contextDim: dim)
-            mlp = MLP(dim, hidden: 4 * dim, activation: .silu)
-            norm_ffn = LayerNorm(dim, eps: 1e-6)
-        }
-    }
-
-    public let query_embeds: Parameter  // [Q, dim]
-    public let image_proj: Linear?  // image width → dim, when they differ
-    public let layers: [Layer]
-    public let visual_fc: Linear  // dim → language width
+    public let query_tokens: Parameter
+    public let image_proj: Linear?
+    public let abstractor: MPlugOwlVisualAbstractorModel
 
     public init(imageWidth: Int, dim: Int, outputWidth: Int, queries: Int = 64, layers count: Int = 6, heads: Int = 8) {
-        query_embeds = Parameter(Init.normal([queries, dim], std: 0.02))
+        var c = MPlugOwlAbstractorConfig()
+        (c.hiddenSize, c.numHiddenLayers, c.numAttentionHeads, c.numQueryTokens) = (dim, count, heads, queries)
+        query_tokens = Parameter(Init.normal([1, queries, dim], std: 0.02))
         image_proj = imageWidth == dim ? nil : Linear(imageWidth, dim)
-        layers = (0..<count).map { _ in Layer(dim: dim, heads: heads, imageWidth: dim) }
-        visual_fc = Linear(dim, outputWidth)
+        abstractor = MPlugOwlVisualAbstractorModel(c, outputWidth: outputWidth)
     }
 
-    public var outputTokens: (Int) -> Int { { [query_embeds] _ in query_embeds.shape[0] } }
+    public var outputTokens: (Int) -> Int { { [query_tokens] _ in query_tokens.shape[1] + 1 } }
 
-    /// features [B, N, imageWidth] → [B, Q, outputWidth].
+    /// features [B, N, imageWidth] → [B, Q + 1, outputWidth].
     public func callAsFunction(_ features: Tensor) -> Tensor {
-        let image = image_proj?(features) ?? features
-        let b = features.shape[0], q = query_embeds.value
-        var queries = q.unsqueeze(0).expand([b, q.shape[0], q.shape[1]])
-        for layer in layers {
-            let normed = layer.norm_queries(queries)
-            let memory = cat([layer.norm_image(image), normed], dim: 1)
-            queries = queries + layer.attention(normed, context: memory)
-            queries = queries + layer.mlp(layer.norm_ffn(queries))
-        }
-        return captured(visual_fc(queries))
+        let q = query_tokens.value
+        return abstractor(queries: q.expand([features.shape[0], q.shape[1], q.shape[2]]), image: image_proj?(features) ?? features)
     }
 }
 

@@ -79,6 +79,11 @@ public final class GenerationPipeline {
             var p = try ImageProcessor(directory: m.config.visionTowerDirectory!)
             p.doPad = m.config.padImagesToSquare
             processor = p
+        case .mplugOwl(let m) where m.config.visionTower == .mplugOwl:
+            // The released MplugOwlProcessor first resizes every image to a square of the shortest edge.
+            var p = try ImageProcessor(directory: directory)
+            if case .shortestEdge(let edge) = p.size { (p.size, p.resample) = (.exact(height: edge, width: edge), .bicubic) }
+            processor = p
         default: processor = try ImageProcessor(directory: parts.vision)
         }
         var stops = Set<Int>()
@@ -166,6 +171,7 @@ public final class GenerationPipeline {
         switch kind {
         // The original LLaVA's conversation (vicuna_v1) starts with its system prompt.
         case .llava(let m): system = m.config.visionTowerDirectory == nil ? "" : LlavaConfig.vicunaSystemPrompt + " "
+        case .mplugOwl(let m) where m.config.visionTower == .mplugOwl: return (mplugOwlPrompt(conversation), true)
         case .mplugOwl: system = ""
         default: return (conversation.map(\.text).joined(separator: "\n"), true)
         }
@@ -185,6 +191,17 @@ public final class GenerationPipeline {
             let text = m.text.replacingOccurrences(of: imageMarker, with: config.imagePrompt)
             return config.userTurn(text, hasImage: m.images > 0 && !m.text.contains(imageMarker))
         }.joined(separator: " ")
+    }
+
+    /// The released mPLUG-Owl's conversation: its system line, a "Human: <image>" line per image,
+    /// "Human: …" and "AI: …" turns, ending with "AI: " for the reply.
+    func mplugOwlPrompt(_ conversation: [Message]) -> String {
+        let lines = conversation.flatMap { m -> [String] in
+            if m.role == "assistant" { return ["AI: \(m.text)"] }
+            let markers = m.text.contains(imageMarker) ? [] : [String](repeating: "Human: \(imageMarker)", count: m.images)
+            return markers + ["Human: \(m.text)"]
+        }
+        return ([MPlugOwlConfig.systemPrompt] + lines + ["AI: "]).joined(separator: "\n")
     }
 
     /// The prompt as a model sees it and whether the tokenizer should still add its special tokens.
@@ -239,7 +256,13 @@ public final class GenerationPipeline {
         }
         guard ids.count <= maxTokens else { throw PromptTooLongError(tokens: ids.count, limit: maxTokens) }
         let vocab = languageModel.vocabSize
-        let imageToken: Int? = { if case .llava(let m) = kind { return m.config.imageTokenId } else { return nil } }()
+        let imageToken: Int? = {
+            switch kind {
+            case .llava(let m): return m.config.imageTokenId
+            case .mplugOwl(let m): return m.config.imageTokenId
+            default: return nil
+            }
+        }()
         if let bad = ids.first(where: { ($0 < 0 || $0 >= vocab) && $0 != imageToken }) {
             throw ModelInputError("token id \(bad) is outside the model's vocabulary of \(vocab) (tokenizer and model do not match)")
         }
