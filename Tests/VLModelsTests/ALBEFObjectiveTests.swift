@@ -35,6 +35,28 @@ final class ALBEFObjectiveTests: XCTestCase {
         XCTAssertEqual(Double(loss), expected, accuracy: 1e-4 * max(1, abs(expected)))
     }
 
+    /// With caption groups the hard target of a row spreads over every column with its caption
+    /// (batch or queue), never treating a repeated caption as a negative of itself.
+    func testContrastiveTargetsSpreadOverEveryColumnWithTheSameCaption() {
+        var rng = RandomGenerator(seed: 6)
+        let img = Tensor.randn([2, 3], rng: &rng).l2Normalized(), txt = Tensor.randn([2, 3], rng: &rng).l2Normalized()
+        let mImg = Tensor.randn([2, 3], rng: &rng).l2Normalized(), mTxt = Tensor.randn([2, 3], rng: &rng).l2Normalized()
+        let qImg = Tensor.randn([3, 3], rng: &rng).l2Normalized(), qTxt = Tensor.randn([3, 3], rng: &rng).l2Normalized()
+        let groups = [7, 8, 7, -1, 7]  // row 0's caption recurs in queue rows 0 and 2; row 1's nowhere else
+        let loss = albefContrastiveLoss(imageFeatures: img, textFeatures: txt, momentumImage: mImg, momentumText: mTxt, imageQueue: qImg,
+                                        textQueue: qTxt, temperature: Tensor.scalar(0.1), alpha: 0, groups: groups).item()
+        func rows(_ t: Tensor) -> [[Double]] { let v = t.toArray(); return (0..<t.shape[0]).map { r in (0..<t.shape[1]).map { Double(v[r * t.shape[1] + $0]) } } }
+        func direction(_ a: Tensor, _ columns: [[Double]]) -> Double {
+            rows(a).enumerated().map { i, x in
+                let logits = columns.map { zip(x, $0).map(*).reduce(0, +) / 0.1 }, lse = log(logits.map { exp($0) }.reduce(0, +))
+                let positives = columns.indices.filter { groups[$0] == groups[i] }
+                return -positives.map { logits[$0] - lse }.reduce(0, +) / Double(positives.count)
+            }.reduce(0, +) / 2
+        }
+        let expected = (direction(img, rows(mTxt) + rows(qTxt)) + direction(txt, rows(mImg) + rows(qImg))) / 2
+        XCTAssertEqual(Double(loss), expected, accuracy: 1e-4 * max(1, abs(expected)))
+    }
+
     func testQueueAndMomentumUpdate() {
         var rng = RandomGenerator(seed: 2)
         let queue = FeatureQueue(size: 4, dim: 2, rng: &rng)

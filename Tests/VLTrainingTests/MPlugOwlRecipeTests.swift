@@ -107,10 +107,11 @@ final class MPlugOwlRecipeTests: XCTestCase {
                                      pixels: data.pixels, padId: 3, trainer: trainer)
             return trainer.history.map(\.loss)
         }
-        let lmBefore = snapshot("language_model."), visionBefore = snapshot("vision_model.")
+        let lmBefore = snapshot("language_model."), visionBefore = snapshot("vision_model."), queriesBefore = snapshot("query_tokens")
         _ = try train(.pretraining, steps: 3)
         XCTAssertEqual(snapshot("language_model."), lmBefore, "stage 1 leaves the language model frozen")
         XCTAssertNotEqual(snapshot("vision_model."), visionBefore, "stage 1 trains the vision encoder")
+        XCTAssertNotEqual(snapshot("query_tokens"), queriesBefore, "stage 1 trains the abstractor's queries")
 
         try owl.language_model.attachLoRA(LoRAConfig(rank: 8, alpha: 16, targets: .names(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])))
         let frozen = owl.namedParameters().filter { !$0.1.isAdapter }.map { $0.1.value.toArray() }

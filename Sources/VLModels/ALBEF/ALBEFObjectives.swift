@@ -15,10 +15,12 @@ public final class FeatureQueue {
         features = Tensor.randn([size, dim], rng: &rng).l2Normalized()
     }
 
-    /// Replaces the oldest rows with `batch` [B, dim] (B must divide the queue size, as in ALBEF).
+    /// Replaces the oldest rows with `batch` [B, dim] (B must divide the queue size, as in ALBEF);
+    /// an empty queue stays empty.
     public func enqueue(_ batch: Tensor) {
         let n = batch.shape[0], size = features.shape[0]
         precondition(size % n == 0, "queue size \(size) is not a multiple of the batch \(n)")
+        guard size > 0 else { return }
         features.narrowView(0, start: pointer, length: n).copyIn(batch.detach())
         pointer = (pointer + n) % size
     }
@@ -47,16 +49,17 @@ public func albefContrastiveLoss(imageFeatures: Tensor, textFeatures: Tensor, mo
 }
 
 /// The same with a learned temperature (a scalar tensor that receives a gradient, ALBEF's `temp`).
+/// With `groups` (an id per batch row, then per queue row) the hard target of row i spreads evenly
+/// over every column of its group, as ALBEF's retrieval model does with its `idx_queue`: a caption
+/// that recurs in the batch or the queue is not a negative of itself.
 public func albefContrastiveLoss(imageFeatures: Tensor, textFeatures: Tensor, momentumImage: Tensor, momentumText: Tensor,
-                                 imageQueue: Tensor, textQueue: Tensor, temperature: Tensor, alpha: Float) -> Tensor {
+                                 imageQueue: Tensor, textQueue: Tensor, temperature: Tensor, alpha: Float,
+                                 groups: [Int]? = nil) -> Tensor {
     let b = imageFeatures.shape[0]
     let allText = cat([momentumText.detach(), textQueue], dim: 0), allImage = cat([momentumImage.detach(), imageQueue], dim: 0)
     let simI2T = matmul(imageFeatures, allText.mT) / temperature
     let simT2I = matmul(textFeatures, allImage.mT) / temperature
-    let width = allText.shape[0]
-    var identity = [Float](repeating: 0, count: b * width)
-    for i in 0..<b { identity[i * width + i] = 1 }
-    let hard = Tensor(identity, shape: [b, width])
+    let hard = positiveTargets(groups ?? Array(0..<b) + [Int](repeating: -1, count: allText.shape[0] - b), rows: b)
     let (targetsI2T, targetsT2I): (Tensor, Tensor) = noGrad {
         let t = temperature.detach()
         let mI2T = matmul(momentumImage, allText.mT) / t, mT2I = matmul(momentumText, allImage.mT) / t
@@ -65,6 +68,17 @@ public func albefContrastiveLoss(imageFeatures: Tensor, textFeatures: Tensor, mo
     let i2t = -(simI2T.logSoftmax(-1) * targetsI2T).sum(1).mean()
     let t2i = -(simT2I.logSoftmax(-1) * targetsT2I).sum(1).mean()
     return (i2t + t2i) / 2
+}
+
+/// [rows, groups.count]: row i spreads 1 evenly over the columns whose group is groups[i].
+func positiveTargets(_ groups: [Int], rows: Int) -> Tensor {
+    let width = groups.count
+    var t = [Float](repeating: 0, count: rows * width)
+    for i in 0..<rows {
+        let columns = groups.indices.filter { groups[$0] == groups[i] }
+        for j in columns { t[i * width + j] = 1 / Float(columns.count) }
+    }
+    return Tensor(t, shape: [rows, width])
 }
 
 /// ITM hard negatives: for each image a text drawn with probability ∝ softmax(sim_i2t) over the

@@ -19,25 +19,31 @@ public final class ALBEFPretraining {
     public let momentumModel: ALBEF
     public let imageQueue: FeatureQueue
     public let textQueue: FeatureQueue
+    /// The group (caption id) of each queue row, −1 while it holds its initial noise (ALBEF's `idx_queue`).
+    public private(set) var groupQueue: [Int]
+    private var groupPointer = 0
     public var momentum: Float = 0.995
     public var mlmProbability: Float = 0.15
     public let maskTokenId: Int
     /// Never masked: ALBEF excludes [PAD] and [CLS].
     public let unmaskable: Set<Int>
 
-    /// `queueSize` must be a multiple of the batch size (ALBEF: 65536).
+    /// `queueSize` must be a multiple of the batch size (ALBEF: 65536), or 0: ITC within the batch.
     public init(model: ALBEF, queueSize: Int, maskTokenId: Int, unmaskable: Set<Int>, rng: inout RandomGenerator) throws {
         self.model = model
         momentumModel = try model.momentumCopy()
         imageQueue = FeatureQueue(size: queueSize, dim: model.config.embedDim, rng: &rng)
         textQueue = FeatureQueue(size: queueSize, dim: model.config.embedDim, rng: &rng)
+        groupQueue = [Int](repeating: -1, count: queueSize)
         self.maskTokenId = maskTokenId
         self.unmaskable = unmaskable
     }
 
     /// Losses for matching pairs: pixels [B, 3, H, W], ids/attentionMask [B, L]; `alpha` weighs the
-    /// teacher's soft targets (ALBEF: 0.4, ramped up over the first epoch).
-    public func losses(pixels: Tensor, ids: Tensor, attentionMask: Tensor, alpha: Float, rng: inout RandomGenerator) -> ALBEFLosses {
+    /// teacher's soft targets (ALBEF: 0.4, ramped up over the first epoch). `groups` (one id ≥ 0 per
+    /// row, equal for equal captions) makes every pair with the same caption a positive in ITC.
+    public func losses(pixels: Tensor, ids: Tensor, attentionMask: Tensor, alpha: Float, groups: [Int]? = nil,
+                       rng: inout RandomGenerator) -> ALBEFLosses {
         let temperature = model.temperature()
         let imageEmbeds = model.imageEmbeds(pixels), imageFeat = model.imageFeature(imageEmbeds)
         let textEmbeds = model.textEmbeds(ids: ids, attentionMask: attentionMask), textFeat = model.textFeature(textEmbeds)
@@ -49,7 +55,7 @@ public final class ALBEFPretraining {
         }
         let itc = albefContrastiveLoss(imageFeatures: imageFeat, textFeatures: textFeat, momentumImage: imageFeatM,
                                        momentumText: textFeatM, imageQueue: imageQueue.features, textQueue: textQueue.features,
-                                       temperature: temperature, alpha: alpha)
+                                       temperature: temperature, alpha: alpha, groups: groups.map { $0 + groupQueue })
         let itm = matchingLoss(imageEmbeds: imageEmbeds, textEmbeds: textEmbeds, attentionMask: attentionMask,
                                simI2T: noGrad { matmul(imageFeat, textFeatM.mT) / temperature },
                                simT2I: noGrad { matmul(textFeat, imageFeatM.mT) / temperature }, rng: &rng)
@@ -57,7 +63,15 @@ public final class ALBEFPretraining {
                                alpha: alpha, rng: &rng)
         imageQueue.enqueue(imageFeatM)
         textQueue.enqueue(textFeatM)
+        if let groups { enqueueGroups(groups) }
         return ALBEFLosses(itc: itc, itm: itm, mlm: mlm)
+    }
+
+    /// The batch's groups replace the queue's oldest, in step with `FeatureQueue`.
+    private func enqueueGroups(_ groups: [Int]) {
+        guard !groupQueue.isEmpty else { return }
+        groupQueue.replaceSubrange(groupPointer..<(groupPointer + groups.count), with: groups)
+        groupPointer = (groupPointer + groups.count) % groupQueue.count
     }
 
     /// Positives, then each text with a hard negative image, then each image with a hard negative text.

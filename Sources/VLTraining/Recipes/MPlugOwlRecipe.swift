@@ -27,12 +27,12 @@ public enum MPlugOwlRecipe {
         return owl
     }
 
-    /// Which parameters a stage trains: the vision encoder and the abstractor, or the language
-    /// model's LoRA adapters alone.
+    /// Which parameters a stage trains: the vision encoder and the abstractor with its queries
+    /// (`query_tokens`, a top-level parameter in the released layout), or the LLM's LoRA adapters alone.
     public static func prepare(_ owl: MPlugOwlForConditionalGeneration, stage: Stage) {
         owl.freeze()
         switch stage {
-        case .pretraining: owl.unfreeze(["vision_model", "abstractor"])
+        case .pretraining: owl.unfreeze(["vision_model", "abstractor", "query_tokens"])
         case .instructionTuning: owl.language_model.parameters().filter(\.isAdapter).forEach { $0.isTrainable = true }
         }
     }
