@@ -87,9 +87,7 @@ public final class VisionTransformer: Module, VisionEncoder {
 
     /// pixels [B, 3, H, W] → image embeddings [B, 1 + patches, hidden] ([CLS] first).
     public func features(_ pixels: Tensor) -> Tensor {
-        let patches = patch_embed(pixels)
-        let (b, n, d) = (patches.shape[0], patches.shape[1], patches.shape[2])
-        var h = cat([cls_token.value.expand([b, 1, d]), patches], dim: 1) + pos_embed.value.narrow(1, start: 0, length: n + 1)
+        var h = tokensWithClass(patch_embed(pixels), classToken: cls_token.value, positions: pos_embed.value)
         for block in blocks { h = block(h) }
         return norm(h)
     }

@@ -16,10 +16,7 @@ public final class Blip2VisionEmbeddings: Module {
     }
 
     func callAsFunction(_ pixels: Tensor) -> Tensor {
-        let patches = patch_embedding(pixels).flatten(from: 2).transpose(1, 2)
-        let b = pixels.shape[0], hidden = patches.shape[2]
-        let tokens = cat([class_embedding.value.expand([b, 1, hidden]), patches], dim: 1)
-        return captured(tokens + position_embedding.value.narrow(1, start: 0, length: tokens.shape[1]))
+        captured(patchTokens(pixels, conv: patch_embedding, classToken: class_embedding.value, positions: position_embedding.value))
     }
 }
 

@@ -24,10 +24,7 @@ public final class MPlugOwlVisionEmbeddings: Module {
 
     /// pixels [B, 3, H, W] → [B, 1 + patches, hidden].
     func callAsFunction(_ pixels: Tensor) -> Tensor {
-        let patches = patch_embed(pixels).flatten(from: 2).transpose(1, 2)
-        let b = pixels.shape[0], hidden = patches.shape[2]
-        let tokens = cat([cls_token.value.expand([b, 1, hidden]), patches], dim: 1)
-        return pre_layernorm(tokens + position_embedding.value.narrow(1, start: 0, length: tokens.shape[1]))
+        pre_layernorm(patchTokens(pixels, conv: patch_embed, classToken: cls_token.value, positions: position_embedding.value))
     }
 }
 

@@ -131,11 +131,13 @@ struct GemmPlan {
     private func rowBlockSize(threads: Int) -> Int {
         guard threads > 1 else { return mc }
         let target = Swift.max((m + mc - 1) / mc, 8 * threads)
-        let even = stride(from: threads, through: Swift.max(threads, m / (4 * mr)), by: threads).compactMap { tasks -> (Int, Int)? in
+        var best: (distance: Int, rows: Int)?
+        for tasks in stride(from: threads, through: Swift.max(threads, m / (4 * mr)), by: threads) {
             let rows = roundUp((m + tasks - 1) / tasks, mr)
-            return rows <= mc && ((m + rows - 1) / rows) % threads == 0 ? (abs(tasks - target), rows) : nil
+            guard rows <= mc, ((m + rows - 1) / rows) % threads == 0, abs(tasks - target) < best?.distance ?? .max else { continue }
+            best = (abs(tasks - target), rows)
         }
-        return even.min { $0.0 < $1.0 }?.1 ?? Swift.min(mc, Swift.max(4 * mr, roundUp((m + threads - 1) / threads, mr)))
+        return best?.rows ?? Swift.min(mc, Swift.max(4 * mr, roundUp((m + threads - 1) / threads, mr)))
     }
 
     /// C[rows, panels] (+)= op(A)[rows, p0..<p0+kc] · packedB[panels], packing A in MC-row blocks.
