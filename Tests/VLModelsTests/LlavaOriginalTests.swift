@@ -46,6 +46,26 @@ final class LlavaOriginalTests: XCTestCase {
         }
     }
 
+    /// Config values the original layout cannot honour are errors naming the field.
+    func testUnsupportedConfigValuesNameTheField() throws {
+        let source = fixtureDirectory("llava_original", "v15")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as! [String: Any]
+        for (key, value, expected) in [("mm_projector_type", "mlp3x_gelu" as Any, "mm_projector_type \"mlp3x_gelu\" is not supported"),
+                                       ("mm_vision_select_feature", "cls" as Any, "mm_vision_select_feature \"cls\" is not supported"),
+                                       ("mm_use_im_start_end", true as Any, "mm_use_im_start_end"),
+                                       ("mm_hidden_size", 1024 as Any, "mm_hidden_size 1024 does not match the vision tower's width 24")] {
+            let dir = fixturesRoot.appendingPathComponent("llava_original/bad-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            var changed = config
+            changed[key] = value
+            try JSONSerialization.data(withJSONObject: changed).write(to: dir.appendingPathComponent("config.json"))
+            XCTAssertThrowsError(try loadModel(directory: dir)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(key): \(error)")
+            }
+        }
+    }
+
     func testPadToSquareCentresTheImage() {
         let image = RGBImage(width: 3, height: 1, pixels: [1, 1, 1, 2, 2, 2, 3, 3, 3])
         let square = image.paddedToSquare(background: [9, 8, 7])

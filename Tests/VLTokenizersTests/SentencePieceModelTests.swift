@@ -10,6 +10,20 @@ final class SentencePieceModelTests: XCTestCase {
         XCTAssertEqual(merges.map { "\($0.0) \($0.1)" }, ["a b", "b c", "a bc", "ab c"])
     }
 
+    /// A unigram model (T5-style) is refused by name rather than read as BPE.
+    func testUnigramModelIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // ModelProto { pieces: [{piece: "a", score: 0, type: NORMAL}], trainer_spec: {model_type: UNIGRAM} }
+        let piece: [UInt8] = [0x0A, 0x01, 0x61, 0x15, 0, 0, 0, 0, 0x18, 0x01]
+        let bytes: [UInt8] = [0x0A, UInt8(piece.count)] + piece + [0x12, 0x02, 0x18, 0x01]
+        try Data(bytes).write(to: dir.appendingPathComponent("tokenizer.model"))
+        XCTAssertThrowsError(try Tokenizer(directory: dir)) { error in
+            XCTAssertTrue("\(error)".contains("a SentencePiece unigram model; only BPE models"), "\(error)")
+        }
+    }
+
     func testDamagedModelIsAClearError() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
