@@ -20,4 +20,26 @@ void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const
 void ck_dequantize_rows_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out);
 void ck_dequantize_rows_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out);
 
+/* Int8 GEMM (AVX512-VNNI) for m > 1: C[m, n] (+)= alpha · A · Wᵀ with A f32 quantised per 32-value
+   block to int8 and W in either format. MR × NR register tiles; k-ranges are whole blocks.
+   Call these only when ck_has_qgemm() says the CPU has the instructions. */
+int ck_has_qgemm(void);
+size_t ck_qgemm_mr(void);
+size_t ck_qgemm_nr(void);
+/* Bytes one 32-value block takes in a packed A tile (MR rows) and in a packed B panel (NR columns). */
+size_t ck_qgemm_a_block_bytes(void);
+size_t ck_qgemm_b_block_bytes(void);
+/* Quantises rows i < rows ≤ MR of A (row stride lda, k a multiple of 32) into a tile of k/32 blocks;
+   offset is the weights' unsigned offset (128 for q8, 8 for q4). */
+void ck_qgemm_pack_a(const float *a, size_t lda, size_t rows, size_t k, int offset, void *dst);
+/* Packs weight rows j0 … j0+cols−1 (cols ≤ NR), columns p0 … p0+kc−1 (whole blocks) into a panel;
+   scratch holds NR · kc bytes. */
+void ck_qgemm_pack_b_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
+                        uint8_t *scratch, void *dst);
+void ck_qgemm_pack_b_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
+                        uint8_t *scratch, void *dst);
+/* tile[mr × nr] = alpha · Σ over `blocks` blocks of the packed tile and panel; stored to c (row stride ldc)
+   or added to it when accumulate != 0. */
+void ck_qgemm_micro(size_t blocks, const void *a, const void *b, float *c, size_t ldc, size_t mr, size_t nr, int accumulate, float alpha);
+
 #endif

@@ -82,12 +82,49 @@ public final class QuantizedMatrix: @unchecked Sendable {
                                      self.scales + j * self.k / 32, xd.pointer, po + j, 1, accumulate)
                 }
             }
+        } else if ck_has_qgemm() != 0 {
+            int8Gemm(a: xd.pointer, m: m, c: po, accumulate: bias != nil)
         } else {
             GemmPlan(m: m, n: n, k: k).run(transA: false, alpha: 1, a: xd.pointer, lda: k, c: po, ldc: n, accumulate: bias != nil) {
                 p0, kc, j0, nc, dst in self.pack(p0: p0, kc: kc, j0: j0, nc: nc, nr: ck_gemm_nr(), into: dst)
             }
         }
         return out.reshape(Array(x.shape.dropLast()) + [n])
+    }
+
+    /// C [m, n] (+)= A · Wᵀ on int8 products (AVX512-VNNI): A is quantised per block into MR-row
+    /// tiles once; each thread then packs its own NR-column panels, 512 values of k at a time (a
+    /// panel stays in L1), and runs every tile over them.
+    private func int8Gemm(a: UnsafePointer<Float>, m: Int, c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let (mr, nr, blocks) = (ck_qgemm_mr(), ck_qgemm_nr(), k / QuantizedMatrix.blockSize)
+        let (aBlock, bBlock) = (ck_qgemm_a_block_bytes(), ck_qgemm_b_block_bytes())
+        let tiles = (m + mr - 1) / mr, tileBytes = blocks * aBlock
+        let packedA = UnsafeMutableRawPointer.allocate(byteCount: tiles * tileBytes, alignment: 64)
+        defer { packedA.deallocate() }
+        let offset: Int32 = format == .q8 ? 128 : 8
+        Parallel.forRange(tiles) { r in
+            for t in r { ck_qgemm_pack_a(a + t * mr * self.k, self.k, Swift.min(mr, m - t * mr), self.k, offset, packedA + t * tileBytes) }
+        }
+        let rangeBlocks = 16
+        Parallel.forRange((n + nr - 1) / nr) { panels in
+            let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: nr * rangeBlocks * QuantizedMatrix.blockSize)
+            let panel = UnsafeMutableRawPointer.allocate(byteCount: rangeBlocks * bBlock, alignment: 64)
+            defer { scratch.deallocate(); panel.deallocate() }
+            for p in panels {
+                let j0 = p * nr, cols = Swift.min(nr, self.n - j0)
+                for b0 in stride(from: 0, to: blocks, by: rangeBlocks) {
+                    let nb = Swift.min(rangeBlocks, blocks - b0), p0 = b0 * QuantizedMatrix.blockSize, kc = nb * QuantizedMatrix.blockSize
+                    switch self.format {
+                    case .q8: ck_qgemm_pack_b_q8(self.values.assumingMemoryBound(to: Int8.self), self.scales, self.k, j0, cols, p0, kc, scratch, panel)
+                    case .q4: ck_qgemm_pack_b_q4(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0, cols, p0, kc, scratch, panel)
+                    }
+                    for t in 0..<tiles {
+                        ck_qgemm_micro(nb, packedA + t * tileBytes + b0 * aBlock, panel, c + t * mr * self.n + j0, self.n,
+                                       Swift.min(mr, m - t * mr), cols, accumulate || b0 > 0 ? 1 : 0, 1)
+                    }
+                }
+            }
+        }
     }
 
     /// The NR-wide GEMM panels of Wᵀ[p0..<p0+kc, j0..<j0+nc]: each panel's rows dequantised, then

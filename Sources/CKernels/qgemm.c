@@ -1,0 +1,195 @@
+/* Int8 GEMM for block-quantised weights on AVX512-VNNI (`vpdpbusd`, 64 byte products a cycle).
+   Activations are quantised per 32-value block to int8 (as the GEMV and llama.cpp's q8_0 do).
+   `vpdpbusd` multiplies unsigned by signed bytes, so the weights are packed offset to unsigned
+   (q8 + 128, q4 + 8) and the activation tile carries −offset · Σ block values per row, the
+   integer accumulator's starting value that cancels the offset exactly. */
+#include "ck_quant.h"
+#include <string.h>
+#include <math.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define BLOCK 32
+#define MR 6
+#define NR 32
+/* One block of an A tile: MR int32 start values, MR f32 scales, then 8 quads × MR rows × 4 bytes. */
+#define A_BLOCK_BYTES (MR * 4 + MR * 4 + BLOCK * MR)
+/* One block of a B panel: NR f32 scales, then 8 quads × NR columns × 4 bytes. */
+#define B_BLOCK_BYTES (NR * 4 + BLOCK * NR)
+
+size_t ck_qgemm_mr(void) { return MR; }
+size_t ck_qgemm_nr(void) { return NR; }
+size_t ck_qgemm_a_block_bytes(void) { return A_BLOCK_BYTES; }
+size_t ck_qgemm_b_block_bytes(void) { return B_BLOCK_BYTES; }
+
+int ck_has_qgemm(void) {
+#if defined(__x86_64__)
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f");
+    }
+    return known;
+#else
+    return 0;
+#endif
+}
+
+void ck_qgemm_pack_a(const float *a, size_t lda, size_t rows, size_t k, int offset, void *dst) {
+    for (size_t b = 0; b < k / BLOCK; b++) {
+        uint8_t *blk = (uint8_t *)dst + b * A_BLOCK_BYTES;
+        int32_t start[MR] = {0};
+        float scale[MR] = {0};
+        int8_t *q = (int8_t *)(blk + MR * 8);
+        memset(q, 0, BLOCK * MR);
+        for (size_t i = 0; i < rows; i++) {
+            const float *x = a + i * lda + b * BLOCK;
+            float amax = 0;
+            for (int p = 0; p < BLOCK; p++) amax = fmaxf(amax, fabsf(x[p]));
+            float s = amax / 127.0f, inv = s > 0 ? 1.0f / s : 0;
+            int sum = 0;
+            for (int p = 0; p < BLOCK; p++) {
+                int v = (int)lrintf(x[p] * inv);
+                q[(p / 4) * MR * 4 + i * 4 + p % 4] = (int8_t)v;
+                sum += v;
+            }
+            scale[i] = s;
+            start[i] = -offset * sum;
+        }
+        memcpy(blk, start, sizeof start);
+        memcpy(blk + MR * 4, scale, sizeof scale);
+    }
+}
+
+/* Packing B: the panel's weights, already offset to unsigned bytes, are first laid out row by row
+   (rows[j·kc + p], j < NR), then each quad of 4 bytes is moved to out[quad][j] (a 32-bit transpose). */
+static inline __attribute__((always_inline)) void unsigned_rows_q8(const int8_t *q, size_t k, size_t j0, size_t cols, size_t p0,
+                                                                    size_t kc, uint8_t *rows) {
+    for (size_t j = 0; j < cols; j++) {
+        const int8_t *w = q + (j0 + j) * k + p0;
+        uint8_t *o = rows + j * kc;
+        for (size_t p = 0; p < kc; p++) o[p] = (uint8_t)w[p] ^ 0x80;  /* + 128 */
+    }
+    memset(rows + cols * kc, 0, (NR - cols) * kc);
+}
+
+static inline __attribute__((always_inline)) void unsigned_rows_q4(const uint8_t *q, size_t k, size_t j0, size_t cols, size_t p0,
+                                                                    size_t kc, uint8_t *rows) {
+    for (size_t j = 0; j < cols; j++) {
+        const uint8_t *w = q + ((j0 + j) * k + p0) / 2;
+        uint8_t *o = rows + j * kc;
+        for (size_t p = 0; p < kc / 2; p++) {  /* two's complement nibble + 8 */
+            o[2 * p] = (w[p] & 0xF) ^ 8;
+            o[2 * p + 1] = (w[p] >> 4) ^ 8;
+        }
+    }
+    memset(rows + cols * kc, 0, (NR - cols) * kc);
+}
+
+static inline __attribute__((always_inline)) void panel_scales(const float *scales, size_t k, size_t j0, size_t cols, size_t p0,
+                                                                size_t kc, uint8_t *dst) {
+    for (size_t b = 0; b < kc / BLOCK; b++) {
+        float *sc = (float *)(dst + b * B_BLOCK_BYTES);
+        for (size_t j = 0; j < NR; j++) sc[j] = j < cols ? scales[(j0 + j) * (k / BLOCK) + p0 / BLOCK + b] : 0;
+    }
+}
+
+#if defined(__x86_64__)
+#define QP_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+QP_ATTR static void transpose_quads_avx512(const uint8_t *rows, size_t kc, uint8_t *dst) {
+    __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((int)kc));
+    for (size_t b = 0; b < kc / BLOCK; b++)
+        for (int quad = 0; quad < BLOCK / 4; quad++) {
+            uint8_t *out = dst + b * B_BLOCK_BYTES + NR * 4 + quad * NR * 4;
+            const uint8_t *src = rows + b * BLOCK + quad * 4;
+            _mm512_storeu_si512(out, _mm512_i32gather_epi32(index, src, 1));
+            _mm512_storeu_si512(out + 64, _mm512_i32gather_epi32(index, src + 16 * kc, 1));
+        }
+}
+QP_ATTR static void unsigned_rows_q8_avx512(const int8_t *q, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, uint8_t *rows) {
+    unsigned_rows_q8(q, k, j0, cols, p0, kc, rows);
+}
+QP_ATTR static void unsigned_rows_q4_avx512(const uint8_t *q, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, uint8_t *rows) {
+    unsigned_rows_q4(q, k, j0, cols, p0, kc, rows);
+}
+#endif
+
+/* Only with ck_has_qgemm(); rows is scratch of NR · kc bytes. */
+void ck_qgemm_pack_b_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
+                        uint8_t *rows, void *dst) {
+    panel_scales(scales, k, j0, cols, p0, kc, dst);
+#if defined(__x86_64__)
+    unsigned_rows_q8_avx512(q, k, j0, cols, p0, kc, rows);
+    transpose_quads_avx512(rows, kc, dst);
+#endif
+}
+
+void ck_qgemm_pack_b_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
+                        uint8_t *rows, void *dst) {
+    panel_scales(scales, k, j0, cols, p0, kc, dst);
+#if defined(__x86_64__)
+    unsigned_rows_q4_avx512(q, k, j0, cols, p0, kc, rows);
+    transpose_quads_avx512(rows, kc, dst);
+#endif
+}
+
+#if defined(__x86_64__)
+#define QG_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
+
+QG_ATTR static inline __attribute__((always_inline)) void micro_rows(const int R, size_t blocks, const uint8_t *a, const uint8_t *b,
+                                                                     float *c, size_t ldc, size_t nr, int acc, float alpha) {
+    __m512 f[MR][2];
+    for (int i = 0; i < R; i++) { f[i][0] = _mm512_setzero_ps(); f[i][1] = _mm512_setzero_ps(); }
+    for (size_t blk = 0; blk < blocks; blk++, a += A_BLOCK_BYTES, b += B_BLOCK_BYTES) {
+        const int32_t *start = (const int32_t *)a;
+        const float *as = (const float *)(a + MR * 4);
+        const int32_t *aq = (const int32_t *)(a + MR * 8);
+        const uint8_t *bq = b + NR * 4;
+        __m512i s[MR][2];
+        for (int i = 0; i < R; i++) s[i][0] = s[i][1] = _mm512_set1_epi32(start[i]);
+        for (int quad = 0; quad < BLOCK / 4; quad++) {
+            __m512i b0 = _mm512_loadu_si512(bq + quad * NR * 4), b1 = _mm512_loadu_si512(bq + quad * NR * 4 + 64);
+            for (int i = 0; i < R; i++) {
+                __m512i x = _mm512_set1_epi32(aq[quad * MR + i]);
+                s[i][0] = _mm512_dpbusd_epi32(s[i][0], b0, x);
+                s[i][1] = _mm512_dpbusd_epi32(s[i][1], b1, x);
+            }
+        }
+        __m512 w0 = _mm512_loadu_ps((const float *)b), w1 = _mm512_loadu_ps((const float *)b + 16);
+        for (int i = 0; i < R; i++) {
+            __m512 x = _mm512_set1_ps(as[i]);
+            f[i][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i][0]), _mm512_mul_ps(w0, x), f[i][0]);
+            f[i][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i][1]), _mm512_mul_ps(w1, x), f[i][1]);
+        }
+    }
+    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    __m512 al = _mm512_set1_ps(alpha);
+    for (int i = 0; i < R; i++) {
+        float *row = c + i * ldc;
+        __m512 v0 = _mm512_mul_ps(f[i][0], al), v1 = _mm512_mul_ps(f[i][1], al);
+        if (acc) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+        }
+        _mm512_mask_storeu_ps(row, m0, v0);
+        _mm512_mask_storeu_ps(row + 16, m1, v1);
+    }
+}
+
+#define QG_CASE(R) case R: micro_rows(R, blocks, a, b, c, ldc, nr, acc, alpha); return;
+QG_ATTR static void micro_vnni(size_t blocks, const uint8_t *a, const uint8_t *b, float *c, size_t ldc, size_t mr, size_t nr,
+                               int acc, float alpha) {
+    switch (mr) {
+        QG_CASE(6) QG_CASE(5) QG_CASE(4) QG_CASE(3) QG_CASE(2) QG_CASE(1)
+        default: return;
+    }
+}
+#endif
+
+void ck_qgemm_micro(size_t blocks, const void *a, const void *b, float *c, size_t ldc, size_t mr, size_t nr, int accumulate, float alpha) {
+#if defined(__x86_64__)
+    micro_vnni(blocks, a, b, c, ldc, mr, nr, accumulate, alpha);
+#endif
+}
