@@ -115,60 +115,85 @@ Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const fl
     }
 }
 
-/* With AVX512-VNNI: x is quantised once per call to int16 values of int8 range, one scale per
-   32-value block (as llama.cpp's q8_0 activations); each block of 32 weights is then one widening
-   and one vpdpwssd, with the two scales applied to the 16 integer partial sums. */
+/* With AVX512-VNNI: x is quantised once per call to int8, one scale per 32-value block (as
+   llama.cpp's q8_0 activations), and each pair of blocks of a row is one `vpdpbusd` of unsigned
+   weight bytes (q8 + 128, q4 + 8) by signed x bytes. What the pair needs besides the row's bytes
+   is shared by all rows: x's block scales spread over the 16 lanes, and the integer start value
+   that cancels the weight offset (−offset · Σ x of the block, in the block's first lane). */
 #define VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
 
-VNNI_ATTR static void quantize_x(const float *x, size_t k, int16_t *xq, float *xs) {
-    for (size_t b = 0; b < k / BLOCK; b++) {
+typedef struct { int8_t *xq; float *scale; int32_t *start; } vnni_x;  /* 64 bytes a block pair each */
+
+/* The 16 lanes of a pair belong to blocks 0 and 1 as 8 + 8 (q8) or 4, 4, 4, 4 alternating (q4,
+   whose x is stored as [block 0 even elements, block 1 even, block 0 odd, block 1 odd]: the order of
+   the low and high nibbles of its bytes). */
+VNNI_ATTR static void prepare_x(const float *x, size_t k, int offset, int perm_q4, vnni_x v) {
+    size_t nb = k / BLOCK, pairs = (nb + 1) / 2;
+    memset(v.xq, 0, pairs * 64);
+    memset(v.start, 0, pairs * 64);
+    memset(v.scale, 0, pairs * 64);
+    for (size_t b = 0; b < nb; b++) {
         __m512 v0 = _mm512_loadu_ps(x + b * BLOCK), v1 = _mm512_loadu_ps(x + b * BLOCK + 16);
         float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
         float scale = amax / 127.0f, inv = scale > 0 ? 1.0f / scale : 0;
-        xs[b] = scale;
-        __m512 s = _mm512_set1_ps(inv);
-        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, s)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, s));
-        _mm256_storeu_si256((__m256i *)(xq + b * BLOCK), _mm512_cvtepi32_epi16(q0));
-        _mm256_storeu_si256((__m256i *)(xq + b * BLOCK + 16), _mm512_cvtepi32_epi16(q1));
+        int sum = 0;
+        for (int i = 0; i < BLOCK; i++) {
+            int q = (int)lrintf(x[b * BLOCK + i] * inv);
+            sum += q;
+            /* q4 pair layout: [b0 even, b1 even, b0 odd, b1 odd], 16 bytes each. */
+            size_t at = perm_q4 ? (b / 2) * 64 + (i & 1) * 32 + (b & 1) * 16 + i / 2 : b * BLOCK + i;
+            v.xq[at] = (int8_t)q;
+        }
+        v.start[(b / 2) * 16 + (perm_q4 ? (b & 1) * 4 : (b & 1) * 8)] = -offset * sum;
+        for (int lane = 0; lane < 16; lane++)
+            if ((perm_q4 ? (lane / 4) & 1 : lane / 8) == (int)(b & 1)) v.scale[(b / 2) * 16 + lane] = scale;
     }
 }
 
 VNNI_ATTR static void gemv_q8_vnni(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
-    size_t nb = k / BLOCK;
-    int16_t xq[k];
-    float xs[nb];
-    quantize_x(x, k, xq, xs);
+    size_t nb = k / BLOCK, pairs = (nb + 1) / 2;
+    int8_t xq[pairs * 64] __attribute__((aligned(64)));
+    float xscale[pairs * 16] __attribute__((aligned(64)));
+    int32_t start[pairs * 16] __attribute__((aligned(64)));
+    prepare_x(x, k, 128, 0, (vnni_x){xq, xscale, start});
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     for (size_t j = 0; j < n; j++) {
         const int8_t *row = q + j * k;
         const float *sc = scales + j * nb;
         __m512 sum = _mm512_setzero_ps();
-        for (size_t b = 0; b < nb; b++) {
-            __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(row + b * BLOCK)));
-            __m512i d = _mm512_dpwssd_epi32(_mm512_setzero_si512(), w, _mm512_loadu_si512(xq + b * BLOCK));
-            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(sc[b] * xs[b]), sum);
+        for (size_t pr = 0; pr < pairs; pr++) {
+            int two = 2 * pr + 1 < nb;
+            __m512i w = two ? _mm512_loadu_si512(row + pr * 64) : _mm512_maskz_loadu_epi8(0xFFFFFFFFull, row + pr * 64);
+            __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(start + pr * 16), _mm512_xor_si512(w, flip), _mm512_load_si512(xq + pr * 64));
+            __m512 ws = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_maskz_loadu_ps(two ? 3 : 1, sc + 2 * pr)));
+            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_load_ps(xscale + pr * 16)), sum);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(sum);
     }
 }
 
 VNNI_ATTR static void gemv_q4_vnni(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
-    size_t nb = k / BLOCK;
-    int16_t xq[k];
-    float xs[nb];
-    quantize_x(x, k, xq, xs);
-    const __m128i low = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    size_t nb = k / BLOCK, pairs = (nb + 1) / 2;
+    int8_t xq[pairs * 64] __attribute__((aligned(64)));
+    float xscale[pairs * 16] __attribute__((aligned(64)));
+    int32_t start[pairs * 16] __attribute__((aligned(64)));
+    prepare_x(x, k, 8, 1, (vnni_x){xq, xscale, start});
+    const __m256i flip = _mm256_set1_epi8((char)0x88), low = _mm256_set1_epi8(0x0F);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
     for (size_t j = 0; j < n; j++) {
         const uint8_t *row = q + j * k / 2;
         const float *sc = scales + j * nb;
         __m512 sum = _mm512_setzero_ps();
-        for (size_t b = 0; b < nb; b++) {
-            __m128i bytes = _mm_loadu_si128((const __m128i *)(row + b * BLOCK / 2));
-            __m128i lo = _mm_and_si128(bytes, low), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
-            __m128i first = _mm_sub_epi8(_mm_xor_si128(_mm_unpacklo_epi8(lo, hi), eight), eight);
-            __m128i second = _mm_sub_epi8(_mm_xor_si128(_mm_unpackhi_epi8(lo, hi), eight), eight);
-            __m512i w = _mm512_cvtepi8_epi16(_mm256_set_m128i(second, first));
-            __m512i d = _mm512_dpwssd_epi32(_mm512_setzero_si512(), w, _mm512_loadu_si512(xq + b * BLOCK));
-            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(sc[b] * xs[b]), sum);
+        for (size_t pr = 0; pr < pairs; pr++) {
+            int two = 2 * pr + 1 < nb;
+            __m256i bytes = two ? _mm256_loadu_si256((const __m256i *)(row + pr * 32)) : _mm256_maskz_loadu_epi8(0xFFFF, row + pr * 32);
+            bytes = _mm256_xor_si256(bytes, flip);  /* each nibble + 8 (two's complement → offset) */
+            __m256i lo = _mm256_and_si256(bytes, low), hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
+            __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  /* [b0 even, b1 even, b0 odd, b1 odd] */
+            __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(start + pr * 16), w, _mm512_load_si512(xq + pr * 64));
+            __m512 ws = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_maskz_loadu_ps(two ? 3 : 1, sc + 2 * pr)));
+            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_load_ps(xscale + pr * 16)), sum);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(sum);
     }
