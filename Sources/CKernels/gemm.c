@@ -181,20 +181,6 @@ AVX512_ATTR static void micro_avx512(size_t k, const float *a, const float *b, f
 }
 
 /* Transposing pack with gathers: one zmm = 16 weight rows at one k index. */
-AVX512_ATTR static void pack_b_trans_avx512(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) {
-    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                     _mm512_set1_epi32((int)ldb));
-    __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
-    __mmask16 m1 = cols >= 32 ? 0xFFFF : (cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1));
-    const float *b1 = b + 16 * ldb;
-    for (size_t p = 0; p < kc; p++) {
-        __m512 v0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, idx, b + p, 4);
-        __m512 v1 = m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, idx, b1 + p, 4) : _mm512_setzero_ps();
-        _mm512_storeu_ps(dst + p * 32, v0);
-        _mm512_storeu_ps(dst + p * 32 + 16, v1);
-    }
-}
-
 /* 16 vectors (rows) → 16 vectors (columns), in registers. */
 AVX512_ATTR static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     __m512 t[16];
@@ -217,6 +203,35 @@ AVX512_ATTR static inline __attribute__((always_inline)) void transpose16(__m512
     for (int j = 0; j < 8; j++) {
         r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
         r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+    }
+}
+
+/* Bᵀ panels, 32 columns wide: 16 k values of 16 rows at a time are loaded row by row and
+   transposed in registers (gathers are slow); the tail of k is gathered. */
+AVX512_ATTR static void pack_b_trans_avx512(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) {
+    static const int order[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
+    size_t p = 0;
+    for (; p + 16 <= kc; p += 16) {
+        for (size_t half = 0; half < 2; half++) {
+            __m512 r[16];
+            for (size_t i = 0; i < 16; i++) {
+                size_t j = half * 16 + i;
+                r[i] = j < cols ? _mm512_loadu_ps(b + j * ldb + p) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (int t = 0; t < 16; t++) _mm512_storeu_ps(dst + (p + order[t]) * 32 + half * 16, r[t]);
+        }
+    }
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32((int)ldb));
+    __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xFFFF : (cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1));
+    const float *b1 = b + 16 * ldb;
+    for (; p < kc; p++) {
+        __m512 v0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, idx, b + p, 4);
+        __m512 v1 = m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, idx, b1 + p, 4) : _mm512_setzero_ps();
+        _mm512_storeu_ps(dst + p * 32, v0);
+        _mm512_storeu_ps(dst + p * 32 + 16, v1);
     }
 }
 
@@ -451,6 +466,61 @@ static void pack_a_bf16_base(const float *a, size_t lda, size_t rows, size_t kc,
                                              ((uint32_t)f32_to_bf16_rne(a[i * lda + 2 * q + 1]) << 16) : 0;
 }
 
+/* ---------- bf16 weights streamed as they are stored: 32 activation rows × 12 weight rows ----------
+   For prefill (m ≥ 32) the activations are the vector operand and the weights the broadcast one, so
+   weight rows are read in place ([n, k]) and never packed; only the activations are (once). */
+BF16_ATTR static void pack_at_bf16(const float *a, size_t lda, size_t rows, size_t kc, uint32_t *dst) {
+    static const int order[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
+    size_t kq = kc / 2;
+    for (size_t half = 0; half < 2; half++) {
+        for (size_t q0 = 0; q0 < kq; q0 += 16) {
+            size_t left = kc - 2 * q0;
+            __mmask16 m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+            __mmask16 m1 = left >= 32 ? 0xFFFF : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+            __m512 r[16];
+            for (size_t i = 0; i < 16; i++) {
+                size_t row = half * 16 + i;
+                if (row >= rows) { r[i] = _mm512_setzero_ps(); continue; }
+                const float *x = a + row * lda + 2 * q0;
+                __m512bh pairs = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, x + 16), _mm512_maskz_loadu_ps(m0, x));
+                r[i] = (__m512)pairs;
+            }
+            transpose16(r);  /* vector t: pair q0 + order[t] of the 16 rows */
+            for (int t = 0; t < 16; t++)
+                if (q0 + order[t] < kq) _mm512_storeu_ps((float *)dst + (q0 + order[t]) * 32 + half * 16, r[t]);
+        }
+    }
+}
+
+BF16_ATTR static inline __attribute__((always_inline)) void micro_wt_rows(
+    const int R, size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, float *c, size_t ldc, size_t rows, int acc, float alpha) {
+    __m512 r[12][2];
+    const uint32_t *wp[12];
+    for (int j = 0; j < R; j++) { r[j][0] = r[j][1] = _mm512_setzero_ps(); wp[j] = (const uint32_t *)(w + j * ldw); }
+    for (size_t q = 0; q < kq; q++) {
+        __m512bh a0 = (__m512bh)_mm512_loadu_si512(a + q * 32), a1 = (__m512bh)_mm512_loadu_si512(a + q * 32 + 16);
+        for (int j = 0; j < R; j++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)wp[j][q]);
+            r[j][0] = _mm512_dpbf16_ps(r[j][0], a0, x);
+            r[j][1] = _mm512_dpbf16_ps(r[j][1], a1, x);
+        }
+    }
+    float tile[12][32];
+    for (int j = 0; j < R; j++) { _mm512_storeu_ps(tile[j], r[j][0]); _mm512_storeu_ps(tile[j] + 16, r[j][1]); }
+    for (size_t i = 0; i < rows; i++)
+        for (int j = 0; j < R; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0.0f) + alpha * tile[j][i];
+}
+
+#define WT_CASE(R) case R: micro_wt_rows(R, kq, a, w, ldw, c, ldc, rows, acc, alpha); return;
+BF16_ATTR static void micro_wt(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc,
+                               size_t rows, int acc, float alpha) {
+    switch (wrows) {
+        WT_CASE(12) WT_CASE(11) WT_CASE(10) WT_CASE(9) WT_CASE(8) WT_CASE(7)
+        WT_CASE(6) WT_CASE(5) WT_CASE(4) WT_CASE(3) WT_CASE(2) WT_CASE(1)
+        default: return;
+    }
+}
+
 /* GEMV on bf16 dot products: x rounded to bf16 pairs once, then one vdpbf16ps per 32 weights. */
 BF16_ATTR static void gemv_t_bf16_dot(size_t n, size_t k, const uint16_t *w, size_t ldw, const float *x, float *y, float alpha, int acc) {
     size_t k32 = k & ~(size_t)31;
@@ -524,3 +594,15 @@ void ck_gemm_micro_bf16(size_t kq, const uint32_t *a, const uint32_t *b, float *
 #endif
 }
 
+void ck_pack_at_bf16(const float *a, size_t lda, size_t rows, size_t kc, uint32_t *dst) {
+#if defined(__x86_64__)
+    pack_at_bf16(a, lda, rows, kc, dst);
+#endif
+}
+
+void ck_gemm_wt_bf16(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc, size_t rows,
+                     int accumulate, float alpha) {
+#if defined(__x86_64__)
+    micro_wt(kq, a, w, ldw, wrows, c, ldc, rows, accumulate, alpha);
+#endif
+}

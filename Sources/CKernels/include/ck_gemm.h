@@ -34,6 +34,15 @@ void ck_pack_b_bf16(const uint16_t *w, size_t ldw, size_t kc, size_t cols, uint3
 void ck_gemm_micro_bf16(size_t kq, const uint32_t *a, const uint32_t *b, float *c, size_t ldc, size_t mr, size_t nr,
                         int accumulate, float alpha);
 
+/* Weight-streaming bf16 GEMM (only with ck_has_bf16_dot): activations are the vector operand and the
+   weights, read in place, the broadcast one. Packs rows i < rows ≤ 32 of A (row stride lda) for
+   k-pairs q < ceil(kc/2) into dst[q·32 + i] as bf16 pairs (zero-padded). */
+void ck_pack_at_bf16(const float *a, size_t lda, size_t rows, size_t kc, uint32_t *dst);
+/* c[i·ldc + j] (+)= alpha · Σ_q dot2(a[q·32 + i], pair q of weight row j) for i < rows ≤ 32,
+   j < wrows ≤ 12; w is row 0 of the strip (bf16 [·, ldw], ldw even, 4-byte aligned). */
+void ck_gemm_wt_bf16(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc, size_t rows,
+                     int accumulate, float alpha);
+
 /* Decode paths. y[j] (+)= alpha · Σ_p x[p] · w[j·ldw + p] for j < n (weights [n, k], PyTorch's layout). */
 void ck_gemv_t(size_t n, size_t k, const float *w, size_t ldw, const float *x, float *y, float alpha, int accumulate);
 /* y[j] (+)= alpha · Σ_p x[p] · b[p·ldb + j] for j < n (b [k, n]). */

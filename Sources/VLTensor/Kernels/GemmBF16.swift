@@ -23,7 +23,34 @@ public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer
         return
     }
     if beta != 0 && beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
+    if m >= 32 {
+        weightStreamingBF16(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0)
+        return
+    }
     BF16GemmPlan(m: m, n: n, k: k).run(alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0)
+}
+
+/// Prefill shapes (m ≥ 32, k even): the weights are read where they are stored and never packed —
+/// they are the broadcast operand of 32 × 12 tiles — and the activations are packed once into
+/// 32-row panels of bf16 pairs. Each thread runs its 12-row weight strips over every panel, so a
+/// strip is read from memory once and then from cache.
+func weightStreamingBF16(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    let kq = k / 2, panels = (m + 31) / 32
+    let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: panels * kq * 32)
+    defer { packed.deallocate() }
+    Parallel.forRange(panels) { r in
+        for p in r { ck_pack_at_bf16(a + p * 32 * lda, lda, Swift.min(32, m - p * 32), k, packed + p * kq * 32) }
+    }
+    Parallel.forRange((n + 11) / 12) { strips in
+        for s in strips {
+            let j0 = s * 12
+            for p in 0..<panels {
+                ck_gemm_wt_bf16(kq, packed + p * kq * 32, w + j0 * ldw, ldw, Swift.min(12, n - j0), c + p * 32 * ldc + j0, ldc,
+                                Swift.min(32, m - p * 32), accumulate ? 1 : 0, alpha)
+            }
+        }
+    }
 }
 
 /// The bf16 counterpart of `GemmPlan`: panels of 32-bit bf16 pairs, 12 × 32 tiles.
