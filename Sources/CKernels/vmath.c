@@ -232,3 +232,20 @@ float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift) { DISPAT
 float ck_sum(const float *x, size_t n) { DISPATCH(sum, x, n) }
 void ck_softmax(const float *x, float *y, size_t n) { DISPATCH(softmax, x, y, n) }
 float ck_max(const float *x, size_t n) { DISPATCH(max, x, n) }
+
+/* y[i] = a[i·sa] op b[i·sb] with steps 0 (a broadcast scalar) or 1; one loop per case so each vectorises. */
+#define BINARY_LOOPS(EXPR)                                                                              \
+    if (sa && sb) { ELEMENTWISE for (size_t i = 0; i < n; i++) { float x = a[i], z = b[i]; y[i] = EXPR; } } \
+    else if (sa) { float z = b[0]; ELEMENTWISE for (size_t i = 0; i < n; i++) { float x = a[i]; y[i] = EXPR; } } \
+    else if (sb) { float x = a[0]; ELEMENTWISE for (size_t i = 0; i < n; i++) { float z = b[i]; y[i] = EXPR; } } \
+    else { float x = a[0], z = b[0]; for (size_t i = 0; i < n; i++) y[i] = EXPR; }
+
+void ck_binary(int op, const float *a, size_t sa, const float *b, size_t sb, float *y, size_t n) {
+    switch (op) {
+    case CK_ADD: BINARY_LOOPS(x + z) break;
+    case CK_SUB: BINARY_LOOPS(x - z) break;
+    case CK_MUL: BINARY_LOOPS(x * z) break;
+    case CK_DIV: BINARY_LOOPS(x / z) break;
+    default: break;
+    }
+}

@@ -43,31 +43,48 @@ extension Tensor {
     }
 }
 
+/// The four arithmetic ops, run by a vectorised C loop (the generic path calls a closure per element).
+enum Arithmetic: Int32 {
+    case add, sub, mul, div
+
+    var closure: (Float, Float) -> Float {
+        switch self {
+        case .add: return (+)
+        case .sub: return (-)
+        case .mul: return (*)
+        case .div: return (/)
+        }
+    }
+}
+
+func binaryForward(_ a: Tensor, _ b: Tensor, _ op: Arithmetic) -> Tensor {
+    binaryForward(a, b, op.closure, arithmetic: op)
+}
+
 @inline(__always)
-func binaryForward(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+func binaryForward(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float, arithmetic: Arithmetic? = nil) -> Tensor {
     let shape = broadcastShapes(a.shape, b.shape)
     let out = Tensor.uninitialized(shape)
     let n = out.count
     if n == 0 { return out }
     let o = out.mutablePointer
-    if a.shape == b.shape {
-        let ad = a.dense, bd = b.dense
-        let pa = ad.pointer, pb = bd.pointer
-        Parallel.forRange(n, grain: 1 << 15) { r in
-            for i in r { o[i] = f(pa[i], pb[i]) }
+    // Runs a stretch of n outputs whose inputs step by sa, sb ∈ {0, 1}.
+    @inline(__always) func stretch(_ pa: UnsafePointer<Float>, _ sa: Int, _ pb: UnsafePointer<Float>, _ sb: Int,
+                                   _ po: UnsafeMutablePointer<Float>, _ count: Int) {
+        if let arithmetic {
+            ck_binary(arithmetic.rawValue, pa, sa, pb, sb, po, count)
+        } else {
+            for i in 0..<count { po[i] = f(pa[i * sa], pb[i * sb]) }
         }
-        return out
     }
-    if b.count == 1 {
-        let ad = a.dense, s = b.dense.pointer[0]
-        let pa = ad.pointer
-        Parallel.forRange(n, grain: 1 << 15) { r in for i in r { o[i] = f(pa[i], s) } }
-        return out
-    }
-    if a.count == 1 {
-        let bd = b.dense, s = a.dense.pointer[0]
-        let pb = bd.pointer
-        Parallel.forRange(n, grain: 1 << 15) { r in for i in r { o[i] = f(s, pb[i]) } }
+    if a.shape == b.shape || a.count == 1 || b.count == 1 {
+        let ad = a.dense, bd = b.dense
+        let (pa, pb) = (ad.pointer, bd.pointer)
+        let (sa, sb) = (a.count == 1 && n > 1 ? 0 : 1, b.count == 1 && n > 1 ? 0 : 1)
+        Parallel.forRange(n, grain: 1 << 15) { r in
+            let i = r.lowerBound
+            stretch(pa + i * sa, sa, pb + i * sb, sb, o + i, r.count)
+        }
         return out
     }
     // General case: walk rows of the output, reading a and b through broadcast strides.
@@ -80,7 +97,11 @@ func binaryForward(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Te
     Parallel.forRange(rowsA.count, grain: max(1, (1 << 15) / inner)) { rows in
         for r in rows {
             let oa = rowsA[r], ob = rowsB[r], oo = r * inner
-            for j in 0..<inner { o[oo + j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
+            if ia <= 1 && ib <= 1 {
+                stretch(pa + oa, ia, pb + ob, ib, o + oo, inner)
+            } else {
+                for j in 0..<inner { o[oo + j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
+            }
         }
     }
     return out
@@ -108,38 +129,49 @@ func kernelForward(_ x: Tensor, _ kernel: (UnsafePointer<Float>, UnsafeMutablePo
 // MARK: - Binary arithmetic
 
 public func + (a: Tensor, b: Tensor) -> Tensor {
-    let out = binaryForward(a, b, +)
+    let out = binaryForward(a, b, .add)
     return record(out, [a, b]) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
 }
 
 public func - (a: Tensor, b: Tensor) -> Tensor {
-    let out = binaryForward(a, b, -)
+    let out = binaryForward(a, b, .sub)
     return record(out, [a, b]) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
 }
 
 public func * (a: Tensor, b: Tensor) -> Tensor {
-    let out = binaryForward(a, b, *)
+    let out = binaryForward(a, b, .mul)
     return record(out, [a, b]) { g in
         [a.requiresGrad ? (g * b).sumTo(a.shape) : nil, b.requiresGrad ? (g * a).sumTo(b.shape) : nil]
     }
 }
 
 public func / (a: Tensor, b: Tensor) -> Tensor {
-    let out = binaryForward(a, b, /)
+    let out = binaryForward(a, b, .div)
     return record(out, [a, b]) { g in
         [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
          b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil]
     }
 }
 
+/// a op s for every element of a, by the vectorised C loop.
+func scalarForward(_ a: Tensor, _ op: Arithmetic, _ s: Float) -> Tensor {
+    let ad = a.dense
+    let out = Tensor.uninitialized(a.shape)
+    let p = ad.pointer, o = out.mutablePointer
+    withUnsafePointer(to: s) { sp in
+        Parallel.forRange(a.count, grain: 1 << 15) { r in ck_binary(op.rawValue, p + r.lowerBound, 1, sp, 0, o + r.lowerBound, r.count) }
+    }
+    return out
+}
+
 public func + (a: Tensor, s: Float) -> Tensor {
-    record(unaryForward(a) { $0 + s }, [a]) { g in [g] }
+    record(scalarForward(a, .add, s), [a]) { g in [g] }
 }
 public func + (s: Float, a: Tensor) -> Tensor { a + s }
 public func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
 public func - (s: Float, a: Tensor) -> Tensor { (-a) + s }
 public func * (a: Tensor, s: Float) -> Tensor {
-    record(unaryForward(a) { $0 * s }, [a]) { g in [g * s] }
+    record(scalarForward(a, .mul, s), [a]) { g in [g * s] }
 }
 public func * (s: Float, a: Tensor) -> Tensor { a * s }
 public func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
@@ -148,7 +180,7 @@ public func / (s: Float, a: Tensor) -> Tensor {
 }
 
 public prefix func - (a: Tensor) -> Tensor {
-    record(unaryForward(a) { -$0 }, [a]) { g in [-g] }
+    record(scalarForward(a, .mul, -1), [a]) { g in [-g] }
 }
 
 extension Tensor {

@@ -29,4 +29,8 @@ void ck_softmax(const float *x, float *y, size_t n);
 /* Σ x (streams memory; the bandwidth benchmark's read loop). */
 float ck_sum(const float *x, size_t n);
 
+/* y[i] = a[i·sa] op b[i·sb] for i < n, steps sa, sb ∈ {0, 1} (0: a scalar repeated); y may equal a or b. */
+enum { CK_ADD = 0, CK_SUB = 1, CK_MUL = 2, CK_DIV = 3 };
+void ck_binary(int op, const float *a, size_t sa, const float *b, size_t sb, float *y, size_t n);
+
 #endif
