@@ -21,6 +21,12 @@ void ck_pack_b_trans(const float *b, size_t ldb, size_t kc, size_t cols, float *
    zero-padding i ≥ rows. */
 void ck_pack_a(const float *a, size_t lda, size_t rows, size_t kc, float *dst);
 
+/* Packs rows i < rows ≤ MR of op(A) = Aᵀ (A stored [k, m], row stride lda: row i of op(A) is
+   column i of A) for p < kc into dst[p·MR + i], zero-padded. */
+void ck_pack_a_trans(const float *a, size_t lda, size_t rows, size_t kc, float *dst);
+/* Packs columns j < cols of B (stored [k, n], row stride ldb) for p < kc into dst[p·NR + j], zero-padded. */
+void ck_pack_b_rows(const float *b, size_t ldb, size_t kc, size_t cols, float *dst);
+
 /* bf16 products (AVX512_BF16 `vdpbf16ps`): whether the CPU has them. Activations are rounded to
    bf16 (relative error ~1e-3 against f32). */
 int ck_has_bf16_dot(void);

@@ -170,8 +170,7 @@ struct GemmPlan {
             let rows = Swift.min(mr, mc - ir)
             let panel = dst + ir * kc
             if transA {
-                if rows < mr { panel.update(repeating: 0, count: mr * kc) }
-                for p in 0..<kc { (panel + p * mr).update(from: a + (p0 + p) * lda + i0 + ir, count: rows) }
+                ck_pack_a_trans(a + p0 * lda + i0 + ir, lda, rows, kc, panel)
             } else if lda < (1 << 26) {  // 32-bit gather offsets
                 ck_pack_a(a + (i0 + ir) * lda + p0, lda, rows, kc, panel)
             } else {
@@ -194,7 +193,7 @@ struct GemmPlan {
             for panelIndex in range {
                 let jr = panelIndex * nr, cols = Swift.min(nr, nc - jr)
                 let panel = dst + jr * kc
-                if cols < nr && !(transB && ldb < (1 << 26)) { panel.update(repeating: 0, count: nr * kc) }
+                if cols < nr && transB && ldb >= (1 << 26) { panel.update(repeating: 0, count: nr * kc) }
                 if transB && ldb < (1 << 26) {
                     ck_pack_b_trans(b + (j0 + jr) * ldb + p0, ldb, kc, cols, panel)
                 } else if transB {
@@ -203,7 +202,7 @@ struct GemmPlan {
                         for p in 0..<kc { panel[p * nr + jj] = src[p] }
                     }
                 } else {
-                    for p in 0..<kc { (panel + p * nr).update(from: b + (p0 + p) * ldb + j0 + jr, count: cols) }
+                    ck_pack_b_rows(b + p0 * ldb + j0 + jr, ldb, kc, cols, panel)
                 }
             }
         }
