@@ -23,8 +23,9 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let selected = { (c: BenchCase) in only == nil || c.name.contains(only!) }
-        let kernels = kernelBenchmarks(quick: quick).filter(selected)
-        let models = try modelBenchmarks(quick: quick).filter(selected)
+        let wants = { (name: String) in only == nil || name.contains(only!) }
+        let kernels = kernelBenchmarks(quick: quick, wants: wants).filter(selected)
+        let models = try modelBenchmarks(quick: quick, wants: wants).filter(selected)
         let llms = (only == nil && !quick) || (only?.contains("llama") ?? false) ? try llmBenchmarks(quick: quick).filter(selected) : []
         let training = try trainingBenchmarks().filter(selected)
         let memory = only == nil || "clip_load_memory".contains(only!)

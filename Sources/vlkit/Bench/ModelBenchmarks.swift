@@ -3,20 +3,21 @@ import VLModels
 import VLNN
 import VLTensor
 
-/// Model cases (peer: transformers on PyTorch, 2 threads, inference mode, random weights).
-func modelBenchmarks(quick: Bool) throws -> [BenchCase] {
+/// Model cases (peer: transformers on PyTorch, 2 threads, inference mode, random weights). Models
+/// are built only for the cases `wants` names, so `--only` neither waits for nor keeps the others.
+func modelBenchmarks(quick: Bool, wants: (String) -> Bool = { _ in true }) throws -> [BenchCase] {
     GlobalRandom.seed(0)
     let vision = try CLIPVisionTransformer(CLIPVisionConfig())  // ViT-B/32 at 224 px
     vision.eval()
     var rng = RandomGenerator(seed: 3)
     var cases: [BenchCase] = []
-    for batch in quick ? [1] : [1, 8] {
+    for batch in quick ? [1] : [1, 8] where wants("clip_vit_b32_image_batch\(batch)") {
         let pixels = Tensor.randn([batch, 3, 224, 224], rng: &rng)
         cases.append(BenchCase(name: "clip_vit_b32_image_batch\(batch)", unit: "img/s", work: Double(batch), body: {
             _ = noGrad { vision(pixels) }
         }, peer: "clip_vit_b32_image_batch\(batch)"))
     }
-    if !quick {
+    if !quick && wants("clip_vit_l14_336_encode") {
         let large = try CLIPVisionModel(vitL14At336())
         large.eval()
         let pixels = Tensor.randn([1, 3, 336, 336], rng: &rng)
@@ -24,6 +25,17 @@ func modelBenchmarks(quick: Bool) throws -> [BenchCase] {
             _ = noGrad { large.features(pixels) }
         }, peer: "clip_vit_l14_336_encode"))
     }
+    if !quick && wants("clip_vit_l14_336_encode_bf16") {
+        let pixels = Tensor.randn([1, 3, 336, 336], rng: &rng)
+        // The same tower with bf16 Linear weights (`--dtype bf16`; llama.cpp's figure is for f16 weights).
+        let half = try CLIPVisionModel(vitL14At336())
+        half.eval()
+        for (_, p) in half.namedParameters() where p.value.rank == 2 { p.value = p.value.to(.bf16) }
+        cases.append(BenchCase(name: "clip_vit_l14_336_encode_bf16", unit: "img/s", work: 1, body: {
+            _ = noGrad { half.features(pixels) }
+        }, peer: "clip_vit_l14_336_encode_bf16"))
+    }
+    guard wants("clip_text_batch8x77") else { return cases }
     let text = try CLIPTextTransformer(CLIPTextConfig())
     text.eval()
     let ids = Tensor(ints: (0..<(8 * 77)).map { _ in rng.nextInt(49000) }, shape: [8, 77])
@@ -88,6 +100,11 @@ with torch.inference_mode():
                                                  num_attention_heads=16, image_size=336, patch_size=14)).eval()
         pixels = torch.randn(1, 3, 336, 336)
         out["clip_vit_l14_336_encode"] = 1 / best(lambda: large(pixel_values=pixels, output_hidden_states=True), repeats)
+    if "clip_vit_l14_336_encode_bf16" in wanted:
+        half = CLIPVisionModel(CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                                num_attention_heads=16, image_size=336, patch_size=14)).eval().to(torch.bfloat16)
+        pixels = torch.randn(1, 3, 336, 336, dtype=torch.bfloat16)
+        out["clip_vit_l14_336_encode_bf16"] = 1 / best(lambda: half(pixel_values=pixels, output_hidden_states=True), repeats)
     if "clip_text_batch8x77" in wanted:
         text = CLIPTextModel(CLIPTextConfig()).eval()
         ids = torch.randint(0, 49000, (8, 77))
