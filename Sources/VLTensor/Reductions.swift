@@ -57,12 +57,30 @@ extension Tensor {
         let rows = shape.prefix(ax.count).reduce(1, *), columns = count / Swift.max(rows, 1)
         let out = Tensor(zeros: keepDim ? keptShape(axes) : Array(shape.dropFirst(ax.count)))
         let p = pointer, o = out.mutablePointer
-        Parallel.forRange(columns, grain: 256) { r in
-            for i in 0..<rows {
-                let row = p + i * columns
-                for j in r { o[j] += row[j] }
+        let threads = Parallel.threadCount
+        if columns >= 256 * threads || rows < 8 * threads || count < 1 << 16 {
+            Parallel.forRange(columns, grain: 256) { r in
+                for i in 0..<rows {
+                    let row = p + i * columns
+                    for j in r { o[j] += row[j] }
+                }
+            }
+            return out
+        }
+        // Few columns (a bias gradient over many tokens): each thread sums a range of rows, then the partial sums are added.
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: threads * columns)
+        defer { partial.deallocate() }
+        partial.initialize(repeating: 0, count: threads * columns)
+        Parallel.forRange(threads) { r in
+            for t in r {
+                let acc = partial + t * columns
+                for i in rows * t / threads..<rows * (t + 1) / threads {
+                    let row = p + i * columns
+                    for j in 0..<columns { acc[j] += row[j] }
+                }
             }
         }
+        for t in 0..<threads { for j in 0..<columns { o[j] += partial[t * columns + j] } }
         return out
     }
 

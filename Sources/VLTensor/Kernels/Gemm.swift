@@ -97,47 +97,29 @@ struct GemmPlan {
         }
     }
 
-    /// C[:, j0..<j0+nc] (+)= alpha · op(A)[:, p0..<p0+kc] · packedB. Threads take row blocks one at
-    /// a time when there are enough rows, otherwise equal ranges of column panels.
+    /// C[:, j0..<j0+nc] (+)= alpha · op(A)[:, p0..<p0+kc] · packedB. The product is cut into tasks of
+    /// row blocks × column-panel groups, at least eight a thread, that threads take one at a time: the
+    /// last task to finish is short, so no thread waits long for another (a row-only split of a
+    /// 256-row weight gradient left one of two threads idle a fifth of the time).
     func multiplyBlock(transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, p0: Int, kc: Int,
                                packedB: UnsafePointer<Float>, j0: Int, nc: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         let panels = (nc + nr - 1) / nr
         let small = Double(m) * Double(nc) * Double(kc) < 2e5
         let threads = Parallel.isInsideParallelRegion || small ? 1 : Parallel.threadCount
-        let multiply = { (rows: Range<Int>, cols: Range<Int>, packedA: UnsafeMutablePointer<Float>) in
-            self.multiplyRows(rows, panels: cols, transA: transA, alpha: alpha, a: a, lda: lda, p0: p0, kc: kc,
-                              packedB: packedB, j0: j0, nc: nc, c: c, ldc: ldc, accumulate: accumulate, packedA: packedA)
-        }
-        let rowBlock = rowBlockSize(threads: threads)
+        let minTasks = threads == 1 ? 1 : 8 * threads
+        let rowBlock = Swift.min(mc, roundUp((m + minTasks - 1) / minTasks, mr))
         let rowBlocks = (m + rowBlock - 1) / rowBlock
-        if threads > 1 && rowBlocks < 2 * threads {
-            Parallel.forRange(threads) { tasks in
-                let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mc * kc)
-                defer { packedA.deallocate() }
-                for t in tasks { multiply(0..<m, (panels * t / threads)..<(panels * (t + 1) / threads), packedA) }
-            }
-            return
-        }
-        Parallel.forEachTask(rowBlocks) { block in
+        let groups = Swift.min(panels, (minTasks + rowBlocks - 1) / rowBlocks)
+        Parallel.forEachTask(rowBlocks * groups) { task in
             let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mc * kc)
             defer { packedA.deallocate() }
-            multiply(block * rowBlock..<Swift.min(m, (block + 1) * rowBlock), 0..<panels, packedA)
+            let (block, group) = (task / groups, task % groups)
+            self.multiplyRows(block * rowBlock..<Swift.min(self.m, (block + 1) * rowBlock),
+                              panels: (panels * group / groups)..<(panels * (group + 1) / groups),
+                              transA: transA, alpha: alpha, a: a, lda: lda, p0: p0, kc: kc, packedB: packedB, j0: j0, nc: nc,
+                              c: c, ldc: ldc, accumulate: accumulate, packedA: packedA)
         }
-    }
-
-    /// Rows per task: at most MC and at least 4 × MR, in a number of tasks that is a multiple of the
-    /// threads (up to eight each), so that no thread is left running the last task alone.
-    private func rowBlockSize(threads: Int) -> Int {
-        guard threads > 1 else { return mc }
-        let target = Swift.max((m + mc - 1) / mc, 8 * threads)
-        var best: (distance: Int, rows: Int)?
-        for tasks in stride(from: threads, through: Swift.max(threads, m / (4 * mr)), by: threads) {
-            let rows = roundUp((m + tasks - 1) / tasks, mr)
-            guard rows <= mc, ((m + rows - 1) / rows) % threads == 0, abs(tasks - target) < best?.distance ?? .max else { continue }
-            best = (abs(tasks - target), rows)
-        }
-        return best?.rows ?? Swift.min(mc, Swift.max(4 * mr, roundUp((m + threads - 1) / threads, mr)))
     }
 
     /// C[rows, panels] (+)= op(A)[rows, p0..<p0+kc] · packedB[panels], packing A in MC-row blocks.
