@@ -91,4 +91,23 @@ public final class TransformerEncoderLayer: Module {
         let h = layer_norm1(x + self_attn(x, mask: mask, causal: causal, keyPadding: keyPadding))
         return captured(layer_norm2(h + mlp(h)))
     }
+
+    /// The (pre-norm) layer's output at one row of each sequence, `rows[b]`, [B, L, dim] → [B, 1, dim]:
+    /// all rows still serve as keys and values, but queries, the output projection and the MLP run for
+    /// the chosen rows only — what pooling at a token reads (CLIP's end-of-text or class token).
+    public func callAsFunction(_ x: Tensor, onlyRows rows: [Int], causal: Bool = false, keyPadding: Tensor? = nil) -> Tensor {
+        precondition(preNorm, "only pre-norm layers can skip rows")
+        let (b, l) = (x.shape[0], x.shape[1])
+        precondition(rows.count == b && rows.allSatisfy { (0..<l).contains($0) }, "one row in range for each sequence")
+        let picked = x.reshape([b * l, -1]).indexSelect(0, rows.enumerated().map { $0.offset * l + $0.element }).reshape([b, 1, -1])
+        // The keys a chosen row may see: its causal past and what the caller's padding keeps.
+        let keep = keyPadding?.dense.toArray()
+        var allowed = [Float](repeating: 1, count: b * l)
+        for bi in 0..<b {
+            for j in 0..<l where (causal && j > rows[bi]) || (keep.map { $0[bi * l + j] == 0 } ?? false) { allowed[bi * l + j] = 0 }
+        }
+        let attention = self_attn(layer_norm1(picked), context: layer_norm1(x), keyPadding: Tensor(allowed, shape: [b, l]))
+        let h = picked + attention
+        return captured(h + mlp(layer_norm2(h)))
+    }
 }

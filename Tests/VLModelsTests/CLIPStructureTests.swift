@@ -24,6 +24,38 @@ func tinyCLIPConfig() -> CLIPConfig {
 }
 
 final class CLIPStructureTests: XCTestCase {
+    /// The pooled-only paths (last layer at the pooled rows alone) give the full forward's pooled
+    /// values and the same parameter gradients, with end-of-text tokens at different positions and
+    /// padding after them.
+    func testPooledOnlyPathsMatchTheFullForward() throws {
+        GlobalRandom.seed(4)
+        let model = try CLIPModel(tinyCLIPConfig())
+        var rng = RandomGenerator(seed: 9)
+        let ids = Tensor(ints: [3, 7, 49, 0, 0, 0, 0, 0, 0, 0,
+                                5, 6, 8, 9, 10, 11, 12, 13, 14, 49,
+                                20, 21, 22, 23, 49, 1, 1, 1, 1, 1], shape: [3, 10])
+        let mask = Tensor([1, 1, 1, 0, 0, 0, 0, 0, 0, 0] + [Float](repeating: 1, count: 10) + [1, 1, 1, 1, 1, 0, 0, 0, 0, 0], shape: [3, 10])
+        let pixels = Tensor.randn([3, 3, 16, 16], rng: &rng)
+        let probe = Tensor.randn([3, 16], rng: &rng)
+        func gradients(_ pooled: () -> (Tensor, Tensor)) -> (values: [Float], grads: [String: [Float]]) {
+            for (_, p) in model.namedParameters() { p.value.grad = nil }
+            let (text, image) = pooled()
+            ((text * probe).sum() + (image * probe).sum()).backward()
+            var grads: [String: [Float]] = [:]
+            for (name, p) in model.namedParameters() { if let g = p.value.grad { grads[name] = g.toArray() } }
+            return (text.toArray() + image.toArray(), grads)
+        }
+        let full = gradients { (model.text_model(ids, attentionMask: mask).pooled, model.vision_model(pixels).pooled) }
+        let fast = gradients { (model.text_model.pooled(ids, attentionMask: mask), model.vision_model.pooled(pixels)) }
+        XCTAssertEqual(full.values.count, fast.values.count)
+        for (a, b) in zip(full.values, fast.values) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        XCTAssertEqual(Set(full.grads.keys), Set(fast.grads.keys))
+        XCTAssertTrue(full.grads.keys.contains("text_model.encoder.layers.1.mlp.fc1.weight"))
+        for (name, g) in full.grads {
+            for (a, b) in zip(g, fast.grads[name]!) { XCTAssertEqual(a, b, accuracy: 1e-4, name) }
+        }
+    }
+
     func testParameterNamesAreTheTransformersNames() throws {
         let names = Set(try CLIPModel(tinyCLIPConfig()).namedParameters().map(\.0))
         for expected in [

@@ -22,11 +22,11 @@ public final class CLIPModel: Module {
     }
 
     /// Projected, not normalised, image features [B, projectionDim].
-    public func imageFeatures(_ pixels: Tensor) -> Tensor { visual_projection(vision_model(pixels).pooled) }
+    public func imageFeatures(_ pixels: Tensor) -> Tensor { visual_projection(vision_model.pooled(pixels)) }
 
     /// Projected, not normalised, text features [B, projectionDim].
     public func textFeatures(_ ids: Tensor, attentionMask: Tensor? = nil) -> Tensor {
-        text_projection(text_model(ids, attentionMask: attentionMask).pooled)
+        text_projection(text_model.pooled(ids, attentionMask: attentionMask))
     }
 
     public struct Output {

@@ -53,6 +53,14 @@ public final class CLIPTextTransformer: Module {
         return Output(lastHiddenState: last, pooled: pooled, hiddenStates: states)
     }
 
+    /// The pooled output alone [B, hidden] (the same values as `callAsFunction(…).pooled`): the last
+    /// layer runs only at the end-of-text rows.
+    public func pooled(_ ids: Tensor, attentionMask: Tensor? = nil) -> Tensor {
+        let rows = endOfTextPositions(ids)
+        let h = encoder.pooledRows(embeddings(ids), rows: rows, causal: true, keyPadding: attentionMask)
+        return final_layer_norm(h.reshape([ids.shape[0], -1]))
+    }
+
     /// Where each sequence is pooled, exactly as transformers: the largest id when the config's
     /// eos id is 2 (legacy checkpoints), otherwise the first occurrence of the eos id.
     func endOfTextPositions(_ ids: Tensor) -> [Int] {

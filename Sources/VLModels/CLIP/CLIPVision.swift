@@ -57,4 +57,12 @@ public final class CLIPVisionTransformer: Module {
         let pooled = post_layernorm(last.select(1, 0))
         return Output(lastHiddenState: last, pooled: pooled, hiddenStates: states)
     }
+
+    /// The pooled output alone [B, hidden] (the same values as `callAsFunction(…).pooled`): the last
+    /// layer runs only at the class token.
+    public func pooled(_ pixels: Tensor) -> Tensor {
+        let x = pre_layrnorm(embeddings(pixels))
+        let h = encoder.pooledRows(x, rows: Array(repeating: 0, count: x.shape[0]))
+        return post_layernorm(h.reshape([x.shape[0], -1]))
+    }
 }
