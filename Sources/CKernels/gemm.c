@@ -466,6 +466,7 @@ static void pack_a_bf16_base(const float *a, size_t lda, size_t rows, size_t kc,
                                              ((uint32_t)f32_to_bf16_rne(a[i * lda + 2 * q + 1]) << 16) : 0;
 }
 
+#if defined(__x86_64__)
 /* ---------- bf16 weights streamed as they are stored: 32 activation rows × 12 weight rows ----------
    For prefill (m ≥ 32) the activations are the vector operand and the weights the broadcast one, so
    weight rows are read in place ([n, k]) and never packed; only the activations are (once). */
@@ -549,6 +550,8 @@ BF16_ATTR static void gemv_t_bf16_dot(size_t n, size_t k, const uint16_t *w, siz
     }
     if (j < n) gemv_t_bf16_base(n - j, k, w + j * ldw, ldw, x, y + j, alpha, acc);
 }
+
+#endif
 
 int ck_has_bf16_dot(void) {
 #if defined(__x86_64__)
