@@ -32,8 +32,8 @@ public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer
 
 /// Prefill shapes (m ≥ 32, k even): the weights are read where they are stored and never packed —
 /// they are the broadcast operand of 32 × 12 tiles — and the activations are packed once into
-/// 32-row panels of bf16 pairs. Each thread runs its 12-row weight strips over every panel, so a
-/// strip is read from memory once and then from cache.
+/// 32-row panels of bf16 pairs. A thread runs each 12-row weight strip it takes over every panel, so
+/// a strip is read from memory once and then from cache.
 func weightStreamingBF16(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     let kq = k / 2, panels = (m + 31) / 32
@@ -42,8 +42,10 @@ func weightStreamingBF16(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<
     Parallel.forRange(panels) { r in
         for p in r { ck_pack_at_bf16(a + p * 32 * lda, lda, Swift.min(32, m - p * 32), k, packed + p * kq * 32) }
     }
-    Parallel.forRange((n + 11) / 12) { strips in
-        for s in strips {
+    // Tasks of a few strips, taken one at a time: a thread the OS preempts delays the product by one short task.
+    let strips = (n + 11) / 12, tasks = Swift.min(strips, 8 * Parallel.threadCount)
+    Parallel.forEachTask(tasks) { task in
+        for s in strips * task / tasks..<strips * (task + 1) / tasks {
             let j0 = s * 12
             for p in 0..<panels {
                 ck_gemm_wt_bf16(kq, packed + p * kq * 32, w + j0 * ldw, ldw, Swift.min(12, n - j0), c + p * 32 * ldc + j0, ldc,

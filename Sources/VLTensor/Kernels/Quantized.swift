@@ -93,8 +93,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
     }
 
     /// C [m, n] (+)= A · Wᵀ on int8 products (AVX512-VNNI): A is quantised per block into MR-row
-    /// tiles once; each thread then packs its own NR-column panels, 512 values of k at a time (a
-    /// panel stays in L1), and runs every tile over them.
+    /// tiles once; threads then take groups of NR-column panels one at a time, pack each 512 values
+    /// of k at a time (a panel stays in L1) and run every tile over it.
     private func int8Gemm(a: UnsafePointer<Float>, m: Int, c: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let (mr, nr, blocks) = (ck_qgemm_mr(), ck_qgemm_nr(), k / QuantizedMatrix.blockSize)
         let (aBlock, bBlock) = (ck_qgemm_a_block_bytes(), ck_qgemm_b_block_bytes())
@@ -106,11 +106,12 @@ public final class QuantizedMatrix: @unchecked Sendable {
             for t in r { ck_qgemm_pack_a(a + t * mr * self.k, self.k, Swift.min(mr, m - t * mr), self.k, offset, packedA + t * tileBytes) }
         }
         let rangeBlocks = 16
-        Parallel.forRange((n + nr - 1) / nr) { panels in
+        let panels = (n + nr - 1) / nr, tasks = Swift.min(panels, 8 * Parallel.threadCount)
+        Parallel.forEachTask(tasks) { task in
             let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: nr * rangeBlocks * QuantizedMatrix.blockSize)
             let panel = UnsafeMutableRawPointer.allocate(byteCount: rangeBlocks * bBlock, alignment: 64)
             defer { scratch.deallocate(); panel.deallocate() }
-            for p in panels {
+            for p in panels * task / tasks..<panels * (task + 1) / tasks {
                 let j0 = p * nr, cols = Swift.min(nr, self.n - j0)
                 for b0 in stride(from: 0, to: blocks, by: rangeBlocks) {
                     let nb = Swift.min(rangeBlocks, blocks - b0), p0 = b0 * QuantizedMatrix.blockSize, kc = nb * QuantizedMatrix.blockSize
