@@ -612,24 +612,17 @@ void ck_gemm_wt_bf16(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw
 
 /* Panels from contiguous runs: op(A) = Aᵀ of an A stored [k, m], and B stored [k, n] as it is.
    A short copy loop per k here replaces a memmove call per k (a tenth of a training step). */
-void ck_pack_a_trans(const float *a, size_t lda, size_t rows, size_t kc, float *dst) {
-    size_t mr = ck_gemm_mr();
+/* dst[p·width + i] = src[p·ld + i] for i < count, zero up to width. */
+static void copy_panel(const float *src, size_t ld, size_t count, size_t width, size_t kc, float *dst) {
     for (size_t p = 0; p < kc; p++) {
-        const float *src = a + p * lda;
-        float *out = dst + p * mr;
+        const float *in = src + p * ld;
+        float *out = dst + p * width;
         size_t i = 0;
-        for (; i < rows; i++) out[i] = src[i];
-        for (; i < mr; i++) out[i] = 0.0f;
+        for (; i < count; i++) out[i] = in[i];
+        for (; i < width; i++) out[i] = 0.0f;
     }
 }
 
-void ck_pack_b_rows(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) {
-    size_t nr = ck_gemm_nr();
-    for (size_t p = 0; p < kc; p++) {
-        const float *src = b + p * ldb;
-        float *out = dst + p * nr;
-        size_t j = 0;
-        for (; j < cols; j++) out[j] = src[j];
-        for (; j < nr; j++) out[j] = 0.0f;
-    }
-}
+void ck_pack_a_trans(const float *a, size_t lda, size_t rows, size_t kc, float *dst) { copy_panel(a, lda, rows, ck_gemm_mr(), kc, dst); }
+
+void ck_pack_b_rows(const float *b, size_t ldb, size_t kc, size_t cols, float *dst) { copy_panel(b, ldb, cols, ck_gemm_nr(), kc, dst); }
