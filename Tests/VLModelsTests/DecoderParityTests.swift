@@ -101,6 +101,27 @@ final class DecoderParityTests: XCTestCase {
         }
     }
 
+    /// `--dtype bf16`: the matrices (the vision tower's included) are held as bf16 and the logits
+    /// stay within bf16 rounding of transformers' f32 ones.
+    func testBF16WeightsStayCloseToF32() throws {
+        for (family, name) in [("llava", "default"), ("blip2", "opt")] {
+            let model = try loadModel(directory: fixtureDirectory(family, name), format: .bf16)
+            let ref = try reference(family, name)
+            let ids = ref["input_ids"]!.toInts()
+            let (embeds, lm): (Tensor, LanguageModel)
+            switch model {
+            case .llava(let m): (embeds, lm) = (try noGrad { try m.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }, m.language_model)
+            case .blip2(let m): (embeds, lm) = (try noGrad { try m.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }, m.language_model)
+            default: return XCTFail("\(family)")
+            }
+            let matrices = model.module.namedParameters().filter { $0.1.value.rank == 2 }
+            XCTAssertTrue(matrices.contains { $0.0.contains("vision") && $0.1.value.dtype == .bf16 }, "\(family): vision matrices in bf16")
+            XCTAssertTrue(matrices.allSatisfy { $0.1.value.dtype == .bf16 }, "\(family): every matrix in bf16")
+            let logits = noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<embeds.shape[1]), cache: nil, keyPadding: nil)) }
+            assertClose(logits, ref["logits"]!, tol: 3e-2, "\(family)/\(name) bf16 logits")
+        }
+    }
+
     func testBert() throws {
         guard case .bert(let model) = try loadModel(directory: fixtureDirectory("bert", "tiny")) else { return XCTFail() }
         let ref = try reference("bert", "tiny")
