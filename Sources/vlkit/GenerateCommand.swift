@@ -14,7 +14,7 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "Penalty for repeated tokens (1: off).") var repetitionPenalty: Float = 1
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Option(help: "Refuse images with more pixels than this.") var maxPixels = RGBImage.defaultMaxPixels
-    @Option(help: "Weights in memory: f32, or bf16 for the language model's matrices (half the memory, faster decoding).")
+    @Option(help: "Weights in memory: f32, or bf16 for the weight matrices (half the memory; faster decoding and image encoding).")
     var dtype = "f32"
     @Option(help: "Quantise the language model's weights at load: q8 or q4 (32-weight blocks, weight-only).")
     var quantize: String?
