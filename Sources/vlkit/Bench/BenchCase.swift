@@ -20,15 +20,17 @@ struct BenchCase {
     }
 }
 
-/// A measured row of the table; encodes `peer` and `peer_name` as null when no peer ran.
+/// A measured row of the table; encodes `peer` and `peer_name` (the first peer) as null when no peer
+/// ran; `peers` has every peer's value by name (PyTorch and llama.cpp for the LLaMA cases).
 struct BenchResult: Encodable {
     let name: String
     let unit: String
     let vlkit: Double
     let peer: Double?
     let peer_name: String?
+    var peers: [String: Double] = [:]
 
-    enum CodingKeys: String, CodingKey { case name, unit, vlkit, peer, peer_name }
+    enum CodingKeys: String, CodingKey { case name, unit, vlkit, peer, peer_name, peers }
 
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -37,6 +39,7 @@ struct BenchResult: Encodable {
         try c.encode((vlkit * 10).rounded() / 10, forKey: .vlkit)
         try c.encode(peer.map { ($0 * 10).rounded() / 10 }, forKey: .peer)
         try c.encode(peer_name, forKey: .peer_name)
+        try c.encode(peers.mapValues { ($0 * 10).rounded() / 10 }, forKey: .peers)
     }
 }
 

@@ -35,15 +35,24 @@ struct Bench: ParsableCommand {
         guard !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || !training.isEmpty || memory || llamaMemory || ttft || serve else {
             throw ValidationError("no benchmark matches --only \(only ?? "")")
         }
-        var peer: [String: (Double, String)] = [:]
+        // Every peer's measurements by case key, in the order the peers ran (a LLaMA case can have
+        // two: PyTorch and llama.cpp).
+        var peer: [String: [(Double, String)]] = [:]
         for (cases, script, python, name) in [(kernels, Peer.numpyScript, python, "numpy"), (models, Peer.torchScript, torchPython, "pytorch"),
                                               (llms, Peer.torchLLMScript, torchPython, "pytorch"),
+                                              (llms, Peer.llamaCppScript, torchPython, "llama.cpp"),
                                               (training, Peer.torchTrainScript, torchPython, "pytorch")] {
             let wanted = cases.compactMap(\.peer)
             guard !wanted.isEmpty else { continue }
-            let (values, problem) = Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
-            if let problem, !json { print("\(name) peer: not available (\(problem))") }
-            for (k, v) in values { peer[k] = (v, name) }
+            let (values, problem, status) = Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
+            if let problem, !json {
+                if name == "llama.cpp" && status == 3 {
+                    print("llama.cpp peer: not available (\(problem)); install it with `\(Peer.llamaCppSetup)`")
+                } else {
+                    print("\(name) peer: not available (\(problem))")
+                }
+            }
+            for (k, v) in values { peer[k, default: []].append((v, name)) }
         }
         let cases = kernels + models + llms + training
         if !llms.isEmpty {
@@ -98,9 +107,11 @@ struct Bench: ParsableCommand {
         }
         for c in cases {
             let ours = c.measure(repeats: repeats)
-            let match = c.peer.flatMap { peer[$0] }
+            let matches = c.peer.flatMap { peer[$0] } ?? []
+            let match = matches.first
             let theirs = match?.0
-            let result = BenchResult(name: c.name, unit: c.unit, vlkit: ours, peer: theirs, peer_name: match?.1)
+            let result = BenchResult(name: c.name, unit: c.unit, vlkit: ours, peer: theirs, peer_name: match?.1,
+                                     peers: Dictionary(matches.map { ($0.1, $0.0) }) { a, _ in a })
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -109,6 +120,10 @@ struct Bench: ParsableCommand {
                 let ratio = theirs.map { String(format: "%.2f×", ours / $0) } ?? "—"
                 print(pad(c.name, 26) + pad(c.unit, 9) + pad(figure(ours), 10)
                     + pad(theirs.map(figure) ?? "—", 10) + pad(ratio, 8) + (match?.1 ?? ""))
+                // A second peer of the same case on its own row, under the peer columns.
+                for (value, name) in matches.dropFirst() {
+                    print(String(repeating: " ", count: 45) + pad(figure(value), 10) + pad(String(format: "%.2f×", ours / value), 8) + name)
+                }
             }
         }
     }

@@ -18,7 +18,8 @@ func tinyLlama(_ format: WeightFormat) throws -> LlamaForCausalLM {
     return model
 }
 
-/// Prefill of 128 tokens and greedy decoding of 64 (tokens/s): f32, bf16, q8 and q4 weights.
+/// Prefill of 128 tokens and greedy decoding of 64 (tokens/s): f32, bf16, q8 and q4 weights. Peers:
+/// PyTorch for f32 and bf16, llama.cpp (when installed) for all four (q8_0 and q4_0 for q8 and q4).
 func llmBenchmarks(quick: Bool) throws -> [BenchCase] {
     guard !quick else { return [] }
     var cases: [BenchCase] = []
@@ -30,11 +31,11 @@ func llmBenchmarks(quick: Bool) throws -> [BenchCase] {
         cases.append(BenchCase(name: "llama1b_prefill128_\(label)", unit: "tok/s", work: 128, body: {
             _ = noGrad { model.logits(model.hiddenStates(model.embed(prompt), positions: Array(0..<128), cache: KVCache(), keyPadding: nil)
                 .narrow(1, start: 127, length: 1)) }
-        }, peer: quantization == nil ? "llama1b_prefill128_\(label)" : nil))
+        }, peer: "llama1b_prefill128_\(label)"))
         let first = noGrad { model.embed(Tensor(ints: [1], shape: [1, 1])) }
         cases.append(BenchCase(name: "llama1b_decode64_\(label)", unit: "tok/s", work: 64, body: {
             _ = Generator(model: model).generate(promptEmbeddings: first, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 65))
-        }, peer: quantization == nil ? "llama1b_decode64_\(label)" : nil))
+        }, peer: "llama1b_decode64_\(label)"))
     }
     return cases
 }

@@ -69,12 +69,13 @@ print(json.dumps(out))
 
     """
 
-    /// Runs `script` with `python` and returns its measurements, or nil (with the reason) when
-    /// no usable Python is there.
-    static func run(script: String, python: String, cases: [String], repeats: Int) -> (values: [String: Double], note: String?) {
+    /// Runs `script` with `python` and returns its measurements, or nil (with the reason: the last
+    /// line of its stderr) when no usable Python is there. Lines the script writes to stderr as
+    /// "progress: …" are shown at once (the llama.cpp peer converts models on its first run).
+    static func run(script: String, python: String, cases: [String], repeats: Int) -> (values: [String: Double], note: String?, status: Int32) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-peer-\(getpid()).py")
         defer { try? FileManager.default.removeItem(at: file) }
-        do { try (timing + script).write(to: file, atomically: true, encoding: .utf8) } catch { return ([:], "cannot write the peer script") }
+        do { try (timing + script).write(to: file, atomically: true, encoding: .utf8) } catch { return ([:], "cannot write the peer script", -1) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, file.path, cases.joined(separator: ","), String(repeats)]
@@ -86,15 +87,56 @@ print(json.dumps(out))
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        do { try process.run() } catch { return ([:], "\(python) not found") }
+        do { try process.run() } catch { return ([:], "\(python) not found", -1) }
+        // stderr is read on its own thread, so a chatty script cannot block on a full pipe.
+        let lastLine = StderrLines()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            var pending = Data()
+            let handle = err.fileHandleForReading
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 10) {
+                    lastLine.add(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending = Data(pending[(newline + 1)...])
+                }
+            }
+            if !pending.isEmpty { lastLine.add(String(decoding: pending, as: UTF8.self)) }
+            done.signal()
+        }
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        done.wait()
         guard process.terminationStatus == 0,
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Double] else {
-            let reason = String(data: errData, encoding: .utf8)?.split(separator: "\n").last.map(String.init) ?? "failed"
-            return ([:], "\(python): \(reason)")
+            return ([:], "\(python): \(lastLine.last ?? "failed")", process.terminationStatus)
         }
-        return (json, nil)
+        return (json, nil, 0)
+    }
+}
+
+/// The last non-empty stderr line of a peer; "progress: …" lines are echoed to our stderr.
+private final class StderrLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var line: String?
+
+    func add(_ text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { return }
+        if trimmed.hasPrefix("progress: ") {
+            FileHandle.standardError.write(Data((String(trimmed.dropFirst("progress: ".count)) + "\n").utf8))
+            return
+        }
+        lock.lock()
+        line = trimmed
+        lock.unlock()
+    }
+
+    var last: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return line
     }
 }
