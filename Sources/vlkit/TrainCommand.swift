@@ -33,7 +33,9 @@ struct TrainCommand: ParsableCommand {
                 bar = ProgressBar(total: settings.steps, label: stage, samplesPerStep: settings.batchSize * settings.accumulation)
                 barStage = stage
             }
-            bar?.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss)), ("lr", String(format: "%.1e", record.learningRate))])
+            let validation = record.validationLoss.map { [("val", String(format: "%.3f", $0))] } ?? []
+            bar?.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss))] + validation
+                + [("lr", String(format: "%.1e", record.learningRate))])
             if record.step == settings.steps { bar?.finish() }
             try log?.write(["stage": .string(stage), "step": .int(record.step), "loss": .double(Double(record.loss)),
                             "lr": .double(Double(record.learningRate)), "samples_per_second": .double(record.samplesPerSecond)])

@@ -47,9 +47,28 @@ final class VPGTransRecipeTests: TemporaryDirectoryTestCase {
         try assertError(base + "vpgtrans: {projector_warmup_steps: 3, projector_warmup_epochs: 1}\n", contains: "cannot both be set")
         try assertError(base, overrides: ["vpgtrans.converter_steps=0"], contains: "\"vpgtrans.converter_steps\" must be positive")
         try assertError(base + "vpgtrans: {projector_warmup_epochs: -1}\n", contains: "\"vpgtrans.projector_warmup_epochs\" must be positive")
+        try assertError(base + "vpgtrans: {converter_tokens: some}\n", contains: "\"vpgtrans.converter_tokens\" is not valid (all or data)")
+        try assertError(base + "vpgtrans: {validation_every: -1}\n", contains: "\"vpgtrans.validation_every\" must be 0 (none) or positive")
+        XCTAssertEqual(try Recipe(contentsOf: file("d.yaml", base + "vpgtrans: {converter_tokens: data}\n")).vpgtrans?.converterTokens, .data)
         try assertError("recipe: clip\noutput: o\nvpgtrans: {}\n", contains: "\"vpgtrans\" is read only by the vpgtrans recipe")
         try assertError("recipe: clip\noutput: o\nconfig: {hidden_size: 64}\n", contains: "\"config\" is read only by the language-model recipe")
         try assertError("recipe: language-model\noutput: o\nconfig: {hidden_size: 100}\n", contains: "\"config.hidden_size\" must be a multiple of 32")
+    }
+
+    func testTheComparisonFindsWhenEachRunReachesTheOthersFinalLoss() {
+        typealias P = VPGTransfer.Comparison.Point
+        let c = VPGTransfer.Comparison(transfer: [P(step: 10, loss: 1), P(step: 20, loss: 0.5), P(step: 30, loss: 0.4)],
+                                       scratch: [P(step: 10, loss: 2), P(step: 20, loss: 0.8), P(step: 30, loss: 0.6)], steps: 30, measure: "m")
+        XCTAssertEqual(c.scratchLoss, 0.6)
+        XCTAssertEqual(c.transferStepsToScratchLoss, 20)
+        XCTAssertEqual(c.stepsSaved, 10)
+        XCTAssertNil(c.scratchStepsToTransferLoss)
+        // Training losses: means over a window, as stepsToReach.
+        let t = VPGTransfer.Comparison(transfer: [5, 4, 3, 2, 1, 1, 1], scratch: [6, 5, 4, 3, 3, 2, 2], window: 2)
+        XCTAssertEqual(t.scratchLoss, 2)
+        XCTAssertEqual(t.transferStepsToScratchLoss, VPGTransfer.stepsToReach(2, losses: [5, 4, 3, 2, 1, 1, 1], window: 2))
+        XCTAssertEqual(t.scratchStepsToTransferLoss, nil)
+        XCTAssertEqual(t.measure, "training loss, mean of 2 steps")
     }
 
     /// The world's LLaMA tokenizer, written to `folder`.
@@ -134,7 +153,8 @@ final class VPGTransRecipeTests: TemporaryDirectoryTestCase {
 
     func vpgtrans(_ output: String, language: String = "target") throws -> Recipe {
         try recipe(#"{"recipe": "vpgtrans", "output": "\#(output)", "model": "source", "language_model": "\#(language)"}"#,
-                   ["vpgtrans.converter_steps=20", "vpgtrans.projector_warmup_steps=2", "vpgtrans.compare_scratch=true"])
+                   ["vpgtrans.converter_steps=20", "vpgtrans.projector_warmup_steps=2", "vpgtrans.compare_scratch=true",
+                    "vpgtrans.validation_every=2", "vpgtrans.validation_scenes=2"])
     }
 
     func testATinyRunWritesALlavaForTheTargetAndResumesAnInterruptedRunBitForBit() throws {
@@ -177,9 +197,13 @@ final class VPGTransRecipeTests: TemporaryDirectoryTestCase {
         XCTAssertEqual((section("finetune")["losses"] as? [Double])?.count, 3)
         XCTAssertEqual((section("scratch")["losses"] as? [Double])?.count, 5, "from scratch for warm-up + fine-tuning steps")
         XCTAssertEqual(section("comparison")["steps"] as? Int, 5)
+        XCTAssertTrue((section("comparison")["measure"] as? String ?? "").hasPrefix("validation loss ("), "\(section("comparison"))")
+        for (name, steps) in [("warmup", [2]), ("finetune", [2, 3]), ("scratch", [2, 4, 5])] {
+            XCTAssertEqual((section(name)["validation"] as? [[Any]])?.map { $0[0] as? Int }, steps, name)
+        }
         XCTAssertGreaterThan(section("vqa")["questions"] as? Int ?? 0, 0)
         XCTAssertNotNil(section("scratch_vqa")["vqa_accuracy"] as? Double)
-        for prefix in ["vpgtrans: word-embedding converter 32 → 64", "vpgtrans: warm-up 2 steps", "vpgtrans: from scratch ends at loss",
+        for prefix in ["vpgtrans: word-embedding converter 32 → 64", "vpgtrans: warm-up 2 steps", "vpgtrans: validation loss (",
                        "vpgtrans: test VQA of the transferred model on 2 scenes"] {
             XCTAssertTrue(logged.contains { $0.hasPrefix(prefix) }, "\(prefix): \(logged)")
         }
@@ -199,7 +223,9 @@ final class VPGTransRecipeTests: TemporaryDirectoryTestCase {
         for (k, v) in a { XCTAssertEqual(b[k]?.toArray(), v.toArray(), k) }
         let resumedReport = try JSONSerialization.jsonObject(with: Data(contentsOf: again.appendingPathComponent("vpgtrans.json"))) as! [String: Any]
         for name in ["warmup", "finetune", "scratch"] {
-            XCTAssertEqual((resumedReport[name] as? [String: Any])?["losses"] as? [Double], section(name)["losses"] as? [Double], name)
+            for curve in ["losses", "validation"] {
+                XCTAssertEqual("\((resumedReport[name] as? [String: Any])?[curve] ?? "none")", "\(section(name)[curve] ?? "none")", "\(name) \(curve)")
+            }
         }
 
         // Inputs that cannot be used name their field.

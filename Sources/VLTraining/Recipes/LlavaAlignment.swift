@@ -69,11 +69,18 @@ public enum LlavaAlignment {
     /// A stage's examples on `samples`: caption requests, and in stage 2 every question first.
     public static func examples(_ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, samples: [WorldSample],
                                 stage: Stage) -> [TokenizedExample] {
-        let captions = samples.indices.map { example(tokenizer, llava: llava, question: WorldEvaluation.captionRequest, answer: samples[$0].caption, image: $0) }
+        examples(tokenizer, imageTokenId: llava.config.imageTokenId, imageTokens: llava.tokensPerImage, samples: samples, stage: stage)
+    }
+
+    /// The same for any model whose `<image>` (`imageTokenId`) becomes `imageTokens` tokens.
+    public static func examples(_ tokenizer: Tokenizer, imageTokenId: Int, imageTokens: Int, samples: [WorldSample],
+                                stage: Stage) -> [TokenizedExample] {
+        func make(_ question: String, _ answer: String, _ image: Int) -> TokenizedExample {
+            example(tokenizer, question: question, answer: answer, image: image, imageTokenId: imageTokenId, imageTokens: imageTokens)
+        }
+        let captions = samples.indices.map { make(WorldEvaluation.captionRequest, samples[$0].caption, $0) }
         guard stage == .instructionTuning else { return captions }
-        return samples.indices.flatMap { i in
-            samples[i].questions.map { example(tokenizer, llava: llava, question: $0.question, answer: $0.answer, image: i) }
-        } + captions
+        return samples.indices.flatMap { i in samples[i].questions.map { make($0.question, $0.answer, i) } } + captions
     }
 
     /// The frozen vision tower's features for every image, computed once: [N, tokens, vision hidden].

@@ -143,11 +143,19 @@ public struct Recipe: Codable, Equatable {
         public var projectorWarmupLRScale: Float = 5
         /// Also train a new projector on the target LLM for the same steps and compare.
         public var compareScratch = false
+        /// The converter's vocabulary: every token both tokenizers have, or those the training data uses.
+        public var converterTokens = ConverterTokens.all
+        public enum ConverterTokens: String, Codable, Sendable { case all, data }
+        /// Held-out loss every this many steps (0: none; the comparison then uses training losses),
+        /// on the questions and captions of `validationScenes` test scenes (another seed than the VQA's).
+        public var validationEvery = 10
+        public var validationScenes = 32
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case converterSteps = "converter_steps", converterLearningRate = "converter_learning_rate"
             case projectorWarmupSteps = "projector_warmup_steps", projectorWarmupEpochs = "projector_warmup_epochs"
             case projectorWarmupLRScale = "projector_warmup_lr_scale", compareScratch = "compare_scratch"
+            case converterTokens = "converter_tokens", validationEvery = "validation_every", validationScenes = "validation_scenes"
         }
         public init() {}
         public init(from decoder: Decoder) throws {
@@ -158,6 +166,9 @@ public struct Recipe: Codable, Equatable {
             projectorWarmupEpochs = try c.decodeIfPresent(Double.self, forKey: .projectorWarmupEpochs)
             projectorWarmupLRScale = try c.decodeIfPresent(Float.self, forKey: .projectorWarmupLRScale) ?? projectorWarmupLRScale
             compareScratch = try c.decodeIfPresent(Bool.self, forKey: .compareScratch) ?? compareScratch
+            converterTokens = try c.decodeIfPresent(ConverterTokens.self, forKey: .converterTokens) ?? converterTokens
+            validationEvery = try c.decodeIfPresent(Int.self, forKey: .validationEvery) ?? validationEvery
+            validationScenes = try c.decodeIfPresent(Int.self, forKey: .validationScenes) ?? validationScenes
         }
 
         /// The warm-up's steps for `examples` training examples in batches of `batchSize`.
@@ -207,7 +218,9 @@ public struct Recipe: Codable, Equatable {
             throw RecipeError("\(url.path): \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
         } catch let DecodingError.dataCorrupted(context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw RecipeError("\(url.path): \"\(field)\" is not valid (recipes: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            let known = field == "recipe" ? "recipes: " + Kind.allCases.map(\.rawValue).joined(separator: ", ")
+                : field == "vpgtrans.converter_tokens" ? "all or data" : context.debugDescription
+            throw RecipeError("\(url.path): \"\(field)\" is not valid (\(known))")
         }
         let base = url.deletingLastPathComponent()
         func resolve(_ path: String?) -> String? { path.map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path } }
@@ -267,6 +280,8 @@ public struct Recipe: Codable, Equatable {
             throw RecipeError("\"vpgtrans.projector_warmup_steps\" and \"vpgtrans.projector_warmup_epochs\" cannot both be set")
         }
         if let e = v.projectorWarmupEpochs, !(e > 0) { throw RecipeError("\"vpgtrans.projector_warmup_epochs\" must be positive (it is \(e))") }
+        if v.validationEvery < 0 { throw RecipeError("\"vpgtrans.validation_every\" must be 0 (none) or positive (it is \(v.validationEvery))") }
+        try positive(v.validationScenes, "vpgtrans.validation_scenes")
         if !(v.converterLearningRate > 0) { throw RecipeError("\"vpgtrans.converter_learning_rate\" must be positive") }
         if !(v.projectorWarmupLRScale > 0) { throw RecipeError("\"vpgtrans.projector_warmup_lr_scale\" must be positive") }
     }

@@ -17,25 +17,33 @@ public struct VPGTransReport {
     public var warmupLosses: [Float]
     public var finetuneLosses: [Float]
     public var scratchLosses: [Float]?
+    /// Held-out losses (steps counted within each phase), when measured.
+    public var warmupValidation: [VPGTransfer.Comparison.Point] = []
+    public var finetuneValidation: [VPGTransfer.Comparison.Point] = []
+    public var scratchValidation: [VPGTransfer.Comparison.Point] = []
     public var comparison: VPGTransfer.Comparison?
     public var vqa: VQAAccuracy?
     public var scratchVQA: VQAAccuracy?
 
     public var jsonObject: [String: Any] {
-        func phase(_ s: TrainingSettings, _ losses: [Float]) -> [String: Any] {
+        func rounded(_ x: Float) -> Double { (Double(x) * 1e4).rounded() / 1e4 }
+        func phase(_ s: TrainingSettings, _ losses: [Float], _ validation: [VPGTransfer.Comparison.Point]) -> [String: Any] {
             let tail = losses.suffix(min(20, losses.count))
-            return ["steps": s.steps, "learning_rate": Double(s.learningRate), "first_loss": losses.first.map { Double($0) as Any } ?? NSNull(),
-                    "final_loss": tail.isEmpty ? NSNull() : Double(tail.reduce(0, +) / Float(tail.count)),
-                    "losses": losses.map { (Double($0) * 1e4).rounded() / 1e4 }]
+            var o: [String: Any] = ["steps": s.steps, "learning_rate": Double(s.learningRate),
+                                    "first_loss": losses.first.map { Double($0) as Any } ?? NSNull(),
+                                    "final_loss": tail.isEmpty ? NSNull() : Double(tail.reduce(0, +) / Float(tail.count)),
+                                    "losses": losses.map(rounded)]
+            if !validation.isEmpty { o["validation"] = validation.map { [$0.step, rounded($0.loss)] as [Any] } }
+            return o
         }
         var o: [String: Any] = [
             "converter": ["shared_tokens": sharedTokens, "steps": converterSteps, "cosine_loss": Double(converterLoss)],
-            "warmup": phase(warmup, warmupLosses), "finetune": phase(finetune, finetuneLosses),
+            "warmup": phase(warmup, warmupLosses, warmupValidation), "finetune": phase(finetune, finetuneLosses, finetuneValidation),
         ]
         if let scratchLosses {
             var s = finetune
             s.steps = scratchLosses.count
-            o["scratch"] = phase(s, scratchLosses)
+            o["scratch"] = phase(s, scratchLosses, scratchValidation)
         }
         o["comparison"] = comparison?.jsonObject
         o["vqa"] = vqa?.jsonObject
@@ -77,27 +85,40 @@ extension RecipeRunner {
         let imageToken = try imageTokenId(tokenizer, lmDir.path)
 
         // 1. The word-embedding converter, folded into the projector of a LLaVA for the new LLM.
+        func examples(_ samples: [WorldSample]) -> [TokenizedExample] {
+            LlavaAlignment.examples(tokenizer, imageTokenId: imageToken, imageTokens: source.tokensPerImage, samples: samples, stage: .instructionTuning)
+        }
+        let trainExamples = examples(train.samples)
         let moved = try VPGTransfer.move(source, sourceTokenizer: sourceTokenizer, to: target, tokenizer: tokenizer, imageTokenId: imageToken,
-                                         converterSteps: v.converterSteps, converterLearningRate: v.converterLearningRate)
+                                         converterSteps: v.converterSteps, converterLearningRate: v.converterLearningRate,
+                                         within: v.converterTokens == .data ? Set(trainExamples.flatMap(\.ids)) : nil)
         let llava = moved.llava
-        log(String(format: "vpgtrans: word-embedding converter %d → %d over %d shared tokens, cosine loss %.4f after %d steps",
-                   source.config.text.hiddenSize, target.config.hiddenSize, moved.sharedTokens, moved.converterLoss, v.converterSteps))
+        log(String(format: "vpgtrans: word-embedding converter %d → %d over %d shared tokens (%@), cosine loss %.4f after %d steps",
+                   source.config.text.hiddenSize, target.config.hiddenSize, moved.sharedTokens,
+                   v.converterTokens == .data ? "those the training data uses" : "all", moved.converterLoss, v.converterSteps))
 
         // 2–3. Warm-up of the projector, then VPG + projector, the new LLM frozen.
-        let features = LlavaAlignment.visionFeatures(source, pixels: train.pixels)
-        let examples = LlavaAlignment.examples(tokenizer, llava: llava, samples: train.samples, stage: .instructionTuning)
-        var setting = VPGTransfer.Setting(languageModel: llava.language_model, imageTokenId: imageToken, features: features,
-                                          examples: examples, padId: tokenizer.padTokenId ?? 0)
+        var setting = VPGTransfer.Setting(languageModel: llava.language_model, imageTokenId: imageToken,
+                                          features: LlavaAlignment.visionFeatures(source, pixels: train.pixels), examples: trainExamples,
+                                          padId: tokenizer.padTokenId ?? 0)
         setting.makeTrainer = { phase, model, s in
             try self.makeTrainer(phase.rawValue, model, s, output, checkpoints: "checkpoints/" + phase.checkpointFolder)
         }
-        let warmupSteps = v.warmupSteps(examples: examples.count, batchSize: settings.batchSize * settings.accumulation)
+        if v.validationEvery > 0 {
+            let held = WorldData(World().samples(.test, count: v.validationScenes, seed: recipe.world.seed &+ 1), processor: processor)
+            setting.validation = (examples(held.samples), LlavaAlignment.visionFeatures(source, pixels: held.pixels), v.validationEvery)
+        }
+        func validation(_ trainer: Trainer) -> [VPGTransfer.Comparison.Point] {
+            trainer.history.compactMap { r in r.validationLoss.map { VPGTransfer.Comparison.Point(step: r.step, loss: $0) } }
+        }
+        let warmupSteps = v.warmupSteps(examples: trainExamples.count, batchSize: settings.batchSize * settings.accumulation)
         let (_, warm, fine) = try setting.transfer(llava.multi_modal_projector as! MLPProjector, warmupSteps: warmupSteps,
                                                    lrScale: v.projectorWarmupLRScale, finetune: settings)
         try HFExport.write(llava, processor: processor, to: output)
         var report = VPGTransReport(sharedTokens: moved.sharedTokens, converterSteps: v.converterSteps, converterLoss: moved.converterLoss,
                                     warmup: warm.settings, finetune: settings, warmupLosses: warm.history.map(\.loss),
                                     finetuneLosses: fine.history.map(\.loss))
+        (report.warmupValidation, report.finetuneValidation) = (validation(warm), validation(fine))
         log(String(format: "vpgtrans: warm-up %d steps at learning rate %.1e, loss %.3f → %.3f; fine-tuning %d steps, loss %.3f → %.3f",
                    warm.settings.steps, warm.settings.learningRate, report.warmupLosses.first ?? .nan, report.warmupLosses.last ?? .nan,
                    settings.steps, report.finetuneLosses.first ?? .nan, report.finetuneLosses.last ?? .nan))
@@ -114,7 +135,13 @@ extension RecipeRunner {
             try HFExport.write(scratch, processor: processor, to: scratchDir)
             try copyTokenizer(from: lmDir, to: scratchDir)
             report.scratchLosses = trainer.history.map(\.loss)
-            let comparison = VPGTransfer.Comparison(transfer: report.warmupLosses + report.finetuneLosses, scratch: report.scratchLosses!)
+            report.scratchValidation = validation(trainer)
+            let shift = warm.settings.steps
+            let comparison = v.validationEvery > 0
+                ? VPGTransfer.Comparison(transfer: report.warmupValidation + report.finetuneValidation.map { .init(step: $0.step + shift, loss: $0.loss) },
+                                         scratch: report.scratchValidation, steps: scratchSettings.steps,
+                                         measure: "validation loss (\(setting.validation!.examples.count) held-out examples)")
+                : VPGTransfer.Comparison(transfer: report.warmupLosses + report.finetuneLosses, scratch: report.scratchLosses!)
             report.comparison = comparison
             log("vpgtrans: " + comparison.summary)
         }
@@ -144,15 +171,16 @@ extension VPGTransfer {
     }
 
     /// VPGTrans's first step on a LLaVA: a word-embedding converter from `source`'s language model
-    /// to `target` over the tokens their tokenizers share (`<image>` aside), folded into the
+    /// to `target` over the tokens their tokenizers share (`<image>` aside; with `within`, only
+    /// those target ids), folded into the
     /// source's MLP projector, in a LLaVA of the source's vision tower and `target`.
     public static func move(_ source: LlavaForConditionalGeneration, sourceTokenizer: Tokenizer, to target: LlamaForCausalLM,
                             tokenizer: Tokenizer, imageTokenId: Int, converterSteps: Int = 300,
-                            converterLearningRate: Float = 1e-2) throws -> Moved {
+                            converterLearningRate: Float = 1e-2, within: Set<Int>? = nil) throws -> Moved {
         guard let projector = source.multi_modal_projector as? MLPProjector, projector.linear_2.bias != nil else {
             throw RecipeError("the source LLaVA's projector is not a two-layer MLP with biases")
         }
-        let shared = sharedVocabulary(source: sourceTokenizer, target: tokenizer, excluding: ["<image>"])
+        let shared = sharedVocabulary(source: sourceTokenizer, target: tokenizer, excluding: ["<image>"], within: within)
         guard shared.source.count >= 2 else {
             throw RecipeError("the two tokenizers share \(shared.source.count) tokens; the converter needs a shared vocabulary")
         }

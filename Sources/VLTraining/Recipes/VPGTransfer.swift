@@ -28,11 +28,12 @@ public enum VPGTransfer {
 
     /// The tokens both tokenizers have, by their text: rows of the source's and of the target's
     /// embedding table, in the target's order. `excluding` (e.g. `<image>`, whose row no text
-    /// trained) is left out.
-    public static func sharedVocabulary(source: Tokenizer, target: Tokenizer, excluding: Set<String> = []) -> (source: [Int], target: [Int]) {
+    /// trained) is left out; with `within`, only those target ids are kept.
+    public static func sharedVocabulary(source: Tokenizer, target: Tokenizer, excluding: Set<String> = [],
+                                        within: Set<Int>? = nil) -> (source: [Int], target: [Int]) {
         var tokens = target.bpe.vocab
         for t in target.addedTokens { tokens[t.content] = t.id }
-        let pairs = tokens.filter { !excluding.contains($0.key) }.compactMap { text, id in source.tokenId(text).map { ($0, id) } }
+        let pairs = tokens.filter { !excluding.contains($0.key) && within?.contains($0.value) != false }.compactMap { text, id in source.tokenId(text).map { ($0, id) } }
             .sorted { $0.1 < $1.1 }
         return (pairs.map(\.0), pairs.map(\.1))
     }
@@ -117,6 +118,8 @@ extension VPGTransfer {
         public var padId: Int
         /// The trainer of a phase (progress, checkpoints, resuming); a plain one by default.
         public var makeTrainer: (Phase, Module, TrainingSettings) throws -> Trainer = { Trainer(model: $1, settings: $2) }
+        /// Held-out examples (indexing `features`) whose loss is measured every `every` steps.
+        public var validation: (examples: [TokenizedExample], features: Tensor, every: Int)?
 
         public init(languageModel: LlamaForCausalLM, imageTokenId: Int, features: Tensor, examples: [TokenizedExample], padId: Int) {
             (self.languageModel, self.imageTokenId, self.features, self.examples, self.padId) = (languageModel, imageTokenId, features, examples, padId)
@@ -131,6 +134,9 @@ extension VPGTransfer {
             variant.model.freeze()
             variant.model.unfreeze(phase.trainable)
             let trainer = try makeTrainer(phase, variant.model, settings)
+            if let (examples, features, every) = validation, every > 0 {
+                trainer.validation = (every, { try variant.loss(examples: examples, features: features, padId: padId) })
+            }
             try variant.train(examples: examples, features: features, padId: padId, trainer: trainer)
             return (variant, trainer)
         }
@@ -150,9 +156,18 @@ extension VPGTransfer {
     }
 
     /// The transfer's loss curve (warm-up then fine-tuning) against training from scratch for as
-    /// many steps: the loss the scratch run ends at (mean of its last `window` steps) and when the
-    /// transfer first reaches it, and the other way round.
+    /// many steps: the loss the scratch run ends at and when the transfer first reaches it, and the
+    /// other way round.
     public struct Comparison: Equatable, Sendable {
+        /// A loss measured after `step` steps.
+        public struct Point: Equatable, Sendable {
+            public var step: Int
+            public var loss: Float
+            public init(step: Int, loss: Float) { (self.step, self.loss) = (step, loss) }
+        }
+
+        /// What the losses are ("validation loss", "training loss, mean of 20 steps").
+        public var measure: String
         public var steps: Int
         public var scratchLoss: Float
         public var transferLoss: Float
@@ -161,13 +176,23 @@ extension VPGTransfer {
         /// Steps the scratch run needed to reach `transferLoss`; nil if it never did.
         public var scratchStepsToTransferLoss: Int?
 
+        /// Curves measured at some steps; each run's last point is its final loss.
+        public init(transfer: [Point], scratch: [Point], steps: Int, measure: String) {
+            (self.steps, self.measure) = (steps, measure)
+            (scratchLoss, transferLoss) = (scratch.last?.loss ?? .nan, transfer.last?.loss ?? .nan)
+            transferStepsToScratchLoss = transfer.first { $0.loss <= scratchLoss }?.step
+            scratchStepsToTransferLoss = scratch.first { $0.loss <= transferLoss }?.step
+        }
+
+        /// Training losses of every step, each point the mean of the `window` steps up to it (the
+        /// first step from which that mean is at or below the other's final one, as `stepsToReach`).
         public init(transfer: [Float], scratch: [Float], window: Int = 20) {
             let w = max(1, min(window, transfer.count, scratch.count))
-            func tail(_ l: [Float]) -> Float { l.suffix(w).reduce(0, +) / Float(w) }
-            steps = scratch.count
-            (scratchLoss, transferLoss) = (tail(scratch), tail(transfer))
-            transferStepsToScratchLoss = VPGTransfer.stepsToReach(scratchLoss, losses: transfer, window: w)
-            scratchStepsToTransferLoss = VPGTransfer.stepsToReach(transferLoss, losses: scratch, window: w)
+            func smoothed(_ l: [Float]) -> [Point] {
+                l.count < w ? [] : (w...l.count).map { Point(step: $0, loss: l[($0 - w)..<$0].reduce(0, +) / Float(w)) }
+            }
+            self.init(transfer: smoothed(transfer), scratch: smoothed(scratch), steps: scratch.count,
+                      measure: "training loss, mean of \(w) steps")
         }
 
         /// Steps the transfer saved against training from scratch to the same loss.
@@ -178,13 +203,14 @@ extension VPGTransfer {
                 ?? "did not reach it in \(steps) steps"
             let back = scratchStepsToTransferLoss.map { "from scratch reached the transfer's final %.3f after \($0) steps" }
                 ?? "from scratch never reached the transfer's final %.3f"
-            return String(format: "from scratch ends at loss %.3f; the transfer %@; " + back, scratchLoss, reached, transferLoss)
+            return String(format: "%@: from scratch ends at %.3f; the transfer %@; " + back, measure, scratchLoss, reached, transferLoss)
         }
 
         public var jsonObject: [String: Any] {
-            ["steps": steps, "scratch_loss": Double(scratchLoss), "transfer_loss": Double(transferLoss),
-             "transfer_steps_to_scratch_loss": transferStepsToScratchLoss as Any, "steps_saved": stepsSaved as Any,
-             "scratch_steps_to_transfer_loss": scratchStepsToTransferLoss as Any]
+            func orNull(_ v: Int?) -> Any { v.map { $0 as Any } ?? NSNull() }
+            return ["measure": measure, "steps": steps, "scratch_loss": Double(scratchLoss), "transfer_loss": Double(transferLoss),
+                    "transfer_steps_to_scratch_loss": orNull(transferStepsToScratchLoss), "steps_saved": orNull(stepsSaved),
+                    "scratch_steps_to_transfer_loss": orNull(scratchStepsToTransferLoss)]
         }
     }
 }
