@@ -43,6 +43,7 @@ final class VPGTransRecipeTests: TemporaryDirectoryTestCase {
         try assertError(base, overrides: ["training.stpes=3"], contains: "\"training.stpes\" is not a recipe field")
         try assertError("recipe: vpgtrans\noutput: out\nlanguage_model: lm\n", contains: "vpgtrans needs \"model\"")
         try assertError("recipe: vpgtrans\noutput: out\nmodel: s1\n", contains: "vpgtrans needs \"language_model\"")
+        try assertError(base + "vision: clip\n", contains: "\"vision\" is not read by vpgtrans")
         try assertError(base + "vpgtrans: {compare_scratch: maybe}\n", contains: "\"vpgtrans.compare_scratch\" has the wrong type")
         try assertError(base + "vpgtrans: {projector_warmup_steps: 3, projector_warmup_epochs: 1}\n", contains: "cannot both be set")
         try assertError(base, overrides: ["vpgtrans.converter_steps=0"], contains: "\"vpgtrans.converter_steps\" must be positive")

@@ -271,6 +271,8 @@ public struct Recipe: Codable, Equatable {
             if vpgtrans != nil { throw RecipeError("\"vpgtrans\" is read only by the vpgtrans recipe") }
             return
         }
+        if vision != nil { throw RecipeError("\"vision\" is not read by vpgtrans: the vision tower is the one of \"model\"") }
+        if lora != nil { throw RecipeError("\"lora\" is not read by vpgtrans: the new language model stays frozen") }
         if model == nil { throw RecipeError("vpgtrans needs \"model\" (the source: a LLaVA directory, e.g. llava-stage1's)") }
         if languageModel == nil { throw RecipeError("vpgtrans needs \"language_model\" (the target: a LLaMA directory, e.g. language-model's)") }
         let v = vpgtrans ?? VPGTrans()
