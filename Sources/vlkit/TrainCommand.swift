@@ -26,10 +26,16 @@ struct TrainCommand: ParsableCommand {
         runner.resume = resume
         runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let log = try metrics.map { try MetricsLog(url: URL(fileURLWithPath: $0), append: resume) }
-        var bar: ProgressBar?
+        var bar: ProgressBar?, barStage = ""
         runner.onStep = { stage, settings, record in
-            if bar == nil { bar = ProgressBar(total: settings.steps, label: stage, samplesPerStep: settings.batchSize * settings.accumulation) }
-            bar?.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss)), ("lr", String(format: "%.1e", record.learningRate))])
+            // One bar a stage: vpgtrans runs several (warm-up, fine-tuning, from scratch).
+            if bar == nil || stage != barStage {
+                bar = ProgressBar(total: settings.steps, label: stage, samplesPerStep: settings.batchSize * settings.accumulation)
+                barStage = stage
+            }
+            let validation = record.validationLoss.map { [("val", String(format: "%.3f", $0))] } ?? []
+            bar?.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss))] + validation
+                + [("lr", String(format: "%.1e", record.learningRate))])
             if record.step == settings.steps { bar?.finish() }
             try log?.write(["stage": .string(stage), "step": .int(record.step), "loss": .double(Double(record.loss)),
                             "lr": .double(Double(record.learningRate)), "samples_per_second": .double(record.samplesPerSecond)])

@@ -159,6 +159,7 @@ public struct Demo {
     /// `--vpg-transfer` (VPGTrans): an MLP projector trained on the demo's LLaMA, moved to a second,
     /// differently sized LLaMA through a word-embedding converter, against the same projector
     /// trained there from scratch for the same steps. Both target-side runs keep the LLM frozen.
+    /// The `vpgtrans` recipe runs the same phases (`VPGTransfer.Setting`) on a trained LLaVA.
     public func transferVPG() throws -> VPGTransferResult {
         var result = DemoResult()
         let p = try pretrain(into: &result)
@@ -166,22 +167,26 @@ public struct Demo {
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
         let (vision, features, testFeatures) = try visionFeatures(p)
         let steps = options.connectors
-        func train(_ projector: MLPProjector, on lm: LlamaForCausalLM, _ name: String, _ settings: TrainingSettings,
-                   only: [String]? = nil) throws -> (ConnectorVariant, Trainer) {
-            let variant = ConnectorVariant.prefix(.mlp, connector: projector, featureTokens: features.shape[1], languageModel: lm, imageTokenId: imageToken)
-            if let only { variant.model.freeze(); variant.model.unfreeze(only) }
-            let examples = p.train.samples.indices.flatMap { i in
-                p.train.samples[i].questions.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: i) }
+        let examples = p.train.samples.indices.flatMap { i in
+            p.train.samples[i].questions.map {
+                LlavaAlignment.example(tokenizer, question: $0.question, answer: $0.answer, image: i, imageTokenId: imageToken,
+                                       imageTokens: features.shape[1])
             }
-            let trainer = Trainer(model: variant.model, settings: settings)
-            trainer.onStep = { onStep(name, settings, $0) }
-            try variant.train(examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
-            return (variant, trainer)
+        }
+        func setting(_ lm: LlamaForCausalLM) -> VPGTransfer.Setting {
+            var s = VPGTransfer.Setting(languageModel: lm, imageTokenId: imageToken, features: features, examples: examples,
+                                        padId: tokenizer.padTokenId ?? 0)
+            s.makeTrainer = { [onStep] phase, model, settings in
+                let trainer = Trainer(model: model, settings: settings)
+                trainer.onStep = { onStep(phase.rawValue, settings, $0) }
+                return trainer
+            }
+            return s
         }
         func accuracy(_ variant: ConnectorVariant) throws -> Double { try testAccuracy(variant, p, features: testFeatures).overall.accuracy }
         GlobalRandom.seed(options.seed &+ 101)
         let source = MLPProjector(inputSize: vision.featureSize, outputSize: p.languageModel.config.hiddenSize)
-        _ = try train(source, on: p.languageModel, "vpg on source llm", steps)
+        try setting(p.languageModel).train(source, .source, steps)
 
         // A second LLaMA, wider and separately pre-trained: the "new LLM" of VPGTrans.
         var targetSettings = options.languageModel
@@ -189,23 +194,20 @@ public struct Demo {
         GlobalRandom.seed(options.seed &+ 202)
         let (target, _, _) = try runner.trainLanguageModel(on: p.train, settings: targetSettings,
                                                            output: outputDirectory.appendingPathComponent("language-model-2"), hidden: 192)
+        let onTarget = setting(target)
         GlobalRandom.seed(options.seed &+ 303)
-        let (scratchVariant, scratch) = try train(MLPProjector(inputSize: vision.featureSize, outputSize: 192), on: target, "vpg from scratch", steps)
+        let (scratchVariant, scratch) = try onTarget.train(MLPProjector(inputSize: vision.featureSize, outputSize: 192), .scratch, steps)
 
         let converter = try VPGTransfer.trainEmbeddingConverter(source: p.languageModel.model.embed_tokens.weight.value,
                                                                 target: target.model.embed_tokens.weight.value)
-        let moved = VPGTransfer.transferred(source, converter: converter)
-        var warmup = steps
-        warmup.steps = max(1, steps.steps / 10)
-        warmup.learningRate *= 5
-        _ = try train(moved, on: target, "vpgtrans warm-up (5× lr)", warmup, only: ["connector.linear_2"])
+        let warmup = max(1, steps.steps / 10)
         var rest = steps
-        rest.steps = steps.steps - warmup.steps
-        let (transferVariant, transfer) = try train(moved, on: target, "vpgtrans fine-tune", rest)
-
-        let goal = scratch.history.suffix(20).map(\.loss).reduce(0, +) / Float(min(20, scratch.history.count))
-        let reached = VPGTransfer.stepsToReach(goal, losses: transfer.history.map(\.loss)).map { $0 + warmup.steps }
-        return VPGTransferResult(steps: steps.steps, scratchLoss: goal, transferStepsToScratchLoss: reached,
+        rest.steps = steps.steps - warmup
+        let (transferVariant, warm, fine) = try onTarget.transfer(VPGTransfer.transferred(source, converter: converter), warmupSteps: warmup,
+                                                                  finetune: rest)
+        let comparison = VPGTransfer.Comparison(transfer: (warm.history + fine.history).map(\.loss), scratch: scratch.history.map(\.loss))
+        return VPGTransferResult(steps: steps.steps, scratchLoss: comparison.scratchLoss,
+                                 transferStepsToScratchLoss: comparison.transferStepsToScratchLoss,
                                  scratchAccuracy: try accuracy(scratchVariant), transferAccuracy: try accuracy(transferVariant))
     }
 

@@ -126,6 +126,21 @@ public struct ConnectorVariant {
         }
     }
 
+    /// The mean loss over the learnt tokens of `examples` (no gradients), in chunks of `chunk`.
+    public func loss(examples: [TokenizedExample], features: Tensor, padId: Int, chunk: Int = 64) throws -> Float {
+        var total: Float = 0, counted = 0
+        for start in stride(from: 0, to: examples.count, by: chunk) {
+            let part = Array(examples[start..<min(start + chunk, examples.count)])
+            let batch = LanguageModelBatch(part, padId: padId)
+            let n = batch.targets.toInts().filter { $0 != -100 }.count
+            guard n > 0 else { continue }
+            let logits = try noGrad { try self.logits(batch, features.indexSelect(0, part.map { $0.image! })) }
+            total += noGrad { languageModelLoss(logits: logits, targets: batch.targets).item() } * Float(n)
+            counted += n
+        }
+        return counted > 0 ? total / Float(counted) : .nan
+    }
+
     /// The greedy answer to `question` about an image with features [1, N, Cv].
     public func answer(_ tokenizer: Tokenizer, question: String, features: Tensor, maxTokens: Int = 4) throws -> String {
         let ids = Array(example(tokenizer, question: question, answer: "", image: 0).ids.dropLast())

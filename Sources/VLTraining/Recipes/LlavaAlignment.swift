@@ -18,17 +18,26 @@ public enum LlavaAlignment {
                                 selection: VisionFeatureSelection = VisionFeatureSelection()) throws -> LlavaForConditionalGeneration {
         var c = LlavaConfig()
         c.vision = clip.config.vision
+        c.selection = selection
+        return try assemble(c, vision: clip.vision_model.stateDict(), languageModel: languageModel, imageTokenId: imageTokenId)
+    }
+
+    /// A LLaVA of `config`'s vision tower and projector kind with `languageModel` (its config
+    /// becomes the text config): the tower's weights are `vision` (names `embeddings.*`,
+    /// `encoder.*`… as `CLIPVisionTransformer` has them), the projector's are `projector`
+    /// (`linear_1.*`, `linear_2.*`) or new (PyTorch's default initialisation).
+    public static func assemble(_ config: LlavaConfig, vision: [String: Tensor], languageModel: LlamaForCausalLM, imageTokenId: Int,
+                                projector: [String: Tensor]? = nil) throws -> LlavaForConditionalGeneration {
+        var c = config
         c.text = languageModel.config
         c.imageTokenId = imageTokenId
-        c.selection = selection
         let llava = try Init.skipping { try LlavaForConditionalGeneration(c) }
         var state: [String: Tensor] = [:]
-        for (k, v) in clip.vision_model.stateDict() { state["vision_tower.vision_model." + k] = v.clone() }
+        for (k, v) in vision { state["vision_tower.vision_model." + k] = v.clone() }
         for (k, v) in languageModel.stateDict() { state["language_model." + k] = v.clone() }
         // Init.skipping left the projector uninitialised: give it PyTorch's default initialisation.
-        for (k, v) in MLPProjector(inputSize: c.vision.hiddenSize, outputSize: c.text.hiddenSize).stateDict() {
-            state["multi_modal_projector." + k] = v
-        }
+        let fresh = { MLPProjector(inputSize: llava.vision_tower.featureSize, outputSize: c.text.hiddenSize).stateDict() }
+        for (k, v) in projector ?? fresh() { state["multi_modal_projector." + k] = v.clone() }
         try llava.load(stateDict: state)
         return llava
     }
@@ -55,6 +64,23 @@ public enum LlavaAlignment {
         e.trained = e.ids.indices.flatMap { e.ids[$0] == imageTokenId ? [Bool](repeating: false, count: n) : [e.trained[$0]] }
         e.ids = expandImageTokens(e.ids, imageTokenId: imageTokenId, count: n)
         return e
+    }
+
+    /// A stage's examples on `samples`: caption requests, and in stage 2 every question first.
+    public static func examples(_ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, samples: [WorldSample],
+                                stage: Stage) -> [TokenizedExample] {
+        examples(tokenizer, imageTokenId: llava.config.imageTokenId, imageTokens: llava.tokensPerImage, samples: samples, stage: stage)
+    }
+
+    /// The same for any model whose `<image>` (`imageTokenId`) becomes `imageTokens` tokens.
+    public static func examples(_ tokenizer: Tokenizer, imageTokenId: Int, imageTokens: Int, samples: [WorldSample],
+                                stage: Stage) -> [TokenizedExample] {
+        func make(_ question: String, _ answer: String, _ image: Int) -> TokenizedExample {
+            example(tokenizer, question: question, answer: answer, image: image, imageTokenId: imageTokenId, imageTokens: imageTokens)
+        }
+        let captions = samples.indices.map { make(WorldEvaluation.captionRequest, samples[$0].caption, $0) }
+        guard stage == .instructionTuning else { return captions }
+        return samples.indices.flatMap { i in samples[i].questions.map { make($0.question, $0.answer, i) } } + captions
     }
 
     /// The frozen vision tower's features for every image, computed once: [N, tokens, vision hidden].

@@ -49,7 +49,8 @@ extension RecipeRunner {
         do { return try load(URL(fileURLWithPath: path)) } catch { throw RecipeError("\"\(field)\": \(path) should be \(what): \(error)") }
     }
 
-    private func languageModel(_ recipe: Recipe) throws -> (LlamaForCausalLM, URL) {
+    /// The recipe's `language_model`: a LLaMA and its directory.
+    func languageModel(_ recipe: Recipe) throws -> (LlamaForCausalLM, URL) {
         try input(recipe, "language_model", recipe.languageModel, "a LLaMA directory") { dir in
             guard case .llama(let lm) = try loadModel(directory: dir, only: LlamaConfig.modelTypes) else { throw ConfigError("not a LLaMA") }
             return (lm, dir)
@@ -177,10 +178,7 @@ extension RecipeRunner {
     private func report(_ stage: String, vqa: VQAAccuracy, output: URL) throws {
         log(String(format: "%@: test VQA accuracy %.3f over %d questions (answer-type prior %.3f)",
                    stage, vqa.overall.accuracy, vqa.overall.count, vqa.typePriorBaseline))
-        try writeJSON(["split": "test", "questions": vqa.overall.count, "vqa_accuracy": vqa.overall.accuracy,
-                       "vqa_type_prior": vqa.typePriorBaseline,
-                       "vqa_by_type": vqa.byType.mapValues { ["accuracy": $0.accuracy, "chance": $0.majorityBaseline, "count": $0.count] }],
-                      to: output.appendingPathComponent("eval.json"))
+        try writeJSON(vqa.jsonObject.merging(["split": "test"]) { a, _ in a }, to: output.appendingPathComponent("eval.json"))
     }
 
     /// The regular files of a model directory (not its checkpoints), copied.

@@ -31,6 +31,7 @@ public struct RecipeRunner {
         .blip2Stage1: TrainingSettings(steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
         .blip2Stage2: TrainingSettings(steps: 900, batchSize: 32, learningRate: 1e-3, warmupSteps: 20),
         .minigpt4: TrainingSettings(steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20),
+        .vpgtrans: TrainingSettings(steps: 300, batchSize: 32, learningRate: 2e-3, warmupSteps: 20),
     ]
 
     /// What LLaVA assemblies on the world read from the vision tower: the last layer with its
@@ -38,6 +39,7 @@ public struct RecipeRunner {
     public static let worldFeatureSelection = VisionFeatureSelection(layers: [-1], keepClassToken: true)
 
     public func run(_ recipe: Recipe) throws {
+        try recipe.validate()
         let settings = recipe.training.applied(to: RecipeRunner.defaults[recipe.recipe]!)
         let output = URL(fileURLWithPath: recipe.output)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
@@ -49,7 +51,8 @@ public struct RecipeRunner {
         case .clip:
             _ = try trainCLIP(on: train, processor: processor, settings: settings, output: output)
         case .languageModel:
-            _ = try trainLanguageModel(on: train, settings: settings, output: output)
+            _ = try trainLanguageModel(on: train, settings: settings, output: output, hidden: recipe.config?.hiddenSize ?? 128,
+                                       layers: recipe.config?.numHiddenLayers ?? 4)
         case .llavaStage1:
             guard let vision = recipe.vision, let lmDir = recipe.languageModel else {
                 throw RecipeError("llava-stage1 needs \"vision\" (a CLIP directory) and \"language_model\" (a LLaMA directory)")
@@ -85,6 +88,9 @@ public struct RecipeRunner {
         case .blip2Vision, .blip2Stage1, .blip2Stage2, .minigpt4:
             let test = WorldData(world.samples(.test, count: recipe.world.testScenes, seed: recipe.world.seed), processor: processor)
             try runBlip2(recipe, train: train, test: test, processor: processor, settings: settings, output: output)
+        case .vpgtrans:
+            try runVPGTrans(recipe, train: train, test: world.samples(.test, count: recipe.world.testScenes, seed: recipe.world.seed),
+                            processor: processor, settings: settings, output: output)
         }
     }
 
@@ -104,11 +110,11 @@ public struct RecipeRunner {
 
     /// A small LLaMA on the world's text (captions, questions with answers); writes the directory.
     public func trainLanguageModel(on train: WorldData, settings: TrainingSettings, output: URL,
-                                   hidden: Int = 128) throws -> (LlamaForCausalLM, Tokenizer, Trainer) {
+                                   hidden: Int = 128, layers: Int = 4) throws -> (LlamaForCausalLM, Tokenizer, Trainer) {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         try WorldTokenizers.writeLanguageModelTokenizer(to: output)
         let tokenizer = try Tokenizer(directory: output)
-        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: hidden))
+        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: hidden, layers: layers))
         let text = train.samples.flatMap { s in
             [TokenizedExample.promptResponse(tokenizer, prompt: "", response: s.caption)]
                 + s.questions.map { TokenizedExample.promptResponse(tokenizer, prompt: "", response: "\($0.question) \($0.answer)") }
@@ -126,16 +132,11 @@ public struct RecipeRunner {
     public func trainLlava(_ llava: LlavaForConditionalGeneration, stage: LlavaAlignment.Stage, on train: WorldData, tokenizer: Tokenizer,
                            settings: TrainingSettings, output: URL, processor: ImageProcessor, lora: LoRAConfig? = nil) throws -> Trainer {
         let features = LlavaAlignment.visionFeatures(llava, pixels: train.pixels)
-        let captions = train.samples.indices.map {
-            LlavaAlignment.example(tokenizer, llava: llava, question: WorldEvaluation.captionRequest, answer: train.samples[$0].caption, image: $0)
-        }
-        let questions = stage == .featureAlignment ? [] : train.samples.indices.flatMap { i in
-            train.samples[i].questions.map { LlavaAlignment.example(tokenizer, llava: llava, question: $0.question, answer: $0.answer, image: i) }
-        }
+        let examples = LlavaAlignment.examples(tokenizer, llava: llava, samples: train.samples, stage: stage)
         LlavaAlignment.prepare(llava, stage: stage)
         let name = stage == .featureAlignment ? "llava stage 1" : "llava stage 2"
         let trainer = try makeTrainer(name, llava, settings, output)
-        try LlavaAlignment.train(llava, examples: questions + captions, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
+        try LlavaAlignment.train(llava, examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
         if let lora { try saveAndMergeLoRA(llava.language_model, lora, output: output) }
         try HFExport.write(llava, processor: processor, to: output)
         return trainer
@@ -147,11 +148,14 @@ public struct RecipeRunner {
         try lm.mergeLoRA()
     }
 
-    func makeTrainer(_ name: String, _ model: Module, _ settings: TrainingSettings, _ output: URL) throws -> Trainer {
+    /// A stage's trainer reporting to `onStep`; with `settings.checkpointEvery` it writes checkpoints
+    /// to `<output>/<checkpoints>` (and resumes from there when asked).
+    func makeTrainer(_ name: String, _ model: Module, _ settings: TrainingSettings, _ output: URL,
+                     checkpoints folder: String = "checkpoints") throws -> Trainer {
         let trainer = Trainer(model: model, settings: settings)
         trainer.onStep = { try onStep(name, settings, $0) }
         if settings.checkpointEvery > 0 {
-            let checkpoints = output.appendingPathComponent("checkpoints")
+            let checkpoints = output.appendingPathComponent(folder)
             trainer.checkpointDirectory = checkpoints
             if resume, try trainer.resume(from: checkpoints) { log("\(name): resumed at step \(trainer.step)") }
         }

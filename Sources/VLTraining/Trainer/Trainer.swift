@@ -30,6 +30,8 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var learningRate: Float
     public var samplesPerSecond: Double
     public var gradNorm: Float?
+    /// The loss on held-out data after this step, at the steps `Trainer.validation` measures.
+    public var validationLoss: Float? = nil
 }
 
 /// The loop shared by every recipe: AdamW over the model's trainable parameters, warm-up then
@@ -47,6 +49,9 @@ public final class Trainer {
     /// Called after every optimiser step, before logging (e.g. CLIP's temperature clamp, EMA updates).
     public var afterUpdate: (() -> Void)?
     public var checkpointDirectory: URL?
+    /// A held-out loss measured after every `every`-th step and the last one (in evaluation mode,
+    /// without gradients), kept in the step's record and so in checkpoints.
+    public var validation: (every: Int, loss: () throws -> Float)?
     let parameters: [(String, Parameter)]
 
     public init(model: Module, settings: TrainingSettings) {
@@ -82,8 +87,13 @@ public final class Trainer {
             optimizer.zeroGrad(optimizer.parameters)
             afterUpdate?()
             step += 1
-            let record = StepRecord(step: step, loss: lossSum / Float(settings.accumulation), learningRate: optimizer.learningRate,
+            var record = StepRecord(step: step, loss: lossSum / Float(settings.accumulation), learningRate: optimizer.learningRate,
                                     samplesPerSecond: Double(samples) / max(Date().timeIntervalSince(started), 1e-9), gradNorm: norm)
+            if let (every, loss) = validation, every > 0, step % every == 0 || step == settings.steps {
+                model.eval()
+                record.validationLoss = try noGrad { try loss() }
+                model.train()
+            }
             history.append(record)
             try onStep?(record)
             if let dir = checkpointDirectory, settings.checkpointEvery > 0, step % settings.checkpointEvery == 0 || step == settings.steps {
