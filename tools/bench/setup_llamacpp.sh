@@ -3,7 +3,7 @@
 # (default: the fixture venv tools/fixtures/.venv, made by tools/fixtures/setup_venv.sh; or the
 # Python given as the first argument, the same one as `vlkit bench --torch-python`):
 #   - llama-cpp-python, compiled from its PyPI sdist with llama.cpp's CPU backend built for this
-#     CPU (GGML_NATIVE=ON, i.e. -march=native; ~5 minutes on 2 cores, once);
+#     CPU (GGML_NATIVE=ON, i.e. -march=native; 5–8 minutes on 2 cores, once);
 #   - the `gguf` package vendored in the same sdist (the version its converter expects);
 #   - llama.cpp's convert_hf_to_gguf.py and its conversion/ package, copied to
 #     <venv>/share/llama.cpp/, where the bench's llama.cpp peer looks for them.
