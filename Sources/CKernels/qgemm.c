@@ -115,21 +115,13 @@ QP_ATTR static void unsigned_rows_q4_avx512(const uint8_t *q, size_t k, size_t j
 }
 #endif
 
-/* Only with ck_has_qgemm(); rows is scratch of NR · kc bytes. */
-void ck_qgemm_pack_b_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
-                        uint8_t *rows, void *dst) {
+/* Only with ck_has_qgemm(); rows is scratch of NR · kc bytes; q4 != 0 for q4 weights, else q8. */
+void ck_qgemm_pack_b(int q4, const void *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
+                     uint8_t *rows, void *dst) {
     panel_scales(scales, k, j0, cols, p0, kc, dst);
 #if defined(__x86_64__)
-    unsigned_rows_q8_avx512(q, k, j0, cols, p0, kc, rows);
-    transpose_quads_avx512(rows, kc, dst);
-#endif
-}
-
-void ck_qgemm_pack_b_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
-                        uint8_t *rows, void *dst) {
-    panel_scales(scales, k, j0, cols, p0, kc, dst);
-#if defined(__x86_64__)
-    unsigned_rows_q4_avx512(q, k, j0, cols, p0, kc, rows);
+    if (q4) unsigned_rows_q4_avx512(q, k, j0, cols, p0, kc, rows);
+    else unsigned_rows_q8_avx512(q, k, j0, cols, p0, kc, rows);
     transpose_quads_avx512(rows, kc, dst);
 #endif
 }

@@ -32,12 +32,10 @@ size_t ck_qgemm_b_block_bytes(void);
 /* Quantises rows i < rows ≤ MR of A (row stride lda, k a multiple of 32) into a tile of k/32 blocks;
    offset is the weights' unsigned offset (128 for q8, 8 for q4). */
 void ck_qgemm_pack_a(const float *a, size_t lda, size_t rows, size_t k, int offset, void *dst);
-/* Packs weight rows j0 … j0+cols−1 (cols ≤ NR), columns p0 … p0+kc−1 (whole blocks) into a panel;
-   scratch holds NR · kc bytes. */
-void ck_qgemm_pack_b_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
-                        uint8_t *scratch, void *dst);
-void ck_qgemm_pack_b_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
-                        uint8_t *scratch, void *dst);
+/* Packs weight rows j0 … j0+cols−1 (cols ≤ NR), columns p0 … p0+kc−1 (whole blocks) of a q4 (q4 != 0)
+   or q8 matrix into a panel; scratch holds NR · kc bytes. */
+void ck_qgemm_pack_b(int q4, const void *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
+                     uint8_t *scratch, void *dst);
 /* tile[mr × nr] = alpha · Σ over `blocks` blocks of the packed tile and panel; stored to c (row stride ldc)
    or added to it when accumulate != 0. */
 void ck_qgemm_micro(size_t blocks, const void *a, const void *b, float *c, size_t ldc, size_t mr, size_t nr, int accumulate, float alpha);

@@ -115,10 +115,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
                 let j0 = p * nr, cols = Swift.min(nr, self.n - j0)
                 for b0 in stride(from: 0, to: blocks, by: rangeBlocks) {
                     let nb = Swift.min(rangeBlocks, blocks - b0), p0 = b0 * QuantizedMatrix.blockSize, kc = nb * QuantizedMatrix.blockSize
-                    switch self.format {
-                    case .q8: ck_qgemm_pack_b_q8(self.values.assumingMemoryBound(to: Int8.self), self.scales, self.k, j0, cols, p0, kc, scratch, panel)
-                    case .q4: ck_qgemm_pack_b_q4(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0, cols, p0, kc, scratch, panel)
-                    }
+                    ck_qgemm_pack_b(self.format == .q4 ? 1 : 0, self.values, self.scales, self.k, j0, cols, p0, kc, scratch, panel)
                     for t in 0..<tiles {
                         ck_qgemm_micro(nb, packedA + t * tileBytes + b0 * aBlock, panel, c + t * mr * self.n + j0, self.n,
                                        Swift.min(mr, m - t * mr), cols, accumulate || b0 > 0 ? 1 : 0, 1)
