@@ -22,12 +22,7 @@ final class LlavaOriginalTests: XCTestCase {
             let (ids, embeddings) = try pipeline.prepare(prompt: "What is the color of the circle?", images: [image])
             let expected = ref["input_ids"]!.toInts().flatMap { $0 == -200 ? [Int](repeating: -200, count: model.tokensPerImage) : [$0] }
             XCTAssertEqual(ids, expected, "\(name): prompt ids")
-            let lm = model.language_model
-            let logits = noGrad { lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) }
-            assertClose(logits.select(1, ids.count - 1).reshape([-1]), ref["last_logits"]!, "\(name) last logits")
-            let tokens = Generator(model: lm).generate(promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
-                                                       stop: StopConditions(maxNewTokens: 20)).0
-            XCTAssertEqual(tokens, ref["greedy"]!.toInts(), "\(name): greedy tokens")
+            assertLastLogitsAndGreedy(model.language_model, embeddings: embeddings, ids: ids, ref, name)
         }
     }
 

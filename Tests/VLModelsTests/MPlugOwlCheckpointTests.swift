@@ -29,12 +29,7 @@ final class MPlugOwlCheckpointTests: XCTestCase {
             assertClose(model.visionFeatures(pixels), ref["vision_features"]!, "vision features")
             assertClose(model.imageFeatures(pixels), ref["image_features"]!, "abstractor outputs")
         }
-        let lm = model.language_model
-        let logits = noGrad { lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) }
-        assertClose(logits.select(1, ids.count - 1).reshape([-1]), ref["last_logits"]!, "last logits")
-        let tokens = Generator(model: lm).generate(promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
-                                                   stop: StopConditions(maxNewTokens: 20)).0
-        XCTAssertEqual(tokens, ref["greedy"]!.toInts(), "greedy tokens")
+        assertLastLogitsAndGreedy(model.language_model, embeddings: embeddings, ids: ids, ref, "mplug-owl")
     }
 
     func testTheVisionTowersFusedProjectionIsGroupedPerHead() throws {

@@ -35,16 +35,23 @@ final class ALBEFRecipeTests: XCTestCase {
         XCTAssertEqual(ALBEFRecipe.alpha(0.4, step: 30, epochSteps: 10), 0.4)
     }
 
-    /// The world objective from scratch on the distinct pairs of 96 scenes: ITC retrieval of the
-    /// training pairs must rise well above chance (with a queue of 8 batches it stays at chance).
-    func testTheWorldObjectiveLearnsRetrievalFromScratch() throws {
-        GlobalRandom.seed(31)
+    /// A 2-layer, 64-wide ALBEF initialised as the recipe does, its WordPiece tokenizer, and the
+    /// distinct caption pairs of `scenes` 32-px training scenes.
+    private func tinyWorldALBEF(seed: UInt64, scenes: Int) throws -> (WordPieceTokenizer, WorldData, ALBEF) {
+        GlobalRandom.seed(seed)
         try WorldTokenizers.writeWordPieceTokenizer(to: directory, maxLength: 32)
         let tokenizer = try WordPieceTokenizer(directory: directory)
         let processor = CLIPPretraining.worldProcessor(imageSize: 32)
-        let data = WorldData(World(imageSize: 32).samples(.train, count: 96), processor: processor).withDistinctCaptions(processor: processor)
+        let data = WorldData(World(imageSize: 32).samples(.train, count: scenes), processor: processor).withDistinctCaptions(processor: processor)
         let albef = try ALBEF(ALBEFRecipe.worldConfig(vocabSize: tokenizer.vocab.count, imageSize: 32, hidden: 64, layers: 2))
         ALBEFRecipe.initialiseTowers(albef)
+        return (tokenizer, data, albef)
+    }
+
+    /// The world objective from scratch on the distinct pairs of 96 scenes: ITC retrieval of the
+    /// training pairs must rise well above chance (with a queue of 8 batches it stays at chance).
+    func testTheWorldObjectiveLearnsRetrievalFromScratch() throws {
+        let (tokenizer, data, albef) = try tinyWorldALBEF(seed: 31, scenes: 96)
         let objective = ALBEFRecipe.Objective()
         var rng = RandomGenerator(seed: 32)
         let pretraining = try ALBEFPretraining(model: albef, queueSize: objective.queueSize, maskTokenId: tokenizer.vocab["[MASK]"]!,
@@ -107,13 +114,7 @@ final class ALBEFRecipeTests: XCTestCase {
 
     /// A fixed batch of distinct pairs, 30 steps as the recipe trains: the contrastive loss must fall well below its start.
     func testITCLossFallsOnAFixedBatch() throws {
-        GlobalRandom.seed(21)
-        try WorldTokenizers.writeWordPieceTokenizer(to: directory, maxLength: 32)
-        let tokenizer = try WordPieceTokenizer(directory: directory)
-        let processor = CLIPPretraining.worldProcessor(imageSize: 32)
-        let data = WorldData(World(imageSize: 32).samples(.train, count: 8), processor: processor).withDistinctCaptions(processor: processor)
-        let albef = try ALBEF(ALBEFRecipe.worldConfig(vocabSize: tokenizer.vocab.count, imageSize: 32, hidden: 64, layers: 2))
-        ALBEFRecipe.initialiseTowers(albef)
+        let (tokenizer, data, albef) = try tinyWorldALBEF(seed: 21, scenes: 8)
         var rng = RandomGenerator(seed: 22)
         let b = data.samples.count
         let pretraining = try ALBEFPretraining(model: albef, queueSize: 2 * b, maskTokenId: tokenizer.vocab["[MASK]"]!,
