@@ -4,6 +4,8 @@
    (q8 + 128, q4 + 8) and the activation tile carries −offset · Σ block values per row, the
    integer accumulator's starting value that cancels the offset exactly. */
 #include "ck_quant.h"
+#include "half.h"
+#include "q4.h"
 #include <string.h>
 #include <math.h>
 #if defined(__x86_64__)
@@ -30,7 +32,7 @@ int ck_has_qgemm(void) {
         __builtin_cpu_init();
         known = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f");
     }
-    return known;
+    return known && ck_quant_isa_limit() >= 2;
 #else
     return 0;
 #endif
@@ -76,22 +78,15 @@ static inline __attribute__((always_inline)) void unsigned_rows_q8(const int8_t 
 
 static inline __attribute__((always_inline)) void unsigned_rows_q4(const uint8_t *q, size_t k, size_t j0, size_t cols, size_t p0,
                                                                     size_t kc, uint8_t *rows) {
-    for (size_t j = 0; j < cols; j++) {
-        const uint8_t *w = q + ((j0 + j) * k + p0) / 2;
-        uint8_t *o = rows + j * kc;
-        for (size_t p = 0; p < kc / 2; p++) {  /* two's complement nibble + 8 */
-            o[2 * p] = (w[p] & 0xF) ^ 8;
-            o[2 * p + 1] = (w[p] >> 4) ^ 8;
-        }
-    }
+    for (size_t j = 0; j < cols; j++) q4_unpack_range(q + (j0 + j) * k / 2, k, p0, kc, rows + j * kc);  /* already q + 8 */
     memset(rows + cols * kc, 0, (NR - cols) * kc);
 }
 
-static inline __attribute__((always_inline)) void panel_scales(const float *scales, size_t k, size_t j0, size_t cols, size_t p0,
+static inline __attribute__((always_inline)) void panel_scales(const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0,
                                                                 size_t kc, uint8_t *dst) {
     for (size_t b = 0; b < kc / BLOCK; b++) {
         float *sc = (float *)(dst + b * B_BLOCK_BYTES);
-        for (size_t j = 0; j < NR; j++) sc[j] = j < cols ? scales[(j0 + j) * (k / BLOCK) + p0 / BLOCK + b] : 0;
+        for (size_t j = 0; j < NR; j++) sc[j] = j < cols ? ck_half_to_float(scales[(j0 + j) * (k / BLOCK) + p0 / BLOCK + b]) : 0;
     }
 }
 
@@ -116,7 +111,7 @@ QP_ATTR static void unsigned_rows_q4_avx512(const uint8_t *q, size_t k, size_t j
 #endif
 
 /* Only with ck_has_qgemm(); rows is scratch of NR · kc bytes; q4 != 0 for q4 weights, else q8. */
-void ck_qgemm_pack_b(int q4, const void *q, const float *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
+void ck_qgemm_pack_b(int q4, const void *q, const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
                      uint8_t *rows, void *dst) {
     panel_scales(scales, k, j0, cols, p0, kc, dst);
 #if defined(__x86_64__)

@@ -1,7 +1,10 @@
 /* Block-quantised weights: quantisation, GEMV with on-the-fly dequantisation (AVX-512 and
-   portable), and dequantising GEMM packing. */
+   portable), and dequantising GEMM packing. Block scales are halves (half.h). */
 #include "ck_quant.h"
+#include "half.h"
+#include "q4.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -9,80 +12,114 @@
 
 #define BLOCK 32
 
-void ck_quantize_q8(const float *w, size_t n, size_t k, int8_t *q, float *scales) {
+void ck_quantize_q8(const float *w, size_t n, size_t k, int8_t *q, uint16_t *scales) {
     for (size_t j = 0; j < n; j++)
         for (size_t b = 0; b < k / BLOCK; b++) {
             const float *x = w + j * k + b * BLOCK;
             float amax = 0;
             for (int i = 0; i < BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
             float scale = amax / 127.0f, inv = scale > 0 ? 1.0f / scale : 0;
-            scales[j * (k / BLOCK) + b] = scale;
+            scales[j * (k / BLOCK) + b] = ck_float_to_half(scale);
             for (int i = 0; i < BLOCK; i++) q[j * k + b * BLOCK + i] = (int8_t)lrintf(x[i] * inv);
         }
 }
 
-void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, float *scales) {
-    for (size_t j = 0; j < n; j++)
+void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *scales) {
+    int8_t *values = malloc(k);
+    for (size_t j = 0; j < n; j++) {
         for (size_t b = 0; b < k / BLOCK; b++) {
             const float *x = w + j * k + b * BLOCK;
             float amax = 0, signed_max = 0;
             for (int i = 0; i < BLOCK; i++) if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); signed_max = x[i]; }
             /* As llama.cpp's q4_0: the largest magnitude maps to −8, so its sign gets the wider side. */
             float scale = signed_max / -8.0f, inv = scale != 0 ? 1.0f / scale : 0;
-            scales[j * (k / BLOCK) + b] = scale;
-            uint8_t *out = q + (j * k + b * BLOCK) / 2;
-            for (int i = 0; i < BLOCK; i += 2) {
-                int a = (int)lrintf(x[i] * inv), c = (int)lrintf(x[i + 1] * inv);
-                a = a < -8 ? -8 : (a > 7 ? 7 : a);
-                c = c < -8 ? -8 : (c > 7 ? 7 : c);
-                out[i / 2] = (uint8_t)((a & 0xF) | ((c & 0xF) << 4));
+            scales[j * (k / BLOCK) + b] = ck_float_to_half(scale);
+            for (int i = 0; i < BLOCK; i++) {
+                int v = (int)lrintf(x[i] * inv);
+                values[b * BLOCK + i] = (int8_t)(v < -8 ? -8 : (v > 7 ? 7 : v));
             }
         }
+        q4_pack_row(values, k, q + j * k / 2);
+    }
+    free(values);
 }
 
-static inline int nibble(uint8_t byte, int high) {
-    int v = high ? byte >> 4 : byte & 0xF;
-    return v >= 8 ? v - 16 : v;
+static int isa_limit = 2;
+void ck_quant_limit_isa(int level) { isa_limit = level; }
+int ck_quant_isa_limit(void) { return isa_limit; }
+
+#if defined(__x86_64__)
+static int has_vnni(void) {
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    }
+    return known && isa_limit >= 2;
 }
 
-static void gemv_q8_base(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+static int has_avx512(void) {
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
+             && __builtin_cpu_supports("f16c");
+    }
+    return known && isa_limit >= 1;
+}
+#endif
+
+/* The prepared x: with AVX512-VNNI, per pair of 32-value blocks 64 int8 values, 16 f32 scales and
+   16 int32 start values (see prepare_x_vnni); otherwise x itself. Either fits in 256 bytes a pair. */
+size_t ck_gemv_x_bytes(size_t k) { return (k / BLOCK + 1) / 2 * 256 + 64; }
+
+typedef struct { int8_t *xq; float *scale; int32_t *start; } vnni_x;
+
+static vnni_x vnni_parts(const void *prepared, size_t k) {
+    size_t pairs = (k / BLOCK + 1) / 2;
+    uint8_t *p = (uint8_t *)prepared;
+    return (vnni_x){(int8_t *)p, (float *)(p + pairs * 64), (int32_t *)(p + pairs * 128)};
+}
+
+static void gemv_q8_base(size_t n, size_t k, const int8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK;
     for (size_t j = 0; j < n; j++) {
         float s = 0;
         for (size_t b = 0; b < nb; b++) {
             float d = 0;
             for (int i = 0; i < BLOCK; i++) d += (float)q[j * k + b * BLOCK + i] * x[b * BLOCK + i];
-            s += d * scales[j * nb + b];
+            s += d * ck_half_to_float(scales[j * nb + b]);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * s;
     }
 }
 
-static void gemv_q4_base(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+static void gemv_q4_base(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK;
     for (size_t j = 0; j < n; j++) {
         float s = 0;
         for (size_t b = 0; b < nb; b++) {
-            const uint8_t *blk = q + (j * k + b * BLOCK) / 2;
+            uint8_t v[BLOCK];
+            q4_unpack_range(q + j * k / 2, k, b * BLOCK, BLOCK, v);
             float d = 0;
-            for (int i = 0; i < BLOCK; i++) d += (float)nibble(blk[i / 2], i & 1) * x[b * BLOCK + i];
-            s += d * scales[j * nb + b];
+            for (int i = 0; i < BLOCK; i++) d += (float)((int)v[i] - 8) * x[b * BLOCK + i];
+            s += d * ck_half_to_float(scales[j * nb + b]);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * s;
     }
 }
 
 #if defined(__x86_64__)
-#define Q_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define Q_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 
-Q_ATTR static void gemv_q8_avx512(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+Q_ATTR static void gemv_q8_avx512(size_t n, size_t k, const int8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK;
     for (size_t j = 0; j < n; j++) {
         const int8_t *row = q + j * k;
-        const float *sc = scales + j * nb;
+        const uint16_t *sc = scales + j * nb;
         __m512 s0 = _mm512_setzero_ps(), s1 = s0;
         for (size_t b = 0; b < nb; b++) {
-            __m512 d = _mm512_set1_ps(sc[b]);
+            __m512 d = _mm512_set1_ps(_cvtsh_ss(sc[b]));
             __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(row + b * BLOCK))));
             __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(row + b * BLOCK + 16))));
             s0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, d), _mm512_loadu_ps(x + b * BLOCK), s0);
@@ -92,42 +129,37 @@ Q_ATTR static void gemv_q8_avx512(size_t n, size_t k, const int8_t *q, const flo
     }
 }
 
-Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK;
-    const __m128i low = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
     for (size_t j = 0; j < n; j++) {
         const uint8_t *row = q + j * k / 2;
-        const float *sc = scales + j * nb;
+        const uint16_t *sc = scales + j * nb;
         __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-        for (size_t b = 0; b < nb; b++) {
-            __m128i bytes = _mm_loadu_si128((const __m128i *)(row + b * BLOCK / 2));
-            /* Interleave low and high nibbles back into k order, then make them signed. */
-            __m128i lo = _mm_and_si128(bytes, low), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
-            __m128i first = _mm_sub_epi8(_mm_xor_si128(_mm_unpacklo_epi8(lo, hi), eight), eight);
-            __m128i second = _mm_sub_epi8(_mm_xor_si128(_mm_unpackhi_epi8(lo, hi), eight), eight);
-            __m512 d = _mm512_set1_ps(sc[b]);
-            __m512 w0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(first)), d);
-            __m512 w1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(second)), d);
-            s0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + b * BLOCK), s0);
-            s1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + b * BLOCK + 16), s1);
+        for (size_t g0 = 0, size; g0 < k; g0 += size) {
+            size = q4_group_size(k, g0);
+            uint8_t v[128];
+            q4_unpack_range(row, k, g0, size, v);
+            for (size_t b = 0; b < size / BLOCK; b++) {
+                __m512 d = _mm512_set1_ps(_cvtsh_ss(sc[g0 / BLOCK + b]));
+                __m512 w0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(v + b * BLOCK))), _mm512_set1_epi32(8)));
+                __m512 w1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(v + b * BLOCK + 16))), _mm512_set1_epi32(8)));
+                s0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, d), _mm512_loadu_ps(x + g0 + b * BLOCK), s0);
+                s1 = _mm512_fmadd_ps(_mm512_mul_ps(w1, d), _mm512_loadu_ps(x + g0 + b * BLOCK + 16), s1);
+            }
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
     }
 }
 
-/* With AVX512-VNNI: x is quantised once per call to int8, one scale per 32-value block (as
+/* With AVX512-VNNI, x is quantised once per GEMV to int8, one scale per 32-value block (as
    llama.cpp's q8_0 activations), and each pair of blocks of a row is one `vpdpbusd` of unsigned
    weight bytes (q8 + 128, q4 + 8) by signed x bytes. What the pair needs besides the row's bytes
    is shared by all rows: x's block scales spread over the 16 lanes, and the integer start value
-   that cancels the weight offset (−offset · Σ x of the block, in the block's first lane). */
-#define VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
+   that cancels the weight offset (−offset · Σ x of the block, in the block's first lane). The 16
+   lanes of a pair belong to its two blocks 8 + 8; q4's layout (q4.h) gives the same order. */
+#define VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")))
 
-typedef struct { int8_t *xq; float *scale; int32_t *start; } vnni_x;  /* 64 bytes a block pair each */
-
-/* The 16 lanes of a pair belong to blocks 0 and 1 as 8 + 8 (q8) or 4, 4, 4, 4 alternating (q4,
-   whose x is stored as [block 0 even elements, block 1 even, block 0 odd, block 1 odd]: the order of
-   the low and high nibbles of its bytes). */
-VNNI_ATTR static void prepare_x(const float *x, size_t k, int offset, int perm_q4, vnni_x v) {
+VNNI_ATTR static void prepare_x_vnni(const float *x, size_t k, int offset, vnni_x v) {
     size_t nb = k / BLOCK, pairs = (nb + 1) / 2;
     memset(v.xq, 0, pairs * 64);
     memset(v.start, 0, pairs * 64);
@@ -136,91 +168,106 @@ VNNI_ATTR static void prepare_x(const float *x, size_t k, int offset, int perm_q
         __m512 v0 = _mm512_loadu_ps(x + b * BLOCK), v1 = _mm512_loadu_ps(x + b * BLOCK + 16);
         float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
         float scale = amax / 127.0f, inv = scale > 0 ? 1.0f / scale : 0;
-        int sum = 0;
-        for (int i = 0; i < BLOCK; i++) {
-            int q = (int)lrintf(x[b * BLOCK + i] * inv);
-            sum += q;
-            /* q4 pair layout: [b0 even, b1 even, b0 odd, b1 odd], 16 bytes each. */
-            size_t at = perm_q4 ? (b / 2) * 64 + (i & 1) * 32 + (b & 1) * 16 + i / 2 : b * BLOCK + i;
-            v.xq[at] = (int8_t)q;
-        }
-        v.start[(b / 2) * 16 + (perm_q4 ? (b & 1) * 4 : (b & 1) * 8)] = -offset * sum;
-        for (int lane = 0; lane < 16; lane++)
-            if ((perm_q4 ? (lane / 4) & 1 : lane / 8) == (int)(b & 1)) v.scale[(b / 2) * 16 + lane] = scale;
+        __m512 vinv = _mm512_set1_ps(inv);
+        /* Rounds to nearest even, as lrintf in the default rounding mode. */
+        __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vinv)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vinv));
+        int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+        _mm_storeu_si128((__m128i *)(v.xq + b * BLOCK), _mm512_cvtepi32_epi8(i0));
+        _mm_storeu_si128((__m128i *)(v.xq + b * BLOCK + 16), _mm512_cvtepi32_epi8(i1));
+        v.start[(b / 2) * 16 + (b & 1) * 8] = -offset * sum;
+        _mm256_storeu_ps(v.scale + (b / 2) * 16 + (b & 1) * 8, _mm256_set1_ps(scale));
     }
 }
 
-VNNI_ATTR static void gemv_q8_vnni(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
+/* The two half scales of a block pair (one when the row ends on an odd block) as f32 lanes. */
+VNNI_ATTR static inline __m512 pair_scales(const uint16_t *sc, int two, __m512i spread) {
+    __m128 s = _mm_cvtph_ps(_mm_maskz_loadu_epi16(two ? 3 : 1, sc));
+    return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s));
+}
+
+VNNI_ATTR static void gemv_q8_vnni(size_t n, size_t k, const int8_t *q, const uint16_t *scales, vnni_x x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK, pairs = (nb + 1) / 2;
-    int8_t xq[pairs * 64] __attribute__((aligned(64)));
-    float xscale[pairs * 16] __attribute__((aligned(64)));
-    int32_t start[pairs * 16] __attribute__((aligned(64)));
-    prepare_x(x, k, 128, 0, (vnni_x){xq, xscale, start});
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     for (size_t j = 0; j < n; j++) {
         const int8_t *row = q + j * k;
-        const float *sc = scales + j * nb;
+        const uint16_t *sc = scales + j * nb;
         __m512 sum = _mm512_setzero_ps();
         for (size_t pr = 0; pr < pairs; pr++) {
             int two = 2 * pr + 1 < nb;
             __m512i w = two ? _mm512_loadu_si512(row + pr * 64) : _mm512_maskz_loadu_epi8(0xFFFFFFFFull, row + pr * 64);
-            __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(start + pr * 16), _mm512_xor_si512(w, flip), _mm512_load_si512(xq + pr * 64));
-            __m512 ws = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_maskz_loadu_ps(two ? 3 : 1, sc + 2 * pr)));
-            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_load_ps(xscale + pr * 16)), sum);
+            __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(x.start + pr * 16), _mm512_xor_si512(w, flip), _mm512_load_si512(x.xq + pr * 64));
+            __m512 ws = pair_scales(sc + 2 * pr, two, spread);
+            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_load_ps(x.scale + pr * 16)), sum);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(sum);
     }
 }
 
-VNNI_ATTR static void gemv_q4_vnni(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int acc) {
-    size_t nb = k / BLOCK, pairs = (nb + 1) / 2;
-    int8_t xq[pairs * 64] __attribute__((aligned(64)));
-    float xscale[pairs * 16] __attribute__((aligned(64)));
-    int32_t start[pairs * 16] __attribute__((aligned(64)));
-    prepare_x(x, k, 8, 1, (vnni_x){xq, xscale, start});
-    const __m256i flip = _mm256_set1_epi8((char)0x88), low = _mm256_set1_epi8(0x0F);
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+/* q4 (layout in q4.h): a 128-weight group is one 64-byte load whose low nibbles are its first
+   block pair and high nibbles its second, already unsigned; the row's half scales are widened 16
+   (four groups) at a time. */
+VNNI_ATTR static void gemv_q4_vnni(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, vnni_x x, float *y, float alpha, int acc) {
+    size_t nb = k / BLOCK, groups = k / 128;
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    const __m512i first = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(2)), next = _mm512_set1_epi32(4);
     for (size_t j = 0; j < n; j++) {
         const uint8_t *row = q + j * k / 2;
-        const float *sc = scales + j * nb;
-        __m512 sum = _mm512_setzero_ps();
-        for (size_t pr = 0; pr < pairs; pr++) {
-            int two = 2 * pr + 1 < nb;
-            __m256i bytes = two ? _mm256_loadu_si256((const __m256i *)(row + pr * 32)) : _mm256_maskz_loadu_epi8(0xFFFF, row + pr * 32);
-            bytes = _mm256_xor_si256(bytes, flip);  /* each nibble + 8 (two's complement → offset) */
-            __m256i lo = _mm256_and_si256(bytes, low), hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
-            __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  /* [b0 even, b1 even, b0 odd, b1 odd] */
-            __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(start + pr * 16), w, _mm512_load_si512(xq + pr * 64));
-            __m512 ws = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_maskz_loadu_ps(two ? 3 : 1, sc + 2 * pr)));
-            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_load_ps(xscale + pr * 16)), sum);
+        const uint16_t *sc = scales + j * nb;
+        __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0;
+        for (size_t g0 = 0; g0 < groups; g0 += 4) {
+            size_t count = groups - g0 < 4 ? groups - g0 : 4;
+            __m512 widened = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << (4 * count)) - 1), sc + g0 * 4));
+            __m512i i0 = first, i1 = second;
+            for (size_t g = g0; g < g0 + count; g++) {
+                __m512i bytes = _mm512_loadu_si512(row + g * 64);
+                __m512i lo = _mm512_and_si512(bytes, low), hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
+                __m512i d0 = _mm512_dpbusd_epi32(_mm512_load_si512(x.start + g * 32), lo, _mm512_load_si512(x.xq + g * 128));
+                __m512i d1 = _mm512_dpbusd_epi32(_mm512_load_si512(x.start + g * 32 + 16), hi, _mm512_load_si512(x.xq + g * 128 + 64));
+                __m512 w0 = _mm512_permutexvar_ps(i0, widened), w1 = _mm512_permutexvar_ps(i1, widened);
+                sum0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_mul_ps(w0, _mm512_load_ps(x.scale + g * 32)), sum0);
+                sum1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_mul_ps(w1, _mm512_load_ps(x.scale + g * 32 + 16)), sum1);
+                i0 = _mm512_add_epi32(i0, next);
+                i1 = _mm512_add_epi32(i1, next);
+            }
         }
-        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(sum);
+        /* The row's tail: a group of 64 (one block pair) and/or of 32 (one block). */
+        for (size_t p0 = groups * 128, size; p0 < k; p0 += size) {
+            size = q4_group_size(k, p0);
+            size_t pr = p0 / 64, half = size / 2;
+            __m256i bytes = _mm256_maskz_loadu_epi8(half == 32 ? 0xFFFFFFFFu : 0xFFFFu, row + p0 / 2);
+            __m256i lo = _mm256_and_si256(bytes, _mm256_set1_epi8(0x0F)), hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), _mm256_set1_epi8(0x0F));
+            /* [lo, hi] is the group in weight order: 32 + 32 bytes, or 16 + 16 in the low half. */
+            __m512i w = half == 32 ? _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1)
+                                   : _mm512_zextsi256_si512(_mm256_inserti128_si256(lo, _mm256_castsi256_si128(hi), 1));
+            __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(x.start + pr * 16), w, _mm512_load_si512(x.xq + pr * 64));
+            __m512 ws = pair_scales(sc + 2 * pr, size == 64, first);
+            sum0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_load_ps(x.scale + pr * 16)), sum0);
+        }
+        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
     }
-}
-
-static int has_vnni(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-}
-
-static int has_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
 }
 #endif
 
-void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate) {
+void ck_gemv_prepare_x(int q4, const float *x, size_t k, void *prepared) {
 #if defined(__x86_64__)
-    if (has_vnni()) { gemv_q8_vnni(n, k, q, scales, x, y, alpha, accumulate); return; }
+    if (has_vnni()) { prepare_x_vnni(x, k, q4 ? 8 : 128, vnni_parts(prepared, k)); return; }
+#endif
+    memcpy(prepared, x, k * sizeof(float));
+}
+
+void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const uint16_t *scales, const void *x, float *y, float alpha, int accumulate) {
+#if defined(__x86_64__)
+    if (has_vnni()) { gemv_q8_vnni(n, k, q, scales, vnni_parts(x, k), y, alpha, accumulate); return; }
     if (has_avx512()) { gemv_q8_avx512(n, k, q, scales, x, y, alpha, accumulate); return; }
 #endif
     gemv_q8_base(n, k, q, scales, x, y, alpha, accumulate);
 }
 
-void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const float *x, float *y, float alpha, int accumulate) {
+void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const void *x, float *y, float alpha, int accumulate) {
 #if defined(__x86_64__)
-    if (has_vnni()) { gemv_q4_vnni(n, k, q, scales, x, y, alpha, accumulate); return; }
+    if (has_vnni()) { gemv_q4_vnni(n, k, q, scales, vnni_parts(x, k), y, alpha, accumulate); return; }
     if (has_avx512()) { gemv_q4_avx512(n, k, q, scales, x, y, alpha, accumulate); return; }
 #endif
     gemv_q4_base(n, k, q, scales, x, y, alpha, accumulate);
@@ -228,59 +275,51 @@ void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const float *scales, const
 
 /* Rows j0 … j0+rows−1, columns p0 … p0+kc−1, dequantised into out[r·kc + p]. Written once and
    compiled per instruction set: each block's stretch is a short loop the compiler vectorises. */
-static inline __attribute__((always_inline)) void dequantize_q8_rows(const int8_t *q, const float *scales, size_t k, size_t j0,
+static inline __attribute__((always_inline)) void dequantize_q8_rows(const int8_t *q, const uint16_t *scales, size_t k, size_t j0,
                                                                       size_t rows, size_t p0, size_t kc, float *out) {
     for (size_t r = 0; r < rows; r++) {
         const int8_t *row = q + (j0 + r) * k;
-        const float *sc = scales + (j0 + r) * (k / BLOCK);
+        const uint16_t *sc = scales + (j0 + r) * (k / BLOCK);
         float *o = out + r * kc;
         for (size_t p = p0; p < p0 + kc;) {
             size_t stop = (p / BLOCK + 1) * BLOCK;
             if (stop > p0 + kc) stop = p0 + kc;
-            float s = sc[p / BLOCK];
+            float s = ck_half_to_float(sc[p / BLOCK]);
             for (; p < stop; p++) *o++ = (float)row[p] * s;
         }
     }
 }
 
-static inline __attribute__((always_inline)) void dequantize_q4_rows(const uint8_t *q, const float *scales, size_t k, size_t j0,
+static inline __attribute__((always_inline)) void dequantize_q4_rows(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0,
                                                                       size_t rows, size_t p0, size_t kc, float *out) {
     for (size_t r = 0; r < rows; r++) {
-        const uint8_t *row = q + (j0 + r) * k / 2;
-        const float *sc = scales + (j0 + r) * (k / BLOCK);
+        const uint16_t *sc = scales + (j0 + r) * (k / BLOCK);
         float *o = out + r * kc;
-        for (size_t p = p0; p < p0 + kc;) {
-            size_t stop = (p / BLOCK + 1) * BLOCK;
-            if (stop > p0 + kc) stop = p0 + kc;
-            float s = sc[p / BLOCK];
-            if ((p & 1) == 0 && ((stop - p) & 1) == 0) {  /* whole bytes: both nibbles at once */
-                for (; p < stop; p += 2) {
-                    uint8_t b = row[p / 2];
-                    *o++ = (float)((int)(b & 0xF) - ((b & 0x8) << 1)) * s;
-                    *o++ = (float)((int)(b >> 4) - ((b & 0x80) >> 3)) * s;
-                }
-            } else {
-                for (; p < stop; p++) *o++ = (float)nibble(row[p / 2], p & 1) * s;
-            }
+        for (size_t b0 = p0 / BLOCK * BLOCK; b0 < p0 + kc; b0 += BLOCK) {  /* kc and p0 need not be whole blocks */
+            uint8_t v[BLOCK];
+            q4_unpack_range(q + (j0 + r) * k / 2, k, b0, BLOCK, v);
+            float s = ck_half_to_float(sc[b0 / BLOCK]);
+            size_t lo = b0 > p0 ? b0 : p0, hi = b0 + BLOCK < p0 + kc ? b0 + BLOCK : p0 + kc;
+            for (size_t p = lo; p < hi; p++) o[p - p0] = (float)((int)v[p - b0] - 8) * s;
         }
     }
 }
 
 #if defined(__x86_64__)
-Q_ATTR static void dequantize_q8_rows_avx512(const int8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0,
+Q_ATTR static void dequantize_q8_rows_avx512(const int8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0,
                                              size_t kc, float *out) { dequantize_q8_rows(q, scales, k, j0, rows, p0, kc, out); }
-Q_ATTR static void dequantize_q4_rows_avx512(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0,
+Q_ATTR static void dequantize_q4_rows_avx512(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0,
                                              size_t kc, float *out) { dequantize_q4_rows(q, scales, k, j0, rows, p0, kc, out); }
 #endif
 
-void ck_dequantize_rows_q8(const int8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out) {
+void ck_dequantize_rows_q8(const int8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out) {
 #if defined(__x86_64__)
     if (has_avx512()) { dequantize_q8_rows_avx512(q, scales, k, j0, rows, p0, kc, out); return; }
 #endif
     dequantize_q8_rows(q, scales, k, j0, rows, p0, kc, out);
 }
 
-void ck_dequantize_rows_q4(const uint8_t *q, const float *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out) {
+void ck_dequantize_rows_q4(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out) {
 #if defined(__x86_64__)
     if (has_avx512()) { dequantize_q4_rows_avx512(q, scales, k, j0, rows, p0, kc, out); return; }
 #endif

@@ -22,6 +22,18 @@ public final class Linear: Module {
         return y + lora.update(x, training: isTraining)
     }
 
+    /// `layers.map { $0(x) }`; quantised layers of one format share one pass of the threads over x
+    /// (see `QuantizedMatrix.linear`), e.g. q/k/v or gate/up projections while decoding.
+    public static func apply(_ layers: [Linear], to x: Tensor) -> [Tensor] {
+        let matrices = layers.compactMap(\.quantized)
+        guard matrices.count == layers.count, layers.count > 1 else { return layers.map { $0(x) } }
+        let ys = QuantizedMatrix.linear(matrices, x, biases: layers.map { $0.bias?.value })
+        return zip(layers, ys).map { layer, y in
+            guard let lora = layer.lora, !lora.isMerged else { return y }
+            return y + lora.update(x, training: layer.isTraining)
+        }
+    }
+
     /// LoRA's matrices appear as children `lora_A`, `lora_B`, so their keys are PEFT's
     /// (`q_proj.lora_A.weight`) while the base weight keeps its checkpoint name (`q_proj.weight`).
     public override func namedChildren() -> [(String, Module)] {

@@ -187,4 +187,20 @@ final class LoRATests: XCTestCase {
         layer(x).sum().backward()
         XCTAssertNotNil(layer.lora!.lora_B.weight.grad)
     }
+
+    /// `Linear.apply` on quantised layers (one pass over their rows) gives each layer's own output,
+    /// LoRA updates included; unquantised layers go one by one.
+    func testApplyingSeveralLayersMatchesEachLayer() throws {
+        let layers = [Linear(64, 96), Linear(64, 32, bias: false), Linear(64, 32)]
+        try layers[2].attachLoRA(LoRAConfig(rank: 4, alpha: 4, targets: .pattern("")))
+        layers[2].lora!.lora_B.weight.value = randn([32, 4])
+        for quantized in [false, true] {
+            if quantized { for layer in layers { XCTAssertTrue(layer.quantize(.q4)) } }
+            for rows in [1, 5] {
+                let x = randn([rows, 64])
+                let together = noGrad { Linear.apply(layers, to: x) }
+                for (layer, y) in zip(layers, together) { XCTAssertEqual(y.toArray(), noGrad { layer(x) }.toArray()) }
+            }
+        }
+    }
 }

@@ -20,9 +20,10 @@ public final class LlamaAttention: Module {
     }
 
     func callAsFunction(_ x: Tensor, rope: RotaryTable, layer: Int, cache: KVCache?, keyPadding: Tensor?) -> Tensor {
-        let q = rope.apply(splitHeads(q_proj(x), heads))
-        var k = rope.apply(splitHeads(k_proj(x), kvHeads))
-        var v = splitHeads(v_proj(x), kvHeads)
+        let qkv = Linear.apply([q_proj, k_proj, v_proj], to: x)
+        let q = rope.apply(splitHeads(qkv[0], heads))
+        var k = rope.apply(splitHeads(qkv[1], kvHeads))
+        var v = splitHeads(qkv[2], kvHeads)
         if let cache { (k, v) = cache.update(layer: layer, keys: k, values: v) }
         var padding = keyPadding
         if let prefix { (k, v, padding) = prefix.prepend(keys: k, values: v, keyPadding: keyPadding) }
@@ -44,7 +45,10 @@ public final class LlamaMLP: Module {
         activation = try Activation(name: c.hiddenAct)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor { captured(down_proj(activation(gate_proj(x)) * up_proj(x))) }
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let gateUp = Linear.apply([gate_proj, up_proj], to: x)
+        return captured(down_proj(activation(gateUp[0]) * gateUp[1]))
+    }
 }
 
 public final class LlamaDecoderLayer: Module {

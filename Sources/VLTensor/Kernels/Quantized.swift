@@ -1,10 +1,11 @@
 import CKernels
 
-/// Weight-only block quantisation formats (32 weights of a row share an f32 scale).
+/// Weight-only block quantisation formats (32 weights of a row share a half-precision scale, as
+/// llama.cpp's q8_0 and q4_0).
 public enum QuantizationFormat: String, CaseIterable, Sendable {
-    /// int8 values: 1.125 bytes a weight.
+    /// int8 values: 1.0625 bytes a weight.
     case q8
-    /// signed 4-bit values: 0.625 bytes a weight.
+    /// signed 4-bit values: 0.5625 bytes a weight.
     case q4
 }
 
@@ -14,7 +15,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let format: QuantizationFormat
     public let n: Int, k: Int
     let values: UnsafeMutableRawPointer
-    let scales: UnsafeMutablePointer<Float>
+    /// IEEE half bits, one per 32-weight block.
+    let scales: UnsafeMutablePointer<UInt16>
 
     public static let blockSize = 32
 
@@ -59,37 +61,72 @@ public final class QuantizedMatrix: @unchecked Sendable {
         return out
     }
 
-    public var byteCount: Int { (format == .q8 ? n * k : n * k / 2) + n * k / QuantizedMatrix.blockSize * 4 }
+    public var byteCount: Int { (format == .q8 ? n * k : n * k / 2) + n * k / QuantizedMatrix.blockSize * 2 }
 
     /// y = x · Wᵀ (+ bias) for x [..., k] → [..., n]; inference only (not recorded).
-    public func linear(_ x: Tensor, bias: Tensor?) -> Tensor {
+    public func linear(_ x: Tensor, bias: Tensor?) -> Tensor { QuantizedMatrix.linear([self], x, biases: [bias])[0] }
+
+    /// `linear` of several matrices on one input. When x is one row (decoding) and the matrices
+    /// share format and width, x is prepared once and all their rows are one parallel pass: the
+    /// GEMVs are memory-bound and short, so each hand-off to the threads and each uneven finish costs.
+    public static func linear(_ matrices: [QuantizedMatrix], _ x: Tensor, biases: [Tensor?]) -> [Tensor] {
+        precondition(matrices.count == biases.count && !matrices.isEmpty)
+        let k = matrices[0].k, format = matrices[0].format
         let xd = x.reshape([-1, k]).dense
         let m = xd.shape[0]
-        let out = Tensor.uninitialized([m, n])
-        let po = out.mutablePointer
-        if let bias {
-            let bp = bias.dense.pointer
-            for i in 0..<m { (po + i * n).update(from: bp, count: n) }
-        }
-        let accumulate: Int32 = bias == nil ? 0 : 1
-        if m == 1 {
-            Parallel.forRange(n, grain: 64) { r in
-                let j = r.lowerBound
-                switch self.format {
-                case .q8: ck_gemv_q8(r.count, self.k, self.values.assumingMemoryBound(to: Int8.self) + j * self.k,
-                                     self.scales + j * self.k / 32, xd.pointer, po + j, 1, accumulate)
-                case .q4: ck_gemv_q4(r.count, self.k, self.values.assumingMemoryBound(to: UInt8.self) + j * self.k / 2,
-                                     self.scales + j * self.k / 32, xd.pointer, po + j, 1, accumulate)
-                }
+        let outputs = zip(matrices, biases).map { matrix, bias in
+            let out = Tensor.uninitialized([m, matrix.n])
+            if let bias {
+                let (bp, po) = (bias.dense.pointer, out.mutablePointer)
+                for i in 0..<m { (po + i * matrix.n).update(from: bp, count: matrix.n) }
             }
-        } else if ck_has_qgemm() != 0 {
-            int8Gemm(a: xd.pointer, m: m, c: po, accumulate: bias != nil)
+            return out
+        }
+        if m == 1 && matrices.allSatisfy({ $0.k == k && $0.format == format }) {
+            gemv(matrices, x: xd.pointer, outputs: outputs.map(\.mutablePointer), accumulate: biases.map { $0 != nil })
         } else {
-            GemmPlan(m: m, n: n, k: k).run(transA: false, alpha: 1, a: xd.pointer, lda: k, c: po, ldc: n, accumulate: bias != nil) {
+            for (i, matrix) in matrices.enumerated() {
+                matrix.gemm(xd.pointer, m: m, c: outputs[i].mutablePointer, accumulate: biases[i] != nil)
+            }
+        }
+        return zip(matrices, outputs).map { $1.reshape(Array(x.shape.dropLast()) + [$0.n]) }
+    }
+
+    /// One parallel pass over the rows of every matrix, cut into ~16 pieces a thread (threads take
+    /// them one at a time, so they finish within a piece of each other).
+    private static func gemv(_ matrices: [QuantizedMatrix], x: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>],
+                             accumulate: [Bool]) {
+        let k = matrices[0].k, q4 = matrices[0].format == .q4
+        let prepared = UnsafeMutableRawPointer.allocate(byteCount: ck_gemv_x_bytes(k), alignment: 64)
+        defer { prepared.deallocate() }
+        ck_gemv_prepare_x(q4 ? 1 : 0, x, k, prepared)
+        let totalRows = matrices.reduce(0) { $0 + $1.n }
+        let rowsPerPiece = Swift.max(16, (totalRows / (16 * Parallel.threadCount) + 15) / 16 * 16)
+        var pieces: [(matrix: Int, row: Int, rows: Int)] = []
+        for (i, matrix) in matrices.enumerated() {
+            for row in stride(from: 0, to: matrix.n, by: rowsPerPiece) { pieces.append((i, row, Swift.min(rowsPerPiece, matrix.n - row))) }
+        }
+        Parallel.forEachTask(pieces.count) { p in
+            let (i, j, rows) = pieces[p]
+            let matrix = matrices[i], acc: Int32 = accumulate[i] ? 1 : 0
+            let scales = matrix.scales + j * k / QuantizedMatrix.blockSize
+            if q4 {
+                ck_gemv_q4(rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k / 2, scales, prepared, outputs[i] + j, 1, acc)
+            } else {
+                ck_gemv_q8(rows, k, matrix.values.assumingMemoryBound(to: Int8.self) + j * k, scales, prepared, outputs[i] + j, 1, acc)
+            }
+        }
+    }
+
+    /// C [m, n] (+)= A · Wᵀ for m > 1.
+    private func gemm(_ a: UnsafePointer<Float>, m: Int, c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        if ck_has_qgemm() != 0 {
+            int8Gemm(a: a, m: m, c: c, accumulate: accumulate)
+        } else {
+            GemmPlan(m: m, n: n, k: k).run(transA: false, alpha: 1, a: a, lda: k, c: c, ldc: n, accumulate: accumulate) {
                 p0, kc, j0, nc, dst in self.pack(p0: p0, kc: kc, j0: j0, nc: nc, nr: ck_gemm_nr(), into: dst)
             }
         }
-        return out.reshape(Array(x.shape.dropLast()) + [n])
     }
 
     /// C [m, n] (+)= A · Wᵀ on int8 products (AVX512-VNNI): A is quantised per block into MR-row

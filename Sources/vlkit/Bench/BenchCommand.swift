@@ -26,7 +26,7 @@ struct Bench: ParsableCommand {
         let wants = { (name: String) in only == nil || name.contains(only!) }
         let kernels = kernelBenchmarks(quick: quick, wants: wants).filter(selected)
         let models = try modelBenchmarks(quick: quick, wants: wants).filter(selected)
-        let llms = (only == nil && !quick) || (only?.contains("llama") ?? false) ? try llmBenchmarks(quick: quick).filter(selected) : []
+        let llms = try llmBenchmarks(quick: quick, wants: wants).filter(selected)
         let training = try trainingBenchmarks().filter(selected)
         let memory = only == nil || "clip_load_memory".contains(only!)
         let llamaMemory = (only == nil && !quick) || (only.map { "llama_load_memory".contains($0) } ?? false)

@@ -20,13 +20,14 @@ func tinyLlama(_ format: WeightFormat) throws -> LlamaForCausalLM {
 
 /// Prefill of 128 tokens and greedy decoding of 64 (tokens/s): f32, bf16, q8 and q4 weights. Peers:
 /// PyTorch for f32 and bf16, llama.cpp (when installed) for all four (q8_0 and q4_0 for q8 and q4).
-func llmBenchmarks(quick: Bool) throws -> [BenchCase] {
+func llmBenchmarks(quick: Bool, wants: (String) -> Bool) throws -> [BenchCase] {
     guard !quick else { return [] }
     var cases: [BenchCase] = []
     for (format, quantization) in [(WeightFormat.f32, nil), (.bf16, nil), (.f32, QuantizationFormat.q8), (.f32, .q4)] {
+        let label = quantization?.rawValue ?? format.rawValue
+        guard wants("llama1b_prefill128_\(label)") || wants("llama1b_decode64_\(label)") else { continue }
         let model = try tinyLlama(format)
         if let quantization { model.quantize(quantization) }
-        let label = quantization?.rawValue ?? format.rawValue
         let prompt = Tensor(ints: (0..<128).map { ($0 * 37) % 32000 }, shape: [1, 128])
         cases.append(BenchCase(name: "llama1b_prefill128_\(label)", unit: "tok/s", work: 128, body: {
             _ = noGrad { model.logits(model.hiddenStates(model.embed(prompt), positions: Array(0..<128), cache: KVCache(), keyPadding: nil)
