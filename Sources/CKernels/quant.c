@@ -33,13 +33,13 @@ void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *sc
             for (int i = 0; i < BLOCK; i++) if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); signed_max = x[i]; }
             /* As llama.cpp's q4_0: the largest magnitude maps to −8, so its sign gets the wider side. */
             float scale = signed_max / -8.0f, inv = scale != 0 ? 1.0f / scale : 0;
-            scales[j * (k / BLOCK) + b] = ck_float_to_half(scale);
+            scales[q4_scale_index(k, j, b)] = ck_float_to_half(scale);
             for (int i = 0; i < BLOCK; i++) {
                 int v = (int)lrintf(x[i] * inv);
                 values[b * BLOCK + i] = (int8_t)(v < -8 ? -8 : (v > 7 ? 7 : v));
             }
         }
-        q4_pack_row(values, k, q + j * k / 2);
+        q4_store_row(values, k, j, q);
     }
     free(values);
 }
@@ -100,10 +100,10 @@ static void gemv_q4_base(size_t n, size_t k, const uint8_t *q, const uint16_t *s
         float s = 0;
         for (size_t b = 0; b < nb; b++) {
             uint8_t v[BLOCK];
-            q4_unpack_range(q + j * k / 2, k, b * BLOCK, BLOCK, v);
+            q4_unpack_block(q, k, j, b, v);
             float d = 0;
             for (int i = 0; i < BLOCK; i++) d += (float)((int)v[i] - 8) * x[b * BLOCK + i];
-            s += d * ck_half_to_float(scales[j * nb + b]);
+            s += d * ck_half_to_float(scales[q4_scale_index(k, j, b)]);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * s;
     }
@@ -131,21 +131,17 @@ Q_ATTR static void gemv_q8_avx512(size_t n, size_t k, const int8_t *q, const uin
 
 Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK;
+    const __m512i eight = _mm512_set1_epi32(8);
     for (size_t j = 0; j < n; j++) {
-        const uint8_t *row = q + j * k / 2;
-        const uint16_t *sc = scales + j * nb;
         __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-        for (size_t g0 = 0, size; g0 < k; g0 += size) {
-            size = q4_group_size(k, g0);
-            uint8_t v[128];
-            q4_unpack_range(row, k, g0, size, v);
-            for (size_t b = 0; b < size / BLOCK; b++) {
-                __m512 d = _mm512_set1_ps(_cvtsh_ss(sc[g0 / BLOCK + b]));
-                __m512 w0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(v + b * BLOCK))), _mm512_set1_epi32(8)));
-                __m512 w1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(v + b * BLOCK + 16))), _mm512_set1_epi32(8)));
-                s0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, d), _mm512_loadu_ps(x + g0 + b * BLOCK), s0);
-                s1 = _mm512_fmadd_ps(_mm512_mul_ps(w1, d), _mm512_loadu_ps(x + g0 + b * BLOCK + 16), s1);
-            }
+        for (size_t b = 0; b < nb; b++) {
+            uint8_t v[BLOCK];
+            q4_unpack_block(q, k, j, b, v);
+            __m512 d = _mm512_set1_ps(_cvtsh_ss(scales[q4_scale_index(k, j, b)]));
+            __m512 w0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)v)), eight));
+            __m512 w1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(v + 16))), eight));
+            s0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, d), _mm512_loadu_ps(x + b * BLOCK), s0);
+            s1 = _mm512_fmadd_ps(_mm512_mul_ps(w1, d), _mm512_loadu_ps(x + b * BLOCK + 16), s1);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
     }
@@ -156,7 +152,7 @@ Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const ui
    weight bytes (q8 + 128, q4 + 8) by signed x bytes. What the pair needs besides the row's bytes
    is shared by all rows: x's block scales spread over the 16 lanes, and the integer start value
    that cancels the weight offset (−offset · Σ x of the block, in the block's first lane). The 16
-   lanes of a pair belong to its two blocks 8 + 8; q4's layout (q4.h) gives the same order. */
+   lanes of a pair belong to its two blocks 8 + 8. */
 #define VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")))
 
 VNNI_ATTR static void prepare_x_vnni(const float *x, size_t k, int offset, vnni_x v) {
@@ -204,48 +200,34 @@ VNNI_ATTR static void gemv_q8_vnni(size_t n, size_t k, const int8_t *q, const ui
     }
 }
 
-/* q4 (layout in q4.h): a 128-weight group is one 64-byte load whose low nibbles are its first
-   block pair and high nibbles its second, already unsigned; the row's half scales are widened 16
-   (four groups) at a time. */
+/* q4 (layout in q4.h): a strip's 16 rows are the 16 lanes. Per block, each 64-byte vector gives
+   two `vpdpbusd` operands (low and high nibbles: four weights of every row) against four x values
+   broadcast; then the block's int32 sums are scaled by the rows' 16 half scales at once. */
 VNNI_ATTR static void gemv_q4_vnni(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, vnni_x x, float *y, float alpha, int acc) {
-    size_t nb = k / BLOCK, groups = k / 128;
+    size_t nb = k / BLOCK;
     const __m512i low = _mm512_set1_epi8(0x0F);
-    const __m512i first = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(2)), next = _mm512_set1_epi32(4);
-    for (size_t j = 0; j < n; j++) {
-        const uint8_t *row = q + j * k / 2;
-        const uint16_t *sc = scales + j * nb;
-        __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0;
-        for (size_t g0 = 0; g0 < groups; g0 += 4) {
-            size_t count = groups - g0 < 4 ? groups - g0 : 4;
-            __m512 widened = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << (4 * count)) - 1), sc + g0 * 4));
-            __m512i i0 = first, i1 = second;
-            for (size_t g = g0; g < g0 + count; g++) {
-                __m512i bytes = _mm512_loadu_si512(row + g * 64);
-                __m512i lo = _mm512_and_si512(bytes, low), hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
-                __m512i d0 = _mm512_dpbusd_epi32(_mm512_load_si512(x.start + g * 32), lo, _mm512_load_si512(x.xq + g * 128));
-                __m512i d1 = _mm512_dpbusd_epi32(_mm512_load_si512(x.start + g * 32 + 16), hi, _mm512_load_si512(x.xq + g * 128 + 64));
-                __m512 w0 = _mm512_permutexvar_ps(i0, widened), w1 = _mm512_permutexvar_ps(i1, widened);
-                sum0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_mul_ps(w0, _mm512_load_ps(x.scale + g * 32)), sum0);
-                sum1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_mul_ps(w1, _mm512_load_ps(x.scale + g * 32 + 16)), sum1);
-                i0 = _mm512_add_epi32(i0, next);
-                i1 = _mm512_add_epi32(i1, next);
+    for (size_t j0 = 0; j0 < n; j0 += Q4_STRIP) {
+        const uint8_t *strip = q + j0 * k / 2;
+        const uint16_t *sc = scales + j0 * nb;
+        __m512 sum = _mm512_setzero_ps();
+        for (size_t b = 0; b < nb; b++) {
+            const uint8_t *blk = strip + b * 256;
+            const int32_t *xb = (const int32_t *)(x.xq + b * BLOCK);
+            size_t lane = (b / 2) * 16 + (b & 1) * 8;  /* where the pair layout keeps block b's start and scale */
+            __m512i d0 = _mm512_set1_epi32(x.start[lane]), d1 = _mm512_setzero_si512();
+            for (int i = 0; i < 4; i++) {
+                __m512i bytes = _mm512_loadu_si512(blk + 64 * i);
+                d0 = _mm512_dpbusd_epi32(d0, _mm512_and_si512(bytes, low), _mm512_set1_epi32(xb[i]));
+                d1 = _mm512_dpbusd_epi32(d1, _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low), _mm512_set1_epi32(xb[i + 4]));
             }
+            __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + b * Q4_STRIP)));
+            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), _mm512_mul_ps(ws, _mm512_set1_ps(x.scale[lane])), sum);
         }
-        /* The row's tail: a group of 64 (one block pair) and/or of 32 (one block). */
-        for (size_t p0 = groups * 128, size; p0 < k; p0 += size) {
-            size = q4_group_size(k, p0);
-            size_t pr = p0 / 64, half = size / 2;
-            __m256i bytes = _mm256_maskz_loadu_epi8(half == 32 ? 0xFFFFFFFFu : 0xFFFFu, row + p0 / 2);
-            __m256i lo = _mm256_and_si256(bytes, _mm256_set1_epi8(0x0F)), hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), _mm256_set1_epi8(0x0F));
-            /* [lo, hi] is the group in weight order: 32 + 32 bytes, or 16 + 16 in the low half. */
-            __m512i w = half == 32 ? _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1)
-                                   : _mm512_zextsi256_si512(_mm256_inserti128_si256(lo, _mm256_castsi256_si128(hi), 1));
-            __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(x.start + pr * 16), w, _mm512_load_si512(x.xq + pr * 64));
-            __m512 ws = pair_scales(sc + 2 * pr, size == 64, first);
-            sum0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_load_ps(x.scale + pr * 16)), sum0);
-        }
-        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
+        size_t rows = n - j0 < Q4_STRIP ? n - j0 : Q4_STRIP;
+        __mmask16 m = (__mmask16)((1u << rows) - 1);
+        __m512 out = _mm512_mul_ps(sum, _mm512_set1_ps(alpha));
+        if (acc) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, y + j0));
+        _mm512_mask_storeu_ps(y + j0, m, out);
     }
 }
 #endif
@@ -293,12 +275,11 @@ static inline __attribute__((always_inline)) void dequantize_q8_rows(const int8_
 static inline __attribute__((always_inline)) void dequantize_q4_rows(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0,
                                                                       size_t rows, size_t p0, size_t kc, float *out) {
     for (size_t r = 0; r < rows; r++) {
-        const uint16_t *sc = scales + (j0 + r) * (k / BLOCK);
         float *o = out + r * kc;
         for (size_t b0 = p0 / BLOCK * BLOCK; b0 < p0 + kc; b0 += BLOCK) {  /* kc and p0 need not be whole blocks */
             uint8_t v[BLOCK];
-            q4_unpack_range(q + (j0 + r) * k / 2, k, b0, BLOCK, v);
-            float s = ck_half_to_float(sc[b0 / BLOCK]);
+            q4_unpack_block(q, k, j0 + r, b0 / BLOCK, v);
+            float s = ck_half_to_float(scales[q4_scale_index(k, j0 + r, b0 / BLOCK)]);
             size_t lo = b0 > p0 ? b0 : p0, hi = b0 + BLOCK < p0 + kc ? b0 + BLOCK : p0 + kc;
             for (size_t p = lo; p < hi; p++) o[p - p0] = (float)((int)v[p - b0] - 8) * s;
         }

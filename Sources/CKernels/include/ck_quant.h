@@ -2,8 +2,8 @@
 #define VLKIT_CK_QUANT_H
 /* Weight-only block quantisation of [n, k] matrices: blocks of 32 consecutive weights of a row share
    one scale, stored as an IEEE half (uint16_t bits). q8: int8 values, w = q·scale. q4: 4-bit values
-   q (−8…7) stored as q + 8, two per byte in 128-weight groups (layout in q4.h), w = q·scale. k is a
-   multiple of 32. */
+   q (−8…7) stored as q + 8, two per byte, in strips of 16 rows (layout and scale order in q4.h),
+   w = q·scale. k is a multiple of 32. q4 pointers passed to these functions start at a strip. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,8 +42,8 @@ size_t ck_qgemm_b_block_bytes(void);
 /* Quantises rows i < rows ≤ MR of A (row stride lda, k a multiple of 32) into a tile of k/32 blocks;
    offset is the weights' unsigned offset (128 for q8, 8 for q4). */
 void ck_qgemm_pack_a(const float *a, size_t lda, size_t rows, size_t k, int offset, void *dst);
-/* Packs weight rows j0 … j0+cols−1 (cols ≤ NR), columns p0 … p0+kc−1 (whole blocks) of a q4 (q4 != 0)
-   or q8 matrix into a panel; scratch holds NR · kc bytes. */
+/* Packs weight rows j0 … j0+cols−1 (cols ≤ NR; q4: j0 a multiple of 16), columns p0 … p0+kc−1
+   (whole blocks) of a q4 (q4 != 0) or q8 matrix into a panel; scratch holds NR · kc bytes. */
 void ck_qgemm_pack_b(int q4, const void *q, const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
                      uint8_t *scratch, void *dst);
 /* tile[mr × nr] = alpha · Σ over `blocks` blocks of the packed tile and panel; stored to c (row stride ldc)

@@ -14,9 +14,13 @@ public enum QuantizationFormat: String, CaseIterable, Sendable {
 public final class QuantizedMatrix: @unchecked Sendable {
     public let format: QuantizationFormat
     public let n: Int, k: Int
+    /// q8: row-major int8. q4: strips of 16 rows whose 16 rows are the lanes of the GEMV (layout in
+    /// CKernels/q4.h), the last strip padded with zero rows.
     let values: UnsafeMutableRawPointer
-    /// IEEE half bits, one per 32-weight block.
+    /// IEEE half bits, one per 32-weight block (q4: in the strips' order).
     let scales: UnsafeMutablePointer<UInt16>
+    /// Rows as stored: q4 pads to whole strips.
+    let storedRows: Int
 
     public static let blockSize = 32
 
@@ -24,9 +28,12 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public init?(_ weight: Tensor, format: QuantizationFormat) {
         guard weight.rank == 2, weight.shape[1] % QuantizedMatrix.blockSize == 0 else { return nil }
         (self.format, n, k) = (format, weight.shape[0], weight.shape[1])
-        let bytes = format == .q8 ? n * k : n * k / 2
+        storedRows = format == .q8 ? n : (n + 15) / 16 * 16
+        let bytes = format == .q8 ? storedRows * k : storedRows * k / 2
         values = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        scales = .allocate(capacity: n * k / QuantizedMatrix.blockSize)
+        values.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        scales = .allocate(capacity: storedRows * k / QuantizedMatrix.blockSize)
+        scales.initialize(repeating: 0, count: storedRows * k / QuantizedMatrix.blockSize)
         let (n, k) = (self.n, self.k)
         let rowsPerChunk = 64
         Parallel.forRange((n + rowsPerChunk - 1) / rowsPerChunk) { chunks in
@@ -61,7 +68,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
         return out
     }
 
-    public var byteCount: Int { (format == .q8 ? n * k : n * k / 2) + n * k / QuantizedMatrix.blockSize * 2 }
+    public var byteCount: Int { (format == .q8 ? n * k : storedRows * k / 2) + storedRows * k / QuantizedMatrix.blockSize * 2 }
 
     /// y = x · Wᵀ (+ bias) for x [..., k] → [..., n]; inference only (not recorded).
     public func linear(_ x: Tensor, bias: Tensor?) -> Tensor { QuantizedMatrix.linear([self], x, biases: [bias])[0] }
