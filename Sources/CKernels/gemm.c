@@ -494,16 +494,17 @@ BF16_ATTR static void pack_at_bf16(const float *a, size_t lda, size_t rows, size
 }
 
 BF16_ATTR static inline __attribute__((always_inline)) void micro_wt_rows(
-    const int R, size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, float *c, size_t ldc, size_t rows, int acc, float alpha) {
+    const int R, const int H, size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, float *c, size_t ldc, size_t rows, int acc,
+    float alpha) {
     __m512 r[12][2];
     const uint32_t *wp[12];
     for (int j = 0; j < R; j++) { r[j][0] = r[j][1] = _mm512_setzero_ps(); wp[j] = (const uint32_t *)(w + j * ldw); }
     for (size_t q = 0; q < kq; q++) {
-        __m512bh a0 = (__m512bh)_mm512_loadu_si512(a + q * 32), a1 = (__m512bh)_mm512_loadu_si512(a + q * 32 + 16);
+        __m512bh a0 = (__m512bh)_mm512_loadu_si512(a + q * 32), a1 = H == 2 ? (__m512bh)_mm512_loadu_si512(a + q * 32 + 16) : a0;
         for (int j = 0; j < R; j++) {
             __m512bh x = (__m512bh)_mm512_set1_epi32((int)wp[j][q]);
             r[j][0] = _mm512_dpbf16_ps(r[j][0], a0, x);
-            r[j][1] = _mm512_dpbf16_ps(r[j][1], a1, x);
+            if (H == 2) r[j][1] = _mm512_dpbf16_ps(r[j][1], a1, x);
         }
     }
     float tile[12][32];
@@ -512,7 +513,9 @@ BF16_ATTR static inline __attribute__((always_inline)) void micro_wt_rows(
         for (int j = 0; j < R; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0.0f) + alpha * tile[j][i];
 }
 
-#define WT_CASE(R) case R: micro_wt_rows(R, kq, a, w, ldw, c, ldc, rows, acc, alpha); return;
+/* A panel of at most 16 activation rows (the tail of m) runs half the tile. */
+#define WT_CASE(R) case R: if (rows > 16) micro_wt_rows(R, 2, kq, a, w, ldw, c, ldc, rows, acc, alpha); \
+                           else micro_wt_rows(R, 1, kq, a, w, ldw, c, ldc, rows, acc, alpha); return;
 BF16_ATTR static void micro_wt(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc,
                                size_t rows, int acc, float alpha) {
     switch (wrows) {

@@ -182,6 +182,40 @@ DEFINE_SUM(avx2, __attribute__((target("avx2,fma"))))
 #endif
 DEFINE_SUM(base, )
 
+/* One row of layer norm (centered) or RMS norm (not): xhat = (x − mean) · rstd, y = xhat · w + b
+   (w, b and xhat may be NULL). Sums run in 16 lanes so they vectorise. Returns rstd. */
+#define DEFINE_NORM(SUFFIX, ATTR)                                                                     \
+    ATTR static float norm_row_##SUFFIX(const float *x, size_t n, const float *w, const float *b, float eps, \
+                                        int centered, float *y, float *xhat) {                       \
+        float acc[16] = {0}, mean = 0, var = 0;                                                       \
+        size_t i = 0;                                                                                 \
+        if (centered) {                                                                               \
+            for (; i + 16 <= n; i += 16)                                                              \
+                for (int j = 0; j < 16; j++) acc[j] += x[i + j];                                      \
+            for (int j = 0; j < 16; j++) mean += acc[j];                                              \
+            for (; i < n; i++) mean += x[i];                                                          \
+            mean /= (float)n;                                                                         \
+        }                                                                                             \
+        float sq[16] = {0};                                                                           \
+        for (i = 0; i + 16 <= n; i += 16)                                                             \
+            for (int j = 0; j < 16; j++) { float c = x[i + j] - mean; sq[j] += c * c; }               \
+        for (int j = 0; j < 16; j++) var += sq[j];                                                    \
+        for (; i < n; i++) { float c = x[i] - mean; var += c * c; }                                   \
+        float rs = 1.0f / sqrtf(var / (float)n + eps);                                                \
+        if (xhat) { ELEMENTWISE for (i = 0; i < n; i++) xhat[i] = (x[i] - mean) * rs; }               \
+        if (w && b) { ELEMENTWISE for (i = 0; i < n; i++) y[i] = (x[i] - mean) * rs * w[i] + b[i]; }  \
+        else if (w) { ELEMENTWISE for (i = 0; i < n; i++) y[i] = (x[i] - mean) * rs * w[i]; }         \
+        else if (b) { ELEMENTWISE for (i = 0; i < n; i++) y[i] = (x[i] - mean) * rs + b[i]; }         \
+        else { ELEMENTWISE for (i = 0; i < n; i++) y[i] = (x[i] - mean) * rs; }                       \
+        return rs;                                                                                    \
+    }
+
+#if defined(__x86_64__)
+DEFINE_NORM(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
+DEFINE_NORM(avx2, __attribute__((target("avx2,fma"))))
+#endif
+DEFINE_NORM(base, )
+
 #if defined(__x86_64__)
 DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))))
 DEFINE_KERNELS(avx2, __attribute__((target("avx2,fma"))))
@@ -232,6 +266,9 @@ float ck_exp_shift_sum(const float *x, float *y, size_t n, float shift) { DISPAT
 float ck_sum(const float *x, size_t n) { DISPATCH(sum, x, n) }
 void ck_softmax(const float *x, float *y, size_t n) { DISPATCH(softmax, x, y, n) }
 float ck_max(const float *x, size_t n) { DISPATCH(max, x, n) }
+float ck_norm_row(const float *x, size_t n, const float *w, const float *b, float eps, int centered, float *y, float *xhat) {
+    DISPATCH(norm_row, x, n, w, b, eps, centered, y, xhat)
+}
 
 /* y[i] = a[i·sa] op b[i·sb] with steps 0 (a broadcast scalar) or 1; one loop per case so each vectorises. */
 #define BINARY_LOOPS(EXPR)                                                                              \

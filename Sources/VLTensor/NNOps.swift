@@ -51,35 +51,13 @@ extension Tensor {
 /// Layer normalisation over the last dimension (PyTorch LayerNorm with one normalised dim).
 public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
     let n = x.shape.last!, rows = x.count / n
-    let xd = x.dense
-    let out = Tensor.uninitialized(x.shape)
-    let xhat = Tensor.uninitialized(x.shape)
-    let rstd = Tensor.uninitialized([rows])
-    let wp = weight?.dense.pointer, bp = bias?.dense.pointer
-    let px = xd.pointer, po = out.mutablePointer, ph = xhat.mutablePointer, pr = rstd.mutablePointer
-    Parallel.forRange(rows, grain: Swift.max(1, 4096 / n)) { r in
-        for i in r {
-            let xr = px + i * n, yr = po + i * n, hr = ph + i * n
-            var mean: Float = 0
-            for j in 0..<n { mean += xr[j] }
-            mean /= Float(n)
-            var v: Float = 0
-            for j in 0..<n { let c = xr[j] - mean; v += c * c }
-            let rs = 1 / (v / Float(n) + eps).squareRoot()
-            pr[i] = rs
-            for j in 0..<n {
-                let h = (xr[j] - mean) * rs
-                hr[j] = h
-                yr[j] = h * (wp?[j] ?? 1) + (bp?[j] ?? 0)
-            }
-        }
-    }
     let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
+    let (out, xhat, rstd) = normalizeRows(x, weight: weight, bias: bias, eps: eps, centered: true, keepForBackward: needsGradient(inputs))
     return record(out, inputs) { g in
         let gd = g.dense
-        let gx = normBackward(gd, xhat: xhat, rstd: rstd, weight: weight, centered: true)
+        let gx = normBackward(gd, xhat: xhat!, rstd: rstd!, weight: weight, centered: true)
         var grads: [Tensor?] = [gx]
-        if let weight { grads.append(weight.requiresGrad ? (gd * xhat).reshape([rows, n]).sum(0) : nil) }
+        if let weight { grads.append(weight.requiresGrad ? (gd * xhat!).reshape([rows, n]).sum(0) : nil) }
         if let bias { grads.append(bias.requiresGrad ? gd.reshape([rows, n]).sum(0) : nil) }
         return grads
     }
@@ -88,32 +66,36 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
 /// RMS normalisation over the last dimension, LLaMA style: x · rsqrt(mean(x²) + eps) · weight.
 public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float) -> Tensor {
     let n = x.shape.last!, rows = x.count / n
-    let xd = x.dense
-    let out = Tensor.uninitialized(x.shape)
-    let xhat = Tensor.uninitialized(x.shape)
-    let rstd = Tensor.uninitialized([rows])
-    let wp = weight?.dense.pointer
-    let px = xd.pointer, po = out.mutablePointer, ph = xhat.mutablePointer, pr = rstd.mutablePointer
-    Parallel.forRange(rows, grain: Swift.max(1, 4096 / n)) { r in
-        for i in r {
-            let xr = px + i * n, yr = po + i * n, hr = ph + i * n
-            var ss: Float = 0
-            for j in 0..<n { ss += xr[j] * xr[j] }
-            let rs = 1 / (ss / Float(n) + eps).squareRoot()
-            pr[i] = rs
-            for j in 0..<n {
-                hr[j] = xr[j] * rs
-                yr[j] = hr[j] * (wp?[j] ?? 1)
-            }
-        }
-    }
-    return record(out, [x] + (weight.map { [$0] } ?? [])) { g in
+    let inputs = [x] + (weight.map { [$0] } ?? [])
+    let (out, xhat, rstd) = normalizeRows(x, weight: weight, bias: nil, eps: eps, centered: false, keepForBackward: needsGradient(inputs))
+    return record(out, inputs) { g in
         let gd = g.dense
-        let gx = normBackward(gd, xhat: xhat, rstd: rstd, weight: weight, centered: false)
+        let gx = normBackward(gd, xhat: xhat!, rstd: rstd!, weight: weight, centered: false)
         var grads: [Tensor?] = [gx]
-        if let weight { grads.append(weight.requiresGrad ? (gd * xhat).reshape([rows, n]).sum(0) : nil) }
+        if let weight { grads.append(weight.requiresGrad ? (gd * xhat!).reshape([rows, n]).sum(0) : nil) }
         return grads
     }
+}
+
+/// Whether an op on these inputs will be recorded for a backward pass.
+func needsGradient(_ inputs: [Tensor]) -> Bool { GradMode.isEnabled && inputs.contains { $0.requiresGrad } }
+
+/// Normalised rows (C kernel per row); x̂ and rstd are kept only for a backward pass.
+private func normalizeRows(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centered: Bool,
+                           keepForBackward: Bool) -> (out: Tensor, xhat: Tensor?, rstd: Tensor?) {
+    let n = x.shape.last!, rows = x.count / n
+    let xd = x.dense
+    let out = Tensor.uninitialized(x.shape)
+    let xhat = keepForBackward ? Tensor.uninitialized(x.shape) : nil, rstd = keepForBackward ? Tensor.uninitialized([rows]) : nil
+    let wp = weight?.dense.pointer, bp = bias?.dense.pointer
+    let px = xd.pointer, po = out.mutablePointer, ph = xhat?.mutablePointer, pr = rstd?.mutablePointer
+    Parallel.forRange(rows, grain: Swift.max(1, 4096 / n)) { r in
+        for i in r {
+            let rs = ck_norm_row(px + i * n, n, wp, bp, eps, centered ? 1 : 0, po + i * n, ph.map { $0 + i * n })
+            pr?[i] = rs
+        }
+    }
+    return (out, xhat, rstd)
 }
 
 /// dx for layer norm (centered) and RMS norm: rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)), ĝ = g · w.

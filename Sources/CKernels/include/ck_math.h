@@ -28,6 +28,9 @@ float ck_max(const float *x, size_t n);
 void ck_softmax(const float *x, float *y, size_t n);
 /* Σ x (streams memory; the bandwidth benchmark's read loop). */
 float ck_sum(const float *x, size_t n);
+/* One row of layer norm (centered != 0) or RMS norm: xhat = (x − mean) · rstd, y = xhat · w + b;
+   w, b and xhat may be NULL. Returns rstd = 1 / sqrt(var + eps). */
+float ck_norm_row(const float *x, size_t n, const float *w, const float *b, float eps, int centered, float *y, float *xhat);
 
 /* y[i] = a[i·sa] op b[i·sb] for i < n, steps sa, sb ∈ {0, 1} (0: a scalar repeated); y may equal a or b. */
 enum { CK_ADD = 0, CK_SUB = 1, CK_MUL = 2, CK_DIV = 3 };
