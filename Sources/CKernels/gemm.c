@@ -494,8 +494,8 @@ BF16_ATTR static void pack_at_bf16(const float *a, size_t lda, size_t rows, size
 }
 
 BF16_ATTR static inline __attribute__((always_inline)) void micro_wt_rows(
-    const int R, const int H, size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, float *c, size_t ldc, size_t rows, int acc,
-    float alpha) {
+    const int R, const int H, const int direct, size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, float *c, size_t ldc,
+    size_t rows, int acc, float alpha, const float *bias) {
     __m512 r[12][2];
     const uint32_t *wp[12];
     for (int j = 0; j < R; j++) { r[j][0] = r[j][1] = _mm512_setzero_ps(); wp[j] = (const uint32_t *)(w + j * ldw); }
@@ -507,17 +507,37 @@ BF16_ATTR static inline __attribute__((always_inline)) void micro_wt_rows(
             if (H == 2) r[j][1] = _mm512_dpbf16_ps(r[j][1], a1, x);
         }
     }
-    float tile[12][32];
-    for (int j = 0; j < R; j++) { _mm512_storeu_ps(tile[j], r[j][0]); _mm512_storeu_ps(tile[j] + 16, r[j][1]); }
+    if (direct) {  /* c[j·ldc + i]: the lanes are c's columns */
+        __mmask16 m0 = rows >= 16 ? 0xFFFF : (__mmask16)((1u << rows) - 1);
+        __mmask16 m1 = rows >= 32 ? 0xFFFF : rows <= 16 ? 0 : (__mmask16)((1u << (rows - 16)) - 1);
+        __m512 al = _mm512_set1_ps(alpha);
+        for (int j = 0; j < R; j++) {
+            float *row = c + j * ldc;
+            __m512 v0 = _mm512_mul_ps(r[j][0], al), v1 = _mm512_mul_ps(r[j][1], al);
+            if (acc) {
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+            }
+            _mm512_mask_storeu_ps(row, m0, v0);
+            if (H == 2) _mm512_mask_storeu_ps(row + 16, m1, v1);
+        }
+        return;
+    }
+    float tile[12][32], add[12];
+    for (int j = 0; j < R; j++) {
+        _mm512_storeu_ps(tile[j], r[j][0]);
+        _mm512_storeu_ps(tile[j] + 16, r[j][1]);
+        add[j] = bias ? bias[j] : 0.0f;
+    }
     for (size_t i = 0; i < rows; i++)
-        for (int j = 0; j < R; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0.0f) + alpha * tile[j][i];
+        for (int j = 0; j < R; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : add[j]) + alpha * tile[j][i];
 }
 
 /* A panel of at most 16 activation rows (the tail of m) runs half the tile. */
-#define WT_CASE(R) case R: if (rows > 16) micro_wt_rows(R, 2, kq, a, w, ldw, c, ldc, rows, acc, alpha); \
-                           else micro_wt_rows(R, 1, kq, a, w, ldw, c, ldc, rows, acc, alpha); return;
-BF16_ATTR static void micro_wt(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc,
-                               size_t rows, int acc, float alpha) {
+#define WT_CASE(R) case R: if (rows > 16) micro_wt_rows(R, 2, direct, kq, a, w, ldw, c, ldc, rows, acc, alpha, bias); \
+                           else micro_wt_rows(R, 1, direct, kq, a, w, ldw, c, ldc, rows, acc, alpha, bias); return;
+BF16_ATTR static void micro_wt(int direct, size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc,
+                               size_t rows, int acc, float alpha, const float *bias) {
     switch (wrows) {
         WT_CASE(12) WT_CASE(11) WT_CASE(10) WT_CASE(9) WT_CASE(8) WT_CASE(7)
         WT_CASE(6) WT_CASE(5) WT_CASE(4) WT_CASE(3) WT_CASE(2) WT_CASE(1)
@@ -607,10 +627,73 @@ void ck_pack_at_bf16(const float *a, size_t lda, size_t rows, size_t kc, uint32_
 }
 
 void ck_gemm_wt_bf16(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc, size_t rows,
-                     int accumulate, float alpha) {
+                     int accumulate, float alpha, const float *bias) {
 #if defined(__x86_64__)
-    micro_wt(kq, a, w, ldw, wrows, c, ldc, rows, accumulate, alpha);
+    micro_wt(0, kq, a, w, ldw, wrows, c, ldc, rows, accumulate, alpha, bias);
 #endif
+}
+
+void ck_gemm_wt_bf16_direct(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc, size_t cols,
+                            int accumulate, float alpha) {
+#if defined(__x86_64__)
+    micro_wt(1, kq, a, w, ldw, wrows, c, ldc, cols, accumulate, alpha, NULL);
+#endif
+}
+
+static inline uint16_t round_bf16(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    uint32_t rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16, nan = (bits >> 16) | 0x40;
+    return (uint16_t)((bits & 0x7FFFFFFF) > 0x7F800000 ? nan : rounded);
+}
+
+#if defined(__x86_64__)
+/* Two rows of 32 floats → 32 bf16 pairs, row 0 in the low halves. */
+BF16_ATTR static void pack_bt_bf16_avx512(const float *b, size_t ldb, size_t kc, size_t cols, uint32_t *dst) {
+    static const uint16_t order[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+                                       8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+    const __m512i interleave = _mm512_loadu_si512(order);
+    const __m512i upper = _mm512_add_epi16(interleave, _mm512_set1_epi16(16));
+    __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    for (size_t q = 0; q < (kc + 1) / 2; q++) {
+        const float *r0 = b + 2 * q * ldb, *r1 = r0 + ldb;
+        int second = 2 * q + 1 < kc;
+        __m512i first = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, r0 + 16), _mm512_maskz_loadu_ps(m0, r0));
+        __m512i next = second ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, r1 + 16), _mm512_maskz_loadu_ps(m0, r1))
+                              : _mm512_setzero_si512();
+        _mm512_storeu_si512(dst + q * 32, _mm512_permutex2var_epi16(first, interleave, next));
+        _mm512_storeu_si512(dst + q * 32 + 16, _mm512_permutex2var_epi16(first, upper, next));
+    }
+}
+
+BF16_ATTR static void round_bf16_avx512(const float *x, size_t ldx, size_t rows, size_t cols, uint16_t *dst, size_t ldd) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j += 16) {
+            __mmask16 m = cols - j >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+            _mm256_mask_storeu_epi16(dst + i * ldd + j, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i * ldx + j)));
+        }
+}
+#endif
+
+void ck_pack_bt_bf16(const float *b, size_t ldb, size_t kc, size_t cols, uint32_t *dst) {
+#if defined(__x86_64__)
+    if (ck_has_bf16_dot()) { pack_bt_bf16_avx512(b, ldb, kc, cols, dst); return; }
+#endif
+    for (size_t q = 0; q < (kc + 1) / 2; q++) {
+        const float *r0 = b + 2 * q * ldb, *r1 = r0 + ldb;
+        int second = 2 * q + 1 < kc;
+        for (size_t i = 0; i < 32; i++)
+            dst[q * 32 + i] = i < cols ? (uint32_t)round_bf16(r0[i]) | (second ? (uint32_t)round_bf16(r1[i]) << 16 : 0) : 0;
+    }
+}
+
+void ck_round_bf16(const float *x, size_t ldx, size_t rows, size_t cols, uint16_t *dst, size_t ldd) {
+#if defined(__x86_64__)
+    if (ck_has_bf16_dot()) { round_bf16_avx512(x, ldx, rows, cols, dst, ldd); return; }
+#endif
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) dst[i * ldd + j] = round_bf16(x[i * ldx + j]);
 }
 
 /* Panels from contiguous runs: op(A) = Aᵀ of an A stored [k, m], and B stored [k, n] as it is.

@@ -40,8 +40,10 @@ public final class MultiHeadAttention: Module {
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil, mask: Tensor? = nil, causal: Bool = false,
                                keyPadding: Tensor? = nil) -> Tensor {
         let (q, k, v) = project(x, context ?? x)
+        // A model holding bf16 weights runs its attention products in bf16 too (as PyTorch's bf16 models).
         let o = scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, kvHeads), splitHeads(v, kvHeads),
-                                          causal: causal, mask: mask, keyPadding: keyPadding)
+                                          causal: causal, mask: mask, keyPadding: keyPadding,
+                                          bf16Products: out_proj.weight.value.dtype == .bf16)
         return captured(out_proj(mergeHeads(o)))
     }
 

@@ -11,10 +11,14 @@ import Foundation
 /// - `keyPadding`: [B, Lk], non-zero = keep.
 /// - grouped KV heads: head h reads KV head h / (H / Hkv).
 /// Rows that see no key give zeros.
+/// - `bf16Products`: with AVX512_BF16, q·kᵀ and p·v run on bf16 dot products (q, k, v and the
+///   probabilities rounded to bf16), as in a PyTorch model cast to bf16; for models holding bf16 weights.
 public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool = false,
-                                      mask: Tensor? = nil, keyPadding: Tensor? = nil, scale: Float? = nil) -> Tensor {
+                                      mask: Tensor? = nil, keyPadding: Tensor? = nil, scale: Float? = nil,
+                                      bf16Products: Bool = false) -> Tensor {
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention expects [B, H, L, D] tensors")
-    let p = AttentionProblem(q: q, k: k, v: v, causal: causal, mask: mask, keyPadding: keyPadding, scale: scale)
+    let p = AttentionProblem(q: q, k: k, v: v, causal: causal, mask: mask, keyPadding: keyPadding, scale: scale,
+                             bf16Products: bf16Products)
     let (out, lse) = p.forward()
     return record(out, [q, k, v]) { g in
         let (gq, gk, gv) = p.backward(out: out, lse: lse, gradOut: g.dense)
@@ -47,10 +51,11 @@ struct AttentionProblem {
     let mask: Tensor?
     let maskStrides: [Int]
     let keep: [Float]?  // [B * Lk], 1 keep / 0 drop
+    let bf16Products: Bool
 
     static let queryBlock = 32, keyBlock = 128
 
-    init(q: Tensor, k: Tensor, v: Tensor, causal: Bool, mask: Tensor?, keyPadding: Tensor?, scale: Float?) {
+    init(q: Tensor, k: Tensor, v: Tensor, causal: Bool, mask: Tensor?, keyPadding: Tensor?, scale: Float?, bf16Products: Bool = false) {
         (self.q, self.k, self.v) = (HeadMatrices(q), HeadMatrices(k), HeadMatrices(v))
         (b, h, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         (hkv, lk, dv) = (k.shape[1], k.shape[2], v.shape[3])
@@ -59,6 +64,7 @@ struct AttentionProblem {
         precondition(h % hkv == 0, "\(h) query heads are not a multiple of \(hkv) key/value heads")
         self.scale = scale ?? 1 / Float(d).squareRoot()
         self.causal = causal
+        self.bf16Products = bf16Products && ck_has_bf16_dot() != 0 && d % 2 == 0
         if let mask {
             let m = mask.dense
             self.mask = m
@@ -100,6 +106,7 @@ struct AttentionProblem {
     }
 
     func forward() -> (Tensor, Tensor) {
+        if bf16Products { return forwardBF16() }
         let out = Tensor.uninitialized([b, h, lq, dv])
         let lse = Tensor.uninitialized([b, h, lq])
         let qb = AttentionProblem.queryBlock, kb = AttentionProblem.keyBlock
@@ -148,6 +155,65 @@ struct AttentionProblem {
                     let inv: Float = rowSum[r] > 0 ? 1 / rowSum[r] : 0
                     for c in 0..<dv { op[r * dv + c] = acc[r * dv + c] * inv }
                     lp[r] = rowSum[r] > 0 ? rowMax[r] + Foundation.log(rowSum[r]) : .infinity
+                }
+            }
+        }
+        return (out, lse)
+    }
+
+    /// The bf16 forward pass, a head per task. The head's keys and vᵀ are packed once as 32-lane panels
+    /// of bf16 pairs; then for each 12 queries (rounded to bf16) the score rows come from the
+    /// weight-streaming kernel with the keys in the lanes (stored as they are, no transpose), a
+    /// softmax, and p · v the same way with v's channels in the lanes.
+    private func forwardBF16() -> (Tensor, Tensor) {
+        let out = Tensor.uninitialized([b, h, lq, dv])
+        let lse = Tensor.uninitialized([b, h, lq])
+        let strip = 12, lkPad = (lk + 1) / 2 * 2, kq = d / 2, vq = lkPad / 2
+        let keyPanels = (lk + 31) / 32, valuePanels = (dv + 31) / 32
+        Parallel.forEachTask(b * h) { t in
+            let bi = t / h, hi = t % h, kvh = hi / (h / hkv)
+            let packedK = UnsafeMutablePointer<UInt32>.allocate(capacity: keyPanels * kq * 32)
+            let packedV = UnsafeMutablePointer<UInt32>.allocate(capacity: valuePanels * vq * 32)
+            let queries = UnsafeMutablePointer<UInt16>.allocate(capacity: lq * d)
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: strip * lkPad)
+            let probabilities = UnsafeMutablePointer<UInt16>.allocate(capacity: strip * lkPad)
+            defer { packedK.deallocate(); packedV.deallocate(); queries.deallocate(); scores.deallocate(); probabilities.deallocate() }
+            let kp = k.head(bi, kvh), vp = v.head(bi, kvh)
+            for p in 0..<keyPanels {
+                ck_pack_at_bf16(kp + p * 32 * k.rowStride, k.rowStride, Swift.min(32, lk - p * 32), d, packedK + p * kq * 32)
+            }
+            for p in 0..<valuePanels { ck_pack_bt_bf16(vp + p * 32, v.rowStride, lk, Swift.min(32, dv - p * 32), packedV + p * vq * 32) }
+            ck_round_bf16(q.head(bi, hi), q.rowStride, lq, d, queries, d)
+            for i0 in stride(from: 0, to: lq, by: strip) {
+                let rows = Swift.min(strip, lq - i0), keyEnd = visibleKeys(i0 + rows - 1)
+                for p in 0..<(keyEnd + 31) / 32 {
+                    ck_gemm_wt_bf16_direct(kq, packedK + p * kq * 32, queries + i0 * d, d, rows, scores + p * 32, lkPad,
+                                           Swift.min(32, keyEnd - p * 32), 0, scale)
+                }
+                prepareScores(scores, ld: lkPad, bi: bi, hi: hi, i0: i0, rows: rows, j0: 0, cols: keyEnd)
+                var total = [Float](repeating: 0, count: rows)
+                let lp = lse.mutablePointer + (bi * h + hi) * lq + i0
+                for r in 0..<rows {
+                    let row = scores + r * lkPad
+                    let m = ck_max(row, keyEnd)
+                    if m == -.infinity {
+                        row.update(repeating: 0, count: lkPad)
+                        lp[r] = .infinity
+                        continue
+                    }
+                    total[r] = ck_exp_shift_sum(row, row, keyEnd, m)
+                    (row + keyEnd).update(repeating: 0, count: lkPad - keyEnd)
+                    lp[r] = m + Foundation.log(total[r])
+                }
+                ck_round_bf16(scores, lkPad, rows, lkPad, probabilities, lkPad)
+                let op = out.mutablePointer + ((bi * h + hi) * lq + i0) * dv
+                for p in 0..<valuePanels {
+                    ck_gemm_wt_bf16_direct(vq, packedV + p * vq * 32, probabilities, lkPad, rows, op + p * 32, dv,
+                                           Swift.min(32, dv - p * 32), 0, 1)
+                }
+                for r in 0..<rows {
+                    let inv: Float = total[r] > 0 ? 1 / total[r] : 0
+                    for c in 0..<dv { op[r * dv + c] *= inv }
                 }
             }
         }

@@ -96,6 +96,11 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
     let m = x.shape[0], k = x.shape[1], n = weight.shape[0]
     let out = Tensor.uninitialized([m, n])
     let po = out.mutablePointer
+    if weight.dtype == .bf16 && weight.isContiguous {
+        sgemmBF16(m: m, n: n, k: k, a: x.pointer, lda: k, w: weight.rawPointer.assumingMemoryBound(to: UInt16.self), ldw: k,
+                  beta: 0, c: po, ldc: n, bias: bias?.dense.pointer)
+        return out
+    }
     var beta: Float = 0
     if let bias {
         let bp = bias.dense.pointer
@@ -103,11 +108,6 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
             for i in rows { (po + i * n).update(from: bp, count: n) }
         }
         beta = 1
-    }
-    if weight.dtype == .bf16 && weight.isContiguous {
-        sgemmBF16(m: m, n: n, k: k, a: x.pointer, lda: k, w: weight.rawPointer.assumingMemoryBound(to: UInt16.self), ldw: k,
-                  beta: beta, c: po, ldc: n)
-        return out
     }
     // Inference with few rows: pack the weight once and keep it (see PackedWeight).
     if !GradMode.isEnabled && m > 1 && m <= 1024 && weight.dtype == .f32 && weight.isContiguous,

@@ -34,6 +34,14 @@ extension Tensor {
         let src = storage.base
         let dst = out.storage.base
         let intToInt = !dtype.isFloatingPoint && !target.isFloatingPoint
+        if dtype == .f32 && target == .f32 && innerStride == 1 && n >= 1 << 16 {
+            // Large f32 layouts (merging attention heads) are copied row by row on all cores.
+            let s = src.assumingMemoryBound(to: Float.self), d = dst.assumingMemoryBound(to: Float.self), base = offset
+            Parallel.forRange(rows.count, grain: Swift.max(1, 16384 / Swift.max(inner, 1))) { r in
+                for i in r { (d + i * inner).update(from: s + base + rows[i], count: inner) }
+            }
+            return out
+        }
         for (r, rowBase) in rows.enumerated() {
             let base = offset + rowBase
             let o = r * inner

@@ -58,4 +58,25 @@ final class AttentionTests: XCTestCase {
         let out = scaledDotProductAttention(q, k, v, keyPadding: Tensor([0, 0, 0], shape: [1, 3]))
         XCTAssertEqual(out.toArray(), [Float](repeating: 0, count: 8))
     }
+
+    /// bf16 products (the path models with bf16 weights take): against attention in f32 on the same
+    /// bf16-rounded q, k, v, so only the probabilities' rounding (≤ 2⁻⁹ relative) and sums differ.
+    /// Odd key count, grouped heads, a tail query block, masks, padding and strided inputs.
+    func testBF16ProductsMatchRoundedReference() {
+        var rng = RandomGenerator(seed: 6)
+        func rounded(_ t: Tensor) -> Tensor { t.to(.bf16).to(.f32) }
+        let q = rounded(Tensor.randn([2, 70, 4, 16], rng: &rng)).transpose(1, 2)
+        let k = rounded(Tensor.randn([2, 2, 301, 16], rng: &rng)), v = rounded(Tensor.randn([2, 2, 301, 8], rng: &rng))
+        let mask = Tensor.randn([2, 1, 70, 301], rng: &rng)
+        var keep = [Float](repeating: 1, count: 2 * 301)
+        for j in 290..<301 { keep[j] = 0 }
+        let padding = Tensor(keep, shape: [2, 301])
+        for causal in [false, true] {
+            let fast = scaledDotProductAttention(q, k, v, causal: causal, mask: mask, keyPadding: padding, bf16Products: true)
+            let slow = reference(q, k, v, causal: causal, mask: mask + (1 - padding).reshape([2, 1, 1, 301]) * -1e9)
+            XCTAssertLessThan(maxDiff(fast, slow), 1e-2, "causal \(causal)")
+        }
+        let none = scaledDotProductAttention(q, k, v, keyPadding: Tensor.zeros([2, 301]), bf16Products: true)
+        XCTAssertEqual(none.toArray(), [Float](repeating: 0, count: none.count), "rows that see no key give zeros")
+    }
 }

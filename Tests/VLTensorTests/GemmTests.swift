@@ -80,6 +80,15 @@ final class GemmTests: XCTestCase {
             let roundedA = a.map { bf16ToFloat(floatToBF16($0)) }
             var c = [Float](repeating: 1, count: m * n)
             sgemmBF16(m: m, n: n, k: k, a: a, lda: k, w: w, ldw: k, beta: 0.5, c: &c, ldc: n)
+            // With a bias instead of beta (Linear's forward): the weight-streaming kernel adds it as it stores.
+            let bias = (0..<n).map { Float($0 % 7) - 3 }
+            var withBias = [Float](repeating: .nan, count: m * n)
+            sgemmBF16(m: m, n: n, k: k, a: a, lda: k, w: w, ldw: k, beta: 0, c: &withBias, ldc: n, bias: bias)
+            for i in 0..<m {
+                for j in 0..<n {
+                    XCTAssertEqual(withBias[i * n + j] - bias[j], c[i * n + j] - 0.5, accuracy: 1e-3 * (1 + abs(c[i * n + j])), "bias m\(m) [\(i),\(j)]")
+                }
+            }
             for i in 0..<m {
                 for j in 0..<n {
                     var exact = 0.0, inexact = 0.0

@@ -44,10 +44,20 @@ void ck_gemm_micro_bf16(size_t kq, const uint32_t *a, const uint32_t *b, float *
    weights, read in place, the broadcast one. Packs rows i < rows ≤ 32 of A (row stride lda) for
    k-pairs q < ceil(kc/2) into dst[q·32 + i] as bf16 pairs (zero-padded). */
 void ck_pack_at_bf16(const float *a, size_t lda, size_t rows, size_t kc, uint32_t *dst);
-/* c[i·ldc + j] (+)= alpha · Σ_q dot2(a[q·32 + i], pair q of weight row j) for i < rows ≤ 32,
-   j < wrows ≤ 12; w is row 0 of the strip (bf16 [·, ldw], ldw even, 4-byte aligned). */
+/* c[i·ldc + j] = (accumulate ? c[i·ldc + j] : bias[j]) + alpha · Σ_q dot2(a[q·32 + i], pair q of weight
+   row j) for i < rows ≤ 32, j < wrows ≤ 12; w is row 0 of the strip (bf16 [·, ldw], ldw even, 4-byte
+   aligned); bias may be NULL (0). */
 void ck_gemm_wt_bf16(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc, size_t rows,
-                     int accumulate, float alpha);
+                     int accumulate, float alpha, const float *bias);
+
+/* The same with the lanes as c's columns and no bias: c[j·ldc + i] (+)= … for j < wrows ≤ 12, i < cols ≤ 32. */
+void ck_gemm_wt_bf16_direct(size_t kq, const uint32_t *a, const uint16_t *w, size_t ldw, size_t wrows, float *c, size_t ldc, size_t cols,
+                            int accumulate, float alpha);
+/* Packs columns i < cols ≤ 32 of B [kc, ·] (row stride ldb) as the 32-row operand of the two kernels
+   above (the rows of Bᵀ): dst[q·32 + i] = (bf16(b[2q][i]), bf16(b[2q+1][i])), zero-padded. */
+void ck_pack_bt_bf16(const float *b, size_t ldb, size_t kc, size_t cols, uint32_t *dst);
+/* dst[i·ldd + j] = x[i·ldx + j] rounded to bf16 (nearest even), i < rows, j < cols. */
+void ck_round_bf16(const float *x, size_t ldx, size_t rows, size_t cols, uint16_t *dst, size_t ldd);
 
 /* Decode paths. y[j] (+)= alpha · Σ_p x[p] · w[j·ldw + p] for j < n (weights [n, k], PyTorch's layout). */
 void ck_gemv_t(size_t n, size_t k, const float *w, size_t ldw, const float *x, float *y, float alpha, int accumulate);

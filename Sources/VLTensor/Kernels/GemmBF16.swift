@@ -3,10 +3,20 @@ import CKernels
 /// C = alpha · A · Wᵀ + beta · C with bf16 weights W stored [n, k] (PyTorch's Linear layout) and
 /// f32 activations A [m, k]. With AVX512_BF16 the activations are rounded to bf16 and the
 /// products run on `vdpbf16ps` (relative error ~1e-3), also for m = 1 (GEMV); elsewhere the
-/// weights are widened to f32 (exactly).
+/// weights are widened to f32 (exactly). `bias` [n] (only with beta = 0) is added to every row.
 public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
-                      w: UnsafePointer<UInt16>, ldw: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                      w: UnsafePointer<UInt16>, ldw: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                      bias: UnsafePointer<Float>? = nil) {
     if m == 0 || n == 0 { return }
+    precondition(bias == nil || beta == 0, "a bias goes with beta = 0")
+    if let bias, !(m >= 32 && ck_has_bf16_dot() != 0 && k % 2 == 0 && ldw % 2 == 0) {
+        // Paths without a bias in their kernel: start from the bias and accumulate.
+        Parallel.forRange(m, grain: Swift.max(1, (1 << 15) / n)) { rows in
+            for i in rows { (c + i * ldc).update(from: bias, count: n) }
+        }
+        sgemmBF16(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, beta: 1, c: c, ldc: ldc)
+        return
+    }
     if m == 1 {
         if beta != 0 && beta != 1 { for j in 0..<n { c[j] *= beta } }
         Parallel.forRange(n, grain: Swift.max(64, (1 << 16) / Swift.max(k, 1))) { r in
@@ -24,7 +34,8 @@ public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer
     }
     if beta != 0 && beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
     if m >= 32 {
-        weightStreamingBF16(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0)
+        weightStreamingBF16(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0,
+                            bias: bias)
         return
     }
     BF16GemmPlan(m: m, n: n, k: k).run(alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0)
@@ -33,23 +44,24 @@ public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer
 /// Prefill shapes (m ≥ 32, k even): the weights are read where they are stored and never packed —
 /// they are the broadcast operand of 32 × 12 tiles — and the activations are packed once into
 /// 32-row panels of bf16 pairs. A thread runs each 12-row weight strip it takes over every panel, so
-/// a strip is read from memory once and then from cache.
+/// a strip is read from memory once and then from cache. The bias is added as the tiles are stored.
 func weightStreamingBF16(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int,
-                         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+                         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>?) {
     let kq = k / 2, panels = (m + 31) / 32
     let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: panels * kq * 32)
     defer { packed.deallocate() }
     Parallel.forRange(panels) { r in
         for p in r { ck_pack_at_bf16(a + p * 32 * lda, lda, Swift.min(32, m - p * 32), k, packed + p * kq * 32) }
     }
-    // Tasks of a few strips, taken one at a time: a thread the OS preempts delays the product by one short task.
-    let strips = (n + 11) / 12, tasks = Swift.min(strips, 8 * Parallel.threadCount)
+    // Tasks of one or a few strips, taken one at a time: the threads finish within a strip of each
+    // other, and a thread the OS preempts delays the product by one short task.
+    let strips = (n + 11) / 12, tasks = Swift.min(strips, 64 * Parallel.threadCount)
     Parallel.forEachTask(tasks) { task in
         for s in strips * task / tasks..<strips * (task + 1) / tasks {
             let j0 = s * 12
             for p in 0..<panels {
                 ck_gemm_wt_bf16(kq, packed + p * kq * 32, w + j0 * ldw, ldw, Swift.min(12, n - j0), c + p * 32 * ldc + j0, ldc,
-                                Swift.min(32, m - p * 32), accumulate ? 1 : 0, alpha)
+                                Swift.min(32, m - p * 32), accumulate ? 1 : 0, alpha, bias.map { $0 + j0 })
             }
         }
     }
