@@ -5,7 +5,7 @@
    integer accumulator's starting value that cancels the offset exactly. */
 #include "ck_quant.h"
 #include "half.h"
-#include "q4.h"
+#include "strips.h"
 #include <string.h>
 #include <math.h>
 #if defined(__x86_64__)
@@ -64,80 +64,44 @@ void ck_qgemm_pack_a(const float *a, size_t lda, size_t rows, size_t k, int offs
     }
 }
 
-/* Packing B: the panel's weights, already offset to unsigned bytes, are first laid out row by row
-   (rows[j·kc + p], j < NR), then each quad of 4 bytes is moved to out[quad][j] (a 32-bit transpose). */
-static inline __attribute__((always_inline)) void unsigned_rows_q8(const int8_t *q, size_t k, size_t j0, size_t cols, size_t p0,
-                                                                    size_t kc, uint8_t *rows) {
-    for (size_t j = 0; j < cols; j++) {
-        const int8_t *w = q + (j0 + j) * k + p0;
-        uint8_t *o = rows + j * kc;
-        for (size_t p = 0; p < kc; p++) o[p] = (uint8_t)w[p] ^ 0x80;  /* + 128 */
-    }
-    memset(rows + cols * kc, 0, (NR - cols) * kc);
-}
-
-static inline __attribute__((always_inline)) void panel_scales(const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0,
-                                                                size_t kc, uint8_t *dst) {
-    for (size_t b = 0; b < kc / BLOCK; b++) {
-        float *sc = (float *)(dst + b * B_BLOCK_BYTES);
-        for (size_t j = 0; j < NR; j++) sc[j] = j < cols ? ck_half_to_float(scales[(j0 + j) * (k / BLOCK) + p0 / BLOCK + b]) : 0;
-    }
-}
-
+/* Packing B straight from the strips (strips.h): quad qd of a block, 16 columns × 4 bytes, is the
+   strip's vector qd (q8) or the low nibbles of vector qd / the high ones of vector qd − 4 (q4). Two
+   strips make the 32 columns; a strip past the matrix's last row is zeros. */
 #if defined(__x86_64__)
 #define QP_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c")))
-QP_ATTR static void transpose_quads_avx512(const uint8_t *rows, size_t kc, uint8_t *dst) {
-    __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((int)kc));
-    for (size_t b = 0; b < kc / BLOCK; b++)
-        for (int quad = 0; quad < BLOCK / 4; quad++) {
-            uint8_t *out = dst + b * B_BLOCK_BYTES + NR * 4 + quad * NR * 4;
-            const uint8_t *src = rows + b * BLOCK + quad * 4;
-            _mm512_storeu_si512(out, _mm512_i32gather_epi32(index, src, 1));
-            _mm512_storeu_si512(out + 64, _mm512_i32gather_epi32(index, src + 16 * kc, 1));
-        }
-}
-QP_ATTR static void unsigned_rows_q8_avx512(const int8_t *q, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, uint8_t *rows) {
-    unsigned_rows_q8(q, k, j0, cols, p0, kc, rows);
-}
-/* q4 panels come straight from the strips (q4.h): quad qd of a block, 16 columns × 4 bytes, is
-   the low nibbles of the strip's vector qd (qd < 4) or the high ones of vector qd − 4. Two strips
-   make the 32 columns; a strip past the matrix's last row is zeros. */
-QP_ATTR static void pack_b_q4_avx512(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
-                                     uint8_t *dst) {
+QP_ATTR static void pack_b_avx512(int q4, const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
+                                  uint8_t *dst) {
     const __m512i low = _mm512_set1_epi8(0x0F);
     for (size_t b = 0; b < kc / BLOCK; b++) {
-        uint8_t *blk = dst + b * B_BLOCK_BYTES;
-        for (size_t s = 0; s < NR / Q4_STRIP; s++) {
-            size_t j = j0 + s * Q4_STRIP, block = p0 / BLOCK + b;
-            if (s * Q4_STRIP >= cols) {
+        uint8_t *blk = dst + b * B_BLOCK_BYTES, *quads = blk + NR * 4;
+        for (size_t s = 0; s < NR / STRIP; s++) {
+            size_t j = j0 + s * STRIP, block = p0 / BLOCK + b;
+            if (s * STRIP >= cols) {
                 memset(blk + s * 64, 0, 64);
-                for (int qd = 0; qd < 8; qd++) _mm512_storeu_si512(blk + NR * 4 + qd * NR * 4 + s * 64, _mm512_setzero_si512());
+                for (int qd = 0; qd < 8; qd++) _mm512_storeu_si512(quads + qd * NR * 4 + s * 64, _mm512_setzero_si512());
                 continue;
             }
-            _mm512_storeu_ps(blk + s * 64, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + q4_scale_index(k, j, block)))));
-            const uint8_t *src = q + q4_row_block(k, j, block);
-            for (int i = 0; i < 4; i++) {
-                __m512i bytes = _mm512_loadu_si512(src + 64 * i);
-                _mm512_storeu_si512(blk + NR * 4 + i * NR * 4 + s * 64, _mm512_and_si512(bytes, low));
-                _mm512_storeu_si512(blk + NR * 4 + (i + 4) * NR * 4 + s * 64, _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low));
+            _mm512_storeu_ps(blk + s * 64, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + strip_scale_index(k, j, block)))));
+            if (q4) {
+                const uint8_t *src = q + q4_row_block(k, j, block);
+                for (int i = 0; i < 4; i++) {
+                    __m512i bytes = _mm512_loadu_si512(src + 64 * i);
+                    _mm512_storeu_si512(quads + i * NR * 4 + s * 64, _mm512_and_si512(bytes, low));
+                    _mm512_storeu_si512(quads + (i + 4) * NR * 4 + s * 64, _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low));
+                }
+            } else {
+                const uint8_t *src = q + q8_row_block(k, j, block);
+                for (int i = 0; i < 8; i++) _mm512_storeu_si512(quads + i * NR * 4 + s * 64, _mm512_loadu_si512(src + 64 * i));
             }
         }
     }
 }
 #endif
 
-/* Only with ck_has_qgemm(); rows is scratch of NR · kc bytes (q8); q4 != 0 for q4 weights (j0 a
-   multiple of 16), else q8. */
-void ck_qgemm_pack_b(int q4, const void *q, const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
-                     uint8_t *rows, void *dst) {
+/* Only with ck_has_qgemm(); j0 is a multiple of 16; q4 != 0 for q4 weights, else q8. */
+void ck_qgemm_pack_b(int q4, const void *q, const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, void *dst) {
 #if defined(__x86_64__)
-    if (q4) {
-        pack_b_q4_avx512(q, scales, k, j0, cols, p0, kc, dst);
-        return;
-    }
-    panel_scales(scales, k, j0, cols, p0, kc, dst);
-    unsigned_rows_q8_avx512(q, k, j0, cols, p0, kc, rows);
-    transpose_quads_avx512(rows, kc, dst);
+    pack_b_avx512(q4, q, scales, k, j0, cols, p0, kc, dst);
 #endif
 }
 

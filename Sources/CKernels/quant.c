@@ -2,7 +2,7 @@
    portable), and dequantising GEMM packing. Block scales are halves (half.h). */
 #include "ck_quant.h"
 #include "half.h"
-#include "q4.h"
+#include "strips.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +12,20 @@
 
 #define BLOCK 32
 
-void ck_quantize_q8(const float *w, size_t n, size_t k, int8_t *q, uint16_t *scales) {
-    for (size_t j = 0; j < n; j++)
+void ck_quantize_q8(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *scales) {
+    int8_t *values = malloc(k);
+    for (size_t j = 0; j < n; j++) {
         for (size_t b = 0; b < k / BLOCK; b++) {
             const float *x = w + j * k + b * BLOCK;
             float amax = 0;
             for (int i = 0; i < BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
             float scale = amax / 127.0f, inv = scale > 0 ? 1.0f / scale : 0;
-            scales[j * (k / BLOCK) + b] = ck_float_to_half(scale);
-            for (int i = 0; i < BLOCK; i++) q[j * k + b * BLOCK + i] = (int8_t)lrintf(x[i] * inv);
+            scales[strip_scale_index(k, j, b)] = ck_float_to_half(scale);
+            for (int i = 0; i < BLOCK; i++) values[b * BLOCK + i] = (int8_t)lrintf(x[i] * inv);
         }
+        q8_store_row(values, k, j, q);
+    }
+    free(values);
 }
 
 void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *scales) {
@@ -33,7 +37,7 @@ void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *sc
             for (int i = 0; i < BLOCK; i++) if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); signed_max = x[i]; }
             /* As llama.cpp's q4_0: the largest magnitude maps to −8, so its sign gets the wider side. */
             float scale = signed_max / -8.0f, inv = scale != 0 ? 1.0f / scale : 0;
-            scales[q4_scale_index(k, j, b)] = ck_float_to_half(scale);
+            scales[strip_scale_index(k, j, b)] = ck_float_to_half(scale);
             for (int i = 0; i < BLOCK; i++) {
                 int v = (int)lrintf(x[i] * inv);
                 values[b * BLOCK + i] = (int8_t)(v < -8 ? -8 : (v > 7 ? 7 : v));
@@ -81,14 +85,16 @@ static vnni_x vnni_parts(const void *prepared, size_t k) {
     return (vnni_x){(int8_t *)p, (float *)(p + pairs * 64), (int32_t *)(p + pairs * 128)};
 }
 
-static void gemv_q8_base(size_t n, size_t k, const int8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
+static void gemv_q8_base(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK;
     for (size_t j = 0; j < n; j++) {
         float s = 0;
         for (size_t b = 0; b < nb; b++) {
+            int8_t v[BLOCK];
+            q8_unpack_block(q, k, j, b, v);
             float d = 0;
-            for (int i = 0; i < BLOCK; i++) d += (float)q[j * k + b * BLOCK + i] * x[b * BLOCK + i];
-            s += d * ck_half_to_float(scales[j * nb + b]);
+            for (int i = 0; i < BLOCK; i++) d += (float)v[i] * x[b * BLOCK + i];
+            s += d * ck_half_to_float(scales[strip_scale_index(k, j, b)]);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * s;
     }
@@ -103,7 +109,7 @@ static void gemv_q4_base(size_t n, size_t k, const uint8_t *q, const uint16_t *s
             q4_unpack_block(q, k, j, b, v);
             float d = 0;
             for (int i = 0; i < BLOCK; i++) d += (float)((int)v[i] - 8) * x[b * BLOCK + i];
-            s += d * ck_half_to_float(scales[q4_scale_index(k, j, b)]);
+            s += d * ck_half_to_float(scales[strip_scale_index(k, j, b)]);
         }
         y[j] = (acc ? y[j] : 0.0f) + alpha * s;
     }
@@ -112,16 +118,16 @@ static void gemv_q4_base(size_t n, size_t k, const uint8_t *q, const uint16_t *s
 #if defined(__x86_64__)
 #define Q_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 
-Q_ATTR static void gemv_q8_avx512(size_t n, size_t k, const int8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
+Q_ATTR static void gemv_q8_avx512(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const float *x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK;
     for (size_t j = 0; j < n; j++) {
-        const int8_t *row = q + j * k;
-        const uint16_t *sc = scales + j * nb;
         __m512 s0 = _mm512_setzero_ps(), s1 = s0;
         for (size_t b = 0; b < nb; b++) {
-            __m512 d = _mm512_set1_ps(_cvtsh_ss(sc[b]));
-            __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(row + b * BLOCK))));
-            __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(row + b * BLOCK + 16))));
+            int8_t v[BLOCK];
+            q8_unpack_block(q, k, j, b, v);
+            __m512 d = _mm512_set1_ps(_cvtsh_ss(scales[strip_scale_index(k, j, b)]));
+            __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)v)));
+            __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(v + 16))));
             s0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, d), _mm512_loadu_ps(x + b * BLOCK), s0);
             s1 = _mm512_fmadd_ps(_mm512_mul_ps(w1, d), _mm512_loadu_ps(x + b * BLOCK + 16), s1);
         }
@@ -137,7 +143,7 @@ Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const ui
         for (size_t b = 0; b < nb; b++) {
             uint8_t v[BLOCK];
             q4_unpack_block(q, k, j, b, v);
-            __m512 d = _mm512_set1_ps(_cvtsh_ss(scales[q4_scale_index(k, j, b)]));
+            __m512 d = _mm512_set1_ps(_cvtsh_ss(scales[strip_scale_index(k, j, b)]));
             __m512 w0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)v)), eight));
             __m512 w1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(v + 16))), eight));
             s0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, d), _mm512_loadu_ps(x + b * BLOCK), s0);
@@ -148,11 +154,10 @@ Q_ATTR static void gemv_q4_avx512(size_t n, size_t k, const uint8_t *q, const ui
 }
 
 /* With AVX512-VNNI, x is quantised once per GEMV to int8, one scale per 32-value block (as
-   llama.cpp's q8_0 activations), and each pair of blocks of a row is one `vpdpbusd` of unsigned
-   weight bytes (q8 + 128, q4 + 8) by signed x bytes. What the pair needs besides the row's bytes
-   is shared by all rows: x's block scales spread over the 16 lanes, and the integer start value
-   that cancels the weight offset (−offset · Σ x of the block, in the block's first lane). The 16
-   lanes of a pair belong to its two blocks 8 + 8. */
+   llama.cpp's q8_0 activations), and the weights' unsigned bytes (q8 + 128, q4 + 8) multiply x's
+   signed ones on `vpdpbusd`. Besides the int8 values, each block keeps its scale and the integer
+   start value that cancels the weight offset (−offset · Σ x of the block), at lane (b/2)·16 +
+   (b%2)·8 of their arrays (a layout of block pairs; see vnni_parts). */
 #define VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")))
 
 VNNI_ATTR static void prepare_x_vnni(const float *x, size_t k, int offset, vnni_x v) {
@@ -175,59 +180,59 @@ VNNI_ATTR static void prepare_x_vnni(const float *x, size_t k, int offset, vnni_
     }
 }
 
-/* The two half scales of a block pair (one when the row ends on an odd block) as f32 lanes. */
-VNNI_ATTR static inline __m512 pair_scales(const uint16_t *sc, int two, __m512i spread) {
-    __m128 s = _mm_cvtph_ps(_mm_maskz_loadu_epi16(two ? 3 : 1, sc));
-    return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s));
+/* A strip's 16 rows are the 16 lanes (layout in strips.h). Per block, q8's eight vectors and q4's
+   four (low and high nibbles) are each one `vpdpbusd` against four x values broadcast; the block's
+   int32 sums are then scaled by the rows' 16 half scales at once. */
+VNNI_ATTR static inline void store_strip(__m512 sum, float *y, size_t rows, float alpha, int acc) {
+    __mmask16 m = (__mmask16)((1u << rows) - 1);
+    __m512 out = _mm512_mul_ps(sum, _mm512_set1_ps(alpha));
+    if (acc) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, y));
+    _mm512_mask_storeu_ps(y, m, out);
 }
 
-VNNI_ATTR static void gemv_q8_vnni(size_t n, size_t k, const int8_t *q, const uint16_t *scales, vnni_x x, float *y, float alpha, int acc) {
-    size_t nb = k / BLOCK, pairs = (nb + 1) / 2;
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    for (size_t j = 0; j < n; j++) {
-        const int8_t *row = q + j * k;
-        const uint16_t *sc = scales + j * nb;
+VNNI_ATTR static void gemv_q8_vnni(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, vnni_x x, float *y, float alpha, int acc) {
+    size_t nb = k / BLOCK;
+    for (size_t j0 = 0; j0 < n; j0 += STRIP) {
+        const uint8_t *strip = q + j0 * k;
+        const uint16_t *sc = scales + j0 * nb;
         __m512 sum = _mm512_setzero_ps();
-        for (size_t pr = 0; pr < pairs; pr++) {
-            int two = 2 * pr + 1 < nb;
-            __m512i w = two ? _mm512_loadu_si512(row + pr * 64) : _mm512_maskz_loadu_epi8(0xFFFFFFFFull, row + pr * 64);
-            __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(x.start + pr * 16), _mm512_xor_si512(w, flip), _mm512_load_si512(x.xq + pr * 64));
-            __m512 ws = pair_scales(sc + 2 * pr, two, spread);
-            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(ws, _mm512_load_ps(x.scale + pr * 16)), sum);
+        for (size_t b = 0; b < nb; b++) {
+            const uint8_t *blk = strip + b * 512;
+            const int32_t *xb = (const int32_t *)(x.xq + b * BLOCK);
+            size_t lane = (b / 2) * 16 + (b & 1) * 8;
+            __m512i d0 = _mm512_set1_epi32(x.start[lane]), d1 = _mm512_setzero_si512();
+            for (int i = 0; i < 4; i++) {
+                d0 = _mm512_dpbusd_epi32(d0, _mm512_loadu_si512(blk + 64 * i), _mm512_set1_epi32(xb[i]));
+                d1 = _mm512_dpbusd_epi32(d1, _mm512_loadu_si512(blk + 64 * (i + 4)), _mm512_set1_epi32(xb[i + 4]));
+            }
+            __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + b * STRIP)));
+            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), _mm512_mul_ps(ws, _mm512_set1_ps(x.scale[lane])), sum);
         }
-        y[j] = (acc ? y[j] : 0.0f) + alpha * _mm512_reduce_add_ps(sum);
+        store_strip(sum, y + j0, n - j0 < STRIP ? n - j0 : STRIP, alpha, acc);
     }
 }
 
-/* q4 (layout in q4.h): a strip's 16 rows are the 16 lanes. Per block, each 64-byte vector gives
-   two `vpdpbusd` operands (low and high nibbles: four weights of every row) against four x values
-   broadcast; then the block's int32 sums are scaled by the rows' 16 half scales at once. */
 VNNI_ATTR static void gemv_q4_vnni(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, vnni_x x, float *y, float alpha, int acc) {
     size_t nb = k / BLOCK;
     const __m512i low = _mm512_set1_epi8(0x0F);
-    for (size_t j0 = 0; j0 < n; j0 += Q4_STRIP) {
+    for (size_t j0 = 0; j0 < n; j0 += STRIP) {
         const uint8_t *strip = q + j0 * k / 2;
         const uint16_t *sc = scales + j0 * nb;
         __m512 sum = _mm512_setzero_ps();
         for (size_t b = 0; b < nb; b++) {
             const uint8_t *blk = strip + b * 256;
             const int32_t *xb = (const int32_t *)(x.xq + b * BLOCK);
-            size_t lane = (b / 2) * 16 + (b & 1) * 8;  /* where the pair layout keeps block b's start and scale */
+            size_t lane = (b / 2) * 16 + (b & 1) * 8;
             __m512i d0 = _mm512_set1_epi32(x.start[lane]), d1 = _mm512_setzero_si512();
             for (int i = 0; i < 4; i++) {
                 __m512i bytes = _mm512_loadu_si512(blk + 64 * i);
                 d0 = _mm512_dpbusd_epi32(d0, _mm512_and_si512(bytes, low), _mm512_set1_epi32(xb[i]));
                 d1 = _mm512_dpbusd_epi32(d1, _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low), _mm512_set1_epi32(xb[i + 4]));
             }
-            __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + b * Q4_STRIP)));
+            __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + b * STRIP)));
             sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), _mm512_mul_ps(ws, _mm512_set1_ps(x.scale[lane])), sum);
         }
-        size_t rows = n - j0 < Q4_STRIP ? n - j0 : Q4_STRIP;
-        __mmask16 m = (__mmask16)((1u << rows) - 1);
-        __m512 out = _mm512_mul_ps(sum, _mm512_set1_ps(alpha));
-        if (acc) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, y + j0));
-        _mm512_mask_storeu_ps(y + j0, m, out);
+        store_strip(sum, y + j0, n - j0 < STRIP ? n - j0 : STRIP, alpha, acc);
     }
 }
 #endif
@@ -239,7 +244,7 @@ void ck_gemv_prepare_x(int q4, const float *x, size_t k, void *prepared) {
     memcpy(prepared, x, k * sizeof(float));
 }
 
-void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const uint16_t *scales, const void *x, float *y, float alpha, int accumulate) {
+void ck_gemv_q8(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const void *x, float *y, float alpha, int accumulate) {
 #if defined(__x86_64__)
     if (has_vnni()) { gemv_q8_vnni(n, k, q, scales, vnni_parts(x, k), y, alpha, accumulate); return; }
     if (has_avx512()) { gemv_q8_avx512(n, k, q, scales, x, y, alpha, accumulate); return; }
@@ -257,17 +262,16 @@ void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, co
 
 /* Rows j0 … j0+rows−1, columns p0 … p0+kc−1, dequantised into out[r·kc + p]. Written once and
    compiled per instruction set: each block's stretch is a short loop the compiler vectorises. */
-static inline __attribute__((always_inline)) void dequantize_q8_rows(const int8_t *q, const uint16_t *scales, size_t k, size_t j0,
+static inline __attribute__((always_inline)) void dequantize_q8_rows(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0,
                                                                       size_t rows, size_t p0, size_t kc, float *out) {
     for (size_t r = 0; r < rows; r++) {
-        const int8_t *row = q + (j0 + r) * k;
-        const uint16_t *sc = scales + (j0 + r) * (k / BLOCK);
         float *o = out + r * kc;
-        for (size_t p = p0; p < p0 + kc;) {
-            size_t stop = (p / BLOCK + 1) * BLOCK;
-            if (stop > p0 + kc) stop = p0 + kc;
-            float s = ck_half_to_float(sc[p / BLOCK]);
-            for (; p < stop; p++) *o++ = (float)row[p] * s;
+        for (size_t b0 = p0 / BLOCK * BLOCK; b0 < p0 + kc; b0 += BLOCK) {  /* kc and p0 need not be whole blocks */
+            int8_t v[BLOCK];
+            q8_unpack_block(q, k, j0 + r, b0 / BLOCK, v);
+            float s = ck_half_to_float(scales[strip_scale_index(k, j0 + r, b0 / BLOCK)]);
+            size_t lo = b0 > p0 ? b0 : p0, hi = b0 + BLOCK < p0 + kc ? b0 + BLOCK : p0 + kc;
+            for (size_t p = lo; p < hi; p++) o[p - p0] = (float)v[p - b0] * s;
         }
     }
 }
@@ -279,7 +283,7 @@ static inline __attribute__((always_inline)) void dequantize_q4_rows(const uint8
         for (size_t b0 = p0 / BLOCK * BLOCK; b0 < p0 + kc; b0 += BLOCK) {  /* kc and p0 need not be whole blocks */
             uint8_t v[BLOCK];
             q4_unpack_block(q, k, j0 + r, b0 / BLOCK, v);
-            float s = ck_half_to_float(scales[q4_scale_index(k, j0 + r, b0 / BLOCK)]);
+            float s = ck_half_to_float(scales[strip_scale_index(k, j0 + r, b0 / BLOCK)]);
             size_t lo = b0 > p0 ? b0 : p0, hi = b0 + BLOCK < p0 + kc ? b0 + BLOCK : p0 + kc;
             for (size_t p = lo; p < hi; p++) o[p - p0] = (float)((int)v[p - b0] - 8) * s;
         }
@@ -287,13 +291,13 @@ static inline __attribute__((always_inline)) void dequantize_q4_rows(const uint8
 }
 
 #if defined(__x86_64__)
-Q_ATTR static void dequantize_q8_rows_avx512(const int8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0,
+Q_ATTR static void dequantize_q8_rows_avx512(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0,
                                              size_t kc, float *out) { dequantize_q8_rows(q, scales, k, j0, rows, p0, kc, out); }
 Q_ATTR static void dequantize_q4_rows_avx512(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0,
                                              size_t kc, float *out) { dequantize_q4_rows(q, scales, k, j0, rows, p0, kc, out); }
 #endif
 
-void ck_dequantize_rows_q8(const int8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out) {
+void ck_dequantize_rows_q8(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out) {
 #if defined(__x86_64__)
     if (has_avx512()) { dequantize_q8_rows_avx512(q, scales, k, j0, rows, p0, kc, out); return; }
 #endif

@@ -1,9 +1,9 @@
 #ifndef VLKIT_CK_QUANT_H
 #define VLKIT_CK_QUANT_H
 /* Weight-only block quantisation of [n, k] matrices: blocks of 32 consecutive weights of a row share
-   one scale, stored as an IEEE half (uint16_t bits). q8: int8 values, w = q·scale. q4: 4-bit values
-   q (−8…7) stored as q + 8, two per byte, in strips of 16 rows (layout and scale order in q4.h),
-   w = q·scale. k is a multiple of 32. q4 pointers passed to these functions start at a strip. */
+   one scale, stored as an IEEE half (uint16_t bits); w = q·scale. q8: q (−127…127) stored as q + 128;
+   q4: q (−8…7) stored as q + 8, two per byte. Both in strips of 16 rows (layout and scale order in
+   strips.h). k is a multiple of 32. Matrix pointers passed to these functions start at a strip. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,7 +12,7 @@
 void ck_quant_limit_isa(int level);
 int ck_quant_isa_limit(void);
 
-void ck_quantize_q8(const float *w, size_t n, size_t k, int8_t *q, uint16_t *scales);
+void ck_quantize_q8(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *scales);
 void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *scales);
 
 /* GEMV: x is prepared once (ck_gemv_prepare_x into ck_gemv_x_bytes(k) bytes, 64-byte aligned) and
@@ -22,12 +22,12 @@ void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *sc
 size_t ck_gemv_x_bytes(size_t k);
 void ck_gemv_prepare_x(int q4, const float *x, size_t k, void *prepared);
 /* y[j] (+)= alpha · Σ_p x[p] · w[j][p] for j < n, rows j of the quantised matrix (row strides k and k/32). */
-void ck_gemv_q8(size_t n, size_t k, const int8_t *q, const uint16_t *scales, const void *x, float *y, float alpha, int accumulate);
+void ck_gemv_q8(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const void *x, float *y, float alpha, int accumulate);
 void ck_gemv_q4(size_t n, size_t k, const uint8_t *q, const uint16_t *scales, const void *x, float *y, float alpha, int accumulate);
 
 /* Dequantises rows j0 … j0+rows−1, columns p0 … p0+kc−1 into out[r·kc + p] (row-major; a
    transposing pack then makes GEMM panels of it). */
-void ck_dequantize_rows_q8(const int8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out);
+void ck_dequantize_rows_q8(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out);
 void ck_dequantize_rows_q4(const uint8_t *q, const uint16_t *scales, size_t k, size_t j0, size_t rows, size_t p0, size_t kc, float *out);
 
 /* Int8 GEMM (AVX512-VNNI) for m > 1: C[m, n] (+)= alpha · A · Wᵀ with A f32 quantised per 32-value
@@ -42,10 +42,9 @@ size_t ck_qgemm_b_block_bytes(void);
 /* Quantises rows i < rows ≤ MR of A (row stride lda, k a multiple of 32) into a tile of k/32 blocks;
    offset is the weights' unsigned offset (128 for q8, 8 for q4). */
 void ck_qgemm_pack_a(const float *a, size_t lda, size_t rows, size_t k, int offset, void *dst);
-/* Packs weight rows j0 … j0+cols−1 (cols ≤ NR; q4: j0 a multiple of 16), columns p0 … p0+kc−1
-   (whole blocks) of a q4 (q4 != 0) or q8 matrix into a panel; scratch holds NR · kc bytes. */
-void ck_qgemm_pack_b(int q4, const void *q, const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc,
-                     uint8_t *scratch, void *dst);
+/* Packs weight rows j0 … j0+cols−1 (cols ≤ NR, j0 a multiple of 16), columns p0 … p0+kc−1 (whole
+   blocks) of a q4 (q4 != 0) or q8 matrix into a panel. */
+void ck_qgemm_pack_b(int q4, const void *q, const uint16_t *scales, size_t k, size_t j0, size_t cols, size_t p0, size_t kc, void *dst);
 /* tile[mr × nr] = alpha · Σ over `blocks` blocks of the packed tile and panel; stored to c (row stride ldc)
    or added to it when accumulate != 0. */
 void ck_qgemm_micro(size_t blocks, const void *a, const void *b, float *c, size_t ldc, size_t mr, size_t nr, int accumulate, float alpha);

@@ -14,12 +14,12 @@ public enum QuantizationFormat: String, CaseIterable, Sendable {
 public final class QuantizedMatrix: @unchecked Sendable {
     public let format: QuantizationFormat
     public let n: Int, k: Int
-    /// q8: row-major int8. q4: strips of 16 rows whose 16 rows are the lanes of the GEMV (layout in
-    /// CKernels/q4.h), the last strip padded with zero rows.
+    /// Strips of 16 rows, the lanes of the GEMV (layout in CKernels/strips.h), the last strip padded
+    /// with zero rows.
     let values: UnsafeMutableRawPointer
-    /// IEEE half bits, one per 32-weight block (q4: in the strips' order).
+    /// IEEE half bits, one per 32-weight block, in the strips' order.
     let scales: UnsafeMutablePointer<UInt16>
-    /// Rows as stored: q4 pads to whole strips.
+    /// Rows as stored: whole strips.
     let storedRows: Int
 
     public static let blockSize = 32
@@ -28,7 +28,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public init?(_ weight: Tensor, format: QuantizationFormat) {
         guard weight.rank == 2, weight.shape[1] % QuantizedMatrix.blockSize == 0 else { return nil }
         (self.format, n, k) = (format, weight.shape[0], weight.shape[1])
-        storedRows = format == .q8 ? n : (n + 15) / 16 * 16
+        storedRows = (n + 15) / 16 * 16
         let bytes = format == .q8 ? storedRows * k : storedRows * k / 2
         values = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         values.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
@@ -42,7 +42,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
                 let wide = weight.narrow(0, start: j0, length: rows).materialize(as: .f32)
                 let s = self.scales + j0 * k / QuantizedMatrix.blockSize
                 switch format {
-                case .q8: ck_quantize_q8(wide.pointer, rows, k, self.values.assumingMemoryBound(to: Int8.self) + j0 * k, s)
+                case .q8: ck_quantize_q8(wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k, s)
                 case .q4: ck_quantize_q4(wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k / 2, s)
                 }
             }
@@ -68,7 +68,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
         return out
     }
 
-    public var byteCount: Int { (format == .q8 ? n * k : storedRows * k / 2) + storedRows * k / QuantizedMatrix.blockSize * 2 }
+    public var byteCount: Int { (format == .q8 ? storedRows * k : storedRows * k / 2) + storedRows * k / QuantizedMatrix.blockSize * 2 }
 
     /// y = x · Wᵀ (+ bias) for x [..., k] → [..., n]; inference only (not recorded).
     public func linear(_ x: Tensor, bias: Tensor?) -> Tensor { QuantizedMatrix.linear([self], x, biases: [bias])[0] }
@@ -120,7 +120,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
             if q4 {
                 ck_gemv_q4(rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k / 2, scales, prepared, outputs[i] + j, 1, acc)
             } else {
-                ck_gemv_q8(rows, k, matrix.values.assumingMemoryBound(to: Int8.self) + j * k, scales, prepared, outputs[i] + j, 1, acc)
+                ck_gemv_q8(rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k, scales, prepared, outputs[i] + j, 1, acc)
             }
         }
     }
@@ -152,14 +152,13 @@ public final class QuantizedMatrix: @unchecked Sendable {
         let rangeBlocks = 16
         let panels = (n + nr - 1) / nr, tasks = Swift.min(panels, 8 * Parallel.threadCount)
         Parallel.forEachTask(tasks) { task in
-            let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: nr * rangeBlocks * QuantizedMatrix.blockSize)
             let panel = UnsafeMutableRawPointer.allocate(byteCount: rangeBlocks * bBlock, alignment: 64)
-            defer { scratch.deallocate(); panel.deallocate() }
+            defer { panel.deallocate() }
             for p in panels * task / tasks..<panels * (task + 1) / tasks {
                 let j0 = p * nr, cols = Swift.min(nr, self.n - j0)
                 for b0 in stride(from: 0, to: blocks, by: rangeBlocks) {
                     let nb = Swift.min(rangeBlocks, blocks - b0), p0 = b0 * QuantizedMatrix.blockSize, kc = nb * QuantizedMatrix.blockSize
-                    ck_qgemm_pack_b(self.format == .q4 ? 1 : 0, self.values, self.scales, self.k, j0, cols, p0, kc, scratch, panel)
+                    ck_qgemm_pack_b(self.format == .q4 ? 1 : 0, self.values, self.scales, self.k, j0, cols, p0, kc, panel)
                     for t in 0..<tiles {
                         ck_qgemm_micro(nb, packedA + t * tileBytes + b0 * aBlock, panel, c + t * mr * self.n + j0, self.n,
                                        Swift.min(mr, m - t * mr), cols, accumulate || b0 > 0 ? 1 : 0, 1)
@@ -179,7 +178,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
             for panel in r {
                 let jr = panel * nr, cols = Swift.min(nr, nc - jr)
                 switch self.format {
-                case .q8: ck_dequantize_rows_q8(self.values.assumingMemoryBound(to: Int8.self), self.scales, self.k, j0 + jr, cols, p0, kc, rows)
+                case .q8: ck_dequantize_rows_q8(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc, rows)
                 case .q4: ck_dequantize_rows_q4(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc, rows)
                 }
                 ck_pack_b_trans(rows, kc, kc, cols, dst + jr * kc)
