@@ -2,6 +2,9 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 void ck_keep_freed_memory(void) {
 #if defined(__GLIBC__)
@@ -20,5 +23,14 @@ const char *ck_isa(void) {
     return "neon";
 #else
     return "portable";
+#endif
+}
+
+void ck_advise_huge_pages(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    size_t huge = (size_t)2 << 20, whole = bytes & ~(huge - 1);
+    if (((uintptr_t)p & (huge - 1)) == 0 && whole > 0) madvise(p, whole, MADV_HUGEPAGE);
+#else
+    (void)p; (void)bytes;
 #endif
 }

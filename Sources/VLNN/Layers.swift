@@ -22,12 +22,19 @@ public final class Linear: Module {
         return y + lora.update(x, training: isTraining)
     }
 
-    /// `layers.map { $0(x) }`; quantised layers of one format share one pass of the threads over x
-    /// (see `QuantizedMatrix.linear`), e.g. q/k/v or gate/up projections while decoding.
+    /// `layers.map { $0(x) }`; quantised layers of one format, or one decoded row through f32/bf16
+    /// layers, share one pass of the threads (`QuantizedMatrix.linear`, `linearOneRow`), e.g. the
+    /// q/k/v or gate/up projections while decoding.
     public static func apply(_ layers: [Linear], to x: Tensor) -> [Tensor] {
-        let matrices = layers.compactMap(\.quantized)
-        guard matrices.count == layers.count, layers.count > 1 else { return layers.map { $0(x) } }
-        let ys = QuantizedMatrix.linear(matrices, x, biases: layers.map { $0.bias?.value })
+        guard layers.count > 1 else { return layers.map { $0(x) } }
+        let matrices = layers.compactMap(\.quantized), biases = layers.map { $0.bias?.value }
+        let together: [Tensor]?
+        if matrices.count == layers.count {
+            together = QuantizedMatrix.linear(matrices, x, biases: biases)
+        } else {
+            together = matrices.isEmpty ? linearOneRow(x, weights: layers.map(\.weight.value), biases: biases) : nil
+        }
+        guard let ys = together else { return layers.map { $0(x) } }
         return zip(layers, ys).map { layer, y in
             guard let lora = layer.lora, !lora.isMerged else { return y }
             return y + lora.update(x, training: layer.isTraining)

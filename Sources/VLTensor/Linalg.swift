@@ -1,3 +1,5 @@
+import CKernels
+
 // Matrix products. Operands are read in place when their last two dimensions are a plain or a
 // transposed matrix (so `w.mT` costs no copy); batch dimensions broadcast as in torch.matmul.
 
@@ -119,4 +121,31 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
     sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x.pointer, lda: k,
           b: w.pointer, ldb: k, beta: beta, c: po, ldc: n)
     return out
+}
+
+/// x · Wᵢᵀ (+ bᵢ) for one row x and several f32 or bf16 weights [nᵢ, k] that share it (q/k/v, gate/up
+/// while decoding): all their rows are one parallel pass (`Parallel.forEachRowPiece`), so the
+/// hand-off to the threads and their uneven finish are paid once, not once a matrix. Nil when this does not
+/// apply (several rows, mixed or other dtypes, strided weights, or a gradient to record).
+public func linearOneRow(_ x: Tensor, weights: [Tensor], biases: [Tensor?]) -> [Tensor]? {
+    let k = x.shape.last ?? 0, dtype = weights.first?.dtype
+    guard x.count == k, k > 0, dtype == .f32 || dtype == .bf16,
+          weights.allSatisfy({ $0.rank == 2 && $0.shape[1] == k && $0.dtype == dtype && $0.isContiguous }),
+          !needsGradient([x] + weights + biases.compactMap { $0 }) else { return nil }
+    let xd = x.dense
+    let outputs = zip(weights, biases).map { w, bias in
+        let out = Tensor.uninitialized(Array(x.shape.dropLast()) + [w.shape[0]])
+        if let bias { out.mutablePointer.update(from: bias.dense.pointer, count: w.shape[0]) }
+        return out
+    }
+    let pointers = weights.map { $0.rawPointer }, ys = outputs.map { $0.mutablePointer }
+    let accumulate = biases.map { $0 != nil ? Int32(1) : 0 }
+    Parallel.forEachRowPiece(weights.map { $0.shape[0] }) { i, j, rows in
+        if dtype == .bf16 {
+            ck_gemv_t_bf16_dot(rows, k, pointers[i].assumingMemoryBound(to: UInt16.self) + j * k, k, xd.pointer, ys[i] + j, 1, accumulate[i])
+        } else {
+            ck_gemv_t(rows, k, pointers[i].assumingMemoryBound(to: Float.self) + j * k, k, xd.pointer, ys[i] + j, 1, accumulate[i])
+        }
+    }
+    return outputs
 }

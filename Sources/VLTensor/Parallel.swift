@@ -56,6 +56,20 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body(matrix, firstRow, rows)` over the rows of matrices with `rowCounts` rows, cut into
+    /// pieces of a multiple of 16 rows, ~16 a thread, that threads take one at a time: for GEMVs,
+    /// short and memory-bound, so the threads finish within a piece of each other (static halves
+    /// left one idle ~6% of a decoded token). Rows of several matrices are one pass.
+    public static func forEachRowPiece(_ rowCounts: [Int], _ body: (_ matrix: Int, _ row: Int, _ rows: Int) -> Void) {
+        let total = rowCounts.reduce(0, +)
+        let rowsPerPiece = Swift.max(16, (total / (16 * threadCount) + 15) / 16 * 16)
+        var pieces: [(matrix: Int, row: Int, rows: Int)] = []
+        for (i, n) in rowCounts.enumerated() {
+            for row in stride(from: 0, to: n, by: rowsPerPiece) { pieces.append((i, row, Swift.min(rowsPerPiece, n - row))) }
+        }
+        forEachTask(pieces.count) { p in body(pieces[p].matrix, pieces[p].row, pieces[p].rows) }
+    }
+
     /// Whether the current thread is running the body of a parallel loop.
     public static var isInsideParallelRegion: Bool {
         get { pthread_getspecific(nestingKey) != nil }

@@ -12,7 +12,7 @@ public final class Storage: @unchecked Sendable {
     public init(byteCount: Int) {
         _ = Storage.keepFreedMemory
         self.byteCount = byteCount
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        base = Storage.allocate(byteCount)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
         owner = nil
     }
@@ -21,8 +21,18 @@ public final class Storage: @unchecked Sendable {
     public init(uninitializedByteCount byteCount: Int) {
         _ = Storage.keepFreedMemory
         self.byteCount = byteCount
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        base = Storage.allocate(byteCount)
         owner = nil
+    }
+
+    /// 64-byte aligned; buffers of 2 MiB and more are 2 MiB aligned on huge pages (weights and large
+    /// activations are streamed through, and each 4 KiB page would cost a TLB miss).
+    public static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        let huge = 2 << 20
+        guard byteCount >= huge else { return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64) }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: huge)
+        ck_advise_huge_pages(p, byteCount)
+        return p
     }
 
     /// Wraps memory that `owner` keeps alive (zero-copy).

@@ -188,14 +188,16 @@ final class LoRATests: XCTestCase {
         XCTAssertNotNil(layer.lora!.lora_B.weight.grad)
     }
 
-    /// `Linear.apply` on quantised layers (one pass over their rows) gives each layer's own output,
-    /// LoRA updates included; unquantised layers go one by one.
+    /// `Linear.apply` (one pass over the rows of all layers for a decoded row or quantised layers)
+    /// gives each layer's own output, LoRA updates included.
     func testApplyingSeveralLayersMatchesEachLayer() throws {
         let layers = [Linear(64, 96), Linear(64, 32, bias: false), Linear(64, 32)]
         try layers[2].attachLoRA(LoRAConfig(rank: 4, alpha: 4, targets: .pattern("")))
         layers[2].lora!.lora_B.weight.value = randn([32, 4])
-        for quantized in [false, true] {
-            if quantized { for layer in layers { XCTAssertTrue(layer.quantize(.q4)) } }
+        // f32, then bf16 weights (one decoded row takes one pass for all three), then q4.
+        for format in ["f32", "bf16", "q4"] {
+            if format == "bf16" { for layer in layers { layer.weight.value = layer.weight.value.to(.bf16) } }
+            if format == "q4" { for layer in layers { XCTAssertTrue(layer.quantize(.q4)) } }
             for rows in [1, 5] {
                 let x = randn([rows, 64])
                 let together = noGrad { Linear.apply(layers, to: x) }

@@ -16,4 +16,9 @@ const char *ck_isa(void);
    by the kernel again (glibc; a no-op elsewhere). */
 void ck_keep_freed_memory(void);
 
+/* Asks the kernel to back a 2 MiB-aligned buffer with huge pages (Linux, where transparent huge
+   pages are "madvise" by default; a no-op elsewhere). Streaming GB of weights through 4 KiB pages
+   costs a TLB miss every 4 KiB: decoding bf16 weights read ~15% slower. */
+void ck_advise_huge_pages(void *p, size_t bytes);
+
 #endif

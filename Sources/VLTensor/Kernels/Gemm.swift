@@ -42,6 +42,12 @@ private func gemv(transA: Bool, transB: Bool, n: Int, k: Int, alpha: Float, a: U
     if transA && k > 1 && lda != 1 { gathered = (0..<k).map { a[$0 * lda] } }
     gathered.withUnsafeBufferPointer { g in
         let x = g.isEmpty ? a : g.baseAddress!
+        if transB && n * k >= 1 << 16 {
+            Parallel.forEachRowPiece([n]) { _, j, rows in
+                ck_gemv_t(rows, k, b + j * ldb, ldb, x, y + j, alpha, accumulate ? 1 : 0)
+            }
+            return
+        }
         let grain = Swift.max(64, (1 << 16) / Swift.max(k, 1))
         Parallel.forRange(n, grain: grain) { r in
             if transB {

@@ -19,8 +19,8 @@ public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer
     }
     if m == 1 {
         if beta != 0 && beta != 1 { for j in 0..<n { c[j] *= beta } }
-        Parallel.forRange(n, grain: Swift.max(64, (1 << 16) / Swift.max(k, 1))) { r in
-            ck_gemv_t_bf16_dot(r.count, k, w + r.lowerBound * ldw, ldw, a, c + r.lowerBound, alpha, beta == 0 ? 0 : 1)
+        Parallel.forEachRowPiece([n]) { _, j, rows in
+            ck_gemv_t_bf16_dot(rows, k, w + j * ldw, ldw, a, c + j, alpha, beta == 0 ? 0 : 1)
         }
         return
     }

@@ -30,9 +30,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
         (self.format, n, k) = (format, weight.shape[0], weight.shape[1])
         storedRows = (n + 15) / 16 * 16
         let bytes = format == .q8 ? storedRows * k : storedRows * k / 2
-        values = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        values = Storage.allocate(bytes)
         values.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        scales = .allocate(capacity: storedRows * k / QuantizedMatrix.blockSize)
+        scales = Storage.allocate(storedRows * k / QuantizedMatrix.blockSize * 2).bindMemory(to: UInt16.self,
+                                                                                            capacity: storedRows * k / QuantizedMatrix.blockSize)
         scales.initialize(repeating: 0, count: storedRows * k / QuantizedMatrix.blockSize)
         let (n, k) = (self.n, self.k)
         let rowsPerChunk = 64
@@ -99,22 +100,14 @@ public final class QuantizedMatrix: @unchecked Sendable {
         return zip(matrices, outputs).map { $1.reshape(Array(x.shape.dropLast()) + [$0.n]) }
     }
 
-    /// One parallel pass over the rows of every matrix, cut into ~16 pieces a thread (threads take
-    /// them one at a time, so they finish within a piece of each other).
+    /// One parallel pass over the rows of every matrix (`Parallel.forEachRowPiece`).
     private static func gemv(_ matrices: [QuantizedMatrix], x: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>],
                              accumulate: [Bool]) {
         let k = matrices[0].k, q4 = matrices[0].format == .q4
         let prepared = UnsafeMutableRawPointer.allocate(byteCount: ck_gemv_x_bytes(k), alignment: 64)
         defer { prepared.deallocate() }
         ck_gemv_prepare_x(q4 ? 1 : 0, x, k, prepared)
-        let totalRows = matrices.reduce(0) { $0 + $1.n }
-        let rowsPerPiece = Swift.max(16, (totalRows / (16 * Parallel.threadCount) + 15) / 16 * 16)
-        var pieces: [(matrix: Int, row: Int, rows: Int)] = []
-        for (i, matrix) in matrices.enumerated() {
-            for row in stride(from: 0, to: matrix.n, by: rowsPerPiece) { pieces.append((i, row, Swift.min(rowsPerPiece, matrix.n - row))) }
-        }
-        Parallel.forEachTask(pieces.count) { p in
-            let (i, j, rows) = pieces[p]
+        Parallel.forEachRowPiece(matrices.map(\.n)) { i, j, rows in
             let matrix = matrices[i], acc: Int32 = accumulate[i] ? 1 : 0
             let scales = matrix.scales + j * k / QuantizedMatrix.blockSize
             if q4 {
