@@ -2,6 +2,7 @@
    4×16 loop. The kernel is chosen once from the CPU's features. */
 #include "ck_gemm.h"
 #include <string.h>
+#include "store32.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -496,19 +497,7 @@ BF16_ATTR static inline __attribute__((always_inline)) void micro_wt_rows(
         }
     }
     if (direct) {  /* c[j·ldc + i]: the lanes are c's columns */
-        __mmask16 m0 = rows >= 16 ? 0xFFFF : (__mmask16)((1u << rows) - 1);
-        __mmask16 m1 = rows >= 32 ? 0xFFFF : rows <= 16 ? 0 : (__mmask16)((1u << (rows - 16)) - 1);
-        __m512 al = _mm512_set1_ps(alpha);
-        for (int j = 0; j < R; j++) {
-            float *row = c + j * ldc;
-            __m512 v0 = _mm512_mul_ps(r[j][0], al), v1 = _mm512_mul_ps(r[j][1], al);
-            if (acc) {
-                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
-                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
-            }
-            _mm512_mask_storeu_ps(row, m0, v0);
-            if (H == 2) _mm512_mask_storeu_ps(row + 16, m1, v1);
-        }
+        for (int j = 0; j < R; j++) store_row32(c + j * ldc, r[j][0], r[j][1], rows, alpha, acc);
         return;
     }
     float tile[12][32], add[12];

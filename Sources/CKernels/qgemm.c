@@ -6,6 +6,7 @@
 #include "ck_quant.h"
 #include "half.h"
 #include "strips.h"
+#include "store32.h"
 #include <string.h>
 #include <math.h>
 #if defined(__x86_64__)
@@ -134,19 +135,7 @@ QG_ATTR static inline __attribute__((always_inline)) void micro_rows(const int R
             f[i][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i][1]), _mm512_mul_ps(w1, x), f[i][1]);
         }
     }
-    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-    __m512 al = _mm512_set1_ps(alpha);
-    for (int i = 0; i < R; i++) {
-        float *row = c + i * ldc;
-        __m512 v0 = _mm512_mul_ps(f[i][0], al), v1 = _mm512_mul_ps(f[i][1], al);
-        if (acc) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
-        }
-        _mm512_mask_storeu_ps(row, m0, v0);
-        _mm512_mask_storeu_ps(row + 16, m1, v1);
-    }
+    for (int i = 0; i < R; i++) store_row32(c + i * ldc, f[i][0], f[i][1], nr, alpha, acc);
 }
 
 #define QG_CASE(R) case R: micro_rows(R, blocks, a, b, c, ldc, nr, acc, alpha); return;
