@@ -25,7 +25,9 @@ extension Tensor {
 
     /// A contiguous copy converted to `target`.
     func materialize(as target: DType) -> Tensor {
-        let out = Tensor.uninitialized(shape, dtype: target)
+        // Half-precision copies are weights being converted (`--dtype bf16`): on huge pages.
+        let out = Tensor(storage: Storage(uninitializedByteCount: count * target.byteSize, hugePages: target.byteSize == 2),
+                         dtype: target, shape: shape)
         let n = count
         if n == 0 { return out }
         let inner = shape.last ?? 1

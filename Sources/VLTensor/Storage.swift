@@ -17,19 +17,21 @@ public final class Storage: @unchecked Sendable {
         owner = nil
     }
 
-    /// Allocates without zeroing; the caller writes every byte.
-    public init(uninitializedByteCount byteCount: Int) {
+    /// Allocates without zeroing; the caller writes every byte. `hugePages`: see `allocate`.
+    public init(uninitializedByteCount byteCount: Int, hugePages: Bool = false) {
         _ = Storage.keepFreedMemory
         self.byteCount = byteCount
-        base = Storage.allocate(byteCount)
+        base = Storage.allocate(byteCount, hugePages: hugePages)
         owner = nil
     }
 
-    /// 64-byte aligned; buffers of 2 MiB and more are 2 MiB aligned on huge pages (weights and large
-    /// activations are streamed through, and each 4 KiB page would cost a TLB miss).
-    public static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+    /// 64-byte aligned. With `hugePages`, for long-lived weights streamed by every token: buffers of
+    /// 2 MiB and more are 2 MiB aligned and advised to be huge pages (on 4 KiB pages each 4 KiB costs a
+    /// TLB miss: a bf16 decode ran ~30% slower). Not for activations: freed and faulted in again every
+    /// step, huge pages stall in the kernel's compaction once memory is fragmented.
+    public static func allocate(_ byteCount: Int, hugePages: Bool = false) -> UnsafeMutableRawPointer {
         let huge = 2 << 20
-        guard byteCount >= huge else { return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64) }
+        guard hugePages, byteCount >= huge else { return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64) }
         let p = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: huge)
         ck_advise_huge_pages(p, byteCount)
         return p

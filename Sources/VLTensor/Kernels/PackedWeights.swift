@@ -30,7 +30,7 @@ public final class PackedWeight {
         }
         self.offsets = offsets
         byteCount = total * 4
-        buffer = Storage.allocate(Swift.max(total, 1) * 4).bindMemory(to: Float.self, capacity: Swift.max(total, 1))
+        buffer = Storage.allocate(Swift.max(total, 1) * 4, hugePages: true).bindMemory(to: Float.self, capacity: Swift.max(total, 1))
         for (ji, jc) in stride(from: 0, to: n, by: plan.nc).enumerated() {
             for (pi, pc) in stride(from: 0, to: k, by: plan.kc).enumerated() {
                 plan.packB(transB: true, b: weight, ldb: ld, p0: pc, kc: Swift.min(plan.kc, k - pc), j0: jc,

@@ -30,9 +30,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
         (self.format, n, k) = (format, weight.shape[0], weight.shape[1])
         storedRows = (n + 15) / 16 * 16
         let bytes = format == .q8 ? storedRows * k : storedRows * k / 2
-        values = Storage.allocate(bytes)
+        values = Storage.allocate(bytes, hugePages: true)
         values.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        scales = Storage.allocate(storedRows * k / QuantizedMatrix.blockSize * 2).bindMemory(to: UInt16.self,
+        scales = Storage.allocate(storedRows * k / QuantizedMatrix.blockSize * 2, hugePages: true).bindMemory(to: UInt16.self,
                                                                                             capacity: storedRows * k / QuantizedMatrix.blockSize)
         scales.initialize(repeating: 0, count: storedRows * k / QuantizedMatrix.blockSize)
         let (n, k) = (self.n, self.k)
