@@ -10,9 +10,12 @@ func tinyLlama(_ format: WeightFormat) throws -> LlamaForCausalLM {
     (c.numAttentionHeads, c.numKeyValueHeads, c.maxPositionEmbeddings) = (32, 4, 2048)
     let model = try Init.skipping { try LlamaForCausalLM(c) }
     for (_, p) in model.namedParameters() {
-        let t = p.value, ptr = t.mutablePointer
+        // Matrices on huge pages, as loaded weights are (a converted or mmap'd checkpoint).
+        let t = p.value.rank == 2 ? Tensor(storage: Storage(uninitializedByteCount: p.value.count * 4, hugePages: true), dtype: .f32,
+                                           shape: p.value.shape) : p.value
+        let ptr = t.mutablePointer
         Parallel.forRange(t.count, grain: 1 << 20) { r in for i in r { ptr[i] = Float(i % 17 - 8) * 0.002 } }
-        if format == .bf16 && t.rank == 2 { p.value = t.to(.bf16) }
+        p.value = format == .bf16 && t.rank == 2 ? t.to(.bf16) : t
     }
     model.eval()
     return model
