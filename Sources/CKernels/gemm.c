@@ -552,8 +552,12 @@ BF16_ATTR static void gemv_t_bf16_dot(size_t n, size_t k, const uint16_t *w, siz
 
 int ck_has_bf16_dot(void) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    static int known = -1;  /* asked per attention head and per product */
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    }
+    return known;
 #else
     return 0;
 #endif
@@ -614,13 +618,6 @@ void ck_gemm_wt_bf16_direct(size_t kq, const uint32_t *a, const uint16_t *w, siz
 #endif
 }
 
-static inline uint16_t round_bf16(float x) {
-    uint32_t bits;
-    memcpy(&bits, &x, 4);
-    uint32_t rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16, nan = (bits >> 16) | 0x40;
-    return (uint16_t)((bits & 0x7FFFFFFF) > 0x7F800000 ? nan : rounded);
-}
-
 #if defined(__x86_64__)
 /* Two rows of 32 floats → 32 bf16 pairs, row 0 in the low halves. */
 BF16_ATTR static void pack_bt_bf16_avx512(const float *b, size_t ldb, size_t kc, size_t cols, uint32_t *dst) {
@@ -658,7 +655,7 @@ void ck_pack_bt_bf16(const float *b, size_t ldb, size_t kc, size_t cols, uint32_
         const float *r0 = b + 2 * q * ldb, *r1 = r0 + ldb;
         int second = 2 * q + 1 < kc;
         for (size_t i = 0; i < 32; i++)
-            dst[q * 32 + i] = i < cols ? (uint32_t)round_bf16(r0[i]) | (second ? (uint32_t)round_bf16(r1[i]) << 16 : 0) : 0;
+            dst[q * 32 + i] = i < cols ? (uint32_t)f32_to_bf16_rne(r0[i]) | (second ? (uint32_t)f32_to_bf16_rne(r1[i]) << 16 : 0) : 0;
     }
 }
 
@@ -667,7 +664,7 @@ void ck_round_bf16(const float *x, size_t ldx, size_t rows, size_t cols, uint16_
     if (ck_has_bf16_dot()) { round_bf16_avx512(x, ldx, rows, cols, dst, ldd); return; }
 #endif
     for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++) dst[i * ldd + j] = round_bf16(x[i * ldx + j]);
+        for (size_t j = 0; j < cols; j++) dst[i * ldd + j] = f32_to_bf16_rne(x[i * ldx + j]);
 }
 
 /* Panels from contiguous runs: op(A) = Aᵀ of an A stored [k, m], and B stored [k, n] as it is.

@@ -25,7 +25,8 @@ public func loadWeights(into model: Module, from directory: URL, keyMap: (String
         let t = try checkpoint.tensor(name)
         let key = keyMap(name)
         let lowPrecision = format == .bf16 && t.rank == 2 && t.dtype.isFloatingPoint
-        let value = lowPrecision ? (t.dtype == .bf16 ? t : t.to(.bf16)) : (t.dtype == .f16 || t.dtype == .bf16 ? t.to(.f32) : t)
+        let value = lowPrecision ? (t.dtype == .bf16 ? t : t.to(.bf16, hugePages: true))
+                                 : (t.dtype == .f16 || t.dtype == .bf16 ? t.to(.f32, hugePages: true) : t)
         if value.dtype != t.dtype { checkpoint.releasePages(name) }  // the converted copy is what stays
         state[key] = value
     }

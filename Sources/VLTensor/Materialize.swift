@@ -23,11 +23,9 @@ extension Tensor {
         return result
     }
 
-    /// A contiguous copy converted to `target`.
-    func materialize(as target: DType) -> Tensor {
-        // Half-precision copies are weights being converted (`--dtype bf16`): on huge pages.
-        let out = Tensor(storage: Storage(uninitializedByteCount: count * target.byteSize, hugePages: target.byteSize == 2),
-                         dtype: target, shape: shape)
+    /// A contiguous copy converted to `target` (`hugePages`: see `Storage.allocate`).
+    func materialize(as target: DType, hugePages: Bool = false) -> Tensor {
+        let out = Tensor(storage: Storage(uninitializedByteCount: count * target.byteSize, hugePages: hugePages), dtype: target, shape: shape)
         let n = count
         if n == 0 { return out }
         let inner = shape.last ?? 1

@@ -146,9 +146,10 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Converts to another dtype (contiguous). Float↔float conversions are differentiable.
-    public func to(_ target: DType) -> Tensor {
+    /// `hugePages` for a model's weights, streamed by every token (see `Storage.allocate`).
+    public func to(_ target: DType, hugePages: Bool = false) -> Tensor {
         if target == dtype && isContiguous { return self }
-        let out = materialize(as: target)
+        let out = materialize(as: target, hugePages: hugePages)
         if target == .f32 && dtype.isFloatingPoint { return record(out, [self]) { g in [g] } }
         return out
     }

@@ -9,7 +9,8 @@ public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer
                       bias: UnsafePointer<Float>? = nil) {
     if m == 0 || n == 0 { return }
     precondition(bias == nil || beta == 0, "a bias goes with beta = 0")
-    if let bias, !(m >= 32 && ck_has_bf16_dot() != 0 && k % 2 == 0 && ldw % 2 == 0) {
+    let dotProducts = ck_has_bf16_dot() != 0 && k % 2 == 0 && ldw % 2 == 0 && k > 0
+    if let bias, !(m >= 32 && dotProducts) {
         // Paths without a bias in their kernel: start from the bias and accumulate.
         Parallel.forRange(m, grain: Swift.max(1, (1 << 15) / n)) { rows in
             for i in rows { (c + i * ldc).update(from: bias, count: n) }
@@ -24,7 +25,7 @@ public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer
         }
         return
     }
-    guard ck_has_bf16_dot() != 0, k % 2 == 0, ldw % 2 == 0, k > 0 else {
+    guard dotProducts else {
         let wide = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
         defer { wide.deallocate() }
         for j in 0..<n { for p in 0..<k { wide[j * k + p] = bf16ToFloat(w[j * ldw + p]) } }

@@ -15,7 +15,7 @@ func tinyLlama(_ format: WeightFormat) throws -> LlamaForCausalLM {
                                            shape: p.value.shape) : p.value
         let ptr = t.mutablePointer
         Parallel.forRange(t.count, grain: 1 << 20) { r in for i in r { ptr[i] = Float(i % 17 - 8) * 0.002 } }
-        p.value = format == .bf16 && t.rank == 2 ? t.to(.bf16) : t
+        p.value = format == .bf16 && t.rank == 2 ? t.to(.bf16, hugePages: true) : t
     }
     model.eval()
     return model

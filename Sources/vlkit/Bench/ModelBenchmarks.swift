@@ -30,7 +30,7 @@ func modelBenchmarks(quick: Bool, wants: (String) -> Bool = { _ in true }) throw
         // The same tower with bf16 Linear weights (`--dtype bf16`; llama.cpp's figure is for f16 weights).
         let half = try CLIPVisionModel(vitL14At336())
         half.eval()
-        for (_, p) in half.namedParameters() where p.value.rank == 2 { p.value = p.value.to(.bf16) }
+        for (_, p) in half.namedParameters() where p.value.rank == 2 { p.value = p.value.to(.bf16, hugePages: true) }
         cases.append(BenchCase(name: "clip_vit_l14_336_encode_bf16", unit: "img/s", work: 1, body: {
             _ = noGrad { half.features(pixels) }
         }, peer: "clip_vit_l14_336_encode_bf16"))
@@ -64,7 +64,7 @@ func llavaTimeToFirstToken(format: WeightFormat) throws -> Double {
     for (_, p) in model.namedParameters() {
         let t = p.value, ptr = t.mutablePointer
         Parallel.forRange(t.count, grain: 1 << 20) { r in for i in r { ptr[i] = Float(i % 17 - 8) * 0.002 } }
-        if format == .bf16, t.rank == 2, !p.value.shape.isEmpty { p.value = t.to(.bf16) }
+        if format == .bf16, t.rank == 2, !p.value.shape.isEmpty { p.value = t.to(.bf16, hugePages: true) }
     }
     model.eval()
     var rng = RandomGenerator(seed: 5)
