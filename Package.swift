@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (bottom up): CKernels → VLTensor → VLNN → VLIO (checkpoints, configs) → VLModels → VLTraining (recipes) · VLServer (HTTP) → vlkit.
+// Layers (bottom up): CKernels → VLTensor → VLNN → VLFiles (configs, atomic writes) → VLIO (checkpoints, configs) → VLModels → VLTraining (recipes) · VLServer (HTTP) → vlkit.
 // A lower layer never imports a higher one.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "VLTensor", targets: ["VLTensor"]),
         .library(name: "VLNN", targets: ["VLNN"]),
+        .library(name: "VLFiles", targets: ["VLFiles"]),
         .library(name: "VLIO", targets: ["VLIO"]),
         .library(name: "VLTokenizers", targets: ["VLTokenizers"]),
         .library(name: "VLImaging", targets: ["VLImaging"]),
@@ -30,21 +31,24 @@ let package = Package(
         // Innermost micro-kernels only, with runtime CPU dispatch (see shared/notes/cpu-kernels.md).
         .target(name: "CKernels"),
         .target(name: "VLTensor", dependencies: ["CKernels"], swiftSettings: swift5),
-        .target(name: "VLNN", dependencies: ["VLTensor"], swiftSettings: swift5),
-        .target(name: "VLIO", dependencies: ["VLTensor", "VLNN"], swiftSettings: swift5),
+        .target(name: "VLNN", dependencies: ["CKernels", "VLTensor"], swiftSettings: swift5),
+        // config.json reading, JSON value quirks, atomic file writes: below everything that reads or writes files.
+        .target(name: "VLFiles", swiftSettings: swift5),
+        .target(name: "VLIO", dependencies: ["VLFiles", "VLTensor", "VLNN"], swiftSettings: swift5),
         .target(name: "VLTokenizers", swiftSettings: swift5),
         .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .target(name: "CImageCodecs", dependencies: ["CLibJPEG", "CLibPNG"]),
-        .target(name: "VLImaging", dependencies: ["VLTensor", "VLIO", "CImageCodecs"], swiftSettings: swift5),
-        .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging"], swiftSettings: swift5),
-        .target(name: "VLTraining", dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels",
+        .target(name: "VLImaging", dependencies: ["VLTensor", "VLFiles", "CImageCodecs"], swiftSettings: swift5),
+        .target(name: "VLModels", dependencies: ["VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLImaging"],
+                swiftSettings: swift5),
+        .target(name: "VLTraining", dependencies: ["VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLImaging", "VLModels",
                                                   .product(name: "Yams", package: "Yams")],
                 swiftSettings: swift5),
         // The OpenAI-compatible HTTP server: schema, validation, the batching scheduler, routes.
         .target(name: "VLServer",
                 dependencies: [
-                    "VLTensor", "VLModels", "VLImaging", "VLTokenizers",
+                    "VLTensor", "VLFiles", "VLIO", "VLModels", "VLImaging", "VLTokenizers",
                     .product(name: "Hummingbird", package: "hummingbird"),
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "Logging", package: "swift-log"),
@@ -53,18 +57,24 @@ let package = Package(
         .executableTarget(
             name: "vlkit",
             dependencies: [
-                "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers", "VLTraining", "VLServer",
+                "CKernels", "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers", "VLTraining", "VLServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
-        .testTarget(name: "VLTensorTests", dependencies: ["VLTensor", "VLIO"], swiftSettings: swift5),
-        .testTarget(name: "VLNNTests", dependencies: ["VLNN", "VLIO"], swiftSettings: swift5),
-        .testTarget(name: "VLIOTests", dependencies: ["VLIO"], swiftSettings: swift5),
-        .testTarget(name: "VLModelsTests", dependencies: ["VLModels"], swiftSettings: swift5),
+        .testTarget(name: "VLTensorTests", dependencies: ["CKernels", "VLTensor", "VLIO"], swiftSettings: swift5),
+        .testTarget(name: "VLNNTests", dependencies: ["VLTensor", "VLNN", "VLIO"], swiftSettings: swift5),
+        .testTarget(name: "VLIOTests", dependencies: ["VLTensor", "VLIO"], swiftSettings: swift5),
+        .testTarget(name: "VLModelsTests",
+                    dependencies: ["VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLImaging", "VLModels"],
+                    swiftSettings: swift5),
         .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
-        .testTarget(name: "VLTrainingTests", dependencies: ["VLTraining"], swiftSettings: swift5),
-        .testTarget(name: "VLImagingTests", dependencies: ["VLImaging"], swiftSettings: swift5),
-        .testTarget(name: "VLServerTests", dependencies: ["VLServer", "VLModels", "VLTraining"], swiftSettings: swift5),
+        .testTarget(name: "VLTrainingTests",
+                    dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining"],
+                    swiftSettings: swift5),
+        .testTarget(name: "VLImagingTests", dependencies: ["VLTensor", "VLFiles", "VLIO", "VLImaging"], swiftSettings: swift5),
+        .testTarget(name: "VLServerTests",
+                    dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining", "VLServer"],
+                    swiftSettings: swift5),
         // Runs the built binary; the dependency makes sure it is built first.
         .testTarget(name: "vlkitTests", dependencies: ["vlkit"], swiftSettings: swift5),
     ]

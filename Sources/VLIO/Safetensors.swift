@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import VLTensor
 #if canImport(Glibc)
 import Glibc
@@ -192,20 +193,8 @@ public func writeSafetensors(_ tensors: [String: Tensor], metadata: [String: Str
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
     out.append(json)
     for t in blobs { out.append(Data(bytes: t.rawPointer, count: t.count * t.dtype.byteSize)) }
-    try writeAtomically(out, to: url)
-}
-
-/// Writes `data` to a temporary file beside `url`, then renames it over `url`; on failure no file is left.
-public func writeAtomically(_ data: Data, to url: URL) throws {
-    let dir = url.deletingLastPathComponent()
-    let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-    do {
-        try data.write(to: temp)
-        if rename(temp.path, url.path) != 0 {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: String(cString: strerror(errno))])
-        }
-    } catch {
-        try? FileManager.default.removeItem(at: temp)
-        throw SafetensorsError(path: url.path, problem: "cannot write: \(error.localizedDescription)")
+    do { try writeAtomically(out, to: url) } catch let e as FileWriteError {
+        throw SafetensorsError(path: url.path, problem: "cannot write: \(e.reason)")
     }
 }
+

@@ -1,5 +1,5 @@
 import Foundation
-import VLIO
+import VLFiles
 import VLTensor
 
 /// transformers' CLIPImageProcessor (its PIL backend, which transformers 5 uses without

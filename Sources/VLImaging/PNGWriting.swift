@@ -1,6 +1,6 @@
 import CImageCodecs
 import Foundation
-import VLIO
+import VLFiles
 
 extension RGBImage {
     /// The image as a PNG: 8-bit RGB, not interlaced, zlib's default compression.
@@ -23,8 +23,8 @@ extension RGBImage {
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
             throw ImageError("\(url.path): cannot write: no folder \(folder.path)")
         }
-        do { try writeAtomically(data, to: url) } catch let error as SafetensorsError {
-            throw ImageError("\(url.path): \(error.problem)")
+        do { try writeAtomically(data, to: url) } catch let error as FileWriteError {
+            throw ImageError(error.description)
         }
     }
 }

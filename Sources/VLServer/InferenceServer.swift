@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import VLFiles
 import VLIO
 import VLModels
 import VLTensor

@@ -1,3 +1,4 @@
+import VLFiles
 import VLIO
 import XCTest
 import VLNN

@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import XCTest
 import VLIO
 import VLNN

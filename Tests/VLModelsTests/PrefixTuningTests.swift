@@ -1,3 +1,4 @@
+import VLFiles
 import XCTest
 import VLIO
 import VLNN

@@ -1,3 +1,4 @@
+import VLFiles
 import VLIO
 
 // ALBEF's config.json in VLKit: ALBEF has none, so ours keeps its two files' names. Top level:

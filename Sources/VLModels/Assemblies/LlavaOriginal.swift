@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import VLIO
 
 /// Checkpoints of the original LLaVA repository (haotian-liu/LLaVA's `LlavaLlamaForCausalLM`, as

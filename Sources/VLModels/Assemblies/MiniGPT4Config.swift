@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import VLIO
 
 /// The `config.json` of a MiniGPT-4 directory (as the minigpt4 recipe writes it), in the spirit of

@@ -1,3 +1,4 @@
+import VLFiles
 import VLIO
 /// HF `Blip2VisionConfig` (EVA-style ViT).
 public struct Blip2VisionConfig: Equatable {

@@ -1,3 +1,4 @@
+import VLFiles
 import VLIO
 extension CLIPVisionConfig {
     /// From a `vision_config` object or a standalone `clip_vision_model` config; missing fields

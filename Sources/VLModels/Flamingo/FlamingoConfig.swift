@@ -1,3 +1,4 @@
+import VLFiles
 import VLIO
 
 /// A Flamingo directory's `config.json` (model_type "flamingo"): the CLIP vision tower, the

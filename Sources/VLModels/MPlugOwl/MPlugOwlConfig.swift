@@ -1,3 +1,4 @@
+import VLFiles
 import VLIO
 
 /// The released `config.json` (`MplugOwlConfig`, model_type "mplug-owl"): `vision_config`,

@@ -1,3 +1,4 @@
+import VLFiles
 import VLIO
 extension LlamaConfig {
     /// The model types that share this architecture.

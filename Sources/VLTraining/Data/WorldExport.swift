@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import VLFiles
 import VLImaging
 import VLIO
 import VLTensor
@@ -73,7 +74,7 @@ public enum WorldExport {
     }
 
     static func writeFile(_ file: URL, _ data: Data) throws {
-        do { try writeAtomically(data, to: file) } catch let e as SafetensorsError { throw DatasetError(file, e.problem) }
+        do { try writeAtomically(data, to: file) } catch let e as FileWriteError { throw DatasetError(file, "cannot write: \(e.reason)") }
     }
 
     static func json(_ value: Any, pretty: Bool = false) throws -> Data {

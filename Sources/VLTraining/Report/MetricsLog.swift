@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import VLIO
 
 /// A value in a metrics log line.

@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import VLIO
 import VLNN
 import VLTensor

@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import VLIO
 
 /// Tokenizer files for models trained on the world, in the formats real checkpoints use, so the
