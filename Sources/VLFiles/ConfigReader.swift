@@ -68,6 +68,14 @@ public struct ConfigReader {
         return [try int(key, 0)]
     }
 
+    /// A string or a list of strings (e.g. `architectures`).
+    public func strings(_ key: String) throws -> [String]? {
+        guard let v = present(key) else { return nil }
+        if let s = v as? String { return [s] }
+        guard let list = v as? [Any], let strings = list as? [String] else { throw mismatch(key, "a list of strings", v) }
+        return strings
+    }
+
     /// A nested object (`vision_config`); nil when absent.
     public func sub(_ key: String) throws -> ConfigReader? {
         guard let v = present(key) else { return nil }

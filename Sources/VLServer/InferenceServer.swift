@@ -54,7 +54,7 @@ public final class InferenceServer: @unchecked Sendable {
         case .generation(let pipeline):
             scheduler = GenerationScheduler(pipeline: pipeline, maxConcurrent: options.maxConcurrent, maxQueue: options.maxQueue)
             embeddings = nil
-            validator = RequestValidator(modelID: modelID, limits: options.limits, takesImages: pipeline.processor != nil,
+            validator = RequestValidator(modelID: modelID, limits: options.limits, takesImages: pipeline.takesImages,
                                          maxPromptCharacters: Self.promptCharacterLimit(pipeline))
         case .clip(let pipeline):
             scheduler = nil

@@ -19,7 +19,7 @@ public struct ServerLimits: Sendable {
 
 /// A chat request checked and turned into what the scheduler runs.
 struct GenerationJob {
-    let conversation: [GenerationPipeline.Message]
+    let conversation: [ChatMessage]
     let images: [RGBImage]
     let sampling: SamplingParameters
     /// Nil: up to the model's context.
@@ -63,14 +63,14 @@ struct RequestValidator {
         try checkModel(r.model)
         guard !r.messages.isEmpty else { throw APIError.invalid("messages is empty; give at least one message", param: "messages") }
         if let n = r.n, n != 1 { throw APIError.invalid("n must be 1 (one choice per request)", param: "n") }
-        var conversation: [GenerationPipeline.Message] = []
+        var conversation: [ChatMessage] = []
         var images: [RGBImage] = []
         for (i, m) in r.messages.enumerated() {
             guard let role = Self.roles[m.role] else {
                 throw APIError.invalid("messages[\(i)].role \"\(m.role)\" is not one of system, developer, user, assistant", param: "messages[\(i)].role")
             }
-            let (text, pictures) = try content(m.content, at: "messages[\(i)].content", imagesSoFar: images.count)
-            conversation.append(GenerationPipeline.Message(role: role, text: text, images: pictures.count))
+            let (content, pictures) = try content(m.content, at: "messages[\(i)].content", imagesSoFar: images.count)
+            conversation.append(ChatMessage(role: role, content: content))
             images += pictures
         }
         if let limit = maxPromptCharacters, conversation.map(\.text.unicodeScalars.count).reduce(0, +) > limit {
@@ -81,18 +81,20 @@ struct RequestValidator {
                              maxTokens: try maxTokens(r), stopStrings: try stopStrings(r.stop))
     }
 
-    /// A message's text (text parts joined by newlines) and images.
-    private func content(_ content: ChatCompletionRequest.Content?, at param: String, imagesSoFar: Int) throws -> (String, [RGBImage]) {
+    /// A message's content as the client gave it (a string, or text and image parts in order) and its images.
+    private func content(_ content: ChatCompletionRequest.Content?, at param: String, imagesSoFar: Int) throws
+        -> (ChatMessage.Content, [RGBImage])
+    {
         switch content {
-        case nil: return ("", [])
-        case .text(let s): return (s, [])
+        case nil: return (.text(""), [])
+        case .text(let s): return (.text(s), [])
         case .parts(let parts):
-            var texts: [String?] = [], images: [RGBImage] = []
+            var items: [ChatMessage.Part] = [], images: [RGBImage] = []
             for (j, part) in parts.enumerated() {
                 switch part {
-                case .text(let s): texts.append(s)
+                case .text(let s): items.append(.text(s))
                 case .imageURL(let url):
-                    texts.append(nil)
+                    items.append(.image)
                     guard takesImages else { throw APIError.invalid("\(param)[\(j)]: this model takes no images", param: "\(param)[\(j)]") }
                     guard imagesSoFar + images.count < limits.maxImagesPerRequest else {
                         throw APIError.invalid("too many images: at most \(limits.maxImagesPerRequest) per request", param: "\(param)[\(j)]",
@@ -101,20 +103,8 @@ struct RequestValidator {
                     images.append(try image(url, at: "\(param)[\(j)].image_url"))
                 }
             }
-            return (Self.messageText(texts), images)
+            return (.parts(items), images)
         }
-    }
-
-    /// A message's text from its parts (nil for an image): the text parts joined by newlines; when
-    /// an image follows text, `<image>` marks each image's place so the model sees the parts in order.
-    static func messageText(_ parts: [String?]) -> String {
-        guard parts.drop(while: { $0 == nil }).contains(where: { $0 == nil }) else { return parts.compactMap { $0 }.joined(separator: "\n") }
-        var text = "", previousIsText = false
-        for part in parts {
-            if let s = part { text += (previousIsText ? "\n" : "") + s } else { text += GenerationPipeline.imageMarker }
-            previousIsText = part != nil
-        }
-        return text
     }
 
     /// An image from a base64 data URL, or with `allowLocalFiles` from a path or file URL.

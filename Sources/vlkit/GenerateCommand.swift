@@ -77,7 +77,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         let pipeline = try options.loadPipeline()
-        var conversation: [GenerationPipeline.Message] = []
+        var conversation: [ChatMessage] = []
         var images: [RGBImage] = []
         var pending = try image.map { [try options.image($0)] } ?? []
         let interactive = isatty(STDIN_FILENO) != 0
@@ -106,7 +106,7 @@ struct Chat: ParsableCommand {
                 note("error: unknown command \(text.split(separator: " ")[0]); use /image PATH, /reset or /exit")
                 continue
             }
-            let turn = GenerationPipeline.Message(role: "user", text: text, images: pending.count)
+            let turn = ChatMessage.turn(role: "user", text: text, images: pending.count, asParts: pipeline.takesImages)
             do {
                 let result = try pipeline.reply(to: conversation + [turn], images: images + pending, sampling: options.sampling,
                                                 maxTokens: options.maxTokens) { piece in
@@ -114,7 +114,7 @@ struct Chat: ParsableCommand {
                     return true
                 }
                 FileHandle.standardOutput.write("\n".data(using: .utf8)!)
-                conversation += [turn, .init(role: "assistant", text: result.text)]
+                conversation += [turn, .turn(role: "assistant", text: result.text, images: 0, asParts: pipeline.takesImages)]
                 images += pending
                 pending = []
             } catch {

@@ -14,7 +14,7 @@ final class LlavaOriginalTests: XCTestCase {
         let image = try RGBImage(contentsOf: fixturesRoot.appendingPathComponent("llava_original/image.png"))
         for name in ["v15", "v10"] {
             let pipeline = try GenerationPipeline(directory: fixtureDirectory("llava_original", name))
-            guard case .llava(let model) = pipeline.kind else { return XCTFail("\(name): not LLaVA") }
+            guard let model = pipeline.model as? LlavaForConditionalGeneration else { return XCTFail("\(name): not LLaVA") }
             XCTAssertEqual(model.config.projector, name == "v15" ? .mlp : .linear)
             let ref = try reference("llava_original", name)
             assertClose(pipeline.processor!.batch([image]), ref["pixel_values"]!, tol: 1e-6, "\(name) pixels")

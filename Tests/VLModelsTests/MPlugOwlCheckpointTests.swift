@@ -16,7 +16,7 @@ final class MPlugOwlCheckpointTests: XCTestCase {
     func testMatchesTheReference() throws {
         let ref = try loadSafetensors(path: directory.appendingPathComponent("reference.safetensors").path)
         let pipeline = try GenerationPipeline(directory: directory)
-        guard case .mplugOwl(let model) = pipeline.kind else { return XCTFail("not mPLUG-Owl") }
+        guard let model = pipeline.model as? MPlugOwlForConditionalGeneration else { return XCTFail("not mPLUG-Owl") }
         XCTAssertEqual(model.config.visionTower, .mplugOwl)
         XCTAssertEqual(model.tokensPerImage, 6, "5 queries + vit_eos")
         let image = try RGBImage(contentsOf: directory.appendingPathComponent("image.png"))

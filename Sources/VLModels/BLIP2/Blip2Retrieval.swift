@@ -79,11 +79,12 @@ public final class Blip2ForImageTextRetrieval: Module {
     /// the checkpoint when it has them (a LAVIS conversion, a VLKit stage-1 run) and keep their
     /// initialisation otherwise; without, they are skipped, as transformers skips them.
     public static func load(_ directory: URL, trainingHeads: Bool = false) throws -> Blip2ForImageTextRetrieval {
-        let config = try Blip2Config(ConfigReader(contentsOf: directory.appendingPathComponent("config.json")))
+        let dir = try ModelDirectory(directory)
+        let config = try Blip2Config(dir.config)
         let model = trainingHeads ? try Blip2ForImageTextRetrieval(config, trainingHeads: true)
                                   : try Init.skipping { try Blip2ForImageTextRetrieval(config) }
         let isHead = { (name: String) in name.hasPrefix("cls.") || name == "temp" }
-        try loadWeights(into: model, from: directory, ignore: { !trainingHeads && isHead($0) }, keepInitialised: isHead)
+        try loadWeights(into: model, from: dir, ignore: { !trainingHeads && isHead($0) }, keepInitialised: isHead)
         model.eval()
         return model
     }
@@ -201,9 +202,10 @@ public final class Blip2VisionModelWithProjection: Module {
 
 /// A BLIP-2 directory's config, the model built without initialisation, its weights loaded strictly.
 private func loadBlip2Part<M: Module>(_ directory: URL, _ make: (Blip2Config) throws -> M) throws -> M {
-    let config = try Blip2Config(ConfigReader(contentsOf: directory.appendingPathComponent("config.json")))
+    let dir = try ModelDirectory(directory)
+    let config = try Blip2Config(dir.config)
     let model = try Init.skipping { try make(config) }
-    try loadWeights(into: model, from: directory)
+    try loadWeights(into: model, from: dir)
     model.eval()
     return model
 }

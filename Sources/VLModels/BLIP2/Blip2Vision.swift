@@ -79,14 +79,13 @@ public final class Blip2VisionModel: Module, VisionEncoder {
 
     /// Reads a transformers `Blip2VisionModel` directory (model_type `blip_2_vision_model`).
     public static func load(_ directory: URL) throws -> Blip2VisionModel {
-        let url = directory.appendingPathComponent("config.json")
-        let r = try ConfigReader(contentsOf: url)
-        let type = try r.string("model_type", "")
+        let dir = try ModelDirectory(directory)
+        let r = dir.config, type = dir.modelType
         guard type == "blip_2_vision_model" else {
-            throw ConfigError("\(url.path): model_type is \"\(type)\", expected \"blip_2_vision_model\" (a BLIP-2 vision tower)")
+            throw ConfigError("\(dir.configPath): model_type is \"\(type)\", expected \"blip_2_vision_model\" (a BLIP-2 vision tower)")
         }
         let model = try Init.skipping { try Blip2VisionModel(Blip2VisionConfig(r)) }
-        try loadWeights(into: model, from: directory)
+        try loadWeights(into: model, from: dir)
         model.eval()
         return model
     }

@@ -33,7 +33,7 @@ func serveBenchmark(quick: Bool) throws -> (loads: [ServeLoad], pipelineAlone: D
     try writeRandomLlamaCheckpoint(c, seed: 1, tokenizerDirectory: tokenizer, to: directory)
     let pipeline = try GenerationPipeline(directory: directory)
     let alone = bestTime(repeats: 3) {
-        _ = try? pipeline.reply(to: [.init(role: "user", text: "describe a small red circle")], images: [], sampling: SamplingParameters(), maxTokens: 64)
+        _ = try? pipeline.reply(to: [ChatMessage(role: "user", content: .text("describe a small red circle"))], images: [], sampling: SamplingParameters(), maxTokens: 64)
     }
     var options = ServerOptions()
     (options.host, options.port, options.maxConcurrent, options.maxQueue) = ("127.0.0.1", 0, 16, 64)

@@ -33,11 +33,8 @@ public final class MiniGPT4: Module {
 
     /// Loads the three parts; `projection` nil starts a fresh (untrained) projection.
     public static func assemble(blip2 blip2Directory: URL, llama llamaDirectory: URL, projection: URL?) throws -> MiniGPT4 {
-        guard case .blip2(let b) = try loadModel(directory: blip2Directory, only: ["blip-2"]),
-              case .llama(let lm) = try loadModel(directory: llamaDirectory, only: LlamaConfig.modelTypes) else {
-            throw ConfigError("MiniGPT-4 needs a BLIP-2 and a LLaMA-family directory")
-        }
-        let model = MiniGPT4(blip2: b, languageModel: lm)
+        let model = MiniGPT4(blip2: try Blip2ForConditionalGeneration.load(directory: blip2Directory),
+                             languageModel: try LlamaForCausalLM.load(directory: llamaDirectory))
         if let projection {
             let tensors = try loadSafetensors(path: projection.path)
             var state: [String: Tensor] = [:]
@@ -45,15 +42,6 @@ public final class MiniGPT4: Module {
             do { try model.llama_proj.load(stateDict: state) } catch { throw ConfigError("\(projection.path): \(error)") }
         }
         model.eval()
-        return model
-    }
-
-    /// Loads a MiniGPT-4 directory: its `config.json` (see `MiniGPT4Config`) and the parts it names.
-    public static func load(directory: URL) throws -> MiniGPT4 {
-        let config = try MiniGPT4Config(ConfigReader(contentsOf: directory.appendingPathComponent("config.json")))
-        let parts = try config.parts(in: directory)
-        let model = try assemble(blip2: parts.blip2, llama: parts.languageModel, projection: parts.projection)
-        model.config = config
         return model
     }
 

@@ -1,0 +1,4 @@
+extension LlamaForCausalLM: GenerativeModel {
+    public var languageModel: LanguageModel { self }
+    public var contextLength: Int { config.maxPositionEmbeddings }
+}
