@@ -6,7 +6,7 @@ struct Models: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() {
-        let rows = ModelRegistry.models.flatMap(\.descriptions)
+        let rows = ModelRegistry.models.flatMap { $0.descriptions }
         if json {
             printJSON(rows.map {
                 ["model_type": $0.modelTypes, "architecture": $0.architecture, "inference": $0.inference,

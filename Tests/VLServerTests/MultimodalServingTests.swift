@@ -166,9 +166,34 @@ final class MultimodalServingTests: XCTestCase {
         try assertServedAsGenerated(out, imageSize: 32)
     }
 
-    func testInterleavedPartsMarkEachImagesPlace() {
-        XCTAssertEqual(RequestValidator.messageText([nil, nil, "two"]), "two", "images first: no markers (the model's template places them)")
-        XCTAssertEqual(RequestValidator.messageText(["a", "b"]), "a\nb")
-        XCTAssertEqual(RequestValidator.messageText([nil, "a", nil, "b", "c"]), "<image>a<image>b\nc")
+    /// The OpenAI documentation's order of parts — text, then image_url — on LLaVA and BLIP-2 directories
+    /// saved by transformers 5 (the Hub's llava-1.5 template selects the image parts): the answers are
+    /// transformers' greedy ones (Tests/Fixtures/layouts).
+    func testTextThenImagePartsOnDirectoriesSavedByTransformers5() throws {
+        let image = try RGBImage(contentsOf: fixture("layouts/image.png"))
+        for name in ["llava_t5_f32", "llava_t5_f16", "blip2_t5_f32"] {
+            let dir = fixture("layouts/\(name)")
+            let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json")))
+            let prompts = try XCTUnwrap((reference as? [String: Any])?["prompts"] as? [[String: Any]])
+            let prompt = try XCTUnwrap(prompts.first { ($0["name"] as? String).map { ["text_then_image", "question"].contains($0) } == true })
+            let question = name.hasPrefix("llava") ? "What is in the image?" : "Question: What is in the image? Answer:"
+            let expected = try XCTUnwrap(prompt["greedy_text"] as? String)
+            let count = try XCTUnwrap(prompt["greedy_ids"] as? [Int]).count
+            let served = try servedAnswers(try GenerationPipeline(directory: dir), content: try parts([question, image]),
+                                           sampling: ["temperature": 0], maxTokens: count)
+            XCTAssertEqual(served.plain, expected, name)
+            XCTAssertEqual(served.streamed, expected, name)
+        }
+    }
+
+    func testPartsKeepTheirPlaceForFormatsThatAreNotTemplates() {
+        let turn = { (parts: [ChatMessage.Part]) in ChatMessage(role: "user", content: .parts(parts)) }
+        XCTAssertEqual(turn([.image, .image, .text("two")]).text, "<image><image>two")
+        XCTAssertEqual(turn([.image, .image, .text("two")]).textOnly, "two")
+        XCTAssertEqual(turn([.text("a"), .text("b")]).text, "a\nb")
+        XCTAssertEqual(turn([.image, .text("a"), .image, .text("b"), .text("c")]).text, "<image>a<image>b\nc")
+        XCTAssertEqual(turn([.text("a"), .image]).imageCount, 1)
+        XCTAssertFalse(turn([.text("a"), .image]).hasMarkers)
+        XCTAssertTrue(ChatMessage(role: "user", content: .text("<image>\nhi")).hasMarkers)
     }
 }

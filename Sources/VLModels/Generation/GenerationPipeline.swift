@@ -26,6 +26,8 @@ public final class GenerationPipeline {
     public var takesImages: Bool { processor != nil }
     /// The model's chat template, when its directory has one.
     public let chatTemplate: ChatTemplate?
+    /// How the chat template reads message content.
+    public let templateContent: TemplateContentFormat
     let specialTokenText: [String: TemplateValue]
 
     public convenience init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
@@ -42,6 +44,7 @@ public final class GenerationPipeline {
         let text = try model.textDirectory(directory)
         tokenizer = try Tokenizer(directory: text.url)
         chatTemplate = try text.chatTemplate.map { try ChatTemplate($0.text) }
+        templateContent = text.chatTemplate.map { TemplateContentFormat(template: $0.text) } ?? .either
         var specials: [String: TemplateValue] = [:]
         for key in ["bos_token", "eos_token", "pad_token", "unk_token"] {
             let v = text.tokenizerConfig?[key]
@@ -77,15 +80,16 @@ public final class GenerationPipeline {
 
     /// A conversation as the model sees it (with the generation prompt for the next assistant turn)
     /// and whether the tokenizer should still add its special tokens. A chat template gets each
-    /// message's content as the caller gave it: a string, or a list of `{"type": "text", "text"}` and
-    /// `{"type": "image"}` parts, as transformers' `apply_chat_template` does.
+    /// message's content as a string or as a list of `{"type": "text", "text"}` and `{"type": "image"}`
+    /// parts, as transformers' `apply_chat_template` does — in the form the template reads
+    /// (`TemplateContentFormat`).
     public func format(conversation: [ChatMessage]) throws -> (text: String, addSpecialTokens: Bool) {
         let eos = specialTokenText["eos_token"]?.text ?? ""
         guard let chatTemplate, !model.overridesChatTemplate else {
             return (model.formatWithoutTemplate(conversation, eosToken: eos), true)
         }
         var variables = specialTokenText
-        variables["messages"] = .list(conversation.map(Self.templateMessage))
+        variables["messages"] = .list(conversation.map { Self.templateMessage($0, templateContent.content(of: $0)) })
         variables["add_generation_prompt"] = .bool(true)
         let text = try chatTemplate.render(variables)
         // Templates that write the BOS token themselves must not get a second one.
@@ -93,9 +97,9 @@ public final class GenerationPipeline {
         return (text, bos.isEmpty || !text.hasPrefix(bos))
     }
 
-    static func templateMessage(_ m: ChatMessage) -> TemplateValue {
+    static func templateMessage(_ m: ChatMessage, _ given: ChatMessage.Content) -> TemplateValue {
         let content: TemplateValue
-        switch m.content {
+        switch given {
         case .text(let t): content = .string(t)
         case .parts(let parts):
             content = .list(parts.map { part in
