@@ -143,7 +143,7 @@ final class CLITests: XCTestCase {
         try assertFails(["generate", "--model", llava, "--prompt", "USER: <image> <image> hi", "--raw", "--image", Self.image("rgb.png")],
                         saying: "2 <image> marker(s) for 1 image(s)")
         try assertFails(["generate", "--model", llava, "--prompt", "hello", "--max-tokens", "5000"], saying: "exceeds the model's context of 96")
-        try assertFails(["generate", "--model", Self.model, "--prompt", "hi"], saying: "model_type is \"clip\"")
+        try assertFails(["generate", "--model", Self.model, "--prompt", "hi"], saying: "model_type \"clip\" does not generate text")
         try assertFails(["generate", "--model", Self.fixtures.appendingPathComponent("llama/gqa_untied").path, "--prompt", "hi"],
                         saying: "no tokenizer.json")
         try assertFails(["generate", "--model", llava, "--prompt", "hi", "--top-p", "0"], saying: "--top-p must be in (0, 1]")
