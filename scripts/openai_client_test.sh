@@ -14,8 +14,11 @@ python=.venv-openai/bin/python
 free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 llava=Tests/Fixtures/generate/llava
 clip=Tests/Fixtures/clip/real_vocab
+# A LLaVA saved by transformers 5 (processor_config.json, the Hub's llava-1.5 template, 30 px images).
+saved=Tests/Fixtures/layouts/llava_t5_f32
 chat_port=$(free_port)
 embed_port=$(free_port)
+saved_port=$(free_port)
 logs=$(mktemp -d)
 servers=()
 cleanup() {
@@ -27,7 +30,8 @@ cleanup() {
 trap cleanup EXIT
 "$vlkit" serve --model "$llava" --host 127.0.0.1 --port "$chat_port" --verbose >"$logs/chat.log" 2>&1 & servers+=($!)
 "$vlkit" serve --model "$clip" --host 127.0.0.1 --port "$embed_port" --verbose >"$logs/embed.log" 2>&1 & servers+=($!)
-for port in "$chat_port" "$embed_port"; do
+"$vlkit" serve --model "$saved" --host 127.0.0.1 --port "$saved_port" --verbose >"$logs/saved.log" 2>&1 & servers+=($!)
+for port in "$chat_port" "$embed_port" "$saved_port"; do
   for _ in $(seq 1 300); do
     if "$python" -c "import urllib.request, sys; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null; then break; fi
     sleep 0.1
@@ -39,11 +43,11 @@ image=Tests/Fixtures/images/rgb.png
 "$vlkit" generate --model "$llava" --prompt "$prompt" --image "$image" --temperature 0.8 --seed 3 --max-tokens 12 --json > "$logs/plain.json"
 "$vlkit" generate --model "$llava" --prompt "$prompt" --image "$image" --temperature 0.8 --top-p 0.9 --seed 11 --max-tokens 16 --json > "$logs/streamed.json"
 "$vlkit" clip embed --model "$clip" --text "a photo of a cat" --image "$image" --json > "$logs/clip.json"
-"$python" - "$chat_port" "$embed_port" "$logs" "$image" "$prompt" <<'PY'
+"$python" - "$chat_port" "$embed_port" "$logs" "$image" "$prompt" "$saved_port" "$saved" <<'PY'
 import base64, json, sys
 from openai import OpenAI
 
-chat_port, embed_port, logs, image, prompt = sys.argv[1:6]
+chat_port, embed_port, logs, image, prompt, saved_port, saved = sys.argv[1:8]
 data_url = "data:image/png;base64," + base64.b64encode(open(image, "rb").read()).decode()
 messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url}}, {"type": "text", "text": prompt}]}]
 chat = OpenAI(base_url=f"http://127.0.0.1:{chat_port}/v1", api_key="unused")
@@ -82,6 +86,20 @@ try:
     check("embeddings of a text and an image", len(r.data) == 2 and worst < 1e-4, f"max difference {worst}")
 except Exception as e:
     check("embeddings of a text and an image", False, repr(e))
+
+try:
+    # The OpenAI documentation's order of parts (text, then the image): transformers' greedy answer.
+    case = json.load(open(f"{saved}/reference.json"))
+    want = next(p for p in case["prompts"] if p["name"] == "text_then_image")
+    saved_image = "data:image/png;base64," + base64.b64encode(open("Tests/Fixtures/layouts/image.png", "rb").read()).decode()
+    client = OpenAI(base_url=f"http://127.0.0.1:{saved_port}/v1", api_key="unused")
+    r = client.chat.completions.create(model="llava_t5_f32", temperature=0, max_tokens=len(want["greedy_ids"]), messages=[
+        {"role": "user", "content": [{"type": "text", "text": "What is in the image?"},
+                                     {"type": "image_url", "image_url": {"url": saved_image}}]}])
+    check("[text, image_url] on a LLaVA saved by transformers 5", r.choices[0].message.content == want["greedy_text"]
+          and r.usage.prompt_tokens == len(want["input_ids"]), f"{r.choices[0].message.content!r} {r.usage} vs {want['greedy_text']!r}")
+except Exception as e:
+    check("[text, image_url] on a LLaVA saved by transformers 5", False, repr(e))
 
 print(f"openai client: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -138,6 +138,24 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("conversation cleared"))
     }
 
+    /// `vlkit generate` on directories transformers 5 and 4.45 saved (model + processor): an image and a
+    /// prompt give transformers' greedy tokens for the image-then-text message (Tests/Fixtures/layouts).
+    func testGenerateOnDirectoriesSavedByTransformers() throws {
+        for name in ["llava_t5_f32", "llava_t5_f16", "llava_t4_45"] {
+            let dir = Self.fixtures.appendingPathComponent("layouts/\(name)")
+            let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json")))
+            let prompts = try XCTUnwrap((reference as? [String: Any])?["prompts"] as? [[String: Any]])
+            let want = try XCTUnwrap(prompts.first { $0["name"] as? String == "image_then_text" })
+            let tokens = try XCTUnwrap(want["greedy_ids"] as? [Int])
+            let r = try vlkit(["generate", "--model", dir.path, "--image", Self.fixtures.appendingPathComponent("layouts/image.png").path,
+                               "--prompt", "What is in the image?", "--max-tokens", "\(tokens.count)", "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let out = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(out["tokens"] as? [Int], tokens, name)
+            XCTAssertEqual(out["text"] as? String, want["greedy_text"] as? String, name)
+        }
+    }
+
     func testGenerateRefusesBadInput() throws {
         let llava = Self.fixtures.appendingPathComponent("generate/llava").path
         try assertFails(["generate", "--model", llava, "--prompt", "USER: <image> <image> hi", "--raw", "--image", Self.image("rgb.png")],
