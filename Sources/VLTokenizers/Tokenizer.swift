@@ -28,10 +28,17 @@ public final class Tokenizer {
     private let addedByLength: [AddedToken]
 
     /// Reads `tokenizer.json`, or else a SentencePiece `tokenizer.model`, with `tokenizer_config.json`.
-    public init(directory: URL) throws {
+    public convenience init(directory: URL) throws {
+        let config = try? BPEFiles.readJSONObject(directory.appendingPathComponent("tokenizer_config.json"))
+        try self.init(directory: directory, tokenizerConfig: config)
+    }
+
+    /// Reads `tokenizer.json`, or else a SentencePiece `tokenizer.model`, with an already parsed
+    /// `tokenizer_config.json` (a model directory reads that file once).
+    public init(directory: URL, tokenizerConfig: [String: Any]?) throws {
         let fm = FileManager.default
         let json = directory.appendingPathComponent("tokenizer.json"), spm = directory.appendingPathComponent("tokenizer.model")
-        let config = (try? BPEFiles.readJSONObject(directory.appendingPathComponent("tokenizer_config.json"))) ?? [:]
+        let config = tokenizerConfig ?? [:]
         let root: [String: Any], file: String
         if fm.fileExists(atPath: json.path) {
             (root, file) = (try BPEFiles.readJSONObject(json), json.path)

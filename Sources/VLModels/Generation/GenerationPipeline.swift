@@ -42,7 +42,7 @@ public final class GenerationPipeline {
         }
         model = try generative.load(directory, format: format)
         let text = try model.textDirectory(directory)
-        tokenizer = try Tokenizer(directory: text.url)
+        tokenizer = try Tokenizer(directory: text.url, tokenizerConfig: text.tokenizerConfig)
         chatTemplate = try text.chatTemplate.map { try ChatTemplate($0.text) }
         templateContent = text.chatTemplate.map { TemplateContentFormat(template: $0.text) } ?? .either
         var specials: [String: TemplateValue] = [:]
