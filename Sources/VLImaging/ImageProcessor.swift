@@ -120,6 +120,11 @@ public struct ImageProcessor: Equatable {
     /// The output size (height, width) when it does not depend on the input image's size.
     public var fixedOutputSize: PixelSize? {
         if doPadBatch, let p = padSize { return p }
+        return unpaddedFixedOutputSize
+    }
+
+    /// The fixed output size before any padding of the result.
+    var unpaddedFixedOutputSize: PixelSize? {
         if doCenterCrop { return PixelSize(height: cropHeight, width: cropWidth) }
         guard doResize else { return nil }
         if cropPct != nil, case .shortestEdge(let edge) = size { return PixelSize(height: edge, width: edge) }
@@ -127,7 +132,8 @@ public struct ImageProcessor: Equatable {
         return nil
     }
 
-    /// The output size (height, width) for an input image of this size, before any batch padding.
+    /// The output size for an input image of this size (padded to `padSize` when set; not the
+    /// padding of a batch to its largest image).
     public func outputSize(height h: Int, width w: Int) -> PixelSize {
         var (h, w) = (h, w)
         if doPad { (h, w) = (Swift.max(h, w), Swift.max(h, w)) }

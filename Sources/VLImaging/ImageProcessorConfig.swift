@@ -130,7 +130,8 @@ extension ImageProcessor {
         func supported(_ name: String, _ key: String, _ given: String) throws -> (String, ClassDefaults) {
             guard let c = canonicalClass(name) else {
                 throw ConfigError("\(r.source): \(key) \"\(given)\" is not an image processor VLKit can run; it runs "
-                    + supportedClasses.joined(separator: ", ") + " (each also with a Fast or Pil suffix)")
+                    + supportedClasses.joined(separator: ", ") + " (each also with a Fast or Pil suffix). If this one "
+                    + "preprocesses exactly as one of them, name that one in image_processor_type")
             }
             return (c, classDefaults[c]!)
         }
@@ -247,6 +248,10 @@ extension ImageProcessor {
         let doPadValue = try flag("do_pad", false)
         padSize = nil
         if let v = r.presentValue("pad_size") { padSize = try Self.parseCropLike(v, key: "pad_size", source: src) }
+        if className != "LlavaImageProcessor", doPadValue, let p = padSize, let out = unpaddedFixedOutputSize,
+           out.height > p.height || out.width > p.width {
+            throw fail("pad_size", "is \(p.height)×\(p.width), smaller than the \(out.height)×\(out.width) images it pads")
+        }
         if className == "LlavaImageProcessor" {
             (doPad, doPadBatch) = (doPadValue, false)
             if doPad, let bad = exactMean.first(where: { !($0 * 255 >= 0 && $0 * 255 < 256) }) {

@@ -262,6 +262,30 @@ final class ImageProcessorConfigTests: XCTestCase {
         XCTAssertLessThanOrEqual(verticalFirst, 38)
     }
 
+    /// do_pad without pad_size (every class but LLaVA's): a batch is padded at the bottom and
+    /// right with zeros to its largest image, as transformers' PilBackend.pad does.
+    func testBatchPaddingToTheLargestImage() throws {
+        var p = try ImageProcessor(directory: Self.root.appendingPathComponent("cases/saved_clip_capped"))
+        p.doPadBatch = true
+        let images = try ["noise_37x53.png", "noise_300x17.png", "noise_64x64.png"].map { try image($0) }
+        let batch = p.batch(images)
+        let singles = images.map { p($0) }
+        let h = singles.map { $0.shape[1] }.max()!, w = singles.map { $0.shape[2] }.max()!
+        XCTAssertEqual(batch.shape, [3, 3, h, w])
+        let all = batch.toArray()
+        for (i, single) in singles.enumerated() {
+            let (sh, sw) = (single.shape[1], single.shape[2]), values = single.toArray()
+            for c in 0..<3 {
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let got = all[((i * 3 + c) * h + y) * w + x]
+                        XCTAssertEqual(got, y < sh && x < sw ? values[(c * sh + y) * sw + x] : 0, "image \(i) c\(c) y\(y) x\(x)")
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: bad values
 
     func temporaryDirectory() throws -> URL {
@@ -309,6 +333,8 @@ final class ImageProcessorConfigTests: XCTestCase {
                     key: "crop_pct", "not from 1 to 8192")
         try refuses(["image_processor_type": clip, "rescale_factor": 0], key: "rescale_factor", "should be above 0")
         try refuses(["image_processor_type": clip, "image_std": [0.2, 0, 0.3]], key: "image_std", "has 0 for channel 1")
+        try refuses(["image_processor_type": clip, "do_pad": true, "pad_size": ["height": 200, "width": 240]], key: "pad_size",
+                    "is 200×240, smaller than the 224×224 images it pads")
         try refuses(["image_processor_type": "LlavaImageProcessor", "do_pad": true, "image_mean": [2.0, 0.5, 0.5]],
                     key: "image_mean", "must be within 0–255")
     }
@@ -350,7 +376,8 @@ final class ImageProcessorConfigTests: XCTestCase {
     func testUnknownClassesAreNamedWithTheSupportedOnes() throws {
         try refuses(["image_processor_type": "LlavaNextImageProcessor", "size": ["shortest_edge": 336]], key: "image_processor_type",
                     "\"LlavaNextImageProcessor\" is not an image processor VLKit can run; it runs BitImageProcessor, BlipImageProcessor, CLIPImageProcessor")
-        try refuses(["image_processor_type": "Qwen2VLImageProcessorFast"], key: "image_processor_type", "SiglipImageProcessor, ViTImageProcessor")
+        try refuses(["image_processor_type": "Qwen2VLImageProcessorFast"], key: "image_processor_type",
+                    "SiglipImageProcessor, ViTImageProcessor (each also with a Fast or Pil suffix). If this one preprocesses exactly as one of them")
         try refuses(["feature_extractor_type": "DetrFeatureExtractor"], key: "feature_extractor_type", "\"DetrFeatureExtractor\" is not")
         try refuses(["processor_class": "Qwen2VLProcessor"], key: "processor_class", "\"Qwen2VLProcessor\" is not a processor whose image processor VLKit knows")
     }
