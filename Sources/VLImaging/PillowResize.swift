@@ -24,13 +24,22 @@ public enum ResampleFilter: Int {
 extension RGBImage {
     /// Resizes exactly as Pillow's `Image.resize((width, height), resample)` on an 8-bit RGB image
     /// (libImaging/Resample.c): antialiasing support scaled when downscaling, coefficients
-    /// normalised then rounded to 22-bit fixed point, a horizontal pass then a vertical one, each
-    /// rounded and clipped to 8 bits.
+    /// normalised then rounded to 22-bit fixed point, two passes, each rounded and clipped to 8
+    /// bits. The order of the passes is Pillow 13's (`ImagingResampleInner`): vertical first when
+    /// the height shrinks by more than twice as many pixels as the width does, else horizontal
+    /// first (Pillow 12 and older always went horizontal first; the two orders differ by at most
+    /// one level on some pixels).
     public func resized(width outW: Int, height outH: Int, filter: ResampleFilter = .bicubic) -> RGBImage {
         precondition(outW > 0 && outH > 0, "resize to \(outW)×\(outH)")
         var image = self
-        if outW != width { image = image.resampledHorizontally(to: outW, filter: filter) }
-        if outH != height { image = image.resampledVertically(to: outH, filter: filter) }
+        let verticalFirst = height - outH > 0 && height - outH > (width - outW) * 2
+        if verticalFirst {
+            if outH != height { image = image.resampledVertically(to: outH, filter: filter) }
+            if outW != width { image = image.resampledHorizontally(to: outW, filter: filter) }
+        } else {
+            if outW != width { image = image.resampledHorizontally(to: outW, filter: filter) }
+            if outH != height { image = image.resampledVertically(to: outH, filter: filter) }
+        }
         return image
     }
 
