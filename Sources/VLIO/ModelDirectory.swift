@@ -76,16 +76,16 @@ public final class ModelDirectory {
         return try ConfigReader(contentsOf: u).values
     }
 
-    /// transformers 5 reads the image processor from `preprocessor_config.json` when present, else from
-    /// `processor_config.json`'s `"image_processor"` entry; a flat processor_config (no such entry) is
-    /// the image processor itself only if it names an image processor type.
+    /// transformers 5 reads the image processor from `processor_config.json`'s `"image_processor"`
+    /// entry when there is one, else from `preprocessor_config.json`; a flat processor_config is the
+    /// image processor itself only if it names an image processor type.
     static func imageProcessorConfig(_ dir: URL, processor: ConfigReader?) throws -> ConfigReader? {
+        if let nested = try processor?.sub("image_processor") { return nested }
         if let flat = try object(dir, "preprocessor_config.json") {
             return ConfigReader(flat, source: "preprocessor_config.json")
         }
-        guard let processor else { return nil }
-        if let nested = try processor.sub("image_processor") { return nested }
-        return processor.has("image_processor_type") ? processor : nil
+        guard let processor, processor.has("image_processor_type") else { return nil }
+        return processor
     }
 
     /// Where transformers looks, in its order: `chat_template.jinja`, `chat_template.json`, the

@@ -64,7 +64,7 @@ public final class GenerationPipeline {
     /// A processor whose fixed output size is not the vision tower's image size would give a patch
     /// grid the position embeddings do not cover (transformers refuses such input too).
     static func check(_ processor: ImageProcessor, gives size: (height: Int, width: Int), directory: ModelDirectory) throws {
-        guard let out = processor.fixedOutputSize, out != size else { return }
+        guard let out = processor.fixedOutputSize, out.height != size.height || out.width != size.width else { return }
         throw ConfigError("\(directory.url.path): the image processor makes \(out.height)×\(out.width) images, but the "
             + "vision tower's image_size is \(size.height)×\(size.width) (config.json); make them agree")
     }

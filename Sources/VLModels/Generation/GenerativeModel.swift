@@ -60,12 +60,7 @@ extension GenerativeModel {
 
     /// A model with a vision tower reads the directory's image processor config (either layout).
     public func imageProcessor(_ directory: ModelDirectory) throws -> ImageProcessor? {
-        guard imageSize != nil else { return nil }
-        guard let config = directory.imageProcessorConfig else {
-            throw ConfigError("\(directory.url.path): no image processor config (preprocessor_config.json or "
-                + "processor_config.json)")
-        }
-        return try ImageProcessor(config)
+        imageSize == nil ? nil : try directoryImageProcessor(directory)
     }
 
     /// Without a template: the turns' text, one a line.
@@ -84,6 +79,15 @@ extension GenerativeModel {
     public func inputEmbeddings(_ prompt: PromptTokens, pixels: Tensor?) throws -> Tensor {
         languageModel.embed(Tensor(ints: prompt.ids, shape: [1, prompt.ids.count]))
     }
+}
+
+/// The image processor a directory's config describes (`preprocessor_config.json` or nested in
+/// `processor_config.json`); config.json's `model_type` picks the class when the file names none.
+func directoryImageProcessor(_ directory: ModelDirectory) throws -> ImageProcessor {
+    guard let config = directory.imageProcessorConfig else {
+        throw ConfigError("\(directory.url.path): no image processor config (preprocessor_config.json or processor_config.json)")
+    }
+    return try ImageProcessor(config, modelType: directory.modelType)
 }
 
 /// Tokenization shared by models whose image tokens take the places of `<image>` markers (LLaVA, mPLUG-Owl).

@@ -13,13 +13,7 @@ extension LlavaForConditionalGeneration: GenerativeModel {
     /// The original LLaVA layout takes its processor from the vision tower's directory (padded to a
     /// square when `image_aspect_ratio` is `pad`).
     public func imageProcessor(_ directory: ModelDirectory) throws -> ImageProcessor? {
-        guard let tower = config.visionTowerDirectory else {
-            guard let c = directory.imageProcessorConfig else {
-                throw ConfigError("\(directory.url.path): no image processor config (preprocessor_config.json or "
-                    + "processor_config.json)")
-            }
-            return try ImageProcessor(c)
-        }
+        guard let tower = config.visionTowerDirectory else { return try directoryImageProcessor(directory) }
         var p = try ImageProcessor(directory: tower)
         p.doPad = config.padImagesToSquare
         return p

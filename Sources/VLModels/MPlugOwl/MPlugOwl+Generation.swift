@@ -12,11 +12,7 @@ extension MPlugOwlForConditionalGeneration: GenerativeModel {
 
     /// The released MplugOwlProcessor first resizes every image to a square of the shortest edge.
     public func imageProcessor(_ directory: ModelDirectory) throws -> ImageProcessor? {
-        guard let c = directory.imageProcessorConfig else {
-            throw ConfigError("\(directory.url.path): no image processor config (preprocessor_config.json or "
-                + "processor_config.json)")
-        }
-        var p = try ImageProcessor(c)
+        var p = try directoryImageProcessor(directory)
         if config.visionTower == .mplugOwl, case .shortestEdge(let edge) = p.size {
             (p.size, p.resample) = (.exact(height: edge, width: edge), .bicubic)
         }
