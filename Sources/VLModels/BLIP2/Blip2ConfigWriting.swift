@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 
 // BLIP-2's `config.json` objects as transformers 5 writes them (the inverse of `Blip2Config(_:)`),
 // so that a BLIP-2 directory VLKit trains loads in VLKit and in transformers.

@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 
 /// `config.json` objects as transformers 5 writes them, the inverse of the readers: a CLIP that VLKit
 /// trains loads in VLKit and in transformers.

@@ -4,6 +4,17 @@ extension LlamaConfig {
     /// The model types that share this architecture.
     public static let modelTypes = ["llama", "mistral", "qwen2"]
 
+    /// The fields read from and written to `config.json` as they are.
+    static let fields: [ConfigField<LlamaConfig>] = [
+        .int("vocab_size", \.vocabSize), .int("hidden_size", \.hiddenSize), .int("intermediate_size", \.intermediateSize),
+        .int("num_hidden_layers", \.numHiddenLayers), .int("num_attention_heads", \.numAttentionHeads),
+        .optionalInt("num_key_value_heads", \.numKeyValueHeads), .optionalInt("head_dim", \.headDim),
+        .string("hidden_act", \.hiddenAct), .int("max_position_embeddings", \.maxPositionEmbeddings),
+        .float("rms_norm_eps", \.rmsNormEps), .bool("attention_bias", \.attentionBias), .bool("mlp_bias", \.mlpBias),
+        .bool("tie_word_embeddings", \.tieWordEmbeddings), .optionalInt("bos_token_id", \.bosTokenId),
+        .ints("eos_token_id", \.eosTokenIds), .optionalInt("pad_token_id", \.padTokenId),
+    ]
+
     public init(_ r: ConfigReader) throws {
         self.init()
         let type = try r.string("model_type", "llama")
@@ -11,24 +22,10 @@ extension LlamaConfig {
             throw ConfigError("\(r.source): model_type \"\(type)\" is not a LLaMA-family model ("
                 + LlamaConfig.modelTypes.joined(separator: ", ") + ")")
         }
-        vocabSize = try r.int("vocab_size", vocabSize)
-        hiddenSize = try r.int("hidden_size", hiddenSize)
-        intermediateSize = try r.int("intermediate_size", intermediateSize)
-        numHiddenLayers = try r.int("num_hidden_layers", numHiddenLayers)
-        numAttentionHeads = try r.int("num_attention_heads", numAttentionHeads)
-        numKeyValueHeads = try r.optionalInt("num_key_value_heads")
-        headDim = try r.optionalInt("head_dim")
-        hiddenAct = try r.string("hidden_act", hiddenAct)
-        maxPositionEmbeddings = try r.int("max_position_embeddings", maxPositionEmbeddings)
-        rmsNormEps = try r.float("rms_norm_eps", rmsNormEps)
-        let bias = try r.bool("attention_bias", false)
-        attentionBias = type == "qwen2" ? true : bias
-        outputProjectionBias = type == "qwen2" ? false : bias
-        mlpBias = try r.bool("mlp_bias", false)
-        tieWordEmbeddings = try r.bool("tie_word_embeddings", false)
-        bosTokenId = try r.optionalInt("bos_token_id")
-        eosTokenIds = try r.ints("eos_token_id") ?? []
-        padTokenId = try r.optionalInt("pad_token_id")
+        try Self.fields.read(into: &self, from: r)
+        // Qwen2 has biases on q/k/v but not on the output projection, whatever attention_bias says.
+        if type == "qwen2" { attentionBias = true }
+        outputProjectionBias = type == "qwen2" ? false : attentionBias
         rope = try RopeScaling(r)
         guard numAttentionHeads > 0, numAttentionHeads % kvHeads == 0 else {
             throw ConfigError("\(r.source): \(numAttentionHeads) attention heads are not a multiple of \(kvHeads) KV heads")

@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import VLIO
 import VLNN
 import VLTensor
@@ -12,12 +13,8 @@ public func writeRandomLlamaCheckpoint(_ c: LlamaConfig, seed: UInt64, tokenizer
     GlobalRandom.seed(seed)
     let model = try LlamaForCausalLM(c)
     try writeSafetensors(model.stateDict(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
-    let config: [String: Any] = [
-        "model_type": "llama", "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
-        "num_hidden_layers": c.numHiddenLayers, "num_attention_heads": c.numAttentionHeads, "num_key_value_heads": c.kvHeads,
-        "max_position_embeddings": c.maxPositionEmbeddings, "rms_norm_eps": Double(c.rmsNormEps), "tie_word_embeddings": c.tieWordEmbeddings,
-        "hidden_act": c.hiddenAct, "bos_token_id": 1,
-    ]
+    var config = c.jsonObject
+    (config["bos_token_id"], config["eos_token_id"]) = (1, NSNull())
     try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: dir.appendingPathComponent("config.json"))
     try FileManager.default.copyItem(at: tokenizerDirectory.appendingPathComponent("tokenizer.json"), to: dir.appendingPathComponent("tokenizer.json"))
     // The tokenizer's own configuration would name an end-of-sequence token; this one names none.

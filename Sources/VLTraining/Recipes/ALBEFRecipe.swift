@@ -1,4 +1,5 @@
 import Foundation
+import VLFiles
 import VLImaging
 import VLModels
 import VLNN
