@@ -25,7 +25,7 @@ func residentMemoryMB() -> (current: Double, peak: Double) {
 }
 
 /// Loads a CLIP directory (or, with `--llama-bf16`, a LLaMA directory with bf16 weights) and reports
-/// time and memory, for `vlkit bench` (run in its own process so that nothing else has touched memory).
+/// time and memory, for `vlkit-bench` (run in its own process so that nothing else has touched memory).
 struct MeasureLoad: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "measure-load", shouldDisplay: false)
     @Option var model: String
