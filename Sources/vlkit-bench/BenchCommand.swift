@@ -60,7 +60,7 @@ struct Bench: ParsableCommand {
                                               (training, Peer.torchTrainScript, torchPython, "pytorch")] {
             let wanted = cases.compactMap(\.peer)
             guard !wanted.isEmpty else { continue }
-            let (values, problem, status) = Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
+            let (values, problem, status) = try Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
             if let problem, !json {
                 if name == "llama.cpp" && status == 3 {
                     print("llama.cpp peer: not available (\(problem)); install it with `\(Peer.llamaCppSetup)`")
