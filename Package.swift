@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "VLTraining", targets: ["VLTraining"]),
         .library(name: "VLServer", targets: ["VLServer"]),
         .executable(name: "vlkit", targets: ["vlkit"]),
+        .executable(name: "vlkit-bench", targets: ["vlkit-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,7 +58,15 @@ let package = Package(
         .executableTarget(
             name: "vlkit",
             dependencies: [
-                "CKernels", "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers", "VLTraining", "VLServer",
+                "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLTokenizers", "VLTraining", "VLServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swift5),
+        // The benchmarks against numpy / PyTorch / llama.cpp (their Python peers are read from tools/bench/ at run time).
+        .executableTarget(
+            name: "vlkit-bench",
+            dependencies: [
+                "CKernels", "VLTensor", "VLNN", "VLIO", "VLModels", "VLImaging", "VLServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
@@ -75,7 +84,7 @@ let package = Package(
         .testTarget(name: "VLServerTests",
                     dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining", "VLServer"],
                     swiftSettings: swift5),
-        // Runs the built binary; the dependency makes sure it is built first.
-        .testTarget(name: "vlkitTests", dependencies: ["vlkit"], swiftSettings: swift5),
+        // Runs the built binaries; the dependencies make sure they are built first.
+        .testTarget(name: "vlkitTests", dependencies: ["vlkit", "vlkit-bench"], swiftSettings: swift5),
     ]
 )

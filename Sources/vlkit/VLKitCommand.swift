@@ -7,7 +7,7 @@ struct VLKitCommand: AsyncParsableCommand {
         commandName: "vlkit",
         abstract: "Run, train and align vision-language models, in Swift.",
         subcommands: [DemoCommand.self, TrainCommand.self, EvalCommand.self, DataCommand.self, Generate.self, Chat.self, Embed.self, CLIPCommand.self, Models.self, Serve.self,
-                      Bench.self, Info.self, MeasureLoad.self])
+                      Info.self])
 }
 
 struct Info: ParsableCommand {

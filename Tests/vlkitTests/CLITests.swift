@@ -185,8 +185,6 @@ final class CLITests: XCTestCase {
                          "--image", Self.image("rgb.png"), "--labels", "a"], saying: "model_type is \"llama\"")
         try assertFails(["clip", "search", "--model", Self.model, "--images", "/nonexistent", "--query", "x"], saying: "no such folder")
         try assertFails(["clip", "embed", "--model", Self.model], saying: "give at least one --image or --text")
-        try assertFails(["bench", "--repeat", "0"], saying: "--repeat must be at least 1")
-        try assertFails(["bench", "--only", "no-such-case"], saying: "no benchmark matches --only no-such-case")
     }
 
     func testServeRefusesBadSetupsWithOneClearError() throws {

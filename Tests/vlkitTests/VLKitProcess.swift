@@ -9,10 +9,10 @@ struct VLKitRun {
 }
 
 extension XCTestCase {
-    /// Runs the built `vlkit` binary with `arguments` (and `input` on stdin).
-    func vlkit(_ arguments: [String], input: String? = nil) throws -> VLKitRun {
+    /// Runs the built `vlkit` binary (or another of the package's, e.g. `vlkit-bench`) with `arguments` (and `input` on stdin).
+    func vlkit(_ arguments: [String], input: String? = nil, binary: URL = CLITests.binary) throws -> VLKitRun {
         let p = Process()
-        p.executableURL = CLITests.binary
+        p.executableURL = binary
         p.arguments = arguments
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out
@@ -29,8 +29,9 @@ extension XCTestCase {
     }
 
     /// A non-zero exit, nothing on stdout, and a first stderr line that contains `text`.
-    func assertFails(_ arguments: [String], saying text: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try vlkit(arguments)
+    func assertFails(_ arguments: [String], binary: URL = CLITests.binary, saying text: String, file: StaticString = #filePath,
+                     line: UInt = #line) throws {
+        let r = try vlkit(arguments, binary: binary)
         XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
         XCTAssertTrue(r.stderr.split(separator: "\n").first.map { $0.contains(text) } ?? false,
                       "stderr \"\(r.stderr)\" does not start with a line saying \"\(text)\"", file: file, line: line)

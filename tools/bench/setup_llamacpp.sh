@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the optional llama.cpp peer of `vlkit bench --only llama` into the bench's Python venv
+# Installs the optional llama.cpp peer of `vlkit-bench --only llama` into the bench's Python venv
 # (default: the fixture venv tools/fixtures/.venv, made by tools/fixtures/setup_venv.sh; or the
-# Python given as the first argument, the same one as `vlkit bench --torch-python`):
+# Python given as the first argument, the same one as `vlkit-bench --torch-python`):
 #   - llama-cpp-python, compiled from its PyPI sdist with llama.cpp's CPU backend built for this
 #     CPU (GGML_NATIVE=ON, i.e. -march=native; 5–8 minutes on 2 cores, once);
 #   - the `gguf` package vendored in the same sdist (the version its converter expects);

@@ -45,39 +45,8 @@ func llmBenchmarks(quick: Bool, wants: (String) -> Bool) throws -> [BenchCase] {
 }
 
 extension Peer {
-    static let torchLLMScript = #"""
-import json, sys, time
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
-
-def best(fn, repeats):
-    fn()
-    t = float("inf")
-    for _ in range(max(2, repeats // 2)):
-        t0 = time.perf_counter(); fn(); t = min(t, time.perf_counter() - t0)
-    return t
-
-wanted, repeats = set(sys.argv[1].split(",")), int(sys.argv[2])
-torch.set_num_threads(2)
-torch.manual_seed(0)
-out = {}
-config = LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
-                     num_key_value_heads=4, max_position_embeddings=2048)
-with torch.inference_mode():
-    model = LlamaForCausalLM(config).eval()
-    for dtype, name in [(torch.float32, "f32"), (torch.bfloat16, "bf16")]:
-        if not any(k.endswith(name) for k in wanted):
-            continue
-        model = model.to(dtype)
-        prompt = torch.arange(128).reshape(1, 128) * 37 % 32000
-        if f"llama1b_prefill128_{name}" in wanted:
-            out[f"llama1b_prefill128_{name}"] = 128 / best(lambda: model(input_ids=prompt, logits_to_keep=1), repeats)
-        if f"llama1b_decode64_{name}" in wanted:
-            one = torch.tensor([[1]])
-            gen = lambda: model.generate(input_ids=one, max_new_tokens=65, min_new_tokens=65, do_sample=False, pad_token_id=0)
-            out[f"llama1b_decode64_{name}"] = 64 / best(gen, repeats)
-print(json.dumps(out))
-"""#
+    /// transformers' LlamaForCausalLM on PyTorch, f32 and bf16 (tools/bench/torch_llm_peer.py).
+    static let torchLLMScript = "torch_llm_peer.py"
 }
 
 /// How far quantised logits move from f32 on a small random LLaMA (HF's initialisation, std 0.02):

@@ -25,7 +25,7 @@ func residentMemoryMB() -> (current: Double, peak: Double) {
 }
 
 /// Loads a CLIP directory (or, with `--llama-bf16`, a LLaMA directory with bf16 weights) and reports
-/// time and memory, for `vlkit bench` (run in its own process so that nothing else has touched memory).
+/// time and memory, for `vlkit-bench` (run in its own process so that nothing else has touched memory).
 struct MeasureLoad: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "measure-load", shouldDisplay: false)
     @Option var model: String
@@ -52,7 +52,7 @@ extension MeasureLoad {
     func measureLlama() throws {
         let before = residentMemoryMB().current
         let start = Date()
-        guard case .llama(let lm) = try loadModel(directory: URL(fileURLWithPath: model), only: ["llama"], format: .bf16) else { return }
+        let lm = try LlamaForCausalLM.load(directory: URL(fileURLWithPath: model), format: .bf16)
         let loadSeconds = Date().timeIntervalSince(start)
         let afterLoad = residentMemoryMB().current
         let prompt = noGrad { lm.embed(Tensor(ints: (0..<32).map { $0 + 3 }, shape: [1, 32])) }

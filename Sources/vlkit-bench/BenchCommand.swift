@@ -3,8 +3,24 @@ import Foundation
 import VLModels
 import VLTensor
 
+/// `vlkit-bench`: its own executable, so that the `vlkit` CLI does not carry the benchmark code.
+/// `vlkit-bench measure-load …` is how it runs itself to measure loading in a fresh process; that
+/// is not an ArgumentParser subcommand, so `--help` and the usage line stay those of the bench.
+@main
+enum BenchMain {
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == MeasureLoad.configuration.commandName {
+            MeasureLoad.main(Array(arguments.dropFirst()))
+        } else {
+            Bench.main(arguments)
+        }
+    }
+}
+
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "vlkit-bench",
         abstract: "Measure VLKit's kernels and models against numpy / PyTorch run in the same invocation.")
 
     @Flag(help: "Print one JSON object per line instead of a table.") var json = false
@@ -44,7 +60,7 @@ struct Bench: ParsableCommand {
                                               (training, Peer.torchTrainScript, torchPython, "pytorch")] {
             let wanted = cases.compactMap(\.peer)
             guard !wanted.isEmpty else { continue }
-            let (values, problem, status) = Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
+            let (values, problem, status) = try Peer.run(script: script, python: python, cases: wanted, repeats: repeats)
             if let problem, !json {
                 if name == "llama.cpp" && status == 3 {
                     print("llama.cpp peer: not available (\(problem)); install it with `\(Peer.llamaCppSetup)`")
@@ -171,4 +187,10 @@ struct Bench: ParsableCommand {
     private func figure(_ v: Double) -> String { String(format: v < 10 ? "%.3g" : "%.1f", v) }
 
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}
+
+/// One JSON object on a line, keys sorted (as `vlkit`'s `--json` output).
+func printJSON(_ object: Any) {
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    print(String(data: data, encoding: .utf8)!)
 }

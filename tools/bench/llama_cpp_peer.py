@@ -1,20 +1,18 @@
-import Foundation
+"""The llama.cpp peer of vlkit-bench's LLaMA cases (llama-cpp-python, installed by setup_llamacpp.sh
+into the bench's venv). The first run writes a random TinyLlama-shaped transformers checkpoint,
+converts it to GGUF (f32 and bf16 with llama.cpp's convert_hf_to_gguf.py; q8_0 and q4_0 quantised
+from the f32 file by llama.cpp, as llama-quantize does) and keeps the GGUF files in
+$VLKIT_BENCH_CACHE (default .bench-cache/ in the current directory); later runs only measure.
+Prefill: one eval of the same 128-token prompt as ours; decode: a 1-token prompt then 64 greedy
+tokens (65 evals, as ours and PyTorch's). 2 threads, best of `repeats`. Exits with status 3 when
+`import llama_cpp` fails. Progress lines ("progress: ...") on stderr are shown while it runs.
 
-extension Peer {
-    /// How to get the llama.cpp peer, printed when it is not there.
-    static let llamaCppSetup = "bash tools/bench/setup_llamacpp.sh"
-
-    /// The llama.cpp peer of the LLaMA cases (llama-cpp-python, installed by
-    /// tools/bench/setup_llamacpp.sh into the bench's venv). The first run writes a random
-    /// TinyLlama-shaped transformers checkpoint, converts it to GGUF (f32 and bf16 with llama.cpp's
-    /// convert_hf_to_gguf.py; q8_0 and q4_0 quantised from the f32 file by llama.cpp, as
-    /// llama-quantize does) and keeps the GGUF files in $VLKIT_BENCH_CACHE (default .bench-cache/);
-    /// later runs only measure. Prefill: one eval of the same 128-token prompt as ours; decode: a
-    /// 1-token prompt then 64 greedy tokens (65 evals, as ours and PyTorch's). 2 threads, best of
-    /// `repeats`. Exits with status 3 when `import llama_cpp` fails. Progress lines ("progress: …")
-    /// on stderr are shown while it runs.
-    static let llamaCppScript = #"""
+Run by vlkit-bench as `python llama_cpp_peer.py CASES REPEATS` (CASES: comma-separated case names); prints
+one JSON object {case name: value} on stdout.
+"""
 import gc, json, os, random, shutil, subprocess, sys
+
+from peer_timing import best
 
 wanted, repeats = set(sys.argv[1].split(",")), int(sys.argv[2])
 try:
@@ -114,5 +112,3 @@ for f in formats:
     del llm
     gc.collect()
 print(json.dumps(out))
-"""#
-}
