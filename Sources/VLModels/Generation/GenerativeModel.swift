@@ -90,6 +90,30 @@ func directoryImageProcessor(_ directory: ModelDirectory) throws -> ImageProcess
     return try ImageProcessor(config, modelType: directory.modelType)
 }
 
+/// A model whose prompt carries `tokensPerImage` image tokens for each `<image>` marker and whose
+/// image features replace those tokens' embeddings (LLaVA, mPLUG-Owl).
+public protocol ImageTokenModel: GenerativeModel {
+    var tokensPerImage: Int { get }
+    /// The id of the image tokens (the original LLaVA's -200 lies outside the vocabulary).
+    var imageToken: Int { get }
+    func inputEmbeddings(ids: [Int], pixels: Tensor?) throws -> Tensor
+}
+
+extension ImageTokenModel {
+    public var imageTokenId: Int? { imageToken }
+
+    public func promptTokens(_ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool) throws
+        -> PromptTokens
+    {
+        PromptTokens(ids: try tokenizer.idsExpandingImages(text, images: images, tokensPerImage: tokensPerImage,
+                                                           imageTokenId: imageToken, addSpecialTokens: addSpecialTokens))
+    }
+
+    public func inputEmbeddings(_ prompt: PromptTokens, pixels: Tensor?) throws -> Tensor {
+        try inputEmbeddings(ids: prompt.ids, pixels: pixels)
+    }
+}
+
 /// Tokenization shared by models whose image tokens take the places of `<image>` markers (LLaVA, mPLUG-Owl).
 extension Tokenizer {
     /// `text` tokenized with each `<image>` marker expanded to `tokensPerImage` image tokens.

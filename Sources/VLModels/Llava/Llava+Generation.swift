@@ -4,11 +4,11 @@ import VLImaging
 import VLTensor
 import VLTokenizers
 
-extension LlavaForConditionalGeneration: GenerativeModel {
+extension LlavaForConditionalGeneration: ImageTokenModel {
     public var languageModel: LanguageModel { language_model }
     public var contextLength: Int { config.text.maxPositionEmbeddings }
     public var imageSize: (height: Int, width: Int)? { (config.vision.imageSize, config.vision.imageSize) }
-    public var imageTokenId: Int? { config.imageTokenId }
+    public var imageToken: Int { config.imageTokenId }
 
     /// The original LLaVA layout takes its processor from the vision tower's directory (padded to a
     /// square when `image_aspect_ratio` is `pad`).
@@ -23,17 +23,5 @@ extension LlavaForConditionalGeneration: GenerativeModel {
     public func formatWithoutTemplate(_ conversation: [ChatMessage], eosToken: String) -> String {
         let system = config.visionTowerDirectory == nil ? "" : LlavaConfig.vicunaSystemPrompt + " "
         return userAssistantPrompt(conversation, system: system, eosToken: eosToken)
-    }
-
-    public func promptTokens(_ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool) throws
-        -> PromptTokens
-    {
-        PromptTokens(ids: try tokenizer.idsExpandingImages(text, images: images, tokensPerImage: tokensPerImage,
-                                                           imageTokenId: config.imageTokenId,
-                                                           addSpecialTokens: addSpecialTokens))
-    }
-
-    public func inputEmbeddings(_ prompt: PromptTokens, pixels: Tensor?) throws -> Tensor {
-        try inputEmbeddings(ids: prompt.ids, pixels: pixels)
     }
 }

@@ -4,11 +4,11 @@ import VLImaging
 import VLTensor
 import VLTokenizers
 
-extension MPlugOwlForConditionalGeneration: GenerativeModel {
+extension MPlugOwlForConditionalGeneration: ImageTokenModel {
     public var languageModel: LanguageModel { language_model }
     public var contextLength: Int { config.text.maxPositionEmbeddings }
     public var imageSize: (height: Int, width: Int)? { (config.vision.imageSize, config.vision.imageSize) }
-    public var imageTokenId: Int? { config.imageTokenId }
+    public var imageToken: Int { config.imageTokenId }
 
     /// The released MplugOwlProcessor first resizes every image to a square of the shortest edge.
     public func imageProcessor(_ directory: ModelDirectory) throws -> ImageProcessor? {
@@ -29,17 +29,5 @@ extension MPlugOwlForConditionalGeneration: GenerativeModel {
             return [String](repeating: "Human: \(ChatMessage.imageMarker)", count: m.imageCount) + ["Human: \(m.textOnly)"]
         }
         return ([MPlugOwlConfig.systemPrompt] + lines + ["AI: "]).joined(separator: "\n")
-    }
-
-    public func promptTokens(_ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool) throws
-        -> PromptTokens
-    {
-        PromptTokens(ids: try tokenizer.idsExpandingImages(text, images: images, tokensPerImage: tokensPerImage,
-                                                           imageTokenId: config.imageTokenId,
-                                                           addSpecialTokens: addSpecialTokens))
-    }
-
-    public func inputEmbeddings(_ prompt: PromptTokens, pixels: Tensor?) throws -> Tensor {
-        try inputEmbeddings(ids: prompt.ids, pixels: pixels)
     }
 }
