@@ -1,0 +1,188 @@
+// Python's string operations where Swift's differ: by code point and byte, not by grapheme, and
+// with Python's whitespace.
+
+enum Text {
+    /// The UTF-8 offset of the first `needle` in `haystack` at or after `from` (a substring of UTF-8 is
+    /// a substring of code points).
+    static func find(_ needle: String, in haystack: String, from: Int = 0) -> Int? {
+        find(Array(needle.utf8), in: Array(haystack.utf8), from: from)
+    }
+
+    static func find(_ n: [UInt8], in h: [UInt8], from: Int = 0) -> Int? {
+        guard !n.isEmpty else { return from <= h.count ? from : nil }
+        guard n.count <= h.count, from <= h.count - n.count else { return nil }
+        let first = n[0]
+        var i = max(from, 0)
+        while i <= h.count - n.count {
+            if h[i] == first {
+                var k = 1
+                while k < n.count && h[i + k] == n[k] { k += 1 }
+                if k == n.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Non-overlapping occurrences of `sep` in `s`, as byte ranges, at most `limit` of them.
+    static func occurrences(_ sep: [UInt8], in s: [UInt8], limit: Int = Int.max) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var from = 0
+        while out.count < limit, let at = find(sep, in: s, from: from) {
+            out.append(at..<at + sep.count)
+            from = at + sep.count
+        }
+        return out
+    }
+
+    static func string(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    /// `str.replace(old, new, count)`; an empty `old` goes between every code point.
+    static func replace(_ s: String, _ old: String, _ new: String, count: Int = -1, budget: Budget) throws -> String {
+        let limit = count < 0 ? Int.max : count
+        if old.isEmpty {
+            let scalars = Array(s.unicodeScalars)
+            let n = min(limit, scalars.count + 1)
+            try budget.built(s.utf8.count + n * new.utf8.count)
+            var out = ""
+            for (i, u) in scalars.enumerated() {
+                if i < n { out += new }
+                out.unicodeScalars.append(u)
+            }
+            return n > scalars.count ? out + new : out
+        }
+        let bytes = Array(s.utf8)
+        let found = occurrences(Array(old.utf8), in: bytes, limit: limit)
+        guard !found.isEmpty else { return s }
+        try budget.built(bytes.count + found.count * max(0, new.utf8.count - old.utf8.count))
+        var out = "", last = 0
+        for r in found {
+            out += string(bytes[last..<r.lowerBound]) + new
+            last = r.upperBound
+        }
+        return out + string(bytes[last...])
+    }
+
+    /// `str.split(sep, maxsplit)`.
+    static func split(_ s: String, _ sep: String?, maxSplit: Int = -1) throws -> [String] {
+        let limit = maxSplit < 0 ? Int.max : maxSplit
+        guard let sep else { return splitWhitespace(s, limit: limit) }
+        guard !sep.isEmpty else { throw TemplateError("empty separator") }
+        let bytes = Array(s.utf8)
+        var out: [String] = [], last = 0
+        for r in occurrences(Array(sep.utf8), in: bytes, limit: limit) {
+            out.append(string(bytes[last..<r.lowerBound]))
+            last = r.upperBound
+        }
+        out.append(string(bytes[last...]))
+        return out
+    }
+
+    /// `str.rsplit(sep, maxsplit)`.
+    static func rsplit(_ s: String, _ sep: String?, maxSplit: Int = -1) throws -> [String] {
+        guard maxSplit >= 0 else { return try split(s, sep) }
+        let reversedParts = try split(String(s.unicodeScalars.reversed().map(Character.init)),
+                                      sep.map { String($0.unicodeScalars.reversed().map(Character.init)) },
+                                      maxSplit: maxSplit)
+        return reversedParts.reversed().map { String($0.unicodeScalars.reversed().map(Character.init)) }
+    }
+
+    private static func splitWhitespace(_ s: String, limit: Int) -> [String] {
+        var out: [String] = []
+        var current = String.UnicodeScalarView()
+        var scalars = s.unicodeScalars[...]
+        while let f = scalars.first, Python.isSpace(f) { scalars.removeFirst() }
+        if limit == 0 { return scalars.isEmpty ? [] : [String(String.UnicodeScalarView(scalars))] }
+        while let u = scalars.first {
+            scalars.removeFirst()
+            if Python.isSpace(u) {
+                out.append(String(current))
+                current = String.UnicodeScalarView()
+                while let f = scalars.first, Python.isSpace(f) { scalars.removeFirst() }
+                if out.count == limit {
+                    if !scalars.isEmpty { out.append(String(String.UnicodeScalarView(scalars))) }
+                    return out
+                }
+            } else {
+                current.append(u)
+            }
+        }
+        if !current.isEmpty { out.append(String(current)) }
+        return out
+    }
+
+    /// `str.splitlines()`: every line break Python knows.
+    static func splitLines(_ s: String) -> [String] {
+        var out: [String] = []
+        var current = String.UnicodeScalarView()
+        var previousCR = false
+        for u in s.unicodeScalars {
+            if u == "\n" && previousCR { previousCR = false; continue }
+            previousCR = u == "\r"
+            if [0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029].contains(u.value) {
+                out.append(String(current))
+                current = String.UnicodeScalarView()
+            } else {
+                current.append(u)
+            }
+        }
+        if !current.isEmpty { out.append(String(current)) }
+        return out
+    }
+
+    /// Python's `str.title()`: a letter after a cased letter is lowercased, others title-cased.
+    static func pythonTitle(_ s: String) -> String {
+        var out = "", previousCased = false
+        for u in s.unicodeScalars {
+            out += previousCased ? u.properties.lowercaseMapping : u.properties.titlecaseMapping
+            previousCased = u.properties.isCased
+        }
+        return out
+    }
+
+    /// Python's `str.capitalize()`.
+    static func capitalize(_ s: String) -> String {
+        guard let first = s.unicodeScalars.first else { return s }
+        return first.properties.titlecaseMapping + String(String.UnicodeScalarView(s.unicodeScalars.dropFirst())).lowercased()
+    }
+
+    /// jinja's `title` filter: each word (after whitespace, `-`, `(`, `{`, `[` or `<`) capitalized.
+    static func jinjaTitle(_ s: String) -> String {
+        var out = "", word = String.UnicodeScalarView()
+        func flush() {
+            if !word.isEmpty {
+                let w = String(word)
+                out += (w.unicodeScalars.first.map { String($0).uppercased() } ?? "")
+                    + String(String.UnicodeScalarView(w.unicodeScalars.dropFirst())).lowercased()
+            }
+            word = String.UnicodeScalarView()
+        }
+        for u in s.unicodeScalars {
+            let separator = Python.isSpace(u) || "-({[<".unicodeScalars.contains(u)
+            if separator {
+                flush()
+                out.unicodeScalars.append(u)
+            } else {
+                word.append(u)
+            }
+        }
+        flush()
+        return out
+    }
+
+    /// Markup's HTML escape (jinja's `escape`).
+    static func htmlEscape(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&#34;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}
