@@ -17,6 +17,7 @@ indirect enum ExprKind {
     case literal(Value)
     case name(String)
     case list([Expr])
+    case tuple([Expr])
     case dict([(Expr, Expr)])
     case attribute(Expr, String)
     case item(Expr, Expr)
@@ -36,7 +37,7 @@ indirect enum ExprKind {
     var children: [Expr] {
         switch self {
         case .literal, .name: return []
-        case .list(let items): return items
+        case .list(let items), .tuple(let items): return items
         case .dict(let pairs): return pairs.flatMap { [$0.0, $0.1] }
         case .attribute(let e, _), .negate(let e), .plus(let e), .not(let e): return [e]
         case .item(let a, let b), .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): return [a, b]

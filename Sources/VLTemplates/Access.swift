@@ -10,7 +10,7 @@ enum Access {
             return d[name] ?? missing(v, Python.stringRepr(name))
         case .string:
             if Methods.stringMethods.contains(name) { return .callable(.method(Box(v), name)) }
-        case .list:
+        case .list, .tuple:
             if Methods.listMethods.contains(name) { return .callable(.method(Box(v), name)) }
         case .namespace(let ns): return ns.attributes[name] ?? missing(v, Python.stringRepr(name))
         case .loop(let info): return info.attribute(name) ?? missing(v, Python.stringRepr(name))
@@ -25,7 +25,7 @@ enum Access {
         switch (v, key) {
         case (.dict(let d), _):
             if let k = dictKey(key), let x = d[k] { return x }
-        case (.list(let l), _):
+        case (.list(let l), _), (.tuple(let l), _):
             if let i = key.integer { return index(i, count: l.count).map { l[$0] } ?? missing(v, key.repr) }
         case (.string(let s), _):
             if let i = key.integer {
@@ -78,6 +78,7 @@ enum Access {
         guard c != 0 else { throw TemplateError("slice step cannot be zero") }
         switch v {
         case .list(let l): return .list(pick(l, a, b, c))
+        case .tuple(let l): return .tuple(pick(l, a, b, c))
         case .string(let s):
             let picked = pick(Array(s.unicodeScalars), a, b, c)
             return .string(String(String.UnicodeScalarView(picked)))

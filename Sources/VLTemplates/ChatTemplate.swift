@@ -20,7 +20,9 @@ public struct ChatTemplate: Sendable {
                                       + "\(limits.maxSourceBytes)")
         }
         var parser = Parser(tokens: try Lexer.tokenize(source), maxDepth: limits.maxDepth)
-        program = Program(nodes: try parser.parseTemplate())
+        let nodes = try parser.parseTemplate()
+        try Validator.check(nodes)
+        program = Program(nodes: nodes)
         self.limits = limits
     }
 

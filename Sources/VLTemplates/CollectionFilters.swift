@@ -34,7 +34,7 @@ enum Collections {
     static func length(_ v: Value) throws -> Int {
         switch v {
         case .string(let s): return s.unicodeScalars.count
-        case .list(let l): return l.count
+        case .list(let l), .tuple(let l): return l.count
         case .dict(let d): return d.count
         case .undefined: return 0
         case .loop(let info): return info.items.count
@@ -70,7 +70,7 @@ enum Collections {
 
     private static func pairs(_ v: Value) throws -> Value {
         switch v {
-        case .dict(let d): return .list(d.pairs.map { .list([.string($0.0), $0.1]) })
+        case .dict(let d): return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
         case .undefined: return .list([])
         default: throw TemplateError("Can only get item pairs from a mapping.")
         }
@@ -106,9 +106,9 @@ enum Collections {
         let caseSensitive = args.get(0, "case_sensitive")?.truthy ?? false
         let by = args.get(1, "by")?.str ?? "key"
         guard by == "key" || by == "value" else { throw TemplateError("You can only sort by either 'key' or 'value'") }
-        let pairs = d.pairs.map { Value.list([.string($0.0), $0.1]) }
+        let pairs = d.pairs.map { Value.tuple([.string($0.0), $0.1]) }
         return .list(try sorted(pairs, by: { pair in
-            guard case .list(let kv) = pair else { return pair }
+            guard case .tuple(let kv) = pair else { return pair }
             return key(kv[by == "key" ? 0 : 1], caseSensitive)
         }, reverse: args.get(2, "reverse")?.truthy ?? false))
     }

@@ -16,6 +16,7 @@ extension Renderer {
         case .literal(let v): return v
         case .name(let n): return lookup(n)
         case .list(let items): return .list(try items.map(eval))
+        case .tuple(let items): return .tuple(try items.map(eval))
         case .dict(let pairs): return try dictLiteral(pairs)
         case .attribute(let base, let name): return try Access.attribute(try eval(base), name)
         case .item(let base, let index): return try Access.item(try eval(base), try eval(index))

@@ -22,7 +22,7 @@ extension Parser {
         return e
     }
 
-    /// `a, b` is a tuple (a list here), as in `{{ a, b }}` and `{% set x = a, b %}`.
+    /// `a, b` is a tuple, as in `{{ a, b }}` and `{% set x = a, b %}`.
     mutating func parseTuple(withConditional: Bool = true) throws -> Expr {
         let l = line
         var items: [Expr] = []
@@ -35,7 +35,7 @@ extension Parser {
             }
             items.append(withConditional ? try parseExpression() : try nested { try $0.parseOr() })
         }
-        return sawComma ? try make(.list(items), line: l) : items[0]
+        return sawComma ? try make(.tuple(items), line: l) : items[0]
     }
 
     private var isTupleEnd: Bool {
@@ -156,7 +156,7 @@ extension Parser {
             return try make(.literal(.double(d)), line: l)
         case .op("("):
             advance()
-            if skip(.op(")")) { return try make(.list([]), line: l) }
+            if skip(.op(")")) { return try make(.tuple([]), line: l) }
             let e = try nested { try $0.parseTuple() }
             try expect(.op(")"))
             return e

@@ -43,7 +43,7 @@ enum Filters {
             return .string(try Text.replace(v.str, old.str, new.str, count: count, budget: budget))
         case "indent": return .string(try indent(try defined(v).str, args, budget))
         case "format":
-            let values: Value = args.keywords.isEmpty ? .list(args.positional) : .dict(Dict(args.keywords))
+            let values: Value = args.keywords.isEmpty ? .tuple(args.positional) : .dict(Dict(args.keywords))
             return .string(try Format.percent(v.str, values, budget))
         case "wordcount": return .int(try Text.split(v.str, nil).count)
         case "center":
@@ -130,6 +130,10 @@ enum Filters {
         }
         guard let x = v.number else { throw TemplateError("type \(v.typeName) doesn't define __round__ method") }
         if method == "common", v.isIntLike, precision >= 0 { return .int(v.integer ?? 0) }
+        if method == "common", (0...17).contains(precision), x.isFinite {
+            // printf rounds the exact binary value, halves to even, as Python's round does.
+            return .double(Double(String(format: "%.\(precision)f", x)) ?? x)
+        }
         let scale = pow(10, Double(min(max(precision, -308), 308)))
         let rule: FloatingPointRoundingRule = method == "floor" ? .down : method == "ceil" ? .up : .toNearestOrEven
         let scaled = x * scale

@@ -4,10 +4,10 @@ import Foundation
 // `format` filter), and `'{}: {name}'.format(a, name=b)`.
 
 enum Format {
-    /// `format % values`; a list stands for Python's tuple of values, a dict for named ones.
+    /// `format % values`; a tuple holds several values, a dict named ones.
     static func percent(_ format: String, _ values: Value, _ budget: Budget) throws -> String {
         var positional: [Value]
-        if case .list(let l) = values { positional = l } else { positional = [values] }
+        if case .tuple(let l) = values { positional = l } else { positional = [values] }
         let named: Dict? = { if case .dict(let d) = values { return d }; return nil }()
         var out = "", used = 0
         var chars = Array(format.unicodeScalars)[...]
@@ -29,7 +29,7 @@ enum Format {
                        zero: spec.flags.contains("0") && "dfeigxo".unicodeScalars.contains(spec.type))
             try budget.checkSize(out.utf8.count)
         }
-        if named == nil, used < positional.count, case .list = values {
+        if named == nil, used < positional.count, case .tuple = values {
             throw TemplateError("not all arguments converted during string formatting")
         }
         try budget.built(out.utf8.count)

@@ -49,9 +49,9 @@ enum Globals {
         if let first = args.positional.first {
             switch first {
             case .dict(let x): d = x
-            case .list(let l):
+            case .list(let l), .tuple(let l):
                 for pair in l {
-                    guard case .list(let kv) = pair, kv.count == 2 else {
+                    guard let kv = pair.elements, kv.count == 2 else {
                         throw TemplateError("\(function): each element must be a key and a value")
                     }
                     d[kv[0].str] = kv[1]

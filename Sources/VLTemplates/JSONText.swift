@@ -23,7 +23,7 @@ struct JSONWriter {
         }
         if indent != nil { itemSeparator = "," }
         if let seps = args.get(2, "separators"), !(seps == .none) {
-            guard case .list(let l) = seps, l.count == 2, let a = l[0].string, let b = l[1].string else {
+            guard let l = seps.elements, l.count == 2, let a = l[0].string, let b = l[1].string else {
                 throw TemplateError("separators must be a pair of strings")
             }
             (itemSeparator, keySeparator) = (a, b)
@@ -53,7 +53,7 @@ struct JSONWriter {
         case .double(let d):
             out += d.isNaN ? "NaN" : d.isInfinite ? (d < 0 ? "-Infinity" : "Infinity") : Python.floatRepr(d)
         case .string(let s): out += quoted(s)
-        case .list(let l): try writeList(l, level: level, into: &out)
+        case .list(let l), .tuple(let l): try writeList(l, level: level, into: &out)
         case .dict(let d): try writeDict(sortKeys ? d.pairs.sorted { $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) } : d.pairs,
                                          level: level, into: &out)
         case .namespace, .loop, .callable, .undefined:

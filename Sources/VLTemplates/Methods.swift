@@ -25,7 +25,7 @@ enum Methods {
         switch base {
         case .string(let s): return try string(s, name, args, budget)
         case .dict(let d): return try dict(d, name, args)
-        case .list(let l): return try list(l, name, args)
+        case .list(let l), .tuple(let l): return try list(l, name, args)
         default: throw TemplateError("'\(base.typeName)' object has no attribute '\(name)'")
         }
     }
@@ -105,7 +105,7 @@ enum Methods {
             throw TemplateError("\(prefix ? "startswith" : "endswith")() takes at least 1 argument (0 given)")
         }
         let candidates: [Value]
-        if case .list(let l) = v { candidates = l } else { candidates = [v] }
+        if case .tuple(let l) = v { candidates = l } else { candidates = [v] }
         for c in candidates {
             guard case .string(let a) = c else {
                 throw TemplateError("\(prefix ? "startswith" : "endswith") first arg must be str or a tuple of str")
@@ -132,7 +132,7 @@ enum Methods {
         var parts: [String] = []
         let items: [Value]
         switch v {
-        case .list(let l): items = l
+        case .list(let l), .tuple(let l): items = l
         case .dict(let d): items = d.keys.map { .string($0) }
         case .string(let t): items = t.unicodeScalars.map { .string(String($0)) }
         default: throw TemplateError("can only join an iterable")
@@ -169,7 +169,7 @@ enum Methods {
 
     static func dict(_ d: Dict, _ name: String, _ args: Args) throws -> Value {
         switch name {
-        case "items": return .list(d.pairs.map { .list([.string($0.0), $0.1]) })
+        case "items": return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
         case "keys": return .list(d.keys.map { .string($0) })
         case "values": return .list(d.values)
         case "copy": return .dict(d)

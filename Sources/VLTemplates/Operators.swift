@@ -34,10 +34,13 @@ enum Operators {
         case (.list(let x), .list(let y)):
             try budget.listSize(x.count + y.count)
             return .list(x + y)
+        case (.tuple(let x), .tuple(let y)):
+            try budget.listSize(x.count + y.count)
+            return .tuple(x + y)
         case (.string, _):
             throw TemplateError("can only concatenate str (not \"\(b.typeName)\") to str")
-        case (.list, _):
-            throw TemplateError("can only concatenate list (not \"\(b.typeName)\") to list")
+        case (.list, _), (.tuple, _):
+            throw TemplateError("can only concatenate \(a.typeName) (not \"\(b.typeName)\") to \(a.typeName)")
         default: return try arithmetic(.add, a, b)
         }
     }
@@ -48,6 +51,7 @@ enum Operators {
         case (_, .string(let s)) where a.integer != nil: return .string(try repeated(s, a.integer ?? 0, budget))
         case (.list(let l), _) where b.integer != nil: return .list(try repeated(l, b.integer ?? 0, budget))
         case (_, .list(let l)) where a.integer != nil: return .list(try repeated(l, a.integer ?? 0, budget))
+        case (.tuple(let l), _) where b.integer != nil: return .tuple(try repeated(l, b.integer ?? 0, budget))
         default: return try arithmetic(.multiply, a, b)
         }
     }
@@ -172,7 +176,8 @@ enum Operators {
         switch (a, b) {
         case (.undefined, .undefined), (.none, .none): return true
         case (.string(let x), .string(let y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
-        case (.list(let x), .list(let y)): return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
+        case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
         case (.dict(let x), .dict(let y)):
             return x.count == y.count && x.pairs.allSatisfy { k, v in y[k].map { equal(v, $0) } ?? false }
         case (.namespace(let x), .namespace(let y)): return x === y
@@ -204,7 +209,7 @@ enum Operators {
         case (.string(let x), .string(let y)):
             if x.unicodeScalars.elementsEqual(y.unicodeScalars) { return 0 }
             return x.unicodeScalars.lexicographicallyPrecedes(y.unicodeScalars) { $0.value < $1.value } ? -1 : 1
-        case (.list(let x), .list(let y)):
+        case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
             for (p, q) in zip(x, y) where !equal(p, q) { return try order(p, q, op) }
             return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
         default:
@@ -224,7 +229,7 @@ enum Operators {
                 throw TemplateError("'in <string>' requires string as left operand, not \(item.typeName)")
             }
             return t.isEmpty || Text.find(t, in: s) != nil
-        case .list(let l): return l.contains { equal($0, item) }
+        case .list(let l), .tuple(let l): return l.contains { equal($0, item) }
         case .dict(let d): return Access.dictKey(item).map { d[$0] != nil } ?? false
         case .undefined: return false
         case .namespace(let ns): return item.string.map { ns.attributes[$0] != nil } ?? false

@@ -22,6 +22,7 @@ extension Value {
         case .double(let d): return Python.floatRepr(d)
         case .string(let s): return Python.stringRepr(s)
         case .list(let l): return "[" + l.map(\.repr).joined(separator: ", ") + "]"
+        case .tuple(let l): return "(" + l.map(\.repr).joined(separator: ", ") + (l.count == 1 ? ",)" : ")")
         case .dict(let d):
             return "{" + d.pairs.map { Python.stringRepr($0.0) + ": " + $0.1.repr }.joined(separator: ", ") + "}"
         case .namespace(let ns): return "<Namespace " + Value.dict(ns.attributes).repr + ">"

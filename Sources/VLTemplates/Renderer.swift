@@ -118,23 +118,24 @@ final class Renderer {
 
     private func runLoop(_ loop: Loop) throws {
         let source = try at(loop.line) { try iterate(try eval(loop.iterable)) }
-        frames.append([:])
         loopDepth += 1
-        defer {
-            frames.removeLast()
-            loopDepth -= 1
-        }
+        defer { loopDepth -= 1 }
         var items = source
         if let condition = loop.condition {
             items = []
             for item in source {
                 try at(loop.line) { try budget.step() }
-                try assign(loop.target, item)
+                frames.append([:])
+                defer { frames.removeLast() }
+                try at(loop.line) { try assign(loop.target, item) }
                 if try eval(condition).truthy { items.append(item) }
             }
         }
+        // Each iteration has its own scope: what `set` assigns in one is gone in the next (as in jinja).
         for (index, item) in items.enumerated() {
             try at(loop.line) { try budget.step() }
+            frames.append([:])
+            defer { frames.removeLast() }
             try at(loop.line) { try assign(loop.target, item) }
             assign("loop", .loop(LoopInfo(items: items, index0: index, depth0: loopDepth - 1)))
             if try run(loop.body) == .breakLoop { break }
@@ -146,7 +147,7 @@ final class Renderer {
     /// string's characters; undefined is empty.
     func iterate(_ v: Value) throws -> [Value] {
         switch v {
-        case .list(let l): return l
+        case .list(let l), .tuple(let l): return l
         case .dict(let d): return d.keys.map { .string($0) }
         case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []

@@ -48,12 +48,12 @@ enum Tests {
         case "callable": if case .callable = v { return true }; return false
         case "iterable":
             switch v {
-            case .string, .list, .dict, .undefined, .loop: return true
+            case .string, .list, .tuple, .dict, .undefined, .loop: return true
             default: return false
             }
         case "sequence":
             switch v {
-            case .string, .list, .dict: return true
+            case .string, .list, .tuple, .dict, .undefined: return true
             default: return false
             }
         default: return nil

@@ -10,6 +10,8 @@ enum Value {
     case double(Double)
     case string(String)
     case list([Value])
+    /// Python's tuple: `(a, b)`, `a, b`, the pairs of `items()`; a list that prints with parentheses.
+    case tuple([Value])
     case dict(Dict)
     case namespace(Namespace)
     case loop(LoopInfo)
@@ -27,7 +29,7 @@ enum Value {
         case .int(let i): return i != 0
         case .double(let d): return d != 0
         case .string(let s): return !s.isEmpty
-        case .list(let l): return !l.isEmpty
+        case .list(let l), .tuple(let l): return !l.isEmpty
         case .dict(let d): return !d.isEmpty
         case .namespace, .loop, .callable: return true
         }
@@ -54,6 +56,14 @@ enum Value {
         }
     }
 
+    /// A list's or a tuple's elements.
+    var elements: [Value]? {
+        switch self {
+        case .list(let l), .tuple(let l): return l
+        default: return nil
+        }
+    }
+
     var string: String? { if case .string(let s) = self { return s }; return nil }
 
     /// Python's type name, for messages.
@@ -66,6 +76,7 @@ enum Value {
         case .double: return "float"
         case .string: return "str"
         case .list: return "list"
+        case .tuple: return "tuple"
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .loop: return "LoopContext"
@@ -80,7 +91,7 @@ enum Value {
         case .int(let i): return .int(i)
         case .double(let d): return .double(d)
         case .string(let s): return .string(s)
-        case .list(let l): return .list(l.map(\.toTemplateValue))
+        case .list(let l), .tuple(let l): return .list(l.map(\.toTemplateValue))
         case .dict(let d): return .dict(d.storage.mapValues(\.toTemplateValue), keys: d.keys)
         }
     }
