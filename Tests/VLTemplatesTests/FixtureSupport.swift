@@ -61,3 +61,33 @@ struct TemplateFixtures {
         return TemplateFixtures(templates: templates, cases: cases, clock: .fixed(date))
     }
 }
+
+/// The fixtures' one-feature snippets (VLKit's own, rendered by transformers too).
+struct TemplateSnippets {
+    struct Snippet {
+        let source: String
+        let text: String?
+        let error: String?
+        let raised: Bool
+    }
+
+    let variables: [String: TemplateValue]
+    let snippets: [Snippet]
+
+    static func load() throws -> TemplateSnippets {
+        let data = try Data(contentsOf: TemplateFixtures.directory.appendingPathComponent("chat_templates.json"))
+        guard case .dict(let root, _) = try TemplateValue(parsingJSON: String(decoding: data, as: UTF8.self)),
+              case .dict(var variables, _)? = root["snippet_variables"], case .list(let list)? = root["snippets"],
+              case .dict(let specials, _)? = root["special_tokens"] else { throw TemplateError("malformed fixture file") }
+        variables.merge(specials) { a, _ in a }
+        variables["tools"] = TemplateValue.none
+        variables["documents"] = TemplateValue.none
+        variables["add_generation_prompt"] = .bool(false)
+        let snippets = list.compactMap { entry -> Snippet? in
+            guard case .dict(let s, _) = entry, case .string(let source)? = s["source"] else { return nil }
+            func string(_ k: String) -> String? { if case .string(let x)? = s[k] { return x }; return nil }
+            return Snippet(source: source, text: string("text"), error: string("error"), raised: s["raised"] == .bool(true))
+        }
+        return TemplateSnippets(variables: variables, snippets: snippets)
+    }
+}
