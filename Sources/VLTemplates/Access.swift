@@ -35,7 +35,7 @@ enum Access {
         default: break
         }
         if case .string(let name) = key { return try attribute(v, name) }
-        return missing(v, key.repr)
+        return missing(v, key.elements == nil && key.dictValue == nil ? key.repr : "<\(key.typeName)>")
     }
 
     /// A dict's key for a subscript: strings, and numbers as their text (dict literals store them so).

@@ -29,7 +29,7 @@ public struct ChatTemplate: Sendable {
     /// Renders with `messages`, `add_generation_prompt`, `bos_token`, `tools`… in `variables`;
     /// `strftime_now` reads `clock`.
     public func render(_ variables: [String: TemplateValue], clock: TemplateClock = .system) throws -> String {
-        let renderer = Renderer(variables: variables.mapValues(Value.init), limits: limits, clock: clock)
+        let renderer = try Renderer(variables: variables, limits: limits, clock: clock)
         _ = try renderer.run(program.nodes)
         return renderer.buffers[0]
     }

@@ -20,7 +20,7 @@ enum Collections {
         case "selectattr", "rejectattr":
             return .list(try select(v, args, r, keep: name == "selectattr", attribute: true))
         case "map": return .list(try map(v, args, r))
-        case "attr": return try Access.attribute(v, args.get(0, "name")?.str ?? "")
+        case "attr": return try Access.attribute(v, args.get(0, "name")?.name ?? "")
         case "unique": return .list(try unique(v, args, r))
         case "sort": return .list(try sort(v, args, r))
         case "sum": return try sum(v, args, r)
@@ -53,17 +53,17 @@ enum Collections {
     static func attribute(_ item: Value, _ path: Value) throws -> Value {
         if let i = path.integer, path.isIntLike { return try Access.item(item, .int(i)) }
         var v = item
-        for part in path.str.split(separator: ".", omittingEmptySubsequences: false) {
+        for part in path.name.split(separator: ".", omittingEmptySubsequences: false) {
             v = try Access.item(v, Int(part).map(Value.int) ?? .string(String(part)))
         }
         return v
     }
 
     private static func join(_ v: Value, _ args: Args, _ r: Renderer) throws -> Value {
-        let separator = args.get(0, "d")?.str ?? ""
+        let separator = try args.get(0, "d")?.text(r.budget) ?? ""
         var list = try items(v, r)
         if let path = args.get(1, "attribute"), !(path == .none) { list = try list.map { try attribute($0, path) } }
-        let out = list.map(\.str).joined(separator: separator)
+        let out = try list.map { try $0.text(r.budget) }.joined(separator: separator)
         try r.budget.built(out.utf8.count)
         return .string(out)
     }
@@ -104,7 +104,7 @@ enum Collections {
     private static func dictsort(_ v: Value, _ args: Args) throws -> Value {
         guard case .dict(let d) = v else { throw TemplateError("You can only sort by either 'key' or 'value'") }
         let caseSensitive = args.get(0, "case_sensitive")?.truthy ?? false
-        let by = args.get(1, "by")?.str ?? "key"
+        let by = args.get(1, "by")?.name ?? "key"
         guard by == "key" || by == "value" else { throw TemplateError("You can only sort by either 'key' or 'value'") }
         let pairs = d.pairs.map { Value.tuple([.string($0.0), $0.1]) }
         return .list(try sorted(pairs, by: { pair in
@@ -145,7 +145,7 @@ enum Collections {
             guard !rest.isEmpty else { throw TemplateError("Missing parameter for attribute name") }
             path = rest.removeFirst()
         }
-        let test = rest.first.map(\.str)
+        let test = rest.first.map(\.name)
         let testArgs = Args(Array(rest.dropFirst()), args.keywords)
         if let test, !Tests.names.contains(test) { throw TemplateError("No test named '\(test)'.") }
         return try items(v, r).filter { item in
@@ -166,7 +166,7 @@ enum Collections {
                 return x
             }
         }
-        guard let name = args.positional.first?.str else { throw TemplateError("map requires a filter argument") }
+        guard let name = args.positional.first?.name else { throw TemplateError("map requires a filter argument") }
         guard Filters.names.contains(name) else { throw TemplateError("No filter named '\(name)'.") }
         let rest = Args(Array(args.positional.dropFirst()), args.keywords)
         return try list.map { try Filters.apply(name, $0, rest, r) }

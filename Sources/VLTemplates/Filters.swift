@@ -25,30 +25,31 @@ enum Filters {
         case "default", "d":
             let boolean = args.get(1, "boolean")?.truthy ?? false
             return v.isUndefined || (boolean && !v.truthy) ? args.get(0, "default_value") ?? .empty : v
-        case "string": return .string(v.str)
+        case "string": return .string(try v.text(budget))
         case "safe": return v
-        case "e", "escape", "forceescape": return .string(Text.htmlEscape(v.str))
-        case "upper": return .string(v.str.uppercased())
-        case "lower": return .string(v.str.lowercased())
-        case "capitalize": return .string(Text.capitalize(v.str))
-        case "title": return .string(Text.jinjaTitle(v.str))
+        case "e", "escape", "forceescape": return .string(Text.htmlEscape(try v.text(budget)))
+        case "upper": return .string((try v.text(budget)).uppercased())
+        case "lower": return .string((try v.text(budget)).lowercased())
+        case "capitalize": return .string(Text.capitalize(try v.text(budget)))
+        case "title": return .string(Text.jinjaTitle(try v.text(budget)))
         case "trim":
-            let chars = args.get(0, "chars").flatMap { $0 == .none ? nil : $0.str }
-            return .string(Python.strip(v.str, chars: chars))
+            var chars: String?
+            if let given = args.get(0, "chars"), !given.isNone { chars = try given.text(budget) }
+            return .string(Python.strip((try v.text(budget)), chars: chars))
         case "replace":
             guard let old = args.get(0, "old"), let new = args.get(1, "new") else {
                 throw TemplateError("replace() needs the text to replace and its replacement")
             }
             let count = args.get(2, "count").flatMap { $0 == .none ? nil : $0.integer } ?? -1
-            return .string(try Text.replace(v.str, old.str, new.str, count: count, budget: budget))
-        case "indent": return .string(try indent(try defined(v).str, args, budget))
+            return .string(try Text.replace((try v.text(budget)), try old.text(budget), try new.text(budget), count: count, budget: budget))
+        case "indent": return .string(try indent(try defined(v).text(budget), args, budget))
         case "format":
             let values: Value = args.keywords.isEmpty ? .tuple(args.positional) : .dict(Dict(args.keywords))
-            return .string(try Format.percent(v.str, values, budget))
-        case "wordcount": return .int(try Text.split(v.str, nil).count)
+            return .string(try Format.percent((try v.text(budget)), values, budget))
+        case "wordcount": return .int(try Text.split((try v.text(budget)), nil).count)
         case "center":
             let width = args.get(0, "width")?.integer ?? 80
-            return try Methods.string(v.str, "center", Args([.int(width)]), budget)
+            return try Methods.string((try v.text(budget)), "center", Args([.int(width)]), budget)
         case "tojson": return .string(try JSONWriter(args, budget: budget).write(v))
         default: return nil
         }
@@ -124,7 +125,7 @@ enum Filters {
     /// `round(precision=0, method='common')`: Python's `round` (halves to even) or floor/ceil.
     private static func round(_ v: Value, _ args: Args) throws -> Value {
         let precision = args.get(0, "precision")?.integer ?? 0
-        let method = args.get(1, "method")?.str ?? "common"
+        let method = args.get(1, "method")?.name ?? "common"
         guard ["common", "floor", "ceil"].contains(method) else {
             throw TemplateError("method must be 'common', 'ceil' or 'floor'")
         }

@@ -25,7 +25,7 @@ enum Format {
                 v = positional[used]
                 used += 1
             }
-            out += pad(try convert(v, spec.type, spec.precision), spec.width, left: spec.flags.contains("-"),
+            out += pad(try convert(v, spec.type, spec.precision, budget), spec.width, left: spec.flags.contains("-"),
                        zero: spec.flags.contains("0") && "dfeigxo".unicodeScalars.contains(spec.type))
             try budget.checkSize(out.utf8.count)
         }
@@ -75,10 +75,14 @@ enum Format {
         return Int(digits)
     }
 
-    private static func convert(_ v: Value, _ type: Unicode.Scalar, _ precision: Int?) throws -> String {
+    private static func convert(_ v: Value, _ type: Unicode.Scalar, _ precision: Int?, _ budget: Budget) throws -> String {
         switch type {
-        case "s": return precision.map { String(v.str.unicodeScalars.prefix($0).map(Character.init)) } ?? v.str
-        case "r": return v.repr
+        case "s":
+            let s = try v.text(budget)
+            return precision.map { String(s.unicodeScalars.prefix($0).map(Character.init)) } ?? s
+        case "r":
+            guard let r = v.repr(limit: budget.limits.maxValueSize) else { throw TemplateError("%r: too long") }
+            return r
         case "d", "i":
             if let i = v.integer { return String(i) }
             if let d = v.number, d.isFinite, abs(d) < 9e18 { return String(Int(d.rounded(.towardZero))) }
@@ -119,14 +123,15 @@ enum Format {
             while let f = chars.first, f != "}" { field.unicodeScalars.append(f); chars.removeFirst() }
             guard chars.first == "}" else { throw TemplateError("Single '{' encountered in format string") }
             chars.removeFirst()
-            out += try formatField(field, args, &auto)
+            out += try formatField(field, args, &auto, budget)
             try budget.checkSize(out.utf8.count)
         }
         try budget.built(out.utf8.count)
         return out
     }
 
-    private static func formatField(_ field: String, _ args: Args, _ auto: inout Int) throws -> String {
+    private static func formatField(_ field: String, _ args: Args, _ auto: inout Int, _ budget: Budget) throws
+        -> String {
         var name = field, spec = "", conversion: Character?
         if let colon = name.firstIndex(of: ":") {
             spec = String(name[name.index(after: colon)...])
@@ -148,7 +153,7 @@ enum Format {
             guard let x = args.keywords.first(where: { $0.0 == name })?.1 else { throw TemplateError("KeyError: '\(name)'") }
             v = x
         }
-        let text = conversion == "r" ? v.repr : (spec.contains("f") ? try convert(v, "f", precision(spec)) : v.str)
+        let text = try convert(v, conversion == "r" ? "r" : spec.contains("f") ? "f" : "s", precision(spec), budget)
         return align(text, spec)
     }
 

@@ -27,10 +27,13 @@ enum Globals {
     static func call(_ name: String, _ args: Args, _ r: Renderer) throws -> Value {
         switch name {
         case "range": return try range(args)
-        case "dict": return .dict(try keywordsDict(args, "dict"))
-        case "namespace": return .namespace(Namespace(try keywordsDict(args, "namespace")))
+        case "dict": return try r.checkedDepth(.dict(try keywordsDict(args, "dict", r.budget)))
+        case "namespace":
+            let attributes = try keywordsDict(args, "namespace", r.budget)
+            try r.checkNamespaceValue(.dict(attributes))
+            return .namespace(Namespace(attributes))
         case "raise_exception":
-            let message = args.get(0, "message")?.str ?? ""
+            let message = try args.get(0, "message")?.text(r.budget) ?? ""
             throw TemplateError(message, kind: .raised)
         case "strftime_now":
             try args.check("strftime_now", ["format"])
@@ -43,7 +46,7 @@ enum Globals {
     }
 
     /// `dict(a=1)`, `namespace(x=0)`, also from one dict: `namespace(d, x=0)`.
-    private static func keywordsDict(_ args: Args, _ function: String) throws -> Dict {
+    private static func keywordsDict(_ args: Args, _ function: String, _ budget: Budget) throws -> Dict {
         var d = Dict()
         guard args.positional.count <= 1 else { throw TemplateError("\(function) expected at most 1 argument") }
         if let first = args.positional.first {
@@ -54,7 +57,7 @@ enum Globals {
                     guard let kv = pair.elements, kv.count == 2 else {
                         throw TemplateError("\(function): each element must be a key and a value")
                     }
-                    d[kv[0].str] = kv[1]
+                    d[try kv[0].text(budget)] = kv[1]
                 }
             default: throw TemplateError("'\(first.typeName)' object is not iterable")
             }

@@ -40,6 +40,7 @@ struct JSONWriter {
 
     private func newline(_ level: Int, _ out: inout String) throws {
         guard let indent else { return }
+        try budget.checkSize(out.utf8.count + 1 + indent.utf8.count * level)
         out += "\n" + String(repeating: indent, count: level)
         try budget.checkSize(out.utf8.count)
     }

@@ -6,7 +6,7 @@ import Foundation
 enum Operators {
     static func binary(_ op: BinaryOp, _ a: Value, _ b: Value, _ budget: Budget) throws -> Value {
         if op == .concat {
-            let s = a.str + b.str
+            let s = try a.text(budget) + b.text(budget)
             try budget.built(s.utf8.count)
             return .string(s)
         }

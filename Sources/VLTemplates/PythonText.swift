@@ -12,23 +12,66 @@ extension Value {
         }
     }
 
-    /// Python's `repr(value)`.
-    var repr: String {
+    /// Python's `repr(value)`, cut (with "...") past 8 MiB: where the size matters, `text(_:)` bounds it.
+    var repr: String { repr(limit: 8 << 20) ?? "..." }
+
+    /// `repr`, or nil when it is longer than `limit` bytes (found without building more than that).
+    func repr(limit: Int) -> String? {
+        var out = ""
+        return writeRepr(into: &out, limit: limit) ? out : nil
+    }
+
+    /// `str(value)` for text the template builds: bounded by `maxValueSize` and counted in the budget.
+    func text(_ budget: Budget) throws -> String {
         switch self {
+        case .string(let s): return s
         case .undefined: return ""
-        case .none: return "None"
-        case .bool(let b): return b ? "True" : "False"
-        case .int(let i): return String(i)
-        case .double(let d): return Python.floatRepr(d)
-        case .string(let s): return Python.stringRepr(s)
-        case .list(let l): return "[" + l.map(\.repr).joined(separator: ", ") + "]"
-        case .tuple(let l): return "(" + l.map(\.repr).joined(separator: ", ") + (l.count == 1 ? ",)" : ")")
-        case .dict(let d):
-            return "{" + d.pairs.map { Python.stringRepr($0.0) + ": " + $0.1.repr }.joined(separator: ", ") + "}"
-        case .namespace(let ns): return "<Namespace " + Value.dict(ns.attributes).repr + ">"
-        case .loop: return "<LoopContext>"
-        case .callable(let c): return "<function \(c.name)>"
+        default:
+            guard let s = repr(limit: budget.limits.maxValueSize) else {
+                throw TemplateError.limit("maxValueSize", "the text of a \(typeName) is longer than "
+                                          + "\(budget.limits.maxValueSize) bytes")
+            }
+            try budget.built(s.utf8.count)
+            return s
         }
+    }
+
+    private func writeRepr(into out: inout String, limit: Int) -> Bool {
+        switch self {
+        case .undefined: break
+        case .none: out += "None"
+        case .bool(let b): out += b ? "True" : "False"
+        case .int(let i): out += String(i)
+        case .double(let d): out += Python.floatRepr(d)
+        case .string(let s): out += Python.stringRepr(s)
+        case .list(let l): return Value.writeItems(l, "[", "]", into: &out, limit: limit)
+        case .tuple(let l): return Value.writeItems(l, "(", l.count == 1 ? ",)" : ")", into: &out, limit: limit)
+        case .dict(let d):
+            out += "{"
+            for (i, (k, v)) in d.pairs.enumerated() {
+                out += (i > 0 ? ", " : "") + Python.stringRepr(k) + ": "
+                guard out.utf8.count <= limit, v.writeRepr(into: &out, limit: limit) else { return false }
+            }
+            out += "}"
+        case .namespace(let ns):
+            out += "<Namespace "
+            guard Value.dict(ns.attributes).writeRepr(into: &out, limit: limit) else { return false }
+            out += ">"
+        case .loop: out += "<LoopContext>"
+        case .callable(let c): out += "<function \(c.name)>"
+        }
+        return out.utf8.count <= limit
+    }
+
+    private static func writeItems(_ l: [Value], _ open: String, _ close: String, into out: inout String,
+                                   limit: Int) -> Bool {
+        out += open
+        for (i, v) in l.enumerated() {
+            if i > 0 { out += ", " }
+            guard out.utf8.count <= limit, v.writeRepr(into: &out, limit: limit) else { return false }
+        }
+        out += close
+        return out.utf8.count <= limit
     }
 }
 

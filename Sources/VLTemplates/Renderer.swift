@@ -14,10 +14,11 @@ final class Renderer {
     var loopDepth = 0
     var macroDepth = 0
 
-    init(variables: [String: Value], limits: TemplateLimits, clock: TemplateClock) {
+    init(variables: [String: TemplateValue], limits: TemplateLimits, clock: TemplateClock) throws {
         budget = Budget(limits)
         self.clock = clock
-        frames = [variables]
+        frames = [[:]]
+        for (name, v) in variables { frames[0][name] = try Value(v, depthLimit: limits.maxDepth) }
     }
 
     func write(_ s: String) throws {
@@ -56,7 +57,7 @@ final class Renderer {
     private func execute(_ node: Node) throws -> Flow {
         switch node {
         case .text(let t): try write(t)
-        case .output(let e): try write(try eval(e).str)
+        case .output(let e): try write(try eval(e).text(budget))
         case .conditional(let branches, let otherwise):
             for (test, body) in branches {
                 if try eval(test).truthy { return try run(body) }
@@ -71,7 +72,7 @@ final class Renderer {
             try at(line) { try assign(target, v) }
         case .macro(let m): assign(m.name, .callable(.macro(m)))
         case .filterBlock(let filters, let body, _):
-            try write(try applyFilters(filters, to: .string(try capture { _ = try run(body) })).str)
+            try write(try applyFilters(filters, to: .string(try capture { _ = try run(body) })).text(budget))
         case .with(let assignments, let body): return try runWith(assignments, body)
         case .loopControl(let isBreak, let line):
             guard loopDepth > 0 else {
@@ -95,9 +96,33 @@ final class Renderer {
         return try run(body)
     }
 
+    /// The value when its containers nest at most `maxDepth` deep (which keeps every walk through a
+    /// value, and its release, off the stack's end).
+    @discardableResult
+    func checkedDepth(_ value: Value) throws -> Value {
+        var visits = 0, namespaces = 0
+        let depth = value.nesting(cap: budget.limits.maxDepth, visits: &visits, namespaces: &namespaces)
+        try budget.walked(visits)
+        guard depth <= budget.limits.maxDepth else {
+            throw TemplateError.limit("maxDepth", "a value nested more than \(budget.limits.maxDepth) deep")
+        }
+        return value
+    }
+
+    /// What a namespace may hold: no namespace (so namespaces never form a cycle), nested as deep as a variable.
+    func checkNamespaceValue(_ value: Value) throws {
+        var visits = 0, namespaces = 0
+        let depth = value.nesting(cap: budget.limits.maxDepth, visits: &visits, namespaces: &namespaces)
+        try budget.walked(visits)
+        guard namespaces == 0 else { throw TemplateError("a namespace cannot hold a namespace") }
+        guard depth <= budget.limits.maxDepth else {
+            throw TemplateError.limit("maxDepth", "a value nested more than \(budget.limits.maxDepth) deep")
+        }
+    }
+
     func assign(_ target: Target, _ value: Value) throws {
         switch target {
-        case .name(let n): assign(n, value)
+        case .name(let n): assign(n, try checkedDepth(value))
         case .attribute(let owner, let attribute):
             guard case .namespace(let ns) = lookup(owner) else {
                 throw TemplateError("cannot assign attribute on non-namespace object")
@@ -105,6 +130,7 @@ final class Renderer {
             guard !attribute.hasPrefix("_") else {
                 throw TemplateError("chat templates cannot store underscore-prefixed attributes on a namespace")
             }
+            try checkNamespaceValue(value)
             ns.attributes[attribute] = value
         case .tuple(let targets):
             let items = try iterate(value)
@@ -185,9 +211,9 @@ final class Renderer {
         }
         for (index, (name, defaultValue)) in m.parameters.enumerated() {
             if index < args.positional.count {
-                assign(name, args.positional[index])
+                assign(name, try checkedDepth(args.positional[index]))
             } else if let v = args.keywords.first(where: { $0.0 == name })?.1 {
-                assign(name, v)
+                assign(name, try checkedDepth(v))
             } else {
                 assign(name, try defaultValue.map { try eval($0) } ?? .undefined(name))
             }

@@ -74,6 +74,14 @@ final class Budget {
         }
     }
 
+    /// Counts elements walked through to check a value's nesting.
+    func walked(_ n: Int) throws {
+        builtBytes += n * 8
+        if builtBytes > limits.maxBuiltBytes {
+            throw TemplateError.limit("maxBuiltBytes", "the values built and checked passed \(limits.maxBuiltBytes) bytes")
+        }
+    }
+
     func wrote(_ bytes: Int) throws {
         outputBytes += bytes
         if outputBytes > limits.maxOutputBytes {

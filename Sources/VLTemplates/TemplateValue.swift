@@ -43,22 +43,26 @@ public indirect enum TemplateValue: Equatable, Sendable {
     }
 
     /// The value as a template prints it (Python's `str`).
-    public var text: String { Value(self).str }
+    public var text: String { (try? Value(self, depthLimit: 1000))?.str ?? "" }
 }
 
 extension Value {
-    init(_ v: TemplateValue) {
+    /// A caller's value; nested deeper than `depthLimit` it is refused (before the walk gets deep).
+    init(_ v: TemplateValue, depthLimit: Int) throws {
+        guard depthLimit >= 0 else {
+            throw TemplateError.limit("maxDepth", "a variable nested more than its limit of containers")
+        }
         switch v {
         case .none: self = .none
         case .bool(let b): self = .bool(b)
         case .int(let i): self = .int(i)
         case .double(let d): self = .double(d)
         case .string(let s): self = .string(s)
-        case .list(let l): self = .list(l.map(Value.init))
+        case .list(let l): self = .list(try l.map { try Value($0, depthLimit: depthLimit - 1) })
         case .dict(let d, let keys):
             var out = Dict()
-            for k in keys { if let x = d[k] { out[k] = Value(x) } }
-            for (k, x) in d where out[k] == nil { out[k] = Value(x) }
+            for k in keys { if let x = d[k] { out[k] = try Value(x, depthLimit: depthLimit - 1) } }
+            for (k, x) in d where out[k] == nil { out[k] = try Value(x, depthLimit: depthLimit - 1) }
             self = .dict(out)
         }
     }

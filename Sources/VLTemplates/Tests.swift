@@ -23,10 +23,10 @@ enum Tests {
             let r = try Operators.arithmetic(.modulo, v, .int(2))
             return Operators.equal(r, .int(name == "even" ? 0 : 1))
         case "lower", "upper":
-            let cased = v.str.unicodeScalars.filter(\.properties.isCased)
+            let cased = try v.text(r.budget).unicodeScalars.filter(\.properties.isCased)
             return !cased.isEmpty && cased.allSatisfy { name == "lower" ? $0.properties.isLowercase : $0.properties.isUppercase }
-        case "filter": return Filters.names.contains(args.get(0, "value")?.str ?? "")
-        case "test": return names.contains(args.get(0, "value")?.str ?? "")
+        case "filter": return Filters.names.contains(args.get(0, "value")?.name ?? "")
+        case "test": return names.contains(args.get(0, "value")?.name ?? "")
         default: throw TemplateError("no test named '\(name)'")
         }
     }

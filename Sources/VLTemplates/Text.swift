@@ -10,27 +10,32 @@ enum Text {
 
     static func find(_ n: [UInt8], in h: [UInt8], from: Int = 0) -> Int? {
         guard !n.isEmpty else { return from <= h.count ? from : nil }
-        guard n.count <= h.count, from <= h.count - n.count else { return nil }
-        let first = n[0]
-        var i = max(from, 0)
-        while i <= h.count - n.count {
-            if h[i] == first {
-                var k = 1
-                while k < n.count && h[i + k] == n[k] { k += 1 }
-                if k == n.count { return i }
-            }
-            i += 1
-        }
-        return nil
+        return occurrences(n, in: h, from: from, limit: 1).first?.lowerBound
     }
 
-    /// Non-overlapping occurrences of `sep` in `s`, as byte ranges, at most `limit` of them.
-    static func occurrences(_ sep: [UInt8], in s: [UInt8], limit: Int = Int.max) -> [Range<Int>] {
+    /// Non-overlapping occurrences of `sep` in `s` from `from`, as byte ranges, at most `limit` of them;
+    /// Knuth–Morris–Pratt, so the time is linear whatever the text.
+    static func occurrences(_ sep: [UInt8], in s: [UInt8], from: Int = 0, limit: Int = Int.max) -> [Range<Int>] {
+        guard !sep.isEmpty, sep.count <= s.count, limit > 0 else { return [] }
+        var fail = [Int](repeating: 0, count: sep.count)
+        var k = 0
+        for i in 1..<max(sep.count, 1) {
+            while k > 0 && sep[i] != sep[k] { k = fail[k - 1] }
+            if sep[i] == sep[k] { k += 1 }
+            fail[i] = k
+        }
         var out: [Range<Int>] = []
-        var from = 0
-        while out.count < limit, let at = find(sep, in: s, from: from) {
-            out.append(at..<at + sep.count)
-            from = at + sep.count
+        k = 0
+        var i = max(from, 0)
+        while i < s.count {
+            while k > 0 && s[i] != sep[k] { k = fail[k - 1] }
+            if s[i] == sep[k] { k += 1 }
+            if k == sep.count {
+                out.append(i + 1 - k..<i + 1)
+                if out.count == limit { break }
+                k = 0
+            }
+            i += 1
         }
         return out
     }

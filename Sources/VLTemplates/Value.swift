@@ -35,6 +35,8 @@ enum Value {
         }
     }
 
+    var isNone: Bool { if case .none = self { return true }; return false }
+
     var isUndefined: Bool { if case .undefined = self { return true }; return false }
 
     /// A number as a Double (bool counts, as in Python).
@@ -55,6 +57,36 @@ enum Value {
         default: return nil
         }
     }
+
+    /// `str` for a name or a key in a message: short, whatever the value.
+    var name: String { string ?? repr(limit: 200) ?? "<\(typeName)>" }
+
+    /// How deep containers nest in the value (0 for a scalar), up to `cap + 1`; `visits` counts the
+    /// elements looked at and `namespaces` the namespaces met.
+    func nesting(cap: Int, visits: inout Int, namespaces: inout Int) -> Int {
+        func deepest(_ items: [Value]) -> Int {
+            var d = 0
+            for item in items {
+                visits += 1
+                d = max(d, item.nesting(cap: cap - 1, visits: &visits, namespaces: &namespaces))
+                if d >= cap { break }
+            }
+            return d
+        }
+        guard cap >= 0 else { return 1 }
+        switch self {
+        case .list(let l), .tuple(let l): return 1 + deepest(l)
+        case .dict(let d): return 1 + deepest(d.values)
+        case .namespace(let ns):
+            namespaces += 1
+            return 1 + deepest(ns.attributes.values)
+        case .loop(let info): return 1 + deepest(info.items)
+        case .callable(.method(let box, _)): return box.value.nesting(cap: cap, visits: &visits, namespaces: &namespaces)
+        default: return 0
+        }
+    }
+
+    var dictValue: Dict? { if case .dict(let d) = self { return d }; return nil }
 
     /// A list's or a tuple's elements.
     var elements: [Value]? {
