@@ -75,7 +75,7 @@ indirect enum Target {
 }
 
 indirect enum Node {
-    case text(String)
+    case text(String, line: Int)
     case output(Expr)
     case conditional([(Expr, [Node])], otherwise: [Node])
     case loop(Loop)
@@ -85,6 +85,22 @@ indirect enum Node {
     case filterBlock([FilterCall], body: [Node], line: Int)
     case with([(Target, Expr)], body: [Node])
     case loopControl(isBreak: Bool, line: Int)
+}
+
+extension Node {
+    /// Where the node starts, for errors that happen in it.
+    var line: Int? {
+        switch self {
+        case .text(_, let line), .assign(_, _, let line), .assignBlock(_, _, _, let line), .filterBlock(_, _, let line),
+             .loopControl(_, let line):
+            return line
+        case .output(let e): return e.line
+        case .loop(let loop): return loop.line
+        case .macro(let m): return m.line
+        case .conditional(let branches, _): return branches.first?.0.line
+        case .with: return nil
+        }
+    }
 }
 
 struct Loop {

@@ -63,9 +63,7 @@ enum Collections {
         let separator = try args.get(0, "d")?.text(r.budget) ?? ""
         var list = try items(v, r)
         if let path = args.get(1, "attribute"), !(path == .none) { list = try list.map { try attribute($0, path) } }
-        let out = try list.map { try $0.text(r.budget) }.joined(separator: separator)
-        try r.budget.built(out.utf8.count)
-        return .string(out)
+        return .string(try r.budget.joined(try list.map { try $0.text(r.budget) }, separator: separator))
     }
 
     private static func pairs(_ v: Value) throws -> Value {

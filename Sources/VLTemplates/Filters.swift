@@ -64,7 +64,9 @@ enum Filters {
     /// jinja's `indent(width=4, first=False, blank=False)`.
     private static func indent(_ s: String, _ args: Args, _ budget: Budget) throws -> String {
         let width = args.get(0, "width") ?? .int(4)
-        let indention = width.string ?? String(repeating: " ", count: min(max(width.integer ?? 4, 0), 1 << 10))
+        let spaces = max(width.integer ?? 4, 0)
+        if width.string == nil { try budget.checkSize(spaces) }
+        let indention = width.string ?? String(repeating: " ", count: spaces)
         let first = args.get(1, "first")?.truthy ?? false, blank = args.get(2, "blank")?.truthy ?? false
         var lines = Text.splitLines(s + "\n")
         try budget.built(s.utf8.count + lines.count * indention.utf8.count)
@@ -81,7 +83,7 @@ enum Filters {
     /// Filters of numbers.
     private static func number(_ name: String, _ v: Value, _ args: Args) throws -> Value? {
         switch name {
-        case "int": return toInt(v, base: args.get(1, "base")?.integer ?? 10) ?? args.get(0, "default") ?? .int(0)
+        case "int": return try toInt(v, base: args.get(1, "base")?.integer ?? 10) ?? args.get(0, "default") ?? .int(0)
         case "float": return toDouble(v).map(Value.double) ?? args.get(0, "default") ?? .double(0)
         case "abs":
             switch v {
@@ -97,14 +99,19 @@ enum Filters {
         }
     }
 
-    static func toInt(_ v: Value, base: Int = 10) -> Value? {
+    /// jinja's `int`: nil where it falls back to the default; too big for 64 bits is an error here
+    /// (Python's integers have no bound).
+    static func toInt(_ v: Value, base: Int = 10) throws -> Value? {
         switch v {
         case .int, .bool: return v.integer.map(Value.int)
-        case .double(let d): return d.isFinite && abs(d) < 9.2e18 ? .int(Int(d.rounded(.towardZero))) : nil
+        case .double(let d):
+            if d.isNaN { return nil }
+            guard d.isFinite, abs(d) < 9.2e18 else { throw TemplateError("integer overflow: \(Python.floatRepr(d)) as int") }
+            return .int(Int(d.rounded(.towardZero)))
         case .string(let s):
             let t = Python.strip(s).replacingAll("_", with: "")
             if let i = Int(t, radix: max(2, min(base, 36))) { return .int(i) }
-            return toDouble(v).flatMap { toInt(.double($0)) }
+            return try toDouble(v).flatMap { try toInt(.double($0)) }
         default: return nil
         }
     }

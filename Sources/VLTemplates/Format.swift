@@ -85,7 +85,7 @@ enum Format {
             return r
         case "d", "i":
             if let i = v.integer { return String(i) }
-            if let d = v.number, d.isFinite, abs(d) < 9e18 { return String(Int(d.rounded(.towardZero))) }
+            if let d = v.number, let i = try Filters.toInt(.double(d)), let n = i.integer { return String(n) }
         case "f", "F", "e", "E", "g", "G":
             if let d = v.number { return String(format: "%.\(precision ?? 6)\(type)", d) }
         case "x", "X", "o":

@@ -19,7 +19,8 @@ struct JSONWriter {
         case .string(let s)?: indent = s
         case let v?:
             guard let n = v.integer else { throw TemplateError("indent must be an int or a string") }
-            indent = String(repeating: " ", count: min(max(n, 0), 1 << 10))
+            try budget.checkSize(max(n, 0))
+            indent = String(repeating: " ", count: max(n, 0))
         }
         if indent != nil { itemSeparator = "," }
         if let seps = args.get(2, "separators"), !(seps == .none) {

@@ -15,6 +15,7 @@ struct Token {
 /// settings): `{%- -%}` strip whitespace, a block tag eats the newline after it and the
 /// indentation before it on its line, `{%+` and `+%}` keep them, and the source's last newline goes.
 struct Lexer {
+    private static let radixes: [Unicode.Scalar: Int] = ["x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2]
     fileprivate let s: [Unicode.Scalar]
     fileprivate var i = 0
     fileprivate var line = 1
@@ -39,11 +40,17 @@ struct Lexer {
         for u in source.unicodeScalars {
             if u == "\n" && previousCR { previousCR = false; continue }
             previousCR = u == "\r"
-            let breaks: Set<UInt32> = [0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029]
-            out.append(breaks.contains(u.value) ? "\n" : u)
+            out.append(isLineBreak(u) ? "\n" : u)
         }
         if out.last == "\n" { out.removeLast() }
         return out
+    }
+
+    static func isLineBreak(_ u: Unicode.Scalar) -> Bool {
+        switch u.value {
+        case 0x0A...0x0D, 0x1C...0x1E, 0x85, 0x2028, 0x2029: return true
+        default: return false
+        }
     }
 
     fileprivate func at(_ k: Int) -> Unicode.Scalar? { k < s.count ? s[k] : nil }
@@ -216,7 +223,7 @@ struct Lexer {
 
     private mutating func number() throws -> Token.Kind {
         let start = i
-        if at(i) == "0", let p = at(i + 1), let radix = ["x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2][Character(p)] {
+        if at(i) == "0", let p = at(i + 1), let radix = Lexer.radixes[p] {
             i += 2
             let digitsStart = i
             while let c = at(i), c == "_" || Int(String(c), radix: radix) != nil { i += 1 }
@@ -253,22 +260,26 @@ struct Lexer {
     }
 
     private mutating func op(_ brackets: inout [Unicode.Scalar]) throws -> String {
-        let two = i + 1 < s.count ? String(String.UnicodeScalarView(s[i...i + 1])) : ""
-        if ["//", "**", "==", "!=", ">=", "<="].contains(two) {
-            i += 2
-            return two
-        }
         let c = s[i]
-        guard "+-/*%~[](){}><=.:|,;".unicodeScalars.contains(c) else {
-            throw TemplateError.syntax("unexpected char \(Python.stringRepr(String(c)))", line: line)
+        if let next = at(i + 1) {
+            switch (c, next) {
+            case ("/", "/"), ("*", "*"), ("=", "="), ("!", "="), (">", "="), ("<", "="):
+                i += 2
+                return String(c) + String(next)
+            default: break
+            }
         }
-        i += 1
-        let pairs: [Unicode.Scalar: Unicode.Scalar] = ["(": ")", "[": "]", "{": "}"]
-        if let closer = pairs[c] { brackets.append(closer) }
-        if ")]}".unicodeScalars.contains(c) {
+        switch c {
+        case "+", "-", "/", "*", "%", "~", "<", ">", "=", ".", ":", "|", ",", ";": break
+        case "(": brackets.append(")")
+        case "[": brackets.append("]")
+        case "{": brackets.append("}")
+        case ")", "]", "}":
             guard brackets.last == c else { throw TemplateError.syntax("unexpected '\(c)'", line: line) }
             brackets.removeLast()
+        default: throw TemplateError.syntax("unexpected char \(Python.stringRepr(String(c)))", line: line)
         }
+        i += 1
         return String(c)
     }
 }

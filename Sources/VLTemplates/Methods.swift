@@ -143,9 +143,7 @@ enum Methods {
             }
             parts.append(p)
         }
-        let out = parts.joined(separator: s)
-        try budget.built(out.utf8.count)
-        return .string(out)
+        return .string(try budget.joined(parts, separator: s))
     }
 
     private static func pad(_ s: String, _ name: String, _ args: Args, _ budget: Budget) throws -> String {

@@ -70,7 +70,7 @@ struct Parser {
         while true {
             switch current.kind {
             case .text(let t):
-                nodes.append(.text(t))
+                nodes.append(.text(t, line: line))
                 advance()
             case .variableBegin:
                 advance()

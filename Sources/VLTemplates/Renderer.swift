@@ -48,7 +48,12 @@ final class Renderer {
         try budget.enter("blocks")
         defer { budget.leave() }
         for node in nodes {
-            let flow = try execute(node)
+            let flow: Flow
+            do {
+                flow = try execute(node)
+            } catch let e as TemplateError {
+                throw node.line.map { e.at($0) } ?? e
+            }
             if flow != .normal { return flow }
         }
         return .normal
@@ -56,7 +61,7 @@ final class Renderer {
 
     private func execute(_ node: Node) throws -> Flow {
         switch node {
-        case .text(let t): try write(t)
+        case .text(let t, _): try write(t)
         case .output(let e): try write(try eval(e).text(budget))
         case .conditional(let branches, let otherwise):
             for (test, body) in branches {
@@ -143,30 +148,36 @@ final class Renderer {
     }
 
     private func runLoop(_ loop: Loop) throws {
-        let source = try at(loop.line) { try iterate(try eval(loop.iterable)) }
+        let source = try iterate(try eval(loop.iterable))
         loopDepth += 1
-        defer { loopDepth -= 1 }
+        frames.append([:])
+        defer {
+            loopDepth -= 1
+            frames.removeLast()
+        }
+        let top = frames.count - 1
         var items = source
         if let condition = loop.condition {
             items = []
             for item in source {
-                try at(loop.line) { try budget.step() }
-                frames.append([:])
-                defer { frames.removeLast() }
-                try at(loop.line) { try assign(loop.target, item) }
+                try budget.step()
+                frames[top].removeAll(keepingCapacity: true)
+                try assign(loop.target, item)
                 if try eval(condition).truthy { items.append(item) }
             }
         }
         // Each iteration has its own scope: what `set` assigns in one is gone in the next (as in jinja).
         for (index, item) in items.enumerated() {
-            try at(loop.line) { try budget.step() }
-            frames.append([:])
-            defer { frames.removeLast() }
-            try at(loop.line) { try assign(loop.target, item) }
-            assign("loop", .loop(LoopInfo(items: items, index0: index, depth0: loopDepth - 1)))
+            try budget.step()
+            frames[top].removeAll(keepingCapacity: true)
+            try assign(loop.target, item)
+            frames[top]["loop"] = .loop(LoopInfo(items: items, index0: index, depth0: loopDepth - 1))
             if try run(loop.body) == .breakLoop { break }
         }
-        if items.isEmpty { _ = try run(loop.otherwise) }
+        if items.isEmpty {
+            frames[top].removeAll()
+            _ = try run(loop.otherwise)
+        }
     }
 
     /// The elements a for loop or a filter walks through: a list's items, a dict's keys, a

@@ -72,6 +72,18 @@ final class Budget {
         if count > limits.maxValueSize {
             throw TemplateError.limit("maxValueSize", "a list of \(count) elements is longer than \(limits.maxValueSize)")
         }
+        try walked(count)
+    }
+
+    /// Checks the size of `parts` joined by `separator` before joining them, and counts it.
+    func joined(_ parts: [String], separator: String) throws -> String {
+        var size = parts.isEmpty ? 0 : separator.utf8.count * (parts.count - 1)
+        for p in parts {
+            size += p.utf8.count
+            try checkSize(size)
+        }
+        try built(size)
+        return parts.joined(separator: separator)
     }
 
     /// Counts elements walked through to check a value's nesting.

@@ -16,28 +16,45 @@ enum Text {
     /// Non-overlapping occurrences of `sep` in `s` from `from`, as byte ranges, at most `limit` of them;
     /// Knuth–Morris–Pratt, so the time is linear whatever the text.
     static func occurrences(_ sep: [UInt8], in s: [UInt8], from: Int = 0, limit: Int = Int.max) -> [Range<Int>] {
-        guard !sep.isEmpty, sep.count <= s.count, limit > 0 else { return [] }
-        var fail = [Int](repeating: 0, count: sep.count)
-        var k = 0
-        for i in 1..<max(sep.count, 1) {
-            while k > 0 && sep[i] != sep[k] { k = fail[k - 1] }
-            if sep[i] == sep[k] { k += 1 }
-            fail[i] = k
-        }
         var out: [Range<Int>] = []
-        k = 0
-        var i = max(from, 0)
-        while i < s.count {
-            while k > 0 && s[i] != sep[k] { k = fail[k - 1] }
-            if s[i] == sep[k] { k += 1 }
-            if k == sep.count {
-                out.append(i + 1 - k..<i + 1)
-                if out.count == limit { break }
-                k = 0
-            }
-            i += 1
-        }
+        scan(sep, in: s, from: from, limit: limit) { out.append($0..<$0 + sep.count) }
         return out
+    }
+
+    /// Calls `found` with the start of each non-overlapping `sep` in `s` from `from`, at most `limit` times.
+    static func scan(_ sep: [UInt8], in s: [UInt8], from: Int = 0, limit: Int = Int.max, _ found: (Int) -> Void) {
+        guard !sep.isEmpty, sep.count <= s.count, limit > 0 else { return }
+        var fail = [Int](repeating: 0, count: sep.count)
+        sep.withUnsafeBufferPointer { p in
+            fail.withUnsafeMutableBufferPointer { f in
+                var k = 0
+                for i in 1..<max(p.count, 1) {
+                    while k > 0 && p[i] != p[k] { k = f[k - 1] }
+                    if p[i] == p[k] { k += 1 }
+                    f[i] = k
+                }
+            }
+        }
+        s.withUnsafeBufferPointer { h in
+            sep.withUnsafeBufferPointer { p in
+                fail.withUnsafeBufferPointer { f in
+                    var k = 0, count = 0, i = max(from, 0)
+                    let n = h.count, m = p.count
+                    while i < n {
+                        let c = h[i]
+                        while k > 0 && c != p[k] { k = f[k - 1] }
+                        if c == p[k] { k += 1 }
+                        if k == m {
+                            found(i + 1 - m)
+                            count += 1
+                            if count == limit { return }
+                            k = 0
+                        }
+                        i += 1
+                    }
+                }
+            }
+        }
     }
 
     static func string(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -56,16 +73,31 @@ enum Text {
             }
             return n > scalars.count ? out + new : out
         }
-        let bytes = Array(s.utf8)
-        let found = occurrences(Array(old.utf8), in: bytes, limit: limit)
-        guard !found.isEmpty else { return s }
-        try budget.built(bytes.count + found.count * max(0, new.utf8.count - old.utf8.count))
-        var out = "", last = 0
-        for r in found {
-            out += string(bytes[last..<r.lowerBound]) + new
-            last = r.upperBound
+        let bytes = Array(s.utf8), target = Array(old.utf8), replacement = Array(new.utf8)
+        try budget.built(bytes.count)  // the scan, counted before it is done
+        var count = 0
+        scan(target, in: bytes, limit: limit) { _ in count += 1 }
+        guard count > 0 else { return s }
+        let size = bytes.count + count * (replacement.count - target.count)
+        try budget.built(size)
+        var out = [UInt8](repeating: 0, count: size)
+        out.withUnsafeMutableBufferPointer { o in
+            bytes.withUnsafeBufferPointer { b in
+                var last = 0, at = 0
+                func copy(_ from: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
+                    for k in range { o[at] = from[k]; at += 1 }
+                }
+                replacement.withUnsafeBufferPointer { r in
+                    scan(target, in: bytes, limit: limit) { start in
+                        copy(b, last..<start)
+                        copy(r, 0..<r.count)
+                        last = start + target.count
+                    }
+                }
+                copy(b, last..<b.count)
+            }
         }
-        return out + string(bytes[last...])
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `str.split(sep, maxsplit)`.
@@ -124,7 +156,7 @@ enum Text {
         for u in s.unicodeScalars {
             if u == "\n" && previousCR { previousCR = false; continue }
             previousCR = u == "\r"
-            if [0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029].contains(u.value) {
+            if Lexer.isLineBreak(u) {
                 out.append(String(current))
                 current = String.UnicodeScalarView()
             } else {
