@@ -5,6 +5,7 @@
 extension Parser {
     /// One level deeper in an expression; the bound keeps parsing and evaluation off the stack's end.
     mutating func nested<T>(_ parse: (inout Parser) throws -> T) throws -> T {
+        try stack.check("expression")
         expressionDepth += 1
         defer { expressionDepth -= 1 }
         guard expressionDepth <= maxDepth else {

@@ -48,6 +48,7 @@ struct JSONWriter {
 
     private func write(_ v: Value, level: Int, into out: inout String) throws {
         guard level < 1000 else { throw TemplateError("maximum recursion depth exceeded while encoding a JSON object") }
+        try budget.stack.check("JSON")
         switch v {
         case .none: out += "null"
         case .bool(let b): out += b ? "true" : "false"

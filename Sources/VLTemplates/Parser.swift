@@ -7,6 +7,7 @@ struct Parser {
     let maxDepth: Int
     var blockDepth = 0
     var expressionDepth = 0
+    let stack = StackGuard()
 
     init(tokens: [Token], maxDepth: Int) {
         self.tokens = tokens
@@ -94,6 +95,7 @@ struct Parser {
 
     /// A body up to one of `until`, one block level deeper.
     mutating func body(until: Set<String>) throws -> [Node] {
+        try stack.check("blocks")
         blockDepth += 1
         defer { blockDepth -= 1 }
         guard blockDepth <= maxDepth else {

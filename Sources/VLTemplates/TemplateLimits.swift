@@ -37,6 +37,7 @@ final class Budget {
     private(set) var builtBytes = 0
     var outputBytes = 0
     var depth = 0
+    let stack = StackGuard()
 
     init(_ limits: TemplateLimits) { self.limits = limits }
 
@@ -103,6 +104,7 @@ final class Budget {
 
     /// One level deeper in macro calls (`enter`) or in evaluation (`descend`), which bounds the stack.
     func enter(_ what: String) throws {
+        try stack.check(what)
         depth += 1
         if depth > limits.maxDepth * 8 {
             throw TemplateError.limit("maxDepth", "\(what) nested more than \(limits.maxDepth * 8) levels deep")

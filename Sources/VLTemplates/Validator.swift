@@ -2,6 +2,7 @@
 /// (its test and branches) or a conditional expression, where the error waits until it runs.
 struct Validator {
     static func check(_ nodes: [Node]) throws {
+        // The tree is as deep as the parser allowed, which it checked against the stack.
         for node in nodes { try check(node, soft: false) }
     }
 
