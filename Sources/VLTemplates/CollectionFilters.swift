@@ -6,10 +6,12 @@ enum Collections {
         case "length", "count": return .int(try length(v))
         case "list": return .list(try items(v, r))
         case "first":
-            return try items(v, r).first ?? .undefined(Undefined(name: "first", hint: "No first item, sequence was empty."))
+            let hint = "No first item, sequence was empty."
+            return try items(v, r).first ?? .undefined(Undefined(name: "first", hint: hint))
         case "last":
             if case .undefined = v { return v }
-            return try items(v, r).last ?? .undefined(Undefined(name: "last", hint: "No last item, sequence was empty."))
+            let hint = "No last item, sequence was empty."
+            return try items(v, r).last ?? .undefined(Undefined(name: "last", hint: hint))
         case "reverse":
             if case .string(let s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
             return .list(try items(v, r).reversed())
@@ -185,29 +187,35 @@ enum Collections {
         let list = try sorted(try items(v, r), by: { item in
             key(try path.map { try attribute(item, $0) } ?? item, caseSensitive)
         }, reverse: max)
-        return list.first ?? .undefined(Undefined(name: max ? "max" : "min", hint: "No aggregated item, sequence was empty."))
+        let hint = "No aggregated item, sequence was empty."
+        return list.first ?? .undefined(Undefined(name: max ? "max" : "min", hint: hint))
     }
 
     private static func batch(_ v: Value, _ args: Args, _ r: Renderer) throws -> Value {
-        guard let size = args.get(0, "linecount")?.integer, size > 0 else { throw TemplateError("batch needs a positive size") }
+        guard let size = args.get(0, "linecount")?.integer, size > 0 else {
+            throw TemplateError("batch needs a positive size")
+        }
         let fill = args.get(1, "fill_with").flatMap { $0 == .none ? nil : $0 }
         let list = try items(v, r)
         var out: [Value] = []
         var start = 0
         while start < list.count {
-            var chunk = Array(list[start..<min(start + size, list.count)])
-            if let fill, chunk.count < size {
+            let n = min(size, list.count - start)
+            var chunk = Array(list[start..<start + n])
+            if let fill, n < size {
                 try r.budget.listSize(size)
-                chunk += Array(repeating: fill, count: size - chunk.count)
+                chunk += Array(repeating: fill, count: size - n)
             }
             out.append(.list(chunk))
-            start += size
+            start += n
         }
         return .list(out)
     }
 
     private static func slice(_ v: Value, _ args: Args, _ r: Renderer) throws -> Value {
-        guard let slices = args.get(0, "slices")?.integer, slices > 0 else { throw TemplateError("slice needs a positive count") }
+        guard let slices = args.get(0, "slices")?.integer, slices > 0 else {
+            throw TemplateError("slice needs a positive count")
+        }
         let fill = args.get(1, "fill_with").flatMap { $0 == .none ? nil : $0 }
         let list = try items(v, r)
         try r.budget.listSize(slices)

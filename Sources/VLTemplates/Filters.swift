@@ -41,7 +41,8 @@ enum Filters {
                 throw TemplateError("replace() needs the text to replace and its replacement")
             }
             let count = args.get(2, "count").flatMap { $0 == .none ? nil : $0.integer } ?? -1
-            return .string(try Text.replace((try v.text(budget)), try old.text(budget), try new.text(budget), count: count, budget: budget))
+            let (s, a, b) = (try v.text(budget), try old.text(budget), try new.text(budget))
+            return .string(try Text.replace(s, a, b, count: count, budget: budget))
         case "indent": return .string(try indent(try defined(v).text(budget), args, budget))
         case "format":
             let values: Value = args.keywords.isEmpty ? .tuple(args.positional) : .dict(Dict(args.keywords))
@@ -106,7 +107,9 @@ enum Filters {
         case .int, .bool: return v.integer.map(Value.int)
         case .double(let d):
             if d.isNaN { return nil }
-            guard d.isFinite, abs(d) < 9.2e18 else { throw TemplateError("integer overflow: \(Python.floatRepr(d)) as int") }
+            guard d.isFinite, abs(d) < 9.2e18 else {
+                throw TemplateError("integer overflow: \(Python.floatRepr(d)) as int")
+            }
             return .int(Int(d.rounded(.towardZero)))
         case .string(let s):
             let t = Python.strip(s).replacingAll("_", with: "")

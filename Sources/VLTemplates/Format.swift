@@ -18,7 +18,9 @@ enum Format {
             if spec.type == "%" { out += "%"; continue }
             let v: Value
             if let key = spec.key {
-                guard let d = named, let x = d[key] else { throw TemplateError("format requires a mapping with key '\(key)'") }
+                guard let d = named, let x = d[key] else {
+                    throw TemplateError("format requires a mapping with key '\(key)'")
+                }
                 v = x
             } else {
                 guard used < positional.count else { throw TemplateError("not enough arguments for format string") }
@@ -54,7 +56,10 @@ enum Format {
             chars.removeFirst()
             spec.key = key
         }
-        while let c = chars.first, "-+ #0".unicodeScalars.contains(c) { spec.flags.unicodeScalars.append(c); chars.removeFirst() }
+        while let c = chars.first, "-+ #0".unicodeScalars.contains(c) {
+            spec.flags.unicodeScalars.append(c)
+            chars.removeFirst()
+        }
         spec.width = number(&chars) ?? 0
         if chars.first == "." {
             chars.removeFirst()
@@ -71,11 +76,15 @@ enum Format {
 
     private static func number(_ chars: inout ArraySlice<Unicode.Scalar>) -> Int? {
         var digits = ""
-        while let c = chars.first, ("0"..."9").contains(c), digits.count < 6 { digits.unicodeScalars.append(c); chars.removeFirst() }
+        while let c = chars.first, ("0"..."9").contains(c), digits.count < 6 {
+            digits.unicodeScalars.append(c)
+            chars.removeFirst()
+        }
         return Int(digits)
     }
 
-    private static func convert(_ v: Value, _ type: Unicode.Scalar, _ precision: Int?, _ budget: Budget) throws -> String {
+    private static func convert(_ v: Value, _ type: Unicode.Scalar, _ precision: Int?, _ budget: Budget) throws
+        -> String {
         switch type {
         case "s":
             let s = try v.text(budget)
@@ -150,7 +159,9 @@ enum Format {
             guard i >= 0, i < args.positional.count else { throw TemplateError("Replacement index \(i) out of range") }
             v = args.positional[i]
         } else {
-            guard let x = args.keywords.first(where: { $0.0 == name })?.1 else { throw TemplateError("KeyError: '\(name)'") }
+            guard let x = args.keywords.first(where: { $0.0 == name })?.1 else {
+                throw TemplateError("KeyError: '\(name)'")
+            }
             v = x
         }
         let text = try convert(v, conversion == "r" ? "r" : spec.contains("f") ? "f" : "s", precision(spec), budget)
@@ -177,7 +188,8 @@ enum Format {
         let extra = width - n
         switch alignment {
         case ">": return String(repeating: fill, count: extra) + s
-        case "^": return String(repeating: fill, count: extra / 2) + s + String(repeating: fill, count: extra - extra / 2)
+        case "^":
+            return String(repeating: fill, count: extra / 2) + s + String(repeating: fill, count: extra - extra / 2)
         default: return s + String(repeating: fill, count: extra)
         }
     }

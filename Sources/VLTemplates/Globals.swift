@@ -14,7 +14,8 @@ public struct TemplateClock: Sendable {
     public static let system = TemplateClock()
 
     /// Always `date`, printed in `timeZone` (UTC unless given).
-    public static func fixed(_ date: Date, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current) -> TemplateClock {
+    public static func fixed(_ date: Date, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current)
+        -> TemplateClock {
         TemplateClock(timeZone: timeZone) { date }
     }
 }
@@ -77,7 +78,9 @@ enum Globals {
         guard args.keywords.isEmpty else { throw TemplateError("range() takes no keyword arguments") }
         let bounds = try args.positional.map { v -> Int in
             if case .undefined(let u) = v { throw u.error() }
-            guard let i = v.integer else { throw TemplateError("'\(v.typeName)' object cannot be interpreted as an integer") }
+            guard let i = v.integer else {
+                throw TemplateError("'\(v.typeName)' object cannot be interpreted as an integer")
+            }
             return i
         }
         let (start, stop, step): (Int, Int, Int)
@@ -92,7 +95,8 @@ enum Globals {
         let magnitude = step == Int.min ? Int.max : abs(step)
         let count = span.overflow ? Int.max : (span.partialValue <= 0 ? 0 : (span.partialValue - 1) / magnitude + 1)
         guard count <= TemplateLimits.maxRange else {
-            throw TemplateError("Range too big. The sandbox blocks ranges larger than MAX_RANGE (\(TemplateLimits.maxRange)).")
+            throw TemplateError("Range too big. The sandbox blocks ranges larger than MAX_RANGE "
+                                + "(\(TemplateLimits.maxRange)).")
         }
         return .list((0..<count).map { .int(start + $0 * step) })
     }

@@ -57,8 +57,10 @@ struct JSONWriter {
             out += d.isNaN ? "NaN" : d.isInfinite ? (d < 0 ? "-Infinity" : "Infinity") : Python.floatRepr(d)
         case .string(let s): out += quoted(s)
         case .list(let l), .tuple(let l): try writeList(l, level: level, into: &out)
-        case .dict(let d): try writeDict(sortKeys ? d.pairs.sorted { $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) } : d.pairs,
-                                         level: level, into: &out)
+        case .dict(let d):
+            let pairs = sortKeys ? d.pairs.sorted { $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) }
+                                 : d.pairs
+            try writeDict(pairs, level: level, into: &out)
         case .namespace, .loop, .callable, .undefined:
             throw TemplateError("Object of type \(v.typeName) is not JSON serializable")
         }

@@ -15,10 +15,10 @@ struct Token {
 /// settings): `{%- -%}` strip whitespace, a block tag eats the newline after it and the
 /// indentation before it on its line, `{%+` and `+%}` keep them, and the source's last newline goes.
 struct Lexer {
-    private static let radixes: [Unicode.Scalar: Int] = ["x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2]
-    fileprivate let s: [Unicode.Scalar]
-    fileprivate var i = 0
-    fileprivate var line = 1
+    static let radixes: [Unicode.Scalar: Int] = ["x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2]
+    let s: [Unicode.Scalar]
+    var i = 0
+    var line = 1
     private var tokens: [Token] = []
     /// Whether the text just lexed ended a line (so lstrip_blocks applies at the next tag).
     private var lineStarting = true
@@ -53,7 +53,7 @@ struct Lexer {
         }
     }
 
-    fileprivate func at(_ k: Int) -> Unicode.Scalar? { k < s.count ? s[k] : nil }
+    func at(_ k: Int) -> Unicode.Scalar? { k < s.count ? s[k] : nil }
 
     private mutating func emit(_ kind: Token.Kind) { tokens.append(Token(kind: kind, line: line)) }
 
@@ -221,44 +221,6 @@ struct Lexer {
         return String(String.UnicodeScalarView(s[start..<i]))
     }
 
-    private mutating func number() throws -> Token.Kind {
-        let start = i
-        if at(i) == "0", let p = at(i + 1), let radix = Lexer.radixes[p] {
-            i += 2
-            let digitsStart = i
-            while let c = at(i), c == "_" || Int(String(c), radix: radix) != nil { i += 1 }
-            let digits = String(String.UnicodeScalarView(s[digitsStart..<i])).replacingAll("_", with: "")
-            guard let v = Int(digits, radix: radix) else { throw TemplateError.syntax("integer out of range", line: line) }
-            return .integer(v)
-        }
-        digits()
-        var isFloat = false
-        if at(i) == ".", let d = at(i + 1), ("0"..."9").contains(d) {
-            isFloat = true
-            i += 1
-            digits()
-        }
-        if at(i) == "e" || at(i) == "E" {
-            var k = i + 1
-            if at(k) == "+" || at(k) == "-" { k += 1 }
-            if let d = at(k), ("0"..."9").contains(d) {
-                isFloat = true
-                i = k
-                digits()
-            }
-        }
-        let text = String(String.UnicodeScalarView(s[start..<i])).replacingAll("_", with: "")
-        if isFloat { return .float(Double(text) ?? .infinity) }
-        guard let v = Int(text) else { throw TemplateError.syntax("integer \(text) out of range", line: line) }
-        return .integer(v)
-    }
-
-    private mutating func digits() {
-        while let c = at(i), ("0"..."9").contains(c) || (c == "_" && at(i + 1).map { ("0"..."9").contains($0) } == true) {
-            i += 1
-        }
-    }
-
     private mutating func op(_ brackets: inout [Unicode.Scalar]) throws -> String {
         let c = s[i]
         if let next = at(i + 1) {
@@ -281,49 +243,6 @@ struct Lexer {
         }
         i += 1
         return String(c)
-    }
-}
-
-extension Lexer {
-    /// A quoted string, its escapes read as Python's `unicode-escape` codec does (jinja's way).
-    fileprivate mutating func stringLiteral(quote: Unicode.Scalar) throws -> String {
-        let opened = line
-        i += 1
-        var out = String.UnicodeScalarView()
-        while let c = at(i) {
-            i += 1
-            if c == quote { return String(out) }
-            if c == "\n" { line += 1 }
-            guard c == "\\" else { out.append(c); continue }
-            guard let e = at(i) else { break }
-            i += 1
-            if e == "\n" { line += 1; continue }
-            try escape(e, into: &out)
-        }
-        throw TemplateError.syntax("unexpected end of string (opened on line \(opened))", line: line)
-    }
-
-    private mutating func escape(_ e: Unicode.Scalar, into out: inout String.UnicodeScalarView) throws {
-        let simple: [Unicode.Scalar: Unicode.Scalar] = [
-            "n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", "\"": "\"", "a": "\u{07}", "b": "\u{08}",
-            "f": "\u{0C}", "v": "\u{0B}",
-        ]
-        if let v = simple[e] { out.append(v); return }
-        if ("0"..."7").contains(e) {
-            var v = e.value - 48, n = 1
-            while n < 3, let d = at(i), ("0"..."7").contains(d) { v = v * 8 + d.value - 48; i += 1; n += 1 }
-            out.append(Unicode.Scalar(v) ?? "\u{FFFD}")
-            return
-        }
-        let width = e == "x" ? 2 : e == "u" ? 4 : e == "U" ? 8 : 0
-        guard width > 0 else { out.append("\\"); out.append(e); return }
-        guard i + width <= s.count,
-              let v = UInt32(String(String.UnicodeScalarView(s[i..<i + width])), radix: 16),
-              let u = Unicode.Scalar(v) else {
-            throw TemplateError.syntax("bad \\\(e) escape in a string", line: line)
-        }
-        i += width
-        out.append(u)
     }
 }
 

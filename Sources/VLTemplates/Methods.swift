@@ -41,7 +41,9 @@ enum Methods {
 
     private static func int(_ args: Args, _ i: Int, _ name: String, _ otherwise: Int) throws -> Int {
         guard let v = args.get(i, name) else { return otherwise }
-        guard let n = v.integer else { throw TemplateError("'\(v.typeName)' object cannot be interpreted as an integer") }
+        guard let n = v.integer else {
+            throw TemplateError("'\(v.typeName)' object cannot be interpreted as an integer")
+        }
         return n
     }
 
@@ -61,7 +63,8 @@ enum Methods {
         case "lower", "casefold": return .string(s.lowercased())
         case "title": return .string(Text.pythonTitle(s))
         case "capitalize": return .string(Text.capitalize(s))
-        case "swapcase": return .string(String(s.map { $0.isUppercase ? Character($0.lowercased()) : Character($0.uppercased()) }))
+        case "swapcase":
+            return .string(s.map { $0.isUppercase ? $0.lowercased() : $0.uppercased() }.joined())
         case "replace":
             guard let old = try text(args, 0, "old"), let new = try text(args, 1, "new") else {
                 throw TemplateError("replace() takes at least 2 arguments")
@@ -70,12 +73,15 @@ enum Methods {
         case "find", "index", "rfind", "rindex": return try find(s, name, args)
         case "count":
             guard let sub = try text(args, 0, "sub") else { throw TemplateError("count() takes exactly one argument") }
-            return .int(sub.isEmpty ? s.unicodeScalars.count + 1 : Text.occurrences(Array(sub.utf8), in: Array(s.utf8)).count)
+            if sub.isEmpty { return .int(s.unicodeScalars.count + 1) }
+            return .int(Text.occurrences(Array(sub.utf8), in: Array(s.utf8)).count)
         case "join": return try join(s, args, budget)
         case "format": return .string(try Format.braces(s, args, budget))
         case "removeprefix", "removesuffix":
             let affix = try text(args, 0, "prefix") ?? ""
-            if name == "removeprefix", s.utf8.starts(with: affix.utf8) { return .string(Text.string(Array(s.utf8)[affix.utf8.count...])) }
+            if name == "removeprefix", s.utf8.starts(with: affix.utf8) {
+                return .string(Text.string(Array(s.utf8)[affix.utf8.count...]))
+            }
             if name == "removesuffix", !affix.isEmpty, s.utf8.reversed().starts(with: affix.utf8.reversed()) {
                 return .string(Text.string(Array(s.utf8).dropLast(affix.utf8.count)))
             }
@@ -91,7 +97,8 @@ enum Methods {
         switch name {
         case "isdigit", "isdecimal", "isnumeric": return !u.isEmpty && u.allSatisfy { $0.properties.numericType != nil }
         case "isalpha": return !u.isEmpty && u.allSatisfy(\.properties.isAlphabetic)
-        case "isalnum": return !u.isEmpty && u.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil }
+        case "isalnum":
+            return !u.isEmpty && u.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil }
         case "isspace": return !u.isEmpty && u.allSatisfy(Python.isSpace)
         case "isupper": return !cased.isEmpty && cased.allSatisfy(\.properties.isUppercase)
         case "islower": return !cased.isEmpty && cased.allSatisfy(\.properties.isLowercase)
@@ -119,7 +126,8 @@ enum Methods {
         guard let sub = try text(args, 0, "sub") else { throw TemplateError("\(name)() takes at least 1 argument") }
         let bytes = Array(s.utf8)
         let found = Text.occurrences(Array(sub.utf8), in: bytes)
-        let at = name.hasPrefix("r") ? (sub.isEmpty ? bytes.count : found.last?.lowerBound) : Text.find(Array(sub.utf8), in: bytes)
+        let last = sub.isEmpty ? bytes.count : found.last?.lowerBound
+        let at = name.hasPrefix("r") ? last : Text.find(Array(sub.utf8), in: bytes)
         guard let at else {
             if name.hasSuffix("index") { throw TemplateError("substring not found") }
             return .int(-1)
@@ -128,7 +136,9 @@ enum Methods {
     }
 
     private static func join(_ s: String, _ args: Args, _ budget: Budget) throws -> Value {
-        guard let v = args.get(0, "iterable") else { throw TemplateError("join() takes exactly one argument (0 given)") }
+        guard let v = args.get(0, "iterable") else {
+            throw TemplateError("join() takes exactly one argument (0 given)")
+        }
         var parts: [String] = []
         let items: [Value]
         switch v {
@@ -149,6 +159,7 @@ enum Methods {
     private static func pad(_ s: String, _ name: String, _ args: Args, _ budget: Budget) throws -> String {
         let width = try int(args, 0, "width", 0), n = s.unicodeScalars.count
         guard width > n else { return s }
+        try budget.checkSize(width - n)
         try budget.built(s.utf8.count + (width - n) * 4)
         let fill = try text(args, 1, "fillchar") ?? " "
         let extra = width - n

@@ -143,7 +143,9 @@ enum Operators {
             return r != 0 && (r < 0) != (y < 0) ? r + y : r
         case .power:
             if x == 0 && y < 0 { throw TemplateError("0.0 cannot be raised to a negative power") }
-            if x < 0 && y != y.rounded() { throw TemplateError("a negative number cannot be raised to a fractional power") }
+            if x < 0 && y != y.rounded() {
+                throw TemplateError("a negative number cannot be raised to a fractional power")
+            }
             return pow(x, y)
         case .concat: return 0
         }

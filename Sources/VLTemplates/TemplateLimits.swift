@@ -53,14 +53,16 @@ final class Budget {
     /// Checks the size of a string being built, without counting it yet.
     func checkSize(_ bytes: Int) throws {
         if bytes > limits.maxValueSize {
-            throw TemplateError.limit("maxValueSize", "a string of \(bytes) bytes is longer than \(limits.maxValueSize)")
+            throw TemplateError.limit("maxValueSize", "a string of \(bytes) bytes is longer than "
+                                      + "\(limits.maxValueSize)")
         }
     }
 
     /// Counts a string of `bytes` UTF-8 bytes that an operation builds, and checks its size.
     func built(_ bytes: Int) throws {
         if bytes > limits.maxValueSize {
-            throw TemplateError.limit("maxValueSize", "a string of \(bytes) bytes is longer than \(limits.maxValueSize)")
+            throw TemplateError.limit("maxValueSize", "a string of \(bytes) bytes is longer than "
+                                      + "\(limits.maxValueSize)")
         }
         builtBytes += bytes
         if builtBytes > limits.maxBuiltBytes {
@@ -71,7 +73,8 @@ final class Budget {
     /// Checks the length of a list that an operation builds.
     func listSize(_ count: Int) throws {
         if count > limits.maxValueSize {
-            throw TemplateError.limit("maxValueSize", "a list of \(count) elements is longer than \(limits.maxValueSize)")
+            throw TemplateError.limit("maxValueSize", "a list of \(count) elements is longer than "
+                                      + "\(limits.maxValueSize)")
         }
         try walked(count)
     }
@@ -91,7 +94,8 @@ final class Budget {
     func walked(_ n: Int) throws {
         builtBytes += n * 8
         if builtBytes > limits.maxBuiltBytes {
-            throw TemplateError.limit("maxBuiltBytes", "the values built and checked passed \(limits.maxBuiltBytes) bytes")
+            throw TemplateError.limit("maxBuiltBytes", "the values built and checked passed "
+                                      + "\(limits.maxBuiltBytes) bytes")
         }
     }
 

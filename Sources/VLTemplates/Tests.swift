@@ -24,7 +24,8 @@ enum Tests {
             return Operators.equal(r, .int(name == "even" ? 0 : 1))
         case "lower", "upper":
             let cased = try v.text(r.budget).unicodeScalars.filter(\.properties.isCased)
-            return !cased.isEmpty && cased.allSatisfy { name == "lower" ? $0.properties.isLowercase : $0.properties.isUppercase }
+            let lower = name == "lower"
+            return !cased.isEmpty && cased.allSatisfy { lower ? $0.properties.isLowercase : $0.properties.isUppercase }
         case "filter": return Filters.names.contains(args.get(0, "value")?.name ?? "")
         case "test": return names.contains(args.get(0, "value")?.name ?? "")
         default: throw TemplateError("no test named '\(name)'")
@@ -67,7 +68,9 @@ enum Tests {
             ">": .greater, "ge": .greaterEqual, ">=": .greaterEqual,
         ]
         guard let op = ops[name] else { return nil }
-        guard let other = args.get(0, "other") else { throw TemplateError("test '\(name)' needs a value to compare with") }
+        guard let other = args.get(0, "other") else {
+            throw TemplateError("test '\(name)' needs a value to compare with")
+        }
         return try Operators.compare(op, v, other)
     }
 

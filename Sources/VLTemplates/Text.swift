@@ -180,7 +180,8 @@ enum Text {
     /// Python's `str.capitalize()`.
     static func capitalize(_ s: String) -> String {
         guard let first = s.unicodeScalars.first else { return s }
-        return first.properties.titlecaseMapping + String(String.UnicodeScalarView(s.unicodeScalars.dropFirst())).lowercased()
+        let rest = String(String.UnicodeScalarView(s.unicodeScalars.dropFirst()))
+        return first.properties.titlecaseMapping + rest.lowercased()
     }
 
     /// jinja's `title` filter: each word (after whitespace, `-`, `(`, `{`, `[` or `<`) capitalized.

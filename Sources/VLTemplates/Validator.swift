@@ -39,7 +39,9 @@ struct Validator {
         switch e.kind {
         case .filter(_, let name, _): if !soft { try known(filter: name, line: e.line) }
         case .test(_, let name, _, _):
-            if !soft, !Tests.names.contains(name) { throw TemplateError.syntax("no test named '\(name)'", line: e.line) }
+            if !soft, !Tests.names.contains(name) {
+                throw TemplateError.syntax("no test named '\(name)'", line: e.line)
+            }
         case .conditional: isSoft = true
         default: break
         }

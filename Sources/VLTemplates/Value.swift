@@ -81,7 +81,8 @@ enum Value {
             namespaces += 1
             return 1 + deepest(ns.attributes.values)
         case .loop(let info): return 1 + deepest(info.items)
-        case .callable(.method(let box, _)): return box.value.nesting(cap: cap, visits: &visits, namespaces: &namespaces)
+        case .callable(.method(let box, _)):
+            return box.value.nesting(cap: cap, visits: &visits, namespaces: &namespaces)
         default: return 0
         }
     }
@@ -199,9 +200,11 @@ struct LoopInfo {
         case "depth": return .int(depth0 + 1)
         case "depth0": return .int(depth0)
         case "previtem":
-            return index0 > 0 ? items[index0 - 1] : .undefined(Undefined(name: "previtem", hint: "there is no previous item"))
+            let none = Value.undefined(Undefined(name: "previtem", hint: "there is no previous item"))
+            return index0 > 0 ? items[index0 - 1] : none
         case "nextitem":
-            return index0 + 1 < n ? items[index0 + 1] : .undefined(Undefined(name: "nextitem", hint: "there is no next item"))
+            let none = Value.undefined(Undefined(name: "nextitem", hint: "there is no next item"))
+            return index0 + 1 < n ? items[index0 + 1] : none
         case "cycle": return .callable(.loopCycle(index0))
         default: return nil
         }

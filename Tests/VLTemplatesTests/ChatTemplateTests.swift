@@ -15,7 +15,8 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testUnsupportedAndBrokenConstructsAreNamed() {
-        XCTAssertTrue(message { try ChatTemplate("{% call m() %}x{% endcall %}") }.contains("{% call %} is not supported"))
+        XCTAssertTrue(message { try ChatTemplate("{% call m() %}x{% endcall %}") }
+            .contains("{% call %} is not supported"))
         XCTAssertTrue(message { try ChatTemplate("{{ x | wordwrap(3) }}") }.contains("no filter named 'wordwrap'"))
         XCTAssertTrue(message { try ChatTemplate("{% if x %}unclosed") }.contains("'endif'"))
         XCTAssertTrue(message { try ChatTemplate("{{ 'a' ") }.contains("unexpected end of template"))
@@ -38,7 +39,8 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testRaiseExceptionCarriesTheTemplatesMessage() {
-        XCTAssertThrowsError(try ChatTemplate("{{ raise_exception('Roles must alternate, got ' ~ n) }}").render(["n": .int(2)])) {
+        let t = "{{ raise_exception('Roles must alternate, got ' ~ n) }}"
+        XCTAssertThrowsError(try ChatTemplate(t).render(["n": .int(2)])) {
             let e = $0 as? TemplateError
             XCTAssertEqual(e?.kind, .raised)
             XCTAssertEqual(e?.message, "Roles must alternate, got 2")
@@ -67,8 +69,8 @@ final class ChatTemplateTests: XCTestCase {
         let t = try ChatTemplate("{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%-d %B %Y %H:%M:%S %A') }}")
         XCTAssertEqual(try t.render([:], clock: .fixed(date)), "07 Mar 2025|7 March 2025 09:05:03 Friday")
         let tokyo = TimeZone(identifier: "Asia/Tokyo") ?? .current
-        XCTAssertEqual(try ChatTemplate("{{ strftime_now('%H %z') }}").render([:], clock: .fixed(date, timeZone: tokyo)),
-                       "18 +0900")
+        let zoned = try ChatTemplate("{{ strftime_now('%H %z') }}")
+        XCTAssertEqual(try zoned.render([:], clock: .fixed(date, timeZone: tokyo)), "18 +0900")
     }
 
     func testJSONTextKeepsKeyOrder() throws {
@@ -106,7 +108,8 @@ final class ChatTemplateTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         XCTAssertNil(try ChatTemplate.source(in: dir))
-        let config = #"{"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]}"#
+        let config = #"{"chat_template": [{"name": "tool_use", "template": "T"}, "#
+            + #"{"name": "default", "template": "D"}]}"#
         try Data(config.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
         XCTAssertEqual(try ChatTemplate.source(in: dir), "D")
         try Data(#"{"chat_template": "J"}"#.utf8).write(to: dir.appendingPathComponent("chat_template.json"))

@@ -27,7 +27,8 @@ struct TemplateFixtures {
     static func load() throws -> TemplateFixtures {
         let data = try Data(contentsOf: directory.appendingPathComponent("chat_templates.json"))
         guard case .dict(let root, _) = try TemplateValue(parsingJSON: String(decoding: data, as: UTF8.self)),
-              case .dict(let templateList, _)? = root["templates"], case .dict(let conversations, _)? = root["conversations"],
+              case .dict(let templateList, _)? = root["templates"],
+              case .dict(let conversations, _)? = root["conversations"],
               case .list(let caseList)? = root["cases"], case .dict(let specials, _)? = root["special_tokens"],
               case .string(let now)? = root["strftime_now"] else { throw TemplateError("malformed fixture file") }
         var templates: [String: String] = [:]
@@ -78,7 +79,9 @@ struct TemplateSnippets {
         let data = try Data(contentsOf: TemplateFixtures.directory.appendingPathComponent("chat_templates.json"))
         guard case .dict(let root, _) = try TemplateValue(parsingJSON: String(decoding: data, as: UTF8.self)),
               case .dict(var variables, _)? = root["snippet_variables"], case .list(let list)? = root["snippets"],
-              case .dict(let specials, _)? = root["special_tokens"] else { throw TemplateError("malformed fixture file") }
+              case .dict(let specials, _)? = root["special_tokens"] else {
+            throw TemplateError("malformed fixture file")
+        }
         variables.merge(specials) { a, _ in a }
         variables["tools"] = TemplateValue.none
         variables["documents"] = TemplateValue.none
@@ -86,7 +89,8 @@ struct TemplateSnippets {
         let snippets = list.compactMap { entry -> Snippet? in
             guard case .dict(let s, _) = entry, case .string(let source)? = s["source"] else { return nil }
             func string(_ k: String) -> String? { if case .string(let x)? = s[k] { return x }; return nil }
-            return Snippet(source: source, text: string("text"), error: string("error"), raised: s["raised"] == .bool(true))
+            return Snippet(source: source, text: string("text"), error: string("error"),
+                           raised: s["raised"] == .bool(true))
         }
         return TemplateSnippets(variables: variables, snippets: snippets)
     }

@@ -109,10 +109,11 @@ final class FuzzTests: XCTestCase {
                 let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
                 source = String(decoding: bytes, as: UTF8.self)
             } else {
-                source = String(String.UnicodeScalarView((0..<length).compactMap { _ in alphabet.randomElement(using: &rng) }))
+                let scalars = (0..<length).compactMap { _ in alphabet.randomElement(using: &rng) }
+                source = String(String.UnicodeScalarView(scalars))
             }
-            XCTAssertTrue(survives(source, ["messages": .list([.object([("role", .string("user"))])])], .default, clock),
-                          source)
+            let messages = TemplateValue.list([.object([("role", .string("user"))])])
+            XCTAssertTrue(survives(source, ["messages": messages], .default, clock), source)
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 60)
     }

@@ -11,7 +11,8 @@ final class LimitTests: XCTestCase {
     @discardableResult
     func assertFails(_ source: String, _ kind: TemplateError.Kind, line: Int? = 1, contains text: String? = nil,
                      limits: TemplateLimits = .default, variables: [String: TemplateValue] = [:],
-                     within seconds: Double = 3, file: StaticString = #filePath, lineNumber: UInt = #line) -> TemplateError? {
+                     within seconds: Double = 3, file: StaticString = #filePath,
+                     lineNumber: UInt = #line) -> TemplateError? {
         let start = Date()
         var caught: TemplateError?
         do {
@@ -40,8 +41,10 @@ final class LimitTests: XCTestCase {
     // MARK: - Loop iterations and macro calls
 
     func testHugeRangeIsRefusedBeforeAllocating() {
-        assertFails("{% for i in range(100000000) %}x{% endfor %}", .render, contains: "MAX_RANGE (100000)", within: 0.5)
-        assertFails("{{ range(-9223372036854775807 - 1, 9223372036854775807) | length }}", .render, contains: "Range too big")
+        assertFails("{% for i in range(100000000) %}x{% endfor %}", .render, contains: "MAX_RANGE (100000)",
+                    within: 0.5)
+        assertFails("{{ range(-9223372036854775807 - 1, 9223372036854775807) | length }}", .render,
+                    contains: "Range too big")
     }
 
     func testNestedLoopsStopAtTheStepLimit() {
@@ -49,8 +52,8 @@ final class LimitTests: XCTestCase {
         assertFails(source, .limit("maxSteps"), line: 2, within: 5)
         assertFails("{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}", .limit("maxSteps"),
                     limits: TemplateLimits(maxSteps: 5000))
-        XCTAssertNoThrow(try ChatTemplate("{% for i in range(100) %}{% endfor %}", limits: TemplateLimits(maxSteps: 200))
-            .render([:]))
+        let hundred = "{% for i in range(100) %}{% endfor %}"
+        XCTAssertNoThrow(try ChatTemplate(hundred, limits: TemplateLimits(maxSteps: 200)).render([:]))
     }
 
     func testExponentialMacroCallsStopAtTheStepLimit() {
@@ -59,8 +62,8 @@ final class LimitTests: XCTestCase {
     }
 
     func testFiltersWalkingBigListsCountSteps() {
-        let source = "{% set l = [1] * 1000000 %}{% for i in range(1000) %}{{ l | length }}{{ l | select | list | length }}"
-            + "{% endfor %}"
+        let source = "{% set l = [1] * 1000000 %}{% for i in range(1000) %}{{ l | length }}"
+            + "{{ l | select | list | length }}{% endfor %}"
         assertFails(source, .limit("maxSteps"), within: 10)
     }
 
@@ -69,8 +72,8 @@ final class LimitTests: XCTestCase {
     func testOutputStopsAtItsLimit() {
         assertFails("{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}", .limit("maxOutputBytes"))
         assertFails("hello {{ 'world' }}!", .limit("maxOutputBytes"), limits: TemplateLimits(maxOutputBytes: 8))
-        assertFails("{% macro m() %}{{ 'x' * 1000 }}{% endmacro %}{% for i in range(10000) %}{% set y = m() %}{% endfor %}",
-                    .limit("maxOutputBytes"))
+        assertFails("{% macro m() %}{{ 'x' * 1000 }}{% endmacro %}"
+                    + "{% for i in range(10000) %}{% set y = m() %}{% endfor %}", .limit("maxOutputBytes"))
     }
 
     // MARK: - Nesting
@@ -78,8 +81,8 @@ final class LimitTests: XCTestCase {
     func testDeepParenthesesAreAnErrorNotAStackOverflow() {
         for (open, close) in [("(", ")"), ("[", "]"), ("{'a': ", "}"), ("not ", ""), ("-", ""), ("x if (", ")"),
                               ("f(", ")"), ("x[", "]"), ("[1, ", "]")] {
-            let source = "{{ " + String(repeating: open, count: 100_000) + "1" + String(repeating: close, count: 100_000)
-                + " }}"
+            let source = "{{ " + String(repeating: open, count: 100_000) + "1"
+                + String(repeating: close, count: 100_000) + " }}"
             assertFails(source, .limit("maxDepth"), contains: "nested more than")
         }
         // Unbalanced: the lexer finds no end of the tag (jinja's does not either).
@@ -92,7 +95,8 @@ final class LimitTests: XCTestCase {
         assertFails("{{ x" + String(repeating: ".a", count: 100_000) + " }}", .limit("maxDepth"))
         assertFails("{{ x" + String(repeating: "[0]", count: 100_000) + " }}", .limit("maxDepth"))
         // A comparison chain is one node with many operands, as in jinja: it renders.
-        XCTAssertEqual(try ChatTemplate("{{ 1" + String(repeating: " <= 1", count: 100_000) + " }}").render([:]), "True")
+        let chain = "{{ 1" + String(repeating: " <= 1", count: 100_000) + " }}"
+        XCTAssertEqual(try ChatTemplate(chain).render([:]), "True")
     }
 
     func testDeepBlocksAreBounded() {
@@ -112,7 +116,8 @@ final class LimitTests: XCTestCase {
         assertFails("{% set ns = namespace(x=[]) %}\n{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}"
                     + "{{ ns.x }}", .limit("maxDepth"), line: 2)
         assertFails(String(repeating: "{% set x = [[x]] %}", count: 20_000) + "{{ x }}", .limit("maxDepth"))
-        assertFails("{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns }}", .render, contains: "cannot hold a namespace")
+        assertFails("{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns }}", .render,
+                    contains: "cannot hold a namespace")
         var deep = TemplateValue.list([])
         for _ in 0..<5_000 { deep = .list([deep]) }
         assertFails("{{ x }}", .limit("maxDepth"), line: nil, variables: ["x": deep])
@@ -143,8 +148,8 @@ final class LimitTests: XCTestCase {
         assertFails("{% set s = 'x' * 4000000 %}{% for i in range(100000) %}{% set t = s ~ i %}{% endfor %}",
                     .limit("maxBuiltBytes"))
         let small = TemplateLimits(maxValueSize: 1 << 20, maxBuiltBytes: 32 << 20)
-        assertFails("{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set t = s.replace('x', 'y') %}{% endfor %}",
-                    .limit("maxBuiltBytes"), limits: small, within: 10)
+        assertFails("{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set t = s.replace('x', 'y') %}"
+                    + "{% endfor %}", .limit("maxBuiltBytes"), limits: small, within: 10)
     }
 
     func testPrintingAHugeSharedListIsBounded() {
@@ -189,14 +194,20 @@ final class LimitTests: XCTestCase {
         let source = "{% set xs = [1, 2, 3] %}{{ xs[-9223372036854775807 - 1] }}|{{ xs[9223372036854775807] }}|"
             + "{{ xs[-9223372036854775807 - 1:9223372036854775807:9223372036854775807] }}|"
             + "{{ xs[::-9223372036854775807 - 1] }}|{{ 'abc'[-9223372036854775807 - 1:] }}|"
-            + "{{ range(0, 10, -9223372036854775807 - 1) | list }}"
-        XCTAssertEqual(try ChatTemplate(source).render([:]), "||[1]|[3]|abc|[]")
+            + "{{ range(0, 10, -9223372036854775807 - 1) | list }}|{{ xs | batch(9223372036854775807) | list }}|"
+            + "{{ xs | slice(3) | list }}"
+        XCTAssertEqual(try ChatTemplate(source).render([:]), "||[1]|[3]|abc|[]|[[1, 2, 3]]|[[1], [2], [3]]")
+        assertFails("{{ 'ab'.center(9223372036854775807) }}", .limit("maxValueSize"))
+        assertFails("{{ 'ab' | center(9223372036854775807) }}", .limit("maxValueSize"))
+        assertFails("{{ [1] | batch(9223372036854775807, 0) | list }}", .limit("maxValueSize"))
+        assertFails("{{ [1] | slice(9223372036854775807) | list }}", .limit("maxValueSize"))
     }
 
     // MARK: - Source
 
     func testSourceSizeIsBounded() {
-        XCTAssertThrowsError(try ChatTemplate(String(repeating: "x", count: 200), limits: TemplateLimits(maxSourceBytes: 100))) {
+        let long = String(repeating: "x", count: 200)
+        XCTAssertThrowsError(try ChatTemplate(long, limits: TemplateLimits(maxSourceBytes: 100))) {
             XCTAssertEqual(($0 as? TemplateError)?.kind, .limit("maxSourceBytes"))
         }
     }

@@ -14,9 +14,13 @@ final class SnippetParityTests: XCTestCase {
             do {
                 let text = try ChatTemplate(s.source).render(fixtures.variables, clock: clock)
                 if let expected = s.text {
-                    if text != expected { failures.append("\(s.source)\n  rendered \(text.debugDescription)\n  expected \(expected.debugDescription)") }
+                    if text != expected {
+                        failures.append("\(s.source)\n  rendered \(text.debugDescription)\n  expected "
+                                        + expected.debugDescription)
+                    }
                 } else {
-                    failures.append("\(s.source)\n  rendered \(text.debugDescription), transformers failed: \(s.error ?? "")")
+                    failures.append("\(s.source)\n  rendered \(text.debugDescription), transformers failed: "
+                                    + (s.error ?? ""))
                 }
             } catch let e as TemplateError {
                 if let expected = s.text {

@@ -14,7 +14,8 @@ final class TransformersParityTests: XCTestCase {
         var failures: [String] = []
         for c in fixtures.cases {
             guard let template = parsed[c.template] else { failures.append("\(c.template): no template"); continue }
-            let what = "\(c.template) / \(c.conversation) / add_generation_prompt=\(c.variables["add_generation_prompt"]!)"
+            let add = c.variables["add_generation_prompt"] == .bool(true)
+            let what = "\(c.template) / \(c.conversation) / add_generation_prompt=\(add)"
             do {
                 let text = try template.render(c.variables, clock: fixtures.clock)
                 if let expected = c.text {
