@@ -27,12 +27,20 @@ public struct ChatTemplate: Sendable {
     }
 
     /// Renders with `messages`, `add_generation_prompt`, `bos_token`, `tools`… in `variables`;
-    /// `strftime_now` reads `clock`.
+    /// `strftime_now` reads `clock`. As `apply_chat_template` does, `tools` and `documents` are
+    /// none and `add_generation_prompt` is false unless given (templates test `tools is not none`).
     public func render(_ variables: [String: TemplateValue], clock: TemplateClock = .system) throws -> String {
-        let renderer = try Renderer(variables: variables, limits: limits, clock: clock)
+        var all = variables
+        for (name, value) in ChatTemplate.defaults where all[name] == nil { all[name] = value }
+        let renderer = try Renderer(variables: all, limits: limits, clock: clock)
         _ = try renderer.run(program.nodes)
         return renderer.buffers[0]
     }
+
+    /// What transformers' `render_jinja_template` always passes.
+    static let defaults: [String: TemplateValue] = [
+        "tools": .none, "documents": .none, "add_generation_prompt": .bool(false),
+    ]
 
     /// Finds a model directory's template: `chat_template.jinja`, `chat_template.json` or the
     /// `chat_template` of `tokenizer_config.json` (nil when there is none).

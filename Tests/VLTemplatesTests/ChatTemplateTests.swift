@@ -93,6 +93,13 @@ final class ChatTemplateTests: XCTestCase {
         XCTAssertEqual(TemplateValue.list([.int(1), .string("a"), .none]).text, "[1, 'a', None]")
     }
 
+    func testToolsAndDocumentsAreNoneUnlessGivenAsInTransformers() throws {
+        let t = try ChatTemplate("{{ tools is defined }}{{ tools is none }}{{ documents is none }}"
+                                 + "{{ add_generation_prompt }}")
+        XCTAssertEqual(try t.render([:]), "TrueTrueTrueFalse")
+        XCTAssertEqual(try t.render(["tools": .list([]), "add_generation_prompt": .bool(true)]), "TrueFalseTrueTrue")
+    }
+
     func testOneTemplateRendersFromManyThreads() throws {
         let t = try ChatTemplate("{% for m in messages %}<{{ m }}>{% endfor %}")
         let variables: [String: TemplateValue] = ["messages": .list((0..<50).map { .int($0) })]
