@@ -119,6 +119,7 @@ struct JSONReader {
     private mutating func object() throws -> TemplateValue {
         i += 1
         var pairs: [(String, TemplateValue)] = []
+        var index: [String: Int] = [:]
         skipSpace()
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
         while true {
@@ -129,8 +130,12 @@ struct JSONReader {
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
             let v = try value()
-            pairs.removeAll { $0.0 == key }  // the last of repeated keys wins, as in Python
-            pairs.append((key, v))
+            if let at = index[key] {
+                pairs[at].1 = v  // a repeated key keeps its place and takes the last value, as in Python
+            } else {
+                index[key] = pairs.count
+                pairs.append((key, v))
+            }
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end") }
             i += 1

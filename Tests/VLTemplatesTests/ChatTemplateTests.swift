@@ -78,6 +78,8 @@ final class ChatTemplateTests: XCTestCase {
         XCTAssertEqual(try ChatTemplate("{{ v | tojson }}|{{ v.a.keys() | list }}").render(["v": v]),
                        #"{"b": 1, "a": {"d": [true, null, 2.5, "é\n"], "c": -3}}|['d', 'c']"#)
         XCTAssertThrowsError(try TemplateValue(parsingJSON: "[1, 2"))
+        let repeated = try TemplateValue(parsingJSON: #"{"a": 1, "b": 2, "a": 3}"#)
+        XCTAssertEqual(try ChatTemplate("{{ v | tojson }}").render(["v": repeated]), #"{"a": 3, "b": 2}"#)
     }
 
     func testPipelineStyleMessages() throws {
