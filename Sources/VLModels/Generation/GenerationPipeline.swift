@@ -3,6 +3,7 @@ import VLFiles
 import VLImaging
 import VLIO
 import VLNN
+import VLTemplates
 import VLTensor
 import VLTokenizers
 
