@@ -157,8 +157,7 @@ extension TrainingData {
             let texts = rows.map { i -> String in
                 let s = samples[i]
                 guard !captioned, !s.questions.isEmpty else { return s.caption }
-                let qa = s.questions[rng.nextInt(s.questions.count)]
-                return "\(qa.question) \(qa.answer)"
+                return FlamingoPretraining.questionAndAnswer(s.questions[rng.nextInt(s.questions.count)])
             }
             return ImageDocument(images: rows, text: texts.map { InterleavedDocument.imageMarker + $0 + InterleavedDocument.endOfChunk }.joined())
         }

@@ -34,7 +34,7 @@ public struct Demo {
 
     /// What the alignment stages start from: the world, a pre-trained CLIP and language model.
     public struct Pretrained {
-        public let train: WorldData
+        public let train: TrainingData
         public let test: WorldData
         public let novel: [WorldSample]
         public let processor: ImageProcessor
@@ -49,10 +49,10 @@ public struct Demo {
         GlobalRandom.seed(options.seed)
         let world = World()
         let processor = CLIPPretraining.worldProcessor(imageSize: world.imageSize)
-        let train = WorldData(world.samples(.train, count: options.trainScenes, seed: options.seed), processor: processor)
+        let train = TrainingData.world(world.samples(.train, count: options.trainScenes, seed: options.seed), seed: options.seed)
         let test = WorldData(world.samples(.test, count: options.testScenes, seed: options.seed), processor: processor)
         let novel = world.samples(.compositional, count: options.testScenes / 2, seed: options.seed)
-        log("world: \(train.samples.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs")
+        log("world: \(train.scenes.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs")
 
         // CLIP from scratch on captions, and a small LLaMA on the world's text.
         let clipDir = outputDirectory.appendingPathComponent("clip")
@@ -130,10 +130,7 @@ public struct Demo {
             GlobalRandom.seed(options.seed &+ 17)
             let variant = try ConnectorVariant.make(family, visionWidth: vision.featureSize, featureTokens: features.shape[1],
                                                     languageModel: p.languageModel, imageTokenId: imageToken)
-            let examples = p.train.samples.indices.flatMap { i in
-                [variant.example(tokenizer, question: WorldEvaluation.captionRequest, answer: p.train.samples[i].caption, image: i)]
-                    + p.train.samples[i].questions.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: i) }
-            }
+            let examples = p.train.turns.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: $0.image) }
             let started = Date()
             let trainer = Trainer(model: variant.model, settings: options.connectors)
             trainer.onStep = { onStep(family.rawValue, options.connectors, $0) }
@@ -167,8 +164,8 @@ public struct Demo {
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
         let (vision, features, testFeatures) = try visionFeatures(p)
         let steps = options.connectors
-        let examples = p.train.samples.indices.flatMap { i in
-            p.train.samples[i].questions.map {
+        let examples = p.train.scenes.indices.flatMap { i in
+            p.train.scenes[i].questions.map {
                 LlavaAlignment.example(tokenizer, question: $0.question, answer: $0.answer, image: i, imageTokenId: imageToken,
                                        imageTokens: features.shape[1])
             }
@@ -215,7 +212,8 @@ public struct Demo {
     private func visionFeatures(_ p: Pretrained) throws -> (vision: CLIPVisionModel, train: Tensor, test: Tensor) {
         let vision = try CLIPVisionModel(p.clip.config.vision, selection: RecipeRunner.worldFeatureSelection)
         try vision.load(stateDict: p.clip.vision_model.stateDict().mapKeys { "vision_model." + $0 })
-        return noGrad { (vision, vision.features(p.train.pixels), vision.features(p.test.pixels)) }
+        let train = try p.train.images.encoded(processor: p.processor) { vision.features($0) }
+        return noGrad { (vision, train, vision.features(p.test.pixels)) }
     }
 
     /// Greedy answers of `variant` to every test question; `progress` gets the scenes done.
