@@ -16,6 +16,9 @@ public struct RecipeRunner {
     /// Continue from the newest checkpoint under `<output>/checkpoints` when there is one.
     public var resume = false
     public var log: (String) -> Void = { _ in }
+    /// Every trainer a stage makes, with the stage's name, before it trains (the demo reads their
+    /// loss curves and trainable parameters).
+    public var onTrainer: (String, Trainer) -> Void = { _, _ in }
     /// Test scenes the recipes that evaluate (albef, mplug-owl-stage2) score on.
     public var evaluationScenes = 500
 
@@ -110,6 +113,7 @@ public struct RecipeRunner {
                      checkpoints folder: String = "checkpoints") throws -> Trainer {
         let trainer = Trainer(model: model, settings: settings)
         trainer.onStep = { try onStep(name, settings, $0) }
+        onTrainer(name, trainer)
         if settings.checkpointEvery > 0 {
             let checkpoints = output.appendingPathComponent(folder)
             trainer.checkpointDirectory = checkpoints
