@@ -90,6 +90,26 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         XCTAssertLessThan(worst, 0.01, "files \(files.losses), world \(world.losses)")
     }
 
+    func testFlamingoTrainsTheSameOnTheWorldsDocumentsWrittenAsAnInterleavedFile() throws {
+        try writeTinyModels()
+        let data = try writeWorld()
+        // The world's documents in the interleaved format, their images those `vlkit data synth` wrote.
+        let samples = World().samples(.train, count: Self.scenes, seed: 0)
+        let lines = try TrainingData.world(samples).documents.map { d -> String in
+            let record: [String: Any] = ["images": d.images.map { "images/\(samples[$0].id).png" }, "text": d.text]
+            return String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self)
+        }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: data.appendingPathComponent("interleaved.jsonl"))
+        let common = #""recipe": "flamingo", "vision": "clip", "language_model": "lm", "evaluation": {"test_scenes": 1, "shots": [0]}, "# + tiny
+        let world = try train(recipe("{\(common), \"output\": \"w\", \"world\": {\"train_scenes\": \(Self.scenes)}}"))
+        let files = try train(recipe("{\(common), \"output\": \"f\", \"data\": {\"interleaved\": \"data/interleaved.jsonl\", \"strict\": true}}"))
+        let worst = maxRelativeDifference(files.losses, world.losses)
+        print("flamingo, interleaved.jsonl against the world: max relative loss difference \(worst) over \(world.losses)")
+        XCTAssertEqual(files.losses.count, 6)
+        XCTAssertLessThan(worst, 0.01, "files \(files.losses), world \(world.losses)")
+        XCTAssertTrue(files.log.contains { $0.contains("not scored on the built-in world's test split") }, "\(files.log)")
+    }
+
     func testAHeldOutFileIsMeasuredEveryValidationEverySteps() throws {
         try writeTinyModels()
         try writeWorld()
