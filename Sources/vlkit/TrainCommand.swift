@@ -7,10 +7,12 @@ import VLTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Run a training recipe (JSON or YAML) on the built-in world.",
+        abstract: "Run a training recipe (JSON or YAML) on the built-in world or on dataset files.",
         discussion: """
-            Recipes: \(Recipe.Kind.allCases.map(\.rawValue).joined(separator: ", ")). Ready ones are in recipes/; \
-            paths in a recipe are relative to its file. The trained model is a Hugging Face directory at the \
+            Recipes: \(RecipeRegistry.names.joined(separator: ", ")). Ready ones are in recipes/; \
+            paths in a recipe are relative to its file. Without "data" a recipe trains on the built-in world; \
+            with e.g. --set data.llava_json=DIR/llava.json (or data.captions, data.interleaved; data.images, \
+            data.validation, data.strict) on that file. The trained model is a Hugging Face directory at the \
             recipe's "output"; checkpoints go to <output>/checkpoints when training.checkpoint_every > 0.
             """)
 
@@ -37,11 +39,13 @@ struct TrainCommand: ParsableCommand {
             bar?.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss))] + validation
                 + [("lr", String(format: "%.1e", record.learningRate))])
             if record.step == settings.steps { bar?.finish() }
-            try log?.write(["stage": .string(stage), "step": .int(record.step), "loss": .double(Double(record.loss)),
-                            "lr": .double(Double(record.learningRate)), "samples_per_second": .double(record.samplesPerSecond)])
+            var line: [(key: String, value: MetricValue)] = [("stage", .string(stage)), ("step", .int(record.step)), ("loss", .double(Double(record.loss)))]
+            if let v = record.validationLoss { line.append(("validation_loss", .double(Double(v)))) }
+            line += [("lr", .double(Double(record.learningRate))), ("samples_per_second", .double(record.samplesPerSecond))]
+            try log?.write(line)
         }
         try runner.run(recipe)
-        print("trained \(recipe.recipe.rawValue): \(recipe.output)")
+        print("trained \(recipe.recipe): \(recipe.output)")
     }
 }
 

@@ -58,7 +58,8 @@ final class ALBEFRecipeTests: XCTestCase {
                                                unmaskable: [tokenizer.padTokenId, tokenizer.clsTokenId], rng: &rng)
         pretraining.momentum = objective.momentum
         let trainer = Trainer(model: albef, settings: TrainingSettings(steps: 60, batchSize: 16, learningRate: 2e-3, warmupSteps: 5))
-        try ALBEFRecipe.train(pretraining, pixels: data.pixels, captions: data.captions, tokenizer: tokenizer, objective: objective, trainer: trainer)
+        try ALBEFRecipe.train(pretraining, data: .world(data.samples), processor: CLIPPretraining.worldProcessor(imageSize: 32), tokenizer: tokenizer,
+                              objective: objective, trainer: trainer)
         let e = ALBEFEvaluation.encode(albef, tokenizer: tokenizer, pixels: data.pixels, texts: data.captions)
         let recall = RetrievalRecall(similarity: e.similarity, imageOfText: Array(data.samples.indices)).textToImage[5]!
         XCTAssertGreaterThan(recall, 3 * 5 / Double(data.samples.count), "text→image R@5 over \(data.samples.count) pairs")
@@ -85,11 +86,11 @@ final class ALBEFRecipeTests: XCTestCase {
         var logged: [String] = []
         runner.log = { logged.append($0) }
         let processor = CLIPPretraining.worldProcessor(imageSize: 64)
-        let train = WorldData(World().samples(.train, count: 32), processor: processor)
+        let train = TrainingData.world(World().samples(.train, count: 32))
         let settings = TrainingSettings(steps: 3, batchSize: 8, learningRate: 1e-3, warmupSteps: 0)
         let (albef, tokenizer, scores) = try runner.trainALBEF(on: train, processor: processor, settings: settings, output: directory)
         XCTAssertTrue(logged.contains { $0.hasPrefix("albef: retrieval over") }, "\(logged)")
-        XCTAssertEqual(scores.zeroShotChance, 1 / Double(WorldEvaluation.objectLabels.count))
+        XCTAssertEqual(scores?.zeroShotChance, 1 / Double(WorldEvaluation.objectLabels.count))
         for file in ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "preprocessor_config.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path), file)
         }

@@ -29,7 +29,7 @@ final class Blip2RecipeTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(a, b)
         XCTAssertEqual(b.training.steps, 9)
         XCTAssertEqual(b.model, directory.appendingPathComponent("s1").path)
-        XCTAssertEqual(try Recipe(contentsOf: file("r.yml", "recipe: clip\noutput: o\n")).recipe, .clip)
+        XCTAssertEqual(try Recipe(contentsOf: file("r.yml", "recipe: clip\noutput: o\n")).recipe, "clip")
     }
 
     func testBadYAMLIsNamedWithItsFileAndLine() throws {
@@ -134,7 +134,7 @@ final class Blip2RecipeTests: TemporaryDirectoryTestCase {
     func testStage1LossFallsWithTraining() throws {
         let world = World()
         let processor = CLIPPretraining.worldProcessor(imageSize: world.imageSize)
-        let train = WorldData(world.samples(.train, count: 64), processor: processor)
+        let train = TrainingData.world(world.samples(.train, count: 64))
         GlobalRandom.seed(3)
         try WorldTokenizers.writeBertTokenizer(to: directory, maxLength: 32)
         let tokenizer = try WordPieceTokenizer(directory: directory)
@@ -142,7 +142,8 @@ final class Blip2RecipeTests: TemporaryDirectoryTestCase {
         let model = try Blip2Pretraining.assembleStage1(vision: vision, vocabSize: tokenizer.vocab.count)
         let trainer = Trainer(model: model, settings: TrainingSettings(steps: 30, batchSize: 8, learningRate: 1e-3, warmupSteps: 3))
         XCTAssertFalse(trainer.optimizer.parameters.contains { $0 === vision.embeddings.patch_embedding.weight })
-        try Blip2Pretraining.trainStage1(model, features: Blip2Pretraining.visionFeatures(vision, pixels: train.pixels), captions: train.captions,
+        let features = try train.images.encoded(processor: processor) { vision.features($0) }
+        try Blip2Pretraining.trainStage1(model, features: features, captions: train.captions,
                                          tokenizer: tokenizer, decoderTokenId: tokenizer.vocab["[DEC]"]!, trainer: trainer)
         let losses = trainer.history.map(\.loss)
         let first = losses.prefix(5).reduce(0, +) / 5, last = losses.suffix(5).reduce(0, +) / 5

@@ -97,15 +97,14 @@ final class FlamingoRecipeTests: XCTestCase {
     func testTrainingMovesOnlyTheConnectorAndTheMediaTokenRows() throws {
         let (flamingo, tokenizer, _) = try makeFlamingo()
         let before = flamingo.stateDict().mapValues { $0.toArray() }
-        let samples = World(imageSize: 32).samples(.train, count: 8)
-        let pixels = CLIPPretraining.worldProcessor(imageSize: 32).batch(samples.map { $0.scene.render() })
-        let features = noGrad { flamingo.vision_encoder.features(pixels) }
+        let data = TrainingData.world(World(imageSize: 32).samples(.train, count: 8))
+        let features = try data.images.encoded(processor: CLIPPretraining.worldProcessor(imageSize: 32)) { flamingo.vision_encoder.features($0) }
         let tokens = [4, tokenizer.tokenId("<|endofchunk|>")!]
         let trainee = FlamingoTrainee(flamingo.model, tokenIds: tokens)
         let trainable = Set(trainee.namedParameters().filter { $0.1.isTrainable }.map(\.0).map { $0.split(separator: ".").prefix(2).joined(separator: ".") })
         XCTAssertEqual(trainable, ["flamingo.perceiver", "flamingo.gated_cross_attn_layers", "token_embeddings", "token_outputs"])
         let trainer = Trainer(model: trainee, settings: TrainingSettings(steps: 2, batchSize: 4, learningRate: 1e-2, warmupSteps: 0))
-        try FlamingoPretraining.train(trainee, samples: samples, features: features, tokenizer: tokenizer, mediaTokenId: 4, trainer: trainer)
+        try FlamingoPretraining.train(trainee, documents: data.documents, features: features, tokenizer: tokenizer, mediaTokenId: 4, trainer: trainer)
         trainee.mergeRows()
         let after = flamingo.stateDict().mapValues { $0.toArray() }
         for (name, values) in before where name.hasPrefix("vision_encoder.") { XCTAssertEqual(after[name], values, name) }

@@ -98,13 +98,14 @@ final class MPlugOwlRecipeTests: XCTestCase {
         let (clip, lm, tokenizer) = try writeTowers()
         try pretrainedLanguageModel(lm, tokenizer)
         let owl = try MPlugOwlRecipe.assemble(clip: clip, languageModel: lm, imageTokenId: 4, queries: 3)
-        let data = WorldData(World().samples(.train, count: 4), processor: CLIPPretraining.worldProcessor(imageSize: 64))
+        let data = TrainingData.world(World().samples(.train, count: 4))
+        let pixels = try data.images.table(processor: CLIPPretraining.worldProcessor(imageSize: 64))
         func snapshot(_ prefix: String) -> [[Float]] { owl.namedParameters().filter { $0.0.hasPrefix(prefix) }.map { $0.1.value.toArray() } }
         func train(_ stage: MPlugOwlRecipe.Stage, steps: Int) throws -> [Float] {
             MPlugOwlRecipe.prepare(owl, stage: stage)
             let trainer = Trainer(model: owl, settings: TrainingSettings(steps: steps, batchSize: 32, learningRate: 1e-2, warmupSteps: 0))
-            try MPlugOwlRecipe.train(owl, stage: stage, examples: MPlugOwlRecipe.examples(tokenizer, owl: owl, samples: data.samples, stage: stage),
-                                     pixels: data.pixels, padId: 3, trainer: trainer)
+            try MPlugOwlRecipe.train(owl, stage: stage, examples: MPlugOwlRecipe.examples(tokenizer, owl: owl, turns: MPlugOwlRecipe.turns(data, stage: stage)),
+                                     pixels: pixels, padId: 3, trainer: trainer)
             return trainer.history.map(\.loss)
         }
         let lmBefore = snapshot("language_model."), visionBefore = snapshot("vision_model."), queriesBefore = snapshot("query_tokens")

@@ -23,7 +23,7 @@ final class VPGTransRecipeTests: TemporaryDirectoryTestCase {
         let recipes = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("recipes")
         let ready = try Recipe(contentsOf: recipes.appendingPathComponent("vpgtrans.yaml"))
-        XCTAssertEqual(ready.recipe, .vpgtrans)
+        XCTAssertEqual(ready.recipe, "vpgtrans")
         XCTAssertEqual(ready.model.map { URL(fileURLWithPath: $0).standardized.lastPathComponent }, "llava-stage1")
         XCTAssertEqual(ready.languageModel.map { URL(fileURLWithPath: $0).standardized.lastPathComponent }, "language-model-wide")
         XCTAssertEqual(ready.vpgtrans?.compareScratch, true)

@@ -97,3 +97,41 @@ final class TrainCommandTests: XCTestCase {
         for key in ["steps", "scratch_loss", "scratch_vqa_accuracy", "transfer_vqa_accuracy"] { XCTAssertNotNil(result[key], key) }
     }
 }
+
+extension TrainCommandTests {
+    /// The ready recipe file, pointed at `vlkit data synth`'s llava.json with `--set`.
+    func testARecipeFileTrainsOnALLaVAFileNamedWithSet() throws {
+        let clip = try write("clip.json", #"{"recipe": "clip", "output": "clip"}"#)
+        let lm = try write("lm.json", #"{"recipe": "language-model", "output": "lm"}"#)
+        let s1 = try write("s1.json", #"{"recipe": "llava-stage1", "output": "s1", "vision": "clip", "language_model": "lm"}"#)
+        for recipe in [clip, lm, s1] { XCTAssertEqual(try train(recipe).status, 0) }
+        let data = folder.appendingPathComponent("synth").path
+        XCTAssertEqual(try vlkit(["data", "synth", "--out", data, "--count", "6"]).status, 0)
+        let ready = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("recipes/llava-stage2.json").path
+        let out = folder.appendingPathComponent("s2")
+        let args = ["train", ready, "--set", "data.llava_json=\(data)/llava.json", "--set", "training.steps=3", "--set", "training.batch_size=4",
+                    "--set", "training.warmup_steps=0", "--set", "training.checkpoint_every=0",
+                    "--set", "model=\(folder.appendingPathComponent("s1").path)", "--set", "output=\(out.path)"]
+        let r = try vlkit(args + ["--metrics", folder.appendingPathComponent("m.jsonl").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "trained llava-stage2: \(out.path)\n")
+        XCTAssertTrue(r.stderr.contains("training on \(data)/llava.json (6 conversations of 6 images)"), r.stderr)
+        for file in ["config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), file)
+        }
+        let lines = try String(contentsOf: folder.appendingPathComponent("m.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+
+        // Bad data paths: the field and the path in the one error line, nothing trained.
+        try assertFails(["train", ready, "--set", "data.llava_json=\(data)/missing.json"], saying: "\"data.llava_json\": \(data)/missing.json: no such file")
+        try assertFails(["train", ready, "--set", "data.llava_json=\(data)/llava.json", "--set", "data.images=\(data)/nope"],
+                        saying: "\"data.images\": \(data)/nope: no such folder")
+        try assertFails(["train", ready, "--set", "data.llava_json=\(data)/captions.jsonl"],
+                        saying: "\"data.llava_json\": \(data)/captions.jsonl holds image–caption JSONL, not LLaVA conversation JSON")
+        try assertFails(["train", ready, "--set", "data.llava=\(data)/llava.json"], saying: "\"data.llava\" is not a recipe field")
+        let clipReady = ready.replacingOccurrences(of: "llava-stage2.json", with: "clip.json")
+        try assertFails(["train", clipReady, "--set", "data.llava_json=\(data)/llava.json"],
+                        saying: "\"data.llava_json\": clip does not train on LLaVA conversation JSON")
+    }
+}

@@ -22,6 +22,17 @@ public struct BatchOrder: Sendable {
         return order
     }
 
+    /// Batches in one epoch.
+    public var batchesPerEpoch: Int { dropLast ? count / batchSize : (count + batchSize - 1) / batchSize }
+
+    /// Batch `index` counted across epochs: batch `index % batchesPerEpoch` of epoch `index / batchesPerEpoch`.
+    public func batch(_ index: Int) -> [Int] {
+        let perEpoch = batchesPerEpoch
+        precondition(perEpoch > 0, "a batch order of \(count) entries in batches of \(batchSize) has no batch")
+        let order = permutation(epoch: index / perEpoch), start = (index % perEpoch) * batchSize
+        return Array(order[start..<min(start + batchSize, count)])
+    }
+
     /// The batches of `epoch`, each a list of entry indices.
     public func batches(epoch: Int) -> [[Int]] {
         let order = permutation(epoch: epoch)

@@ -16,8 +16,8 @@ public struct Conversation: Equatable, Sendable {
 extension Dataset where Entry == Conversation {
     /// LLaVA conversation JSON: an array of `{"id", "image", "conversations": [{"from": "human",
     /// "value": "<image>\n…"}, {"from": "gpt", "value": "…"}, …]}`, human and gpt alternating.
-    public static func conversations(_ file: URL, options: LoadOptions = LoadOptions()) throws -> Dataset {
-        let folder = file.deletingLastPathComponent()
+    public static func conversations(_ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()) throws -> Dataset {
+        let folder = imageFolder ?? file.deletingLastPathComponent()
         let validation = EntryValidation<Conversation>(file: file, options: options, parse: { record in
             try Conversation(record, folder: folder)
         }, images: { $0.image.map { [$0] } ?? [] })

@@ -10,8 +10,8 @@ public struct VisualQuestion: Equatable, Sendable {
 
 extension Dataset where Entry == VisualQuestion {
     /// Questions from JSONL, one `{"image", "question", "answer", "type"}` a line (`type` optional).
-    public static func questions(_ file: URL, options: LoadOptions = LoadOptions()) throws -> Dataset {
-        let folder = file.deletingLastPathComponent()
+    public static func questions(_ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()) throws -> Dataset {
+        let folder = imageFolder ?? file.deletingLastPathComponent()
         let validation = EntryValidation<VisualQuestion>(file: file, options: options, parse: { record in
             VisualQuestion(image: try record.imagePath("image", in: folder), question: try record.string("question"),
                            answer: try record.string("answer"), type: record.has("type") ? try record.string("type") : nil)

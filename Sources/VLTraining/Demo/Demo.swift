@@ -34,7 +34,7 @@ public struct Demo {
 
     /// What the alignment stages start from: the world, a pre-trained CLIP and language model.
     public struct Pretrained {
-        public let train: WorldData
+        public let train: TrainingData
         public let test: WorldData
         public let novel: [WorldSample]
         public let processor: ImageProcessor
@@ -44,20 +44,59 @@ public struct Demo {
         public let llavaDirectory: URL
     }
 
-    /// Generates the world, pre-trains CLIP (evaluated into `result`) and the language model.
+    /// The recipe files the stages run, in `recipes/` of the working directory or of the source
+    /// tree this was built from.
+    public static func recipesFolder() throws -> URL {
+        let candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("recipes"),
+                          URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                              .deletingLastPathComponent().appendingPathComponent("recipes")]
+        guard let folder = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("llava-stage2.json").path) }) else {
+            throw RecipeError("vlkit demo runs the recipes in recipes/ (clip.json, language-model.json, llava-stage1.json, llava-stage2.json): "
+                + "found neither in \(candidates.map(\.path).joined(separator: " nor in ")); run it from the repository")
+        }
+        return folder
+    }
+
+    /// `recipes/<file>` with the demo's schedule (`settings`), world and seed set over it as
+    /// `--set` would set them (no checkpoints), and `fields` (its inputs and output, absolute paths).
+    func recipe(_ file: String, _ settings: TrainingSettings, _ fields: [String: URL]) throws -> Recipe {
+        let schedule = ["training.steps=\(settings.steps)", "training.batch_size=\(settings.batchSize)",
+                        "training.learning_rate=\(settings.learningRate)", "training.warmup_steps=\(settings.warmupSteps)",
+                        "training.checkpoint_every=0", "training.seed=\(options.seed &+ settings.seed)",
+                        "world.train_scenes=\(options.trainScenes)", "world.seed=\(options.seed)"]
+        return try Recipe(contentsOf: Demo.recipesFolder().appendingPathComponent(file),
+                          overrides: schedule + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(absolute($0.value).path)" })
+    }
+
+    private func absolute(_ url: URL) -> URL {
+        url.path.hasPrefix("/") ? url : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(url.path)
+    }
+
+    /// Runs `recipe`; the trainers its stages made, by stage name.
+    func run(_ recipe: Recipe) throws -> [String: Trainer] {
+        final class Made { var trainers: [String: Trainer] = [:] }
+        let made = Made()
+        var r = runner
+        r.onTrainer = { made.trainers[$0] = $1 }
+        try r.run(recipe)
+        return made.trainers
+    }
+
+    /// Generates the world, pre-trains CLIP (evaluated into `result`) and the language model with
+    /// recipes/clip.json and recipes/language-model.json.
     public func pretrain(into result: inout DemoResult) throws -> Pretrained {
-        GlobalRandom.seed(options.seed)
         let world = World()
         let processor = CLIPPretraining.worldProcessor(imageSize: world.imageSize)
-        let train = WorldData(world.samples(.train, count: options.trainScenes, seed: options.seed), processor: processor)
+        let train = TrainingData.world(world.samples(.train, count: options.trainScenes, seed: options.seed), seed: options.seed)
         let test = WorldData(world.samples(.test, count: options.testScenes, seed: options.seed), processor: processor)
         let novel = world.samples(.compositional, count: options.testScenes / 2, seed: options.seed)
-        log("world: \(train.samples.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs")
+        log("world: \(train.scenes.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs")
 
         // CLIP from scratch on captions, and a small LLaMA on the world's text.
-        let clipDir = outputDirectory.appendingPathComponent("clip")
-        let (clip, clipTokenizer, clipTrainer) = try runner.trainCLIP(on: train, processor: processor, settings: options.clip, output: clipDir)
-        result.curves["clip"] = clipTrainer.history.map(\.loss)
+        let clipDir = outputDirectory.appendingPathComponent("clip"), lmDir = outputDirectory.appendingPathComponent("language-model")
+        result.curves["clip"] = try run(recipe("clip.json", options.clip, ["output": clipDir]))["clip"]?.history.map(\.loss)
+        guard case .clip(let clip) = try loadModel(directory: clipDir, only: ["clip"]) else { throw RecipeError("\(clipDir.path): not a CLIP") }
+        let clipTokenizer = try CLIPTokenizer(directory: clipDir)
         let zeroShot = WorldEvaluation.zeroShot(clip, tokenizer: clipTokenizer, data: test)
         (result.zeroShotAccuracy, result.zeroShotChance) = (zeroShot.accuracy, zeroShot.chance)
         let retrieval = WorldEvaluation.retrieval(clip, tokenizer: clipTokenizer, data: test.withDistinctCaptions(processor: processor))
@@ -66,35 +105,27 @@ public struct Demo {
         result.retrievalR10 = retrieval.textToImage[10] ?? 0
         log(String(format: "clip: zero-shot %.1f%% (chance %.1f%%), text→image R@1 %.1f%%", 100 * zeroShot.accuracy, 100 * zeroShot.chance,
                    100 * result.retrievalR1))
-        let (lm, tokenizer, lmTrainer) = try runner.trainLanguageModel(on: train, settings: options.languageModel,
-                                                                      output: outputDirectory.appendingPathComponent("language-model"))
-        result.curves["language model"] = lmTrainer.history.map(\.loss)
-        // LLaVA's directory gets the same tokenizer files.
-        let llavaDir = outputDirectory.appendingPathComponent("llava")
-        try FileManager.default.createDirectory(at: llavaDir, withIntermediateDirectories: true)
-        try WorldTokenizers.writeLanguageModelTokenizer(to: llavaDir)
+        result.curves["language model"] = try run(recipe("language-model.json", options.languageModel, ["output": lmDir]))["language model"]?
+            .history.map(\.loss)
+        guard case .llama(let lm) = try loadModel(directory: lmDir, only: ["llama"]) else { throw RecipeError("\(lmDir.path): not a LLaMA") }
         return Pretrained(train: train, test: test, novel: novel, processor: processor, clip: clip, languageModel: lm,
-                          tokenizer: tokenizer, llavaDirectory: llavaDir)
+                          tokenizer: try Tokenizer(directory: lmDir), llavaDirectory: outputDirectory.appendingPathComponent("llava"))
     }
 
-    /// The default demo: pre-training, LLaVA's two stages, evaluation of everything.
+    /// The default demo: pre-training, LLaVA's two stages (recipes/llava-stage1.json, then
+    /// recipes/llava-stage2.json on its output, both writing `llava/`), evaluation of everything.
     public func run() throws -> DemoResult {
         let started = Date()
         var result = DemoResult()
         let p = try pretrain(into: &result)
-        let (train, test, tokenizer) = (p.train, p.test, p.tokenizer)
+        let test = p.test
 
         // LLaVA: stage 1 aligns the projector on captions, stage 2 tunes projector + LLM on questions.
-        let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
-        // The last layer with its class token: a small CLIP's summary of the scene lives there
-        // (LLaVA-1.5's penultimate patch features suit large towers trained on far more data).
-        let llava = try LlavaAlignment.assemble(clip: p.clip, languageModel: p.languageModel, imageTokenId: imageToken,
-                                                selection: RecipeRunner.worldFeatureSelection)
         let llavaDir = p.llavaDirectory
-        let stage1 = try runner.trainLlava(llava, stage: .featureAlignment, on: train, tokenizer: tokenizer, settings: options.stage1,
-                                           output: llavaDir, processor: p.processor)
-        let stage2 = try runner.trainLlava(llava, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: options.stage2,
-                                           output: llavaDir, processor: p.processor)
+        let stage1 = try run(recipe("llava-stage1.json", options.stage1, ["vision": outputDirectory.appendingPathComponent("clip"),
+                                                                       "language_model": outputDirectory.appendingPathComponent("language-model"),
+                                                                       "output": llavaDir]))["llava stage 1"]!
+        let stage2 = try run(recipe("llava-stage2.json", options.stage2, ["model": llavaDir, "output": llavaDir]))["llava stage 2"]!
         result.curves["llava stage 1"] = stage1.history.map(\.loss)
         result.curves["llava stage 2"] = stage2.history.map(\.loss)
         result.trainableParameters["llava stage 1"] = stage1.optimizer.parameters.reduce(0) { $0 + $1.value.count }
@@ -130,10 +161,7 @@ public struct Demo {
             GlobalRandom.seed(options.seed &+ 17)
             let variant = try ConnectorVariant.make(family, visionWidth: vision.featureSize, featureTokens: features.shape[1],
                                                     languageModel: p.languageModel, imageTokenId: imageToken)
-            let examples = p.train.samples.indices.flatMap { i in
-                [variant.example(tokenizer, question: WorldEvaluation.captionRequest, answer: p.train.samples[i].caption, image: i)]
-                    + p.train.samples[i].questions.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: i) }
-            }
+            let examples = p.train.turns.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: $0.image) }
             let started = Date()
             let trainer = Trainer(model: variant.model, settings: options.connectors)
             trainer.onStep = { onStep(family.rawValue, options.connectors, $0) }
@@ -167,8 +195,8 @@ public struct Demo {
         let imageToken = tokenizer.addedTokens.first { $0.content == "<image>" }!.id
         let (vision, features, testFeatures) = try visionFeatures(p)
         let steps = options.connectors
-        let examples = p.train.samples.indices.flatMap { i in
-            p.train.samples[i].questions.map {
+        let examples = p.train.scenes.indices.flatMap { i in
+            p.train.scenes[i].questions.map {
                 LlavaAlignment.example(tokenizer, question: $0.question, answer: $0.answer, image: i, imageTokenId: imageToken,
                                        imageTokens: features.shape[1])
             }
@@ -215,7 +243,8 @@ public struct Demo {
     private func visionFeatures(_ p: Pretrained) throws -> (vision: CLIPVisionModel, train: Tensor, test: Tensor) {
         let vision = try CLIPVisionModel(p.clip.config.vision, selection: RecipeRunner.worldFeatureSelection)
         try vision.load(stateDict: p.clip.vision_model.stateDict().mapKeys { "vision_model." + $0 })
-        return noGrad { (vision, vision.features(p.train.pixels), vision.features(p.test.pixels)) }
+        let train = try p.train.images.encoded(processor: p.processor) { vision.features($0) }
+        return noGrad { (vision, train, vision.features(p.test.pixels)) }
     }
 
     /// Greedy answers of `variant` to every test question; `progress` gets the scenes done.

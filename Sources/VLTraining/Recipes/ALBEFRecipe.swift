@@ -81,32 +81,77 @@ public enum ALBEFRecipe {
         return captions.map { c in ids[c] ?? { ids[c] = ids.count; return ids.count - 1 }() }
     }
 
-    /// Trains `pretraining.model` on pairs (pixels row i, captions[i]) drawn at random.
-    public static func train(_ pretraining: ALBEFPretraining, pixels: Tensor, captions: [String], tokenizer: WordPieceTokenizer,
-                             objective: Objective, trainer: Trainer) throws {
-        let (ids, mask) = encode(captions, tokenizer: tokenizer)
-        let group = captionGroups(captions)
-        let length = ids.first?.count ?? 0, batch = trainer.settings.batchSize
-        let epochSteps = (captions.count + batch - 1) / batch
-        try trainer.run { rng in
-            let rows = (0..<batch).map { _ in rng.nextInt(captions.count) }
-            let losses = pretraining.losses(pixels: pixels.indexSelect(0, rows), ids: Tensor(ints: rows.flatMap { ids[$0] }, shape: [batch, length]),
-                                            attentionMask: Tensor(ints: rows.flatMap { mask[$0] }, shape: [batch, length]),
-                                            alpha: alpha(objective.alpha, step: trainer.step, epochSteps: epochSteps),
-                                            groups: rows.map { group[$0] }, rng: &rng)
-            return (losses.total, batch)
+    /// Batches of `data`'s image–caption pairs: pixels, [CLS] … [SEP] ids padded to the longest
+    /// caption, masks, and each caption's group (equal captions, one group).
+    public static func batches(_ data: TrainingData, processor: ImageProcessor, tokenizer: WordPieceTokenizer) throws -> Batches<ALBEFBatch> {
+        let captions = data.captions
+        let (ids, mask) = encode(captions.map(\.text), tokenizer: tokenizer)
+        let group = captionGroups(captions.map(\.text))
+        let length = ids.first?.count ?? 0
+        let pixels = try data.images.pixelSource(processor: processor)
+        return Batches(count: captions.count) { rows in
+            ALBEFBatch(pixels: try pixels(rows.map { captions[$0].image }), ids: Tensor(ints: rows.flatMap { ids[$0] }, shape: [rows.count, length]),
+                       attentionMask: Tensor(ints: rows.flatMap { mask[$0] }, shape: [rows.count, length]), groups: rows.map { group[$0] })
         }
+    }
+
+    /// The summed ITC + ITM + MLM loss of a batch, with α ramped over `epochSteps` (the trainer's step).
+    public static func loss(_ pretraining: ALBEFPretraining, objective: Objective, epochSteps: Int,
+                            trainer: Trainer) -> (ALBEFBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { [unowned trainer] b, rng in
+            let losses = pretraining.losses(pixels: b.pixels, ids: b.ids, attentionMask: b.attentionMask,
+                                            alpha: alpha(objective.alpha, step: trainer.step, epochSteps: epochSteps), groups: b.groups, rng: &rng)
+            return (losses.total, b.groups.count)
+        }
+    }
+
+    /// Trains `pretraining.model` on `data`'s image–caption pairs.
+    public static func train(_ pretraining: ALBEFPretraining, data: TrainingData, processor: ImageProcessor, tokenizer: WordPieceTokenizer,
+                             objective: Objective, trainer: Trainer) throws {
+        let batch = trainer.settings.batchSize
+        let epochSteps = (data.captions.count + batch - 1) / batch
+        try trainer.run(batches(data, processor: processor, tokenizer: tokenizer),
+                        loss(pretraining, objective: objective, epochSteps: epochSteps, trainer: trainer))
+    }
+}
+
+/// Images and captions as ALBEF reads them.
+public struct ALBEFBatch {
+    public let pixels: Tensor
+    public let ids: Tensor
+    public let attentionMask: Tensor
+    /// Equal captions share a group: all their pairs are ITC positives.
+    public let groups: [Int]
+}
+
+/// `albef`: ALBEF from scratch on image–caption pairs (the world's or a captions file's); on the
+/// world, scored on its test scenes.
+public enum ALBEFTrainingRecipe: TrainingRecipe {
+    public static let name: Recipe.Name = "albef"
+    public static let defaults = TrainingSettings(steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20)
+    public static let data: [DataKind] = [.captions]
+
+    /// A held-out loss would move the momentum teacher (every ALBEF loss updates it), so there is none.
+    public static func validate(_ recipe: Recipe) throws {
+        if recipe.data?.validation != nil {
+            throw RecipeError("\"data.validation\" is not read by albef: its loss updates the momentum teacher; score the written directory with `vlkit eval --data`")
+        }
+    }
+
+    public static func run(_ stage: RecipeStage) throws {
+        try stage.runner.trainALBEF(on: stage.data(), processor: stage.processor, settings: stage.settings, output: stage.output,
+                                    test: stage.worldTestScenes(stage.runner.evaluationScenes))
     }
 }
 
 extension RecipeRunner {
-    /// ALBEF from scratch on the world's captions; writes the directory (config.json, ALBEF-named
-    /// model.safetensors, vocab.txt, preprocessor config) and scores it on the test scenes. On
-    /// `--resume` the EMA teacher restarts from the resumed weights and the queues from noise
-    /// (neither is part of the trainer's checkpoint).
+    /// ALBEF from scratch on `train`'s captions; writes the directory (config.json, ALBEF-named
+    /// model.safetensors, vocab.txt, preprocessor config) and scores it on `test` scenes (the
+    /// world's, `evaluationScenes` of them by default). On `--resume` the EMA teacher restarts from
+    /// the resumed weights and the queues from noise (neither is part of the trainer's checkpoint).
     @discardableResult
-    public func trainALBEF(on train: WorldData, processor: ImageProcessor, settings: TrainingSettings,
-                           output: URL) throws -> (model: ALBEF, tokenizer: WordPieceTokenizer, scores: ALBEFScores) {
+    public func trainALBEF(on train: TrainingData, processor: ImageProcessor, settings: TrainingSettings, output: URL,
+                           test: [WorldSample]? = nil) throws -> (model: ALBEF, tokenizer: WordPieceTokenizer, scores: ALBEFScores?) {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let maxLength = 32
         let vocab = try WorldTokenizers.writeWordPieceTokenizer(to: output, maxLength: maxLength)
@@ -119,12 +164,12 @@ extension RecipeRunner {
         let pretraining = try ALBEFPretraining(model: albef, queueSize: objective.queueSize, maskTokenId: tokenizer.vocab["[MASK]"]!,
                                                unmaskable: [tokenizer.padTokenId, tokenizer.clsTokenId], rng: &rng)
         (pretraining.momentum, pretraining.mlmProbability) = (objective.momentum, objective.mlmProbability)
-        try ALBEFRecipe.train(pretraining, pixels: train.pixels, captions: train.captions, tokenizer: tokenizer, objective: objective,
-                              trainer: trainer)
+        try ALBEFRecipe.train(pretraining, data: train, processor: processor, tokenizer: tokenizer, objective: objective, trainer: trainer)
         try HFExport.write(albef, objective: objective, processor: processor, to: output)
-        let test = WorldData(World(imageSize: processor.cropHeight).samples(.test, count: evaluationScenes), processor: processor)
-        let scores = ALBEFEvaluation.scores(albef, tokenizer: tokenizer, retrieval: test.withDistinctCaptions(processor: processor),
-                                            zeroShot: test)
+        let scenes = test ?? World(imageSize: processor.cropHeight).samples(.test, count: evaluationScenes)
+        guard !scenes.isEmpty else { return (albef, tokenizer, nil) }
+        let data = WorldData(scenes, processor: processor)
+        let scores = ALBEFEvaluation.scores(albef, tokenizer: tokenizer, retrieval: data.withDistinctCaptions(processor: processor), zeroShot: data)
         log("albef: " + scores.summary)
         return (albef, tokenizer, scores)
     }

@@ -63,28 +63,33 @@ public enum Blip2Pretraining {
         }
     }
 
-    /// `count` rows whose texts all differ (fewer when there are not that many), so that no in-batch
-    /// negative of ITC or ITM is in truth a match: the world repeats short captions.
-    static func distinctRows(_ texts: [String], count: Int, rng: inout RandomGenerator) -> [Int] {
-        var rows: [Int] = [], seen = Set<String>()
-        for _ in 0..<(count * 20) where rows.count < count {
-            let i = rng.nextInt(texts.count)
-            if seen.insert(texts[i]).inserted { rows.append(i) }
+    /// Batches of image–caption pairs for stage 1, a batch's repeated captions left out (all but
+    /// the first), so that no in-batch negative of ITC or ITM is in truth a match: the world
+    /// repeats short captions.
+    public static func stage1Batches(_ captions: [ImageText], tokenizer: WordPieceTokenizer, decoderTokenId: Int) -> Batches<Stage1Batch> {
+        let texts = EncodedTexts(captions.map(\.text), tokenizer: tokenizer, decoderTokenId: decoderTokenId)
+        return Batches(count: captions.count) { picked in
+            var seen = Set<String>()
+            let rows = picked.filter { seen.insert(captions[$0].text).inserted }
+            return Stage1Batch(images: rows.map { captions[$0].image }, ids: texts.tensor(texts.ids, rows),
+                               decoderIds: texts.tensor(texts.decoderIds, rows), attentionMask: texts.tensor(texts.mask, rows))
         }
-        return rows
     }
 
-    /// Stage 1 on (image `features` row i, `captions[i]`): ITC + ITM + ITG summed, as LAVIS trains.
-    public static func trainStage1(_ model: Blip2ForImageTextRetrieval, features: Tensor, captions: [String],
-                                   tokenizer: WordPieceTokenizer, decoderTokenId: Int, trainer: Trainer) throws {
-        let texts = EncodedTexts(captions, tokenizer: tokenizer, decoderTokenId: decoderTokenId)
-        try trainer.run { rng in
-            let rows = distinctRows(captions, count: trainer.settings.batchSize, rng: &rng)
-            let losses = model.stage1Losses(image: features.indexSelect(0, rows), ids: texts.tensor(texts.ids, rows),
-                                            decoderIds: texts.tensor(texts.decoderIds, rows), attentionMask: texts.tensor(texts.mask, rows),
-                                            rng: &rng)
-            return (losses.total, rows.count)
+    /// ITC + ITM + ITG summed, as LAVIS trains, on a batch whose images index `features` (the frozen encoder's).
+    public static func stage1Loss(_ model: Blip2ForImageTextRetrieval, features: Tensor)
+        -> (Stage1Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { b, rng in
+            let losses = model.stage1Losses(image: features.indexSelect(0, b.images), ids: b.ids, decoderIds: b.decoderIds,
+                                            attentionMask: b.attentionMask, rng: &rng)
+            return (losses.total, b.images.count)
         }
+    }
+
+    /// Stage 1 on (image `features` row of each caption, caption).
+    public static func trainStage1(_ model: Blip2ForImageTextRetrieval, features: Tensor, captions: [ImageText],
+                                   tokenizer: WordPieceTokenizer, decoderTokenId: Int, trainer: Trainer) throws {
+        try trainer.run(stage1Batches(captions, tokenizer: tokenizer, decoderTokenId: decoderTokenId), stage1Loss(model, features: features))
     }
 
     /// ITC similarities [image][text] row-major (best query per pair) of image `features` and `texts`.
@@ -132,20 +137,29 @@ extension Blip2Pretraining {
                                 trained: [Bool](repeating: false, count: q) + e.trained, image: image)
     }
 
-    /// Stage 2 on random batches of `examples` whose images index `features` (the frozen encoder's).
-    public static func trainStage2(_ model: Blip2ForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
-                                   padId: Int, trainer: Trainer) throws {
-        let lm = model.language_model
-        try trainer.run { rng in
-            let chosen = (0..<trainer.settings.batchSize).map { _ in examples[rng.nextInt(examples.count)] }
-            let batch = LanguageModelBatch(chosen, padId: padId)
-            let q = model.query_tokens.value
-            let queries = model.qformer(queries: q.expand([chosen.count, q.shape[1], q.shape[2]]),
-                                        image: features.indexSelect(0, chosen.map { $0.image! }))
-            let embeddings = try LlavaAlignment.splice(model.language_projection(queries), into: lm.embed(batch.inputs),
-                                                       ids: batch.inputIds, imageTokenId: model.config.imageTokenId!)
-            let hidden = lm.hiddenStates(embeddings, positions: Array(0..<batch.inputs.shape[1]), cache: nil, keyPadding: nil)
-            return (languageModelLoss(logits: lm.logits(hidden), targets: batch.targets), chosen.count)
+    /// Stage 2's LM loss of a batch whose images index `features` (the frozen encoder's).
+    public static func stage2Loss(_ model: Blip2ForConditionalGeneration, features: Tensor)
+        -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { b, _ in
+            try LlavaAlignment.loss(model.language_model, imageTokenId: model.config.imageTokenId!, b) { rows in
+                let q = model.query_tokens.value
+                return model.language_projection(model.qformer(queries: q.expand([rows.count, q.shape[1], q.shape[2]]),
+                                                               image: features.indexSelect(0, rows)))
+            }
         }
     }
+
+    /// Stage 2 on batches of `examples` whose images index `features` (the frozen encoder's).
+    public static func trainStage2(_ model: Blip2ForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
+                                   padId: Int, trainer: Trainer) throws {
+        try trainer.run(.examples(examples, padId: padId), stage2Loss(model, features: features))
+    }
+}
+
+/// Stage 1's batch: each caption's image row and its ids as the Q-Former reads them.
+public struct Stage1Batch {
+    public let images: [Int]
+    public let ids: Tensor
+    public let decoderIds: Tensor
+    public let attentionMask: Tensor
 }

@@ -42,30 +42,61 @@ public enum CLIPPretraining {
         return p
     }
 
-    /// Trains `model` on pairs (pixels row i, captions[i]). Captions that occur more than once in
-    /// a batch are all counted as matches (the world repeats short captions). With `twins`, row
-    /// `twins[i]` is a hard negative of row i and joins it in every batch it is drawn into (half
-    /// of each batch is drawn, the other half are their twins).
-    public static func train(_ model: ContrastiveTowers, pixels: Tensor, captions: [String], tokenizer: CLIPTokenizer,
-                             twins: [Int: Int] = [:], trainer: Trainer) throws {
-        let n = captions.count
-        let drawable = twins.isEmpty ? Array(0..<n) : twins.keys.sorted()
-        let maxLength = model.textLength
-        let encoded = tokenizer(captions, padTo: maxLength)
-        trainer.afterUpdate = { model.clampLogitScale(max: 100) }
-        try trainer.run { rng in
-            let rows: [Int]
-            if twins.isEmpty {
-                rows = (0..<trainer.settings.batchSize).map { _ in drawable[rng.nextInt(drawable.count)] }
-            } else {
-                let drawn = (0..<(trainer.settings.batchSize / 2)).map { _ in drawable[rng.nextInt(drawable.count)] }
-                rows = drawn + drawn.map { twins[$0]! }
-            }
-            let ids = Tensor(ints: rows.flatMap { encoded.ids[$0] }, shape: [rows.count, maxLength])
-            let mask = Tensor(ints: rows.flatMap { encoded.attentionMask[$0] }, shape: [rows.count, maxLength])
-            let logits = model.logitsPerText(pixels: pixels.indexSelect(0, rows), ids: ids, attentionMask: mask)
-            return (multiPositiveContrastiveLoss(logits, groups: rows.map { captions[$0] }), rows.count)
+    /// Image–caption batches of `data` for contrastive towers, the captions tokenised once. With
+    /// hard negatives (the world's shape twins), half of each batch is drawn and the other half are
+    /// their twins.
+    public static func batches(_ data: TrainingData, processor: ImageProcessor, tokenizer: CLIPTokenizer, textLength: Int,
+                               batchSize: Int) throws -> Batches<ContrastiveBatch> {
+        let captions = data.captions, twins = data.hardNegatives
+        let encoded = tokenizer(captions.map(\.text), padTo: textLength)
+        let pixels = try data.images.pixelSource(processor: processor)
+        let drawable = twins.isEmpty ? Array(captions.indices) : twins.keys.sorted()
+        return Batches(count: drawable.count, batchSize: twins.isEmpty ? batchSize : max(1, batchSize / 2)) { picked in
+            let drawn = picked.map { drawable[$0] }
+            let rows = twins.isEmpty ? drawn : drawn + drawn.map { twins[$0]! }
+            return ContrastiveBatch(pixels: try pixels(rows.map { captions[$0].image }),
+                                    ids: Tensor(ints: rows.flatMap { encoded.ids[$0] }, shape: [rows.count, textLength]),
+                                    attentionMask: Tensor(ints: rows.flatMap { encoded.attentionMask[$0] }, shape: [rows.count, textLength]),
+                                    captions: rows.map { captions[$0].text })
         }
+    }
+
+    /// The contrastive loss of a batch. Captions that occur more than once in it are all counted
+    /// as matches (the world repeats short captions).
+    public static func loss(_ model: ContrastiveTowers) -> (ContrastiveBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { b, _ in
+            let logits = model.logitsPerText(pixels: b.pixels, ids: b.ids, attentionMask: b.attentionMask)
+            return (multiPositiveContrastiveLoss(logits, groups: b.captions), b.captions.count)
+        }
+    }
+
+    /// Trains `model` on `data`'s image–caption pairs (see `batches`).
+    public static func train(_ model: ContrastiveTowers, data: TrainingData, processor: ImageProcessor, tokenizer: CLIPTokenizer,
+                             trainer: Trainer) throws {
+        trainer.afterUpdate = { model.clampLogitScale(max: 100) }
+        try trainer.run(batches(data, processor: processor, tokenizer: tokenizer, textLength: model.textLength,
+                                batchSize: trainer.settings.batchSize), loss(model))
+    }
+}
+
+/// Images and their captions, tokenised and padded.
+public struct ContrastiveBatch {
+    public let pixels: Tensor
+    public let ids: Tensor
+    public let attentionMask: Tensor
+    public let captions: [String]
+}
+
+/// `clip`: a CLIP from scratch on image–caption pairs — the world's (each scene with its shape
+/// twin as a hard negative) or a captions file's.
+public enum CLIPRecipe: TrainingRecipe {
+    public static let name: Recipe.Name = "clip"
+    public static let defaults = TrainingSettings(steps: 250, batchSize: 64, learningRate: 1e-3, warmupSteps: 20)
+    public static let data: [DataKind] = [.captions]
+
+    public static func run(_ stage: RecipeStage) throws {
+        _ = try stage.runner.trainCLIP(on: stage.data(), processor: stage.processor, settings: stage.settings, output: stage.output,
+                                       validation: try stage.validationData().map { ($0, stage.validationEvery) })
     }
 }
 

@@ -116,13 +116,11 @@ public struct ConnectorVariant {
         LlavaAlignment.example(tokenizer, question: question, answer: answer, image: image, imageTokenId: imageTokenId, imageTokens: imageTokens)
     }
 
-    /// Trains the connector (and, for Flamingo, the gated blocks) on `examples`.
+    /// Trains the connector (and, for Flamingo, the gated blocks) on batches of `examples`.
     public func train(examples: [TokenizedExample], features: Tensor, padId: Int, trainer: Trainer) throws {
-        try trainer.run { rng in
-            let chosen = (0..<trainer.settings.batchSize).map { _ in examples[rng.nextInt(examples.count)] }
-            let batch = LanguageModelBatch(chosen, padId: padId)
-            let logits = try self.logits(batch, features.indexSelect(0, chosen.map { $0.image! }))
-            return (languageModelLoss(logits: logits, targets: batch.targets), chosen.count)
+        try trainer.run(.examples(examples, padId: padId)) { b, _ in
+            let logits = try self.logits(b.batch, features.indexSelect(0, b.images))
+            return (languageModelLoss(logits: logits, targets: b.batch.targets), b.examples)
         }
     }
 

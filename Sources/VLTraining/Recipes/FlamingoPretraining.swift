@@ -9,13 +9,12 @@ import VLTokenizers
 
 /// Flamingo on the world (recipe `flamingo`): a trained CLIP's vision tower and a trained LLaMA,
 /// both frozen, joined by a new Perceiver Resampler and gated cross-attention blocks, trained on
-/// interleaved sequences of scenes — `<image>` + the scene's caption or one Q&A + `<|endofchunk|>`.
+/// interleaved documents — on the world, sequences of scenes, each `<image>` + the scene's caption
+/// or one Q&A + `<|endofchunk|>` (`TrainingData.world`), or an interleaved file's documents.
 /// As in OpenFlamingo, the embedding rows of `<image>` and `<|endofchunk|>` train too.
 public enum FlamingoPretraining {
     public static let mediaToken = "<image>"
     public static let endOfChunk = "<|endofchunk|>"
-    /// Scenes per training sequence, each followed by its text.
-    public static let imagesPerSequence = 3
 
     /// Copies the language model's tokenizer files to `output`, adding `<image>` and
     /// `<|endofchunk|>` as special tokens after the last id when the tokenizer lacks them.
@@ -82,38 +81,55 @@ public enum FlamingoPretraining {
     /// A scene's question with its answer, as a chunk's text.
     public static func questionAndAnswer(_ qa: QuestionAnswer) -> String { "\(qa.question) \(qa.answer)" }
 
-    /// A random training sequence of `imagesPerSequence` scenes of `samples`, all captioned or all
-    /// with one of their Q&A; every token but `<image>` is learnt. Returns the scenes' indices too.
-    static func drawSequence(_ samples: [WorldSample], tokenizer: Tokenizer, mediaTokenId: Int,
-                             rng: inout RandomGenerator) -> (TokenizedExample, [Int]) {
-        let captions = rng.nextInt(2) == 0
-        let images = (0..<imagesPerSequence).map { _ in rng.nextInt(samples.count) }
-        let texts = images.map { i -> String in
-            let s = samples[i]
-            return captions || s.questions.isEmpty ? s.caption : questionAndAnswer(s.questions[rng.nextInt(s.questions.count)])
-        }
-        let ids = tokenizer.encode(texts.map(chunk).joined()) + [tokenizer.eosTokenId].compactMap { $0 }
-        return (TokenizedExample(ids: ids, trained: ids.map { $0 != mediaTokenId }), images)
+    /// A document as a training sequence: its text (BOS, every token but `<image>` learnt, EOS).
+    public static func example(_ document: ImageDocument, tokenizer: Tokenizer, mediaTokenId: Int) -> TokenizedExample {
+        let ids = tokenizer.encode(document.text) + [tokenizer.eosTokenId].compactMap { $0 }
+        return TokenizedExample(ids: ids, trained: ids.map { $0 != mediaTokenId })
     }
 
-    /// Trains `trainee` on random sequences of `samples`, whose frozen vision features are
-    /// `features` [scenes, N, Dv].
-    public static func train(_ trainee: FlamingoTrainee, samples: [WorldSample], features: Tensor, tokenizer: Tokenizer,
-                             mediaTokenId: Int, trainer: Trainer) throws {
+    /// Padded batches of `documents`, each with its documents' image rows (`-1` where a document
+    /// has fewer images than the batch's longest, padding no text position sees).
+    public static func batches(_ documents: [ImageDocument], tokenizer: Tokenizer, mediaTokenId: Int) -> Batches<DocumentBatch> {
+        let examples = documents.map { example($0, tokenizer: tokenizer, mediaTokenId: mediaTokenId) }
+        let padId = tokenizer.padTokenId ?? 0
+        return Batches(count: documents.count) { rows in
+            let t = rows.map { documents[$0].images.count }.max() ?? 0
+            return DocumentBatch(batch: LanguageModelBatch(rows.map { examples[$0] }, padId: padId),
+                                 images: rows.map { documents[$0].images + [Int](repeating: -1, count: t - documents[$0].images.count) })
+        }
+    }
+
+    /// The language-model loss of `trainee` on a batch of documents whose images index `features`
+    /// [images, N, Dv] (the frozen tower's).
+    public static func loss(_ trainee: FlamingoTrainee, features: Tensor,
+                            mediaTokenId: Int) -> (DocumentBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
         let (n, d) = (features.shape[1], features.shape[2])
-        try trainer.run { rng in
-            let size = trainer.settings.batchSize
-            let drawn = (0..<size).map { _ in drawSequence(samples, tokenizer: tokenizer, mediaTokenId: mediaTokenId, rng: &rng) }
-            let batch = LanguageModelBatch(drawn.map(\.0), padId: tokenizer.padTokenId ?? 0)
-            let f = features.indexSelect(0, drawn.flatMap(\.1)).reshape([size, imagesPerSequence, n, d])
-            let length = batch.inputs.shape[1], flat = batch.inputs.toInts()
+        let padded = cat([features, Tensor.zeros([1, n, d])], dim: 0), padRow = features.shape[0]
+        return { b, _ in
+            let size = b.images.count, t = b.images.first?.count ?? 0
+            let f = padded.indexSelect(0, b.images.flatMap { $0.map { $0 < 0 ? padRow : $0 } }).reshape([size, t, n, d])
+            let length = b.batch.inputs.shape[1], flat = b.batch.inputs.toInts()
             let ids = (0..<size).map { Array(flat[($0 * length)..<(($0 + 1) * length)]) }
             let flamingo = trainee.flamingo
             let hidden = flamingo.hiddenStates(trainee.embed(ids), media: flamingo.media(features: f),
                                                textTimes: ids.map { mediaTimes($0.map { $0 == mediaTokenId }) })
-            return (languageModelLoss(logits: trainee.logits(hidden), targets: batch.targets), size)
+            return (languageModelLoss(logits: trainee.logits(hidden), targets: b.batch.targets), size)
         }
     }
+
+    /// Trains `trainee` on batches of `documents`, whose images' frozen vision features are
+    /// `features` [images, N, Dv].
+    public static func train(_ trainee: FlamingoTrainee, documents: [ImageDocument], features: Tensor, tokenizer: Tokenizer,
+                             mediaTokenId: Int, trainer: Trainer) throws {
+        try trainer.run(batches(documents, tokenizer: tokenizer, mediaTokenId: mediaTokenId),
+                        loss(trainee, features: features, mediaTokenId: mediaTokenId))
+    }
+}
+
+/// Documents as a padded batch, with the image rows of each (-1: padding).
+public struct DocumentBatch {
+    public let batch: LanguageModelBatch
+    public let images: [[Int]]
 }
 
 /// What the `flamingo` stage trains: the resampler and gated blocks of `flamingo` (its language

@@ -6,47 +6,56 @@ import VLNN
 import VLTensor
 import VLTokenizers
 
+/// `flamingo`: a Flamingo of the world CLIP at `vision` and the world LLaMA at `language_model`
+/// (both frozen) trains its resampler, gated blocks and media-token rows on interleaved documents
+/// (the world's or an interleaved file's); writes the Flamingo directory, then, on the world,
+/// scores it through that directory on the test split with each `evaluation.shots` count of
+/// in-context examples.
+public enum FlamingoTrainingRecipe: TrainingRecipe {
+    public static let name: Recipe.Name = "flamingo"
+    public static let defaults = TrainingSettings(steps: 300, batchSize: 32, learningRate: 2e-3, warmupSteps: 20)
+    public static let data: [DataKind] = [.interleaved]
+
+    public static func run(_ stage: RecipeStage) throws {
+        try stage.runner.trainFlamingo(stage)
+    }
+}
+
 extension RecipeRunner {
-    /// The `flamingo` stage: a Flamingo of the world CLIP at `vision` and the world LLaMA at
-    /// `language_model` (both frozen) trains its resampler, gated blocks and media-token rows on
-    /// interleaved sequences; writes the Flamingo directory, then scores it through that directory
-    /// on the test split with each `evaluation.shots` count of in-context examples.
     @discardableResult
-    public func trainFlamingo(_ recipe: Recipe, on train: WorldData, settings: TrainingSettings, output: URL,
-                              processor: ImageProcessor) throws -> [FlamingoScores] {
+    func trainFlamingo(_ stage: RecipeStage) throws -> [FlamingoScores] {
+        let recipe = stage.recipe, output = stage.output
         guard let vision = recipe.vision, let lmDir = recipe.languageModel else {
             throw RecipeError("flamingo needs \"vision\" (a CLIP directory) and \"language_model\" (a LLaMA directory)")
         }
-        guard case .clip(let clip) = try loadModel(directory: URL(fileURLWithPath: vision), only: ["clip"]),
-              case .llama(let pretrained) = try loadModel(directory: URL(fileURLWithPath: lmDir), only: ["llama"]) else { return [] }
+        let train = try stage.data(), validation = try stage.validationData()
+        guard case .clip(let clip) = try load("vision", vision, only: ["clip"]),
+              case .llama(let pretrained) = try load("language_model", lmDir, only: ["llama"]) else { return [] }
         try FlamingoPretraining.writeTokenizer(from: URL(fileURLWithPath: lmDir), to: output)
         let tokenizer = try Tokenizer(directory: output)
         let media = tokenizer.tokenId(FlamingoPretraining.mediaToken)!, chunk = tokenizer.tokenId(FlamingoPretraining.endOfChunk)!
         let lm = try FlamingoPretraining.resized(pretrained, vocabSize: tokenizer.vocabSize)
         let flamingo = try FlamingoPretraining.assemble(clip: clip, languageModel: lm, mediaTokenId: media, endOfChunkTokenId: chunk)
         let trainee = FlamingoTrainee(flamingo.model, tokenIds: [media, chunk])
-        let trainer = try makeTrainer("flamingo", trainee, settings, output)
-        try FlamingoPretraining.train(trainee, samples: train.samples, features: visionFeatures(flamingo, pixels: train.pixels),
-                                      tokenizer: tokenizer, mediaTokenId: media, trainer: trainer)
-        trainee.mergeRows()
-        try HFExport.write(flamingo, processor: processor, to: output)
-        return try evaluateFlamingo(at: output, recipe: recipe, demos: train.samples)
-    }
-
-    /// The frozen tower's features of every image, [N, tokens, width], in chunks.
-    private func visionFeatures(_ flamingo: FlamingoForConditionalGeneration, pixels: Tensor, chunk: Int = 256) -> Tensor {
-        noGrad {
-            let n = pixels.shape[0]
-            return cat(stride(from: 0, to: n, by: chunk).map { start in
-                flamingo.vision_encoder.features(pixels.narrow(0, start: start, length: min(chunk, n - start))).contiguous()
-            }, dim: 0)
+        let trainer = try makeTrainer("flamingo", trainee, stage.settings, output)
+        func features(_ data: TrainingData) throws -> Tensor {
+            try data.images.encoded(processor: stage.processor) { flamingo.vision_encoder.features($0) }
         }
+        if let validation {
+            trainer.validate(every: stage.validationEvery, on: FlamingoPretraining.batches(validation.documents, tokenizer: tokenizer, mediaTokenId: media),
+                             FlamingoPretraining.loss(trainee, features: try features(validation), mediaTokenId: media))
+        }
+        try FlamingoPretraining.train(trainee, documents: train.documents, features: features(train), tokenizer: tokenizer, mediaTokenId: media,
+                                      trainer: trainer)
+        trainee.mergeRows()
+        try HFExport.write(flamingo, processor: stage.processor, to: output)
+        let test = stage.worldTestScenes(recipe.evaluation.testScenes)
+        return test.isEmpty ? [] : try evaluateFlamingo(at: output, recipe: recipe, test: test, demos: train.scenes)
     }
 
     /// Scores the saved directory; logs one line per shot count and writes `evaluation.json`.
-    func evaluateFlamingo(at output: URL, recipe: Recipe, demos: [WorldSample]) throws -> [FlamingoScores] {
+    func evaluateFlamingo(at output: URL, recipe: Recipe, test: [WorldSample], demos: [WorldSample]) throws -> [FlamingoScores] {
         let pipeline = try GenerationPipeline(directory: output)
-        let test = World().samples(.test, count: recipe.evaluation.testScenes, seed: recipe.world.seed)
         let scores = try recipe.evaluation.shots.map { shots in
             try FlamingoEvaluation.scores(pipeline, test: test, demos: demos, shots: shots, seed: recipe.world.seed)
         }

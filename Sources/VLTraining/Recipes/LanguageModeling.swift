@@ -77,13 +77,52 @@ public enum LanguageModelPretraining {
         return c
     }
 
-    /// Trains on random batches of `examples` (text only).
+    /// Trains on batches of `examples` (text only).
     public static func train(_ model: LlamaForCausalLM, examples: [TokenizedExample], padId: Int, trainer: Trainer) throws {
-        try trainer.run { rng in
-            let batch = LanguageModelBatch((0..<trainer.settings.batchSize).map { _ in examples[rng.nextInt(examples.count)] }, padId: padId)
-            let length = batch.inputs.shape[1]
-            let hidden = model.hiddenStates(model.embed(batch.inputs), positions: Array(0..<length), cache: nil, keyPadding: nil)
-            return (languageModelLoss(logits: model.logits(hidden), targets: batch.targets), trainer.settings.batchSize)
+        try trainer.run(.examples(examples, padId: padId)) { b, _ in
+            let length = b.batch.inputs.shape[1]
+            let hidden = model.hiddenStates(model.embed(b.batch.inputs), positions: Array(0..<length), cache: nil, keyPadding: nil)
+            return (languageModelLoss(logits: model.logits(hidden), targets: b.batch.targets), b.examples)
         }
+    }
+
+    /// The text a language model learns from `data`: each caption, and each other turn's question
+    /// followed by its answer (a caption request contributes its caption alone) — on the world,
+    /// every scene's caption, then its questions with their answers.
+    public static func texts(_ data: TrainingData) -> [String] {
+        data.turns.map { $0.question == WorldEvaluation.captionRequest ? $0.answer : "\($0.question) \($0.answer)" }
+    }
+}
+
+/// A padded batch of examples and the image row of each that has one.
+public struct ExampleBatch {
+    public let batch: LanguageModelBatch
+    public let images: [Int]
+    /// How many examples it holds.
+    public let examples: Int
+}
+
+extension Batches where Batch == ExampleBatch {
+    /// `examples` in right-padded batches (`padId`), each with its examples' image rows.
+    public static func examples(_ examples: [TokenizedExample], padId: Int) -> Batches {
+        Batches(count: examples.count) { rows in
+            let chosen = rows.map { examples[$0] }
+            return ExampleBatch(batch: LanguageModelBatch(chosen, padId: padId), images: chosen.compactMap(\.image), examples: chosen.count)
+        }
+    }
+}
+
+/// `language-model`: a small LLaMA from scratch on the text of the world (or of a dataset file);
+/// `config` sets its width and depth.
+public enum LanguageModelRecipe: TrainingRecipe {
+    public static let name: Recipe.Name = "language-model"
+    public static let defaults = TrainingSettings(steps: 150, batchSize: 32, learningRate: 2e-3, warmupSteps: 15)
+    public static let data: [DataKind] = [.captions, .llavaJSON]
+    public static let sections: Set<String> = ["config"]
+
+    public static func run(_ stage: RecipeStage) throws {
+        let c = stage.recipe.config
+        _ = try stage.runner.trainLanguageModel(on: stage.data(), settings: stage.settings, output: stage.output,
+                                                hidden: c?.hiddenSize ?? 128, layers: c?.numHiddenLayers ?? 4)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VLImaging
 import VLModels
 import VLNN
 import VLTensor
@@ -66,21 +67,16 @@ public enum LlavaAlignment {
         return e
     }
 
-    /// A stage's examples on `samples`: caption requests, and in stage 2 every question first.
-    public static func examples(_ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, samples: [WorldSample],
-                                stage: Stage) -> [TokenizedExample] {
-        examples(tokenizer, imageTokenId: llava.config.imageTokenId, imageTokens: llava.tokensPerImage, samples: samples, stage: stage)
+    /// Every turn of `turns` as an example about its image.
+    public static func examples(_ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, turns: [ImageTurn]) -> [TokenizedExample] {
+        examples(tokenizer, imageTokenId: llava.config.imageTokenId, imageTokens: llava.tokensPerImage, turns: turns)
     }
 
     /// The same for any model whose `<image>` (`imageTokenId`) becomes `imageTokens` tokens.
-    public static func examples(_ tokenizer: Tokenizer, imageTokenId: Int, imageTokens: Int, samples: [WorldSample],
-                                stage: Stage) -> [TokenizedExample] {
-        func make(_ question: String, _ answer: String, _ image: Int) -> TokenizedExample {
-            example(tokenizer, question: question, answer: answer, image: image, imageTokenId: imageTokenId, imageTokens: imageTokens)
+    public static func examples(_ tokenizer: Tokenizer, imageTokenId: Int, imageTokens: Int, turns: [ImageTurn]) -> [TokenizedExample] {
+        turns.map {
+            example(tokenizer, question: $0.question, answer: $0.answer, image: $0.image, imageTokenId: imageTokenId, imageTokens: imageTokens)
         }
-        let captions = samples.indices.map { make(WorldEvaluation.captionRequest, samples[$0].caption, $0) }
-        guard stage == .instructionTuning else { return captions }
-        return samples.indices.flatMap { i in samples[i].questions.map { make($0.question, $0.answer, i) } } + captions
     }
 
     /// The frozen vision tower's features for every image, computed once: [N, tokens, vision hidden].
@@ -94,6 +90,11 @@ public enum LlavaAlignment {
         }
     }
 
+    /// The same for the rows of `images`, decoded (or rendered) a chunk at a time.
+    public static func visionFeatures(_ llava: LlavaForConditionalGeneration, images: TrainingImages, processor: ImageProcessor) throws -> Tensor {
+        try images.encoded(processor: processor) { llava.vision_tower.features($0) }
+    }
+
     /// Which parameters a stage trains: the projector, plus in stage 2 the language model — or
     /// only its LoRA adapters when it carries some.
     public static func prepare(_ llava: LlavaForConditionalGeneration, stage: Stage) {
@@ -104,26 +105,29 @@ public enum LlavaAlignment {
         if adapters.isEmpty { llava.unfreeze(["language_model"]) } else { adapters.forEach { $0.isTrainable = true } }
     }
 
-    /// Trains on random batches of `examples` whose images index `features`.
+    /// Trains on batches of `examples` whose images index `features`.
     public static func train(_ llava: LlavaForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
                              padId: Int, trainer: Trainer) throws {
-        try train(llava.language_model, imageTokenId: llava.config.imageTokenId, examples: examples, padId: padId, trainer: trainer) {
-            llava.multi_modal_projector(features.indexSelect(0, $0))
-        }
+        try trainer.run(.examples(examples, padId: padId), loss(llava, features: features))
+    }
+
+    /// The loss of a batch whose images index `features` (the frozen tower's), through the projector.
+    public static func loss(_ llava: LlavaForConditionalGeneration, features: Tensor) -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { b, _ in try loss(llava.language_model, imageTokenId: llava.config.imageTokenId, b) { llava.multi_modal_projector(features.indexSelect(0, $0)) } }
     }
 
     /// The same for any model whose image tokens `images(indices)` gives in the language model's width [B, N, hidden].
     public static func train(_ lm: LlamaForCausalLM, imageTokenId: Int, examples: [TokenizedExample], padId: Int, trainer: Trainer,
                              images: ([Int]) -> Tensor) throws {
-        try trainer.run { rng in
-            let chosen = (0..<trainer.settings.batchSize).map { _ in examples[rng.nextInt(examples.count)] }
-            let batch = LanguageModelBatch(chosen, padId: padId)
-            let embeddings = try splice(images(chosen.map { $0.image! }), into: lm.embed(batch.inputs), ids: batch.inputIds,
-                                        imageTokenId: imageTokenId)
-            let length = batch.inputs.shape[1]
-            let hidden = lm.hiddenStates(embeddings, positions: Array(0..<length), cache: nil, keyPadding: nil)
-            return (languageModelLoss(logits: lm.logits(hidden), targets: batch.targets), chosen.count)
-        }
+        try trainer.run(.examples(examples, padId: padId)) { b, _ in try loss(lm, imageTokenId: imageTokenId, b, images: images) }
+    }
+
+    /// The language-model loss of a batch with its image tokens replaced by `images(rows)` [B, N, hidden].
+    public static func loss(_ lm: LanguageModel, imageTokenId: Int, _ b: ExampleBatch, images: ([Int]) -> Tensor) throws -> (loss: Tensor, samples: Int) {
+        let embeddings = try splice(images(b.images), into: lm.embed(b.batch.inputs), ids: b.batch.inputIds, imageTokenId: imageTokenId)
+        let length = b.batch.inputs.shape[1]
+        let hidden = lm.hiddenStates(embeddings, positions: Array(0..<length), cache: nil, keyPadding: nil)
+        return (languageModelLoss(logits: lm.logits(hidden), targets: b.batch.targets), b.images.count)
     }
 
     /// Puts each row's image features [B, N, C] where its image tokens are. Every row of a world

@@ -37,33 +37,38 @@ public enum MPlugOwlRecipe {
         }
     }
 
-    /// Caption requests for every sample, and in stage 2 their questions too.
-    public static func examples(_ tokenizer: Tokenizer, owl: MPlugOwlForConditionalGeneration, samples: [WorldSample],
-                                stage: Stage) -> [TokenizedExample] {
-        func example(_ question: String, _ answer: String, _ image: Int) -> TokenizedExample {
-            LlavaAlignment.example(tokenizer, question: question, answer: answer, image: image, imageTokenId: owl.config.imageTokenId,
-                                   imageTokens: owl.tokensPerImage)
-        }
-        let captions = samples.indices.map { example(WorldEvaluation.captionRequest, samples[$0].caption, $0) }
-        guard stage == .instructionTuning else { return captions }
-        return samples.indices.flatMap { i in samples[i].questions.map { example($0.question, $0.answer, i) } } + captions
+    /// What a stage trains on: caption turns in stage 1, every turn in stage 2.
+    public static func turns(_ data: TrainingData, stage: Stage) -> [ImageTurn] { stage == .pretraining ? data.captionTurns : data.turns }
+
+    /// Every turn of `turns` as an example about its image, in LLaVA's prompt format.
+    public static func examples(_ tokenizer: Tokenizer, owl: MPlugOwlForConditionalGeneration, turns: [ImageTurn]) -> [TokenizedExample] {
+        LlavaAlignment.examples(tokenizer, imageTokenId: owl.config.imageTokenId, imageTokens: owl.tokensPerImage, turns: turns)
     }
 
-    /// Trains on random batches of `examples` whose images index `pixels`. Stage 1 runs the vision
+    /// Trains on batches of `examples` whose images index `pixels`. Stage 1 runs the vision
     /// encoder and abstractor in every step; in stage 2 they are frozen, so their outputs are
     /// computed once.
     public static func train(_ owl: MPlugOwlForConditionalGeneration, stage: Stage, examples: [TokenizedExample], pixels: Tensor,
                              padId: Int, trainer: Trainer) throws {
-        let lm = owl.language_model, id = owl.config.imageTokenId
+        let batches = Batches.examples(examples, padId: padId)
         switch stage {
         case .pretraining:
-            try LlavaAlignment.train(lm, imageTokenId: id, examples: examples, padId: padId, trainer: trainer) {
-                owl.imageFeatures(pixels.indexSelect(0, $0))
-            }
+            try trainer.run(batches.adding { pixels.indexSelect(0, $0.images) }, pretrainingLoss(owl))
         case .instructionTuning:
-            let features = imageFeatures(owl, pixels: pixels)
-            try LlavaAlignment.train(lm, imageTokenId: id, examples: examples, padId: padId, trainer: trainer) { features.indexSelect(0, $0) }
+            try trainer.run(batches, instructionLoss(owl, features: imageFeatures(owl, pixels: pixels)))
         }
+    }
+
+    /// Stage 1's loss of a batch with its images' pixels: through the vision encoder and abstractor, which train.
+    public static func pretrainingLoss(_ owl: MPlugOwlForConditionalGeneration)
+        -> ((ExampleBatch, Tensor), inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { b, _ in try LlavaAlignment.loss(owl.language_model, imageTokenId: owl.config.imageTokenId, b.0) { _ in owl.imageFeatures(b.1) } }
+    }
+
+    /// Stage 2's loss of a batch whose images index `features`, the frozen abstractor's outputs.
+    public static func instructionLoss(_ owl: MPlugOwlForConditionalGeneration, features: Tensor)
+        -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { b, _ in try LlavaAlignment.loss(owl.language_model, imageTokenId: owl.config.imageTokenId, b) { features.indexSelect(0, $0) } }
     }
 
     /// The abstractor's outputs for every image, without gradients: [N, queries, text hidden].
@@ -76,45 +81,83 @@ public enum MPlugOwlRecipe {
     }
 }
 
-extension RecipeRunner {
-    /// mplug-owl-stage1: `vision` (CLIP) + `language_model` (LLaMA) → vision + abstractor trained on captions.
-    func runMPlugOwlStage1(_ recipe: Recipe, on train: WorldData, processor: ImageProcessor, settings: TrainingSettings, output: URL) throws {
+/// `mplug-owl-stage1`: the vision encoder and a new visual abstractor between a trained CLIP
+/// (`vision`) and a frozen LLaMA (`language_model`), on captions (as `llava-stage1` reads them).
+public enum MPlugOwlStage1Recipe: TrainingRecipe {
+    public static let name: Recipe.Name = "mplug-owl-stage1"
+    public static let defaults = TrainingSettings(steps: 150, batchSize: 32, learningRate: 1e-3, warmupSteps: 10)
+    public static let data: [DataKind] = [.captions, .llavaJSON]
+
+    public static func run(_ stage: RecipeStage) throws {
+        let runner = stage.runner, recipe = stage.recipe
         guard let vision = recipe.vision else { throw RecipeError("mplug-owl-stage1 needs \"vision\" (a CLIP directory)") }
         guard let lmDir = recipe.languageModel else { throw RecipeError("mplug-owl-stage1 needs \"language_model\" (a LLaMA directory)") }
-        guard case .clip(let clip) = try load("vision", vision, only: ["clip"]),
-              case .llama(let lm) = try load("language_model", lmDir, only: ["llama"]) else { return }
-        try copyTokenizer(from: URL(fileURLWithPath: lmDir), to: output)
-        let tokenizer = try Tokenizer(directory: output)
-        let owl = try MPlugOwlRecipe.assemble(clip: clip, languageModel: lm, imageTokenId: try imageTokenId(tokenizer, lmDir))
-        try trainMPlugOwl(owl, stage: .pretraining, on: train, tokenizer: tokenizer, settings: settings, output: output, processor: processor)
+        let train = try stage.data(), validation = try stage.validationData()
+        guard case .clip(let clip) = try runner.load("vision", vision, only: ["clip"]),
+              case .llama(let lm) = try runner.load("language_model", lmDir, only: ["llama"]) else { return }
+        try runner.copyTokenizer(from: URL(fileURLWithPath: lmDir), to: stage.output)
+        let tokenizer = try Tokenizer(directory: stage.output)
+        let owl = try MPlugOwlRecipe.assemble(clip: clip, languageModel: lm, imageTokenId: try runner.imageTokenId(tokenizer, lmDir))
+        try runner.trainMPlugOwl(owl, stage: .pretraining, on: train, tokenizer: tokenizer, settings: stage.settings, output: stage.output,
+                                 processor: stage.processor, validation: validation.map { ($0, stage.validationEvery) })
     }
+}
 
-    /// mplug-owl-stage2: `model` (stage 1's output) → LoRA on the language model (the recipe's
-    /// `lora`, PEFT's defaults otherwise), then VQA on the test scenes from the written directory.
-    func runMPlugOwlStage2(_ recipe: Recipe, on train: WorldData, processor: ImageProcessor, settings: TrainingSettings, output: URL) throws {
+/// `mplug-owl-stage2`: LoRA on the language model of stage 1's mPLUG-Owl (`model`; the recipe's
+/// `lora`, PEFT's defaults otherwise), vision and abstractor frozen, on instructions (as
+/// `llava-stage2` reads them); then, on the world, VQA on its test scenes from the written directory.
+public enum MPlugOwlStage2Recipe: TrainingRecipe {
+    public static let name: Recipe.Name = "mplug-owl-stage2"
+    public static let defaults = TrainingSettings(steps: 350, batchSize: 32, learningRate: 2e-3, warmupSteps: 20)
+    public static let data: [DataKind] = [.llavaJSON, .captions]
+
+    public static func run(_ stage: RecipeStage) throws {
+        let runner = stage.runner, recipe = stage.recipe, output = stage.output
         guard let modelDir = recipe.model else { throw RecipeError("mplug-owl-stage2 needs \"model\" (an mPLUG-Owl directory from stage 1)") }
-        guard case .mplugOwl(let owl) = try load("model", modelDir, only: ["mplug-owl"]) else { return }
-        try copyTokenizer(from: URL(fileURLWithPath: modelDir), to: output)
+        let train = try stage.data(), validation = try stage.validationData()
+        guard case .mplugOwl(let owl) = try runner.load("model", modelDir, only: ["mplug-owl"]) else { return }
+        try runner.copyTokenizer(from: URL(fileURLWithPath: modelDir), to: output)
         let tokenizer = try Tokenizer(directory: output)
         let l = recipe.lora ?? Recipe.LoRA()
         let lora = LoRAConfig(rank: l.r, alpha: l.alpha, dropout: l.dropout, targets: .names(l.targetModules))
         try owl.language_model.attachLoRA(lora)
-        try trainMPlugOwl(owl, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: settings, output: output,
-                          processor: processor, lora: lora)
-        let test = World(imageSize: processor.cropHeight).samples(.test, count: evaluationScenes)
-        log("mplug-owl: VQA on \(test.count) test scenes: " + VQAAccuracy(try WorldEvaluation.answers(GenerationPipeline(directory: output),
-                                                                                                    samples: test)).summary)
+        try runner.trainMPlugOwl(owl, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: stage.settings, output: output,
+                                 processor: stage.processor, lora: lora, validation: validation.map { ($0, stage.validationEvery) })
+        let test = stage.worldTestScenes(runner.evaluationScenes)
+        guard !test.isEmpty else { return }
+        runner.log("mplug-owl: VQA on \(test.count) test scenes: " + VQAAccuracy(try WorldEvaluation.answers(GenerationPipeline(directory: output),
+                                                                                                           samples: test)).summary)
     }
+}
 
-    /// One mPLUG-Owl stage on the world; writes the directory (with LoRA: the adapters alone in
-    /// PEFT's layout under `adapter/`, merged into the weights).
+extension RecipeRunner {
+    /// One mPLUG-Owl stage on `train` (see `MPlugOwlRecipe.turns`); writes the directory (with
+    /// LoRA: the adapters alone in PEFT's layout under `adapter/`, merged into the weights).
     @discardableResult
-    public func trainMPlugOwl(_ owl: MPlugOwlForConditionalGeneration, stage: MPlugOwlRecipe.Stage, on train: WorldData, tokenizer: Tokenizer,
-                              settings: TrainingSettings, output: URL, processor: ImageProcessor, lora: LoRAConfig? = nil) throws -> Trainer {
-        let examples = MPlugOwlRecipe.examples(tokenizer, owl: owl, samples: train.samples, stage: stage)
+    public func trainMPlugOwl(_ owl: MPlugOwlForConditionalGeneration, stage: MPlugOwlRecipe.Stage, on train: TrainingData, tokenizer: Tokenizer,
+                              settings: TrainingSettings, output: URL, processor: ImageProcessor, lora: LoRAConfig? = nil,
+                              validation: (data: TrainingData, every: Int)? = nil) throws -> Trainer {
         MPlugOwlRecipe.prepare(owl, stage: stage)
         let trainer = try makeTrainer(stage == .pretraining ? "mplug-owl stage 1" : "mplug-owl stage 2", owl, settings, output)
-        try MPlugOwlRecipe.train(owl, stage: stage, examples: examples, pixels: train.pixels, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
+        let padId = tokenizer.padTokenId ?? 0
+        func examples(_ data: TrainingData) -> Batches<ExampleBatch> {
+            .examples(MPlugOwlRecipe.examples(tokenizer, owl: owl, turns: MPlugOwlRecipe.turns(data, stage: stage)), padId: padId)
+        }
+        switch stage {
+        case .pretraining:
+            func batches(_ data: TrainingData) throws -> Batches<(ExampleBatch, Tensor)> {
+                let pixels = try data.images.pixelSource(processor: processor)
+                return examples(data).adding { try pixels($0.images) }
+            }
+            if let (data, every) = validation { trainer.validate(every: every, on: try batches(data), MPlugOwlRecipe.pretrainingLoss(owl)) }
+            try trainer.run(try batches(train), MPlugOwlRecipe.pretrainingLoss(owl))
+        case .instructionTuning:
+            func features(_ data: TrainingData) throws -> Tensor { try data.images.encoded(processor: processor) { owl.imageFeatures($0) } }
+            if let (data, every) = validation {
+                trainer.validate(every: every, on: examples(data), MPlugOwlRecipe.instructionLoss(owl, features: try features(data)))
+            }
+            try trainer.run(examples(train), MPlugOwlRecipe.instructionLoss(owl, features: try features(train)))
+        }
         if let lora { try saveAndMergeLoRA(owl.language_model, lora, output: output) }
         try HFExport.write(owl, processor: processor, to: output)
         return trainer

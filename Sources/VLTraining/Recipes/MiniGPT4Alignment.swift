@@ -48,18 +48,24 @@ public enum MiniGPT4Alignment {
         }
     }
 
-    /// Trains `llama_proj` on random batches of `examples` whose images index `queryOutputs`.
+    /// The same for the rows of `images`, decoded (or rendered) a chunk at a time.
+    public static func queryOutputs(_ model: MiniGPT4, images: TrainingImages, processor: ImageProcessor) throws -> Tensor {
+        try images.encoded(processor: processor) { pixels in
+            let q = model.query_tokens.value
+            return model.qformer(queries: q.expand([pixels.shape[0], q.shape[1], q.shape[2]]), image: model.vision_model.features(pixels))
+        }
+    }
+
+    /// The LM loss of a batch whose images index `queryOutputs`, through `llama_proj`.
+    public static func loss(_ model: MiniGPT4, queryOutputs: Tensor, imageTokenId: Int)
+        -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { b, _ in try LlavaAlignment.loss(model.language_model, imageTokenId: imageTokenId, b) { model.llama_proj(queryOutputs.indexSelect(0, $0)) } }
+    }
+
+    /// Trains `llama_proj` on batches of `examples` whose images index `queryOutputs`.
     public static func train(_ model: MiniGPT4, examples: [TokenizedExample], queryOutputs: Tensor, imageTokenId: Int,
                              padId: Int, trainer: Trainer) throws {
-        let lm = model.language_model
-        try trainer.run { rng in
-            let chosen = (0..<trainer.settings.batchSize).map { _ in examples[rng.nextInt(examples.count)] }
-            let batch = LanguageModelBatch(chosen, padId: padId)
-            let images = model.llama_proj(queryOutputs.indexSelect(0, chosen.map { $0.image! }))
-            let embeddings = try LlavaAlignment.splice(images, into: lm.embed(batch.inputs), ids: batch.inputIds, imageTokenId: imageTokenId)
-            let hidden = lm.hiddenStates(embeddings, positions: Array(0..<batch.inputs.shape[1]), cache: nil, keyPadding: nil)
-            return (languageModelLoss(logits: lm.logits(hidden), targets: batch.targets), chosen.count)
-        }
+        try trainer.run(.examples(examples, padId: padId), loss(model, queryOutputs: queryOutputs, imageTokenId: imageTokenId))
     }
 
     /// The greedy answer to `question` about one image (pixels [1, 3, H, W]).

@@ -5,20 +5,17 @@ import VLNN
 /// models, with which settings. `vlkit train RECIPE.json --set training.steps=100` reads one;
 /// `recipes/*` are ready-made.
 public struct Recipe: Codable, Equatable {
-    public enum Kind: String, Codable, CaseIterable {
-        case clip
-        case languageModel = "language-model"
-        case llavaStage1 = "llava-stage1"
-        case llavaStage2 = "llava-stage2"
-        case flamingo
-        case albef
-        case mplugOwlStage1 = "mplug-owl-stage1"
-        case mplugOwlStage2 = "mplug-owl-stage2"
-        case blip2Vision = "blip2-vision"
-        case blip2Stage1 = "blip2-stage1"
-        case blip2Stage2 = "blip2-stage2"
-        case minigpt4
-        case vpgtrans
+    /// The recipe's name as files write it ("llava-stage2"); `RecipeRegistry` maps it to the code that runs it.
+    public struct Name: RawRepresentable, Hashable, Codable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public init(stringLiteral value: String) { rawValue = value }
+        public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(rawValue)
+        }
+        public var description: String { rawValue }
     }
 
     /// The built-in world as training data.
@@ -89,7 +86,55 @@ public struct Recipe: Codable, Equatable {
         }
     }
 
-    public var recipe: Kind
+    public var recipe: Name
+    /// Dataset files to train on instead of the built-in world: one of `llava_json` (LLaVA
+    /// conversation JSON), `captions` (image–caption JSONL) or `interleaved` (documents JSONL), as
+    /// the recipe reads; `images`, the folder the entries' image paths are relative to (the file's
+    /// own folder by default); `validation`, a held-out file of the same kind whose loss is logged
+    /// every `validation_every` steps; `strict`, whether a bad entry is an error (file and line) or
+    /// skipped with one warning. Paths are relative to the recipe file.
+    public struct DataFiles: Codable, Equatable, Sendable {
+        public var llavaJSON: String?
+        public var captions: String?
+        public var interleaved: String?
+        public var images: String?
+        public var validation: String?
+        public var validationEvery: Int?
+        public var strict = false
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case llavaJSON = "llava_json", captions, interleaved, images, validation
+            case validationEvery = "validation_every", strict
+        }
+
+        public init(llavaJSON: String? = nil, captions: String? = nil, interleaved: String? = nil, images: String? = nil,
+                    validation: String? = nil, strict: Bool = false) {
+            (self.llavaJSON, self.captions, self.interleaved, self.images) = (llavaJSON, captions, interleaved, images)
+            (self.validation, self.strict) = (validation, strict)
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            llavaJSON = try c.decodeIfPresent(String.self, forKey: .llavaJSON)
+            captions = try c.decodeIfPresent(String.self, forKey: .captions)
+            interleaved = try c.decodeIfPresent(String.self, forKey: .interleaved)
+            images = try c.decodeIfPresent(String.self, forKey: .images)
+            validation = try c.decodeIfPresent(String.self, forKey: .validation)
+            validationEvery = try c.decodeIfPresent(Int.self, forKey: .validationEvery)
+            strict = try c.decodeIfPresent(Bool.self, forKey: .strict) ?? strict
+        }
+
+        /// The files named, by kind (one is allowed).
+        var named: [(DataKind, String)] {
+            [(DataKind.llavaJSON, llavaJSON), (.captions, captions), (.interleaved, interleaved)].compactMap { k, v in v.map { (k, $0) } }
+        }
+
+        /// The training file and its kind.
+        public var file: (kind: DataKind, path: String)? { named.count == 1 ? (named[0].0, named[0].1) : nil }
+    }
+    /// Dataset files to train on; nil: the built-in world (`world`).
+    public var data: DataFiles?
+
     /// Where the trained model (a Hugging Face directory) and the checkpoints go.
     public var output: String
     public var world = WorldScenes()
@@ -181,16 +226,17 @@ public struct Recipe: Codable, Equatable {
     public var vpgtrans: VPGTrans?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case recipe, output, world, model, vision, training, lora
+        case recipe, output, world, data, model, vision, training, lora
         case evaluation, config, vpgtrans
         case languageModel = "language_model"
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        recipe = try c.decode(Kind.self, forKey: .recipe)
+        recipe = try c.decode(Name.self, forKey: .recipe)
         output = try c.decode(String.self, forKey: .output)
         world = try c.decodeIfPresent(WorldScenes.self, forKey: .world) ?? world
+        data = try c.decodeIfPresent(DataFiles.self, forKey: .data)
         model = try c.decodeIfPresent(String.self, forKey: .model)
         vision = try c.decodeIfPresent(String.self, forKey: .vision)
         languageModel = try c.decodeIfPresent(String.self, forKey: .languageModel)
@@ -218,7 +264,7 @@ public struct Recipe: Codable, Equatable {
             throw RecipeError("\(url.path): \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
         } catch let DecodingError.dataCorrupted(context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            let known = field == "recipe" ? "recipes: " + Kind.allCases.map(\.rawValue).joined(separator: ", ")
+            let known = field == "recipe" ? "recipes: " + RecipeRegistry.names.joined(separator: ", ")
                 : field == "vpgtrans.converter_tokens" ? "all or data" : context.debugDescription
             throw RecipeError("\(url.path): \"\(field)\" is not valid (\(known))")
         }
@@ -226,6 +272,11 @@ public struct Recipe: Codable, Equatable {
         func resolve(_ path: String?) -> String? { path.map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path } }
         output = resolve(output)!
         (model, vision, languageModel) = (resolve(model), resolve(vision), resolve(languageModel))
+        if var d = self.data {
+            (d.llavaJSON, d.captions, d.interleaved) = (resolve(d.llavaJSON), resolve(d.captions), resolve(d.interleaved))
+            (d.images, d.validation) = (resolve(d.images), resolve(d.validation))
+            self.data = d
+        }
         do { try validate() } catch let error as RecipeError { throw RecipeError("\(url.path): \(error)") }
     }
 
@@ -234,7 +285,7 @@ public struct Recipe: Codable, Equatable {
         "": CodingKeys.allCases.map(\.stringValue), "world": WorldScenes.CodingKeys.allCases.map(\.stringValue),
         "training": Training.CodingKeys.allCases.map(\.stringValue), "lora": LoRA.CodingKeys.allCases.map(\.stringValue),
         "evaluation": Evaluation.CodingKeys.allCases.map(\.stringValue), "config": ModelConfig.CodingKeys.allCases.map(\.stringValue),
-        "vpgtrans": VPGTrans.CodingKeys.allCases.map(\.stringValue),
+        "vpgtrans": VPGTrans.CodingKeys.allCases.map(\.stringValue), "data": DataFiles.CodingKeys.allCases.map(\.stringValue),
     ]
 
     /// A field the recipe does not know (a misspelt key would otherwise be ignored) is an error naming it.
@@ -253,39 +304,55 @@ public struct Recipe: Codable, Equatable {
         }
     }
 
-    /// Values that decode but cannot run: a section another recipe reads, a missing input, a
-    /// length that is not positive. The error names the field.
+    /// Values that decode but cannot run: an unknown recipe, a section another recipe reads, a
+    /// missing input, a dataset file of a kind the recipe does not read, a length that is not
+    /// positive. The error names the field.
     public func validate() throws {
-        func positive(_ value: Int?, _ field: String) throws {
-            if let value, value <= 0 { throw RecipeError("\"\(field)\" must be positive (it is \(value))") }
+        guard let runner = RecipeRegistry.recipe(named: recipe) else {
+            throw RecipeError("\"recipe\" is not valid (recipes: \(RecipeRegistry.names.joined(separator: ", ")))")
         }
-        try positive(training.steps, "training.steps")
-        try positive(training.batchSize, "training.batch_size")
-        if config != nil && recipe != .languageModel { throw RecipeError("\"config\" is read only by the language-model recipe") }
-        try positive(config?.hiddenSize, "config.hidden_size")
-        try positive(config?.numHiddenLayers, "config.num_hidden_layers")
+        try Recipe.positive(training.steps, "training.steps")
+        try Recipe.positive(training.batchSize, "training.batch_size")
+        let sections = runner.sections
+        for (section, present) in [("config", config != nil), ("vpgtrans", vpgtrans != nil)] where present && !sections.contains(section) {
+            throw RecipeError("\"\(section)\" is read only by the \(RecipeRegistry.readers(of: section).joined(separator: " and ")) recipe")
+        }
+        try Recipe.positive(config?.hiddenSize, "config.hidden_size")
+        try Recipe.positive(config?.numHiddenLayers, "config.num_hidden_layers")
         if let hidden = config?.hiddenSize, hidden % 32 != 0 {
             throw RecipeError("\"config.hidden_size\" must be a multiple of 32 (heads of 32), not \(hidden)")
         }
-        guard recipe == .vpgtrans else {
-            if vpgtrans != nil { throw RecipeError("\"vpgtrans\" is read only by the vpgtrans recipe") }
-            return
+        try validateData(reads: runner.data)
+        try RecipeRegistry.validate(self, with: runner)
+    }
+
+    static func positive(_ value: Int?, _ field: String) throws {
+        if let value, value <= 0 { throw RecipeError("\"\(field)\" must be positive (it is \(value))") }
+    }
+
+    /// `data` names one file, of a kind in `reads`; `validation_every` is positive and has a file to measure.
+    func validateData(reads: [DataKind]) throws {
+        guard let d = data else { return }
+        let options = reads.map { "\"data.\($0.rawValue)\" (\($0.what))" }.joined(separator: " or ")
+        let named = d.named
+        guard !named.isEmpty else {
+            throw RecipeError(reads.isEmpty
+                ? "\"data\": \(recipe) trains on the built-in world only; leave \"data\" out"
+                : "\"data\" names no dataset file: give \(options), or leave \"data\" out to train on the built-in world")
         }
-        if vision != nil { throw RecipeError("\"vision\" is not read by vpgtrans: the vision tower is the one of \"model\"") }
-        if lora != nil { throw RecipeError("\"lora\" is not read by vpgtrans: the new language model stays frozen") }
-        if model == nil { throw RecipeError("vpgtrans needs \"model\" (the source: a LLaVA directory, e.g. llava-stage1's)") }
-        if languageModel == nil { throw RecipeError("vpgtrans needs \"language_model\" (the target: a LLaMA directory, e.g. language-model's)") }
-        let v = vpgtrans ?? VPGTrans()
-        try positive(v.converterSteps, "vpgtrans.converter_steps")
-        try positive(v.projectorWarmupSteps, "vpgtrans.projector_warmup_steps")
-        if v.projectorWarmupSteps != nil && v.projectorWarmupEpochs != nil {
-            throw RecipeError("\"vpgtrans.projector_warmup_steps\" and \"vpgtrans.projector_warmup_epochs\" cannot both be set")
+        guard named.count == 1 else {
+            throw RecipeError("\"data.\(named[0].0.rawValue)\" and \"data.\(named[1].0.rawValue)\" cannot both be set: a recipe trains on one dataset file")
         }
-        if let e = v.projectorWarmupEpochs, !(e > 0) { throw RecipeError("\"vpgtrans.projector_warmup_epochs\" must be positive (it is \(e))") }
-        if v.validationEvery < 0 { throw RecipeError("\"vpgtrans.validation_every\" must be 0 (none) or positive (it is \(v.validationEvery))") }
-        try positive(v.validationScenes, "vpgtrans.validation_scenes")
-        if !(v.converterLearningRate > 0) { throw RecipeError("\"vpgtrans.converter_learning_rate\" must be positive") }
-        if !(v.projectorWarmupLRScale > 0) { throw RecipeError("\"vpgtrans.projector_warmup_lr_scale\" must be positive") }
+        let kind = named[0].0
+        guard reads.contains(kind) else {
+            throw RecipeError(reads.isEmpty
+                ? "\"data.\(kind.rawValue)\": \(recipe) trains on the built-in world only; leave \"data\" out"
+                : "\"data.\(kind.rawValue)\": \(recipe) does not train on \(kind.what); it reads \(options)")
+        }
+        try Recipe.positive(d.validationEvery, "data.validation_every")
+        if d.validationEvery != nil && d.validation == nil {
+            throw RecipeError("\"data.validation_every\" needs \"data.validation\" (a held-out \(kind.what) file)")
+        }
     }
 
     /// Sets a dotted key of a JSON object: "training.steps=100", "lora.target_modules=[\"q_proj\"]".

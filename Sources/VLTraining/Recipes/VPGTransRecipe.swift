@@ -53,6 +53,36 @@ public struct VPGTransReport {
     }
 }
 
+/// `vpgtrans`: see `RecipeRunner.runVPGTrans`. The world only: its held-out loss and VQA are the world's.
+public enum VPGTransTrainingRecipe: TrainingRecipe {
+    public static let name: Recipe.Name = "vpgtrans"
+    public static let defaults = TrainingSettings(steps: 300, batchSize: 32, learningRate: 2e-3, warmupSteps: 20)
+    public static let sections: Set<String> = ["vpgtrans"]
+
+    public static func validate(_ recipe: Recipe) throws {
+        if recipe.vision != nil { throw RecipeError("\"vision\" is not read by vpgtrans: the vision tower is the one of \"model\"") }
+        if recipe.lora != nil { throw RecipeError("\"lora\" is not read by vpgtrans: the new language model stays frozen") }
+        if recipe.model == nil { throw RecipeError("vpgtrans needs \"model\" (the source: a LLaVA directory, e.g. llava-stage1's)") }
+        if recipe.languageModel == nil { throw RecipeError("vpgtrans needs \"language_model\" (the target: a LLaMA directory, e.g. language-model's)") }
+        let v = recipe.vpgtrans ?? Recipe.VPGTrans()
+        try Recipe.positive(v.converterSteps, "vpgtrans.converter_steps")
+        try Recipe.positive(v.projectorWarmupSteps, "vpgtrans.projector_warmup_steps")
+        if v.projectorWarmupSteps != nil && v.projectorWarmupEpochs != nil {
+            throw RecipeError("\"vpgtrans.projector_warmup_steps\" and \"vpgtrans.projector_warmup_epochs\" cannot both be set")
+        }
+        if let e = v.projectorWarmupEpochs, !(e > 0) { throw RecipeError("\"vpgtrans.projector_warmup_epochs\" must be positive (it is \(e))") }
+        if v.validationEvery < 0 { throw RecipeError("\"vpgtrans.validation_every\" must be 0 (none) or positive (it is \(v.validationEvery))") }
+        try Recipe.positive(v.validationScenes, "vpgtrans.validation_scenes")
+        if !(v.converterLearningRate > 0) { throw RecipeError("\"vpgtrans.converter_learning_rate\" must be positive") }
+        if !(v.projectorWarmupLRScale > 0) { throw RecipeError("\"vpgtrans.projector_warmup_lr_scale\" must be positive") }
+    }
+
+    public static func run(_ stage: RecipeStage) throws {
+        try stage.runner.runVPGTrans(stage.recipe, train: stage.data(), test: stage.worldTestScenes(), processor: stage.processor,
+                                     settings: stage.settings, output: stage.output)
+    }
+}
+
 extension RecipeRunner {
     /// vpgtrans: the LLaVA at `model` (vision tower + MLP projector trained on its LLM) moved to the
     /// LLaMA at `language_model` as VPGTrans does — a word-embedding converter trained with a cosine
@@ -64,7 +94,7 @@ extension RecipeRunner {
     /// `world.test_scenes` > 0 VQA of both on the test split. The report goes to the log and to
     /// `<output>/vpgtrans.json`.
     @discardableResult
-    func runVPGTrans(_ recipe: Recipe, train: WorldData, test: [WorldSample], processor: ImageProcessor, settings: TrainingSettings,
+    func runVPGTrans(_ recipe: Recipe, train: TrainingData, test: [WorldSample], processor: ImageProcessor, settings: TrainingSettings,
                      output: URL) throws -> VPGTransReport {
         let v = recipe.vpgtrans ?? Recipe.VPGTrans()
         let what = "a LLaVA directory with an MLP projector (llava-stage1's or llava-stage2's)"
@@ -86,10 +116,10 @@ extension RecipeRunner {
         let imageToken = try imageTokenId(tokenizer, lmDir.path)
 
         // 1. The word-embedding converter, folded into the projector of a LLaVA for the new LLM.
-        func examples(_ samples: [WorldSample]) -> [TokenizedExample] {
-            LlavaAlignment.examples(tokenizer, imageTokenId: imageToken, imageTokens: source.tokensPerImage, samples: samples, stage: .instructionTuning)
+        func examples(_ data: TrainingData) -> [TokenizedExample] {
+            LlavaAlignment.examples(tokenizer, imageTokenId: imageToken, imageTokens: source.tokensPerImage, turns: data.turns)
         }
-        let trainExamples = examples(train.samples)
+        let trainExamples = examples(train)
         let moved = try VPGTransfer.move(source, sourceTokenizer: sourceTokenizer, to: target, tokenizer: tokenizer, imageTokenId: imageToken,
                                          converterSteps: v.converterSteps, converterLearningRate: v.converterLearningRate,
                                          within: v.converterTokens == .data ? Set(trainExamples.flatMap(\.ids)) : nil)
@@ -100,14 +130,15 @@ extension RecipeRunner {
 
         // 2–3. Warm-up of the projector, then VPG + projector, the new LLM frozen.
         var setting = VPGTransfer.Setting(languageModel: llava.language_model, imageTokenId: imageToken,
-                                          features: LlavaAlignment.visionFeatures(source, pixels: train.pixels), examples: trainExamples,
+                                          features: try LlavaAlignment.visionFeatures(source, images: train.images, processor: processor),
+                                          examples: trainExamples,
                                           padId: tokenizer.padTokenId ?? 0)
         setting.makeTrainer = { phase, model, s in
             try self.makeTrainer(phase.rawValue, model, s, output, checkpoints: "checkpoints/" + phase.checkpointFolder)
         }
         if v.validationEvery > 0 {
-            let held = WorldData(World().samples(.test, count: v.validationScenes, seed: recipe.world.seed &+ 1), processor: processor)
-            setting.validation = (examples(held.samples), LlavaAlignment.visionFeatures(source, pixels: held.pixels), v.validationEvery)
+            let held = TrainingData.world(World().samples(.test, count: v.validationScenes, seed: recipe.world.seed &+ 1))
+            setting.validation = (examples(held), try LlavaAlignment.visionFeatures(source, images: held.images, processor: processor), v.validationEvery)
         }
         func validation(_ trainer: Trainer) -> [VPGTransfer.Comparison.Point] {
             trainer.history.compactMap { r in r.validationLoss.map { VPGTransfer.Comparison.Point(step: r.step, loss: $0) } }

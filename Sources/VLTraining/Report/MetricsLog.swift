@@ -48,7 +48,10 @@ public final class MetricsLog {
     deinit { close(descriptor) }
 
     /// Appends one line, e.g. `try log.write(["step": 3, "loss": .double(loss), "stage": "align"])`.
-    public func write(_ fields: KeyValuePairs<String, MetricValue>) throws {
+    public func write(_ fields: KeyValuePairs<String, MetricValue>) throws { try write(fields.map { ($0.key, $0.value) }) }
+
+    /// The same for fields put together at run time (some lines have a field others lack).
+    public func write(_ fields: [(key: String, value: MetricValue)]) throws {
         let line = "{" + fields.map { "\(jsonString($0.key)): \($0.value.json)" }.joined(separator: ", ") + "}\n"
         let bytes = Array(line.utf8)
         let end = lseek(descriptor, 0, SEEK_END)

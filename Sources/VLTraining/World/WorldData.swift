@@ -1,7 +1,8 @@
 import VLImaging
 import VLTensor
 
-/// Samples of the world with their images rendered and preprocessed once, ready for batching.
+/// Samples of the world with their images rendered and preprocessed once, for evaluation (training
+/// reads the world as `TrainingData.world`).
 public struct WorldData {
     public let samples: [WorldSample]
     /// [N, 3, H, W], normalised as the image processor does.
@@ -23,17 +24,6 @@ public struct WorldData {
     }
 
     public var captions: [String] { samples.map(\.caption) }
-
-    /// These samples followed by a shape-changed twin of each (where one exists), so that colour
-    /// alone never separates a contrastive batch; `twins[i]` is the row of sample i's twin.
-    public func withShapeTwins(processor: ImageProcessor, seed: UInt64) -> (data: (pixels: Tensor, captions: [String]), twins: [Int: Int]) {
-        var rng = RandomGenerator(seed: seed &+ 0x7717)
-        let world = World(imageSize: processor.cropHeight)
-        let pairs = samples.enumerated().compactMap { i, s in world.shapeTwin(of: s, rng: &rng).map { (i, $0) } }
-        let twinData = WorldData(pairs.map(\.1), processor: processor)
-        let twins = Dictionary(uniqueKeysWithValues: pairs.enumerated().map { ($1.0, samples.count + $0) })
-        return ((cat([pixels, twinData.pixels], dim: 0), captions + twinData.captions), twins)
-    }
 }
 
 extension WorldData {
