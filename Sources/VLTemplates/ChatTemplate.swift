@@ -41,25 +41,6 @@ public struct ChatTemplate: Sendable {
     static let defaults: [String: TemplateValue] = [
         "tools": .none, "documents": .none, "add_generation_prompt": .bool(false),
     ]
-
-    /// Finds a model directory's template: `chat_template.jinja`, `chat_template.json` or the
-    /// `chat_template` of `tokenizer_config.json` (nil when there is none).
-    public static func source(in directory: URL) throws -> String? {
-        let jinja = directory.appendingPathComponent("chat_template.jinja")
-        if let data = FileManager.default.contents(atPath: jinja.path) { return String(decoding: data, as: UTF8.self) }
-        for file in ["chat_template.json", "tokenizer_config.json"] {
-            let url = directory.appendingPathComponent(file)
-            guard let data = FileManager.default.contents(atPath: url.path) else { continue }
-            guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw TemplateError("\(url.path) is not a JSON object")
-            }
-            if let t = json["chat_template"] as? String { return t }
-            if let list = json["chat_template"] as? [[String: Any]] {  // named templates: use "default"
-                return (list.first { $0["name"] as? String == "default" } ?? list.first)?["template"] as? String
-            }
-        }
-        return nil
-    }
 }
 
 /// The parsed nodes; immutable once parsed, so a template can be shared between threads.

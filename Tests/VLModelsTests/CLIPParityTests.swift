@@ -8,9 +8,7 @@ import VLTensor
 /// CLIP checkpoints written by transformers (random weights) give transformers' numbers.
 final class CLIPParityTests: XCTestCase {
     func load(_ name: String) throws -> CLIPModel {
-        guard case .clip(let m) = try loadModel(directory: fixtureDirectory("clip", name)) else {
-            throw ConfigError("not a CLIP model")
-        }
+        let m = try CLIPModel.load(directory: fixtureDirectory("clip", name))
         return m
     }
 

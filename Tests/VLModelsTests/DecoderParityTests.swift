@@ -9,11 +9,10 @@ import VLTensor
 /// 20 greedy tokens identical.
 final class DecoderParityTests: XCTestCase {
     func languageModel(_ family: String, _ name: String) throws -> LanguageModel {
-        switch try loadModel(directory: fixtureDirectory(family, name)) {
-        case .llama(let m): return m
-        case .opt(let m): return m
-        default: throw ConfigError("not a decoder")
+        guard let lm = try ModelRegistry.load(ModelDirectory(fixtureDirectory(family, name))) as? LanguageModel else {
+            throw ConfigError("not a decoder")
         }
+        return lm
     }
 
     func greedy(_ lm: LanguageModel, embeddings: Tensor, ids: [Int]) -> [Int] {
@@ -43,7 +42,7 @@ final class DecoderParityTests: XCTestCase {
 
     func testLlava() throws {
         for name in ["default", "full_multilayer"] {
-            guard case .llava(let model) = try loadModel(directory: fixtureDirectory("llava", name)) else { return XCTFail() }
+            let model = try LlavaForConditionalGeneration.load(directory: fixtureDirectory("llava", name))
             let ref = try reference("llava", name)
             let ids = ref["input_ids"]!.toInts()
             let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
@@ -71,7 +70,7 @@ final class DecoderParityTests: XCTestCase {
         XCTAssertNotNil(renamed["model.vision_tower.embeddings.class_embedding"])
         try writeSafetensors(renamed, to: dir.appendingPathComponent("model.safetensors"))
         try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
-        guard case .llava(let model) = try loadModel(directory: dir) else { return XCTFail() }
+        let model = try LlavaForConditionalGeneration.load(directory: dir)
         let ref = try reference("llava", "default")
         let ids = ref["input_ids"]!.toInts()
         let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
@@ -81,7 +80,7 @@ final class DecoderParityTests: XCTestCase {
     }
 
     func testLlavaRefusesAMismatchedImageCount() throws {
-        guard case .llava(let model) = try loadModel(directory: fixtureDirectory("llava", "default")) else { return XCTFail() }
+        let model = try LlavaForConditionalGeneration.load(directory: fixtureDirectory("llava", "default"))
         let ref = try reference("llava", "default")
         let oneImage = ref["pixel_values"]!.narrow(0, start: 0, length: 1)
         XCTAssertThrowsError(try model.inputEmbeddings(ids: ref["input_ids"]!.toInts(), pixels: oneImage)) { error in
@@ -91,7 +90,7 @@ final class DecoderParityTests: XCTestCase {
 
     func testBlip2() throws {
         for name in ["opt", "llama_image_token"] {
-            guard case .blip2(let model) = try loadModel(directory: fixtureDirectory("blip2", name)) else { return XCTFail() }
+            let model = try Blip2ForConditionalGeneration.load(directory: fixtureDirectory("blip2", name))
             let ref = try reference("blip2", name)
             let ids = ref["input_ids"]!.toInts()
             let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
@@ -106,16 +105,13 @@ final class DecoderParityTests: XCTestCase {
     /// stay within bf16 rounding of transformers' f32 ones.
     func testBF16WeightsStayCloseToF32() throws {
         for (family, name) in [("llava", "default"), ("blip2", "opt")] {
-            let model = try loadModel(directory: fixtureDirectory(family, name), format: .bf16)
+            let model = try ModelRegistry.load(ModelDirectory(fixtureDirectory(family, name)), format: .bf16)
             let ref = try reference(family, name)
             let ids = ref["input_ids"]!.toInts()
             let (embeds, lm): (Tensor, LanguageModel)
-            switch model {
-            case .llava(let m): (embeds, lm) = (try noGrad { try m.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }, m.language_model)
-            case .blip2(let m): (embeds, lm) = (try noGrad { try m.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }, m.language_model)
-            default: return XCTFail("\(family)")
-            }
-            let matrices = model.module.namedParameters().filter { $0.1.value.rank == 2 }
+            guard let m = model as? any GenerativeModel else { return XCTFail("\(family)") }
+            (embeds, lm) = (try noGrad { try m.inputEmbeddings(PromptTokens(ids: ids), pixels: ref["pixel_values"]!) }, m.languageModel)
+            let matrices = model.namedParameters().filter { $0.1.value.rank == 2 }
             XCTAssertTrue(matrices.contains { $0.0.contains("vision") && $0.1.value.dtype == .bf16 }, "\(family): vision matrices in bf16")
             XCTAssertTrue(matrices.allSatisfy { $0.1.value.dtype == .bf16 }, "\(family): every matrix in bf16")
             let logits = noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<embeds.shape[1]), cache: nil, keyPadding: nil)) }
@@ -124,7 +120,7 @@ final class DecoderParityTests: XCTestCase {
     }
 
     func testBert() throws {
-        guard case .bert(let model) = try loadModel(directory: fixtureDirectory("bert", "tiny")) else { return XCTFail() }
+        let model = try BertModel.load(directory: fixtureDirectory("bert", "tiny"))
         let ref = try reference("bert", "tiny")
         let hidden = noGrad { model(ref["input_ids"]!, attentionMask: ref["attention_mask"]!) }
         assertClose(hidden.narrow(0, start: 0, length: 1), ref["last_hidden_state"]!.narrow(0, start: 0, length: 1), "bert row 0")

@@ -34,7 +34,7 @@ final class LlavaOriginalTests: XCTestCase {
             try FileManager.default.copyItem(at: fixtureDirectory("llava_original", "v15").appendingPathComponent(f),
                                              to: dir.appendingPathComponent(f))
         }
-        XCTAssertThrowsError(try loadModel(directory: dir)) { error in
+        XCTAssertThrowsError(try ModelRegistry.load(ModelDirectory(dir))) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("the vision tower \"openai/clip-vit-tiny\" (mm_vision_tower) was not found"), text)
             XCTAssertTrue(text.contains("clip-vit-tiny"), text)
@@ -55,7 +55,7 @@ final class LlavaOriginalTests: XCTestCase {
             var changed = config
             changed[key] = value
             try JSONSerialization.data(withJSONObject: changed).write(to: dir.appendingPathComponent("config.json"))
-            XCTAssertThrowsError(try loadModel(directory: dir)) { error in
+            XCTAssertThrowsError(try ModelRegistry.load(ModelDirectory(dir))) { error in
                 XCTAssertTrue("\(error)".contains(expected), "\(key): \(error)")
             }
         }

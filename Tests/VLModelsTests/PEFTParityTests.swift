@@ -13,9 +13,7 @@ final class PEFTParityTests: XCTestCase {
     let cases = ["qv", "regex_save"]
 
     func baseModel() throws -> LlamaForCausalLM {
-        guard case .llama(let m) = try loadModel(directory: fixtureDirectory("peft", "base")) else {
-            throw ConfigError("the PEFT base fixture is not a LLaMA")
-        }
+        let m = try LlamaForCausalLM.load(directory: fixtureDirectory("peft", "base"))
         m.eval()
         return m
     }

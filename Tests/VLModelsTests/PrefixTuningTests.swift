@@ -8,7 +8,7 @@ import VLTensor
 /// Prefix tuning and bottleneck adapters on the tiny LLaMA of the PEFT fixtures.
 final class PrefixTuningTests: XCTestCase {
     func llama() throws -> LlamaForCausalLM {
-        guard case .llama(let m) = try loadModel(directory: fixtureDirectory("peft", "base")) else { throw ConfigError("not a LLaMA") }
+        let m = try LlamaForCausalLM.load(directory: fixtureDirectory("peft", "base"))
         m.eval()
         return m
     }

@@ -111,19 +111,4 @@ final class ChatTemplateTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: 16) { i in results[i] = (try? t.render(variables)) == expected }
         XCTAssertTrue(results.allSatisfy { $0 })
     }
-
-    func testSourceInADirectory() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vltemplates-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        XCTAssertNil(try ChatTemplate.source(in: dir))
-        let config = #"{"chat_template": [{"name": "tool_use", "template": "T"}, "#
-            + #"{"name": "default", "template": "D"}]}"#
-        try Data(config.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
-        XCTAssertEqual(try ChatTemplate.source(in: dir), "D")
-        try Data(#"{"chat_template": "J"}"#.utf8).write(to: dir.appendingPathComponent("chat_template.json"))
-        XCTAssertEqual(try ChatTemplate.source(in: dir), "J")
-        try Data("{{ 'jinja' }}".utf8).write(to: dir.appendingPathComponent("chat_template.jinja"))
-        XCTAssertEqual(try ChatTemplate.source(in: dir), "{{ 'jinja' }}")
-    }
 }

@@ -99,7 +99,7 @@ final class ALBEFRecipeTests: XCTestCase {
                      "text_encoder.cls.predictions.bias", "vision_proj.weight", "text_proj.weight", "itm_head.weight", "temp"] {
             XCTAssertTrue(names.contains(name), name)
         }
-        guard case .albef(let loaded) = try loadModel(directory: directory, only: ["albef"]) else { return XCTFail("not albef") }
+        let loaded = try ALBEF.load(directory: directory)
         XCTAssertEqual(loaded.config, albef.config, "config.json round-trips")
         let data = WorldData(World().samples(.test, count: 4), processor: processor)
         let mine = ALBEFEvaluation.encode(albef, tokenizer: tokenizer, pixels: data.pixels, texts: data.captions)

@@ -112,7 +112,7 @@ final class Blip2RecipeTests: TemporaryDirectoryTestCase {
         let generated = try pipeline.generate(prompt: "what color is the circle ?", images: [image], sampling: SamplingParameters(), maxTokens: 8)
         let untilStop = answer.components(separatedBy: "###")[0].trimmingCharacters(in: .whitespaces)
         XCTAssertEqual(generated.text.trimmingCharacters(in: .whitespaces), untilStop)
-        guard case .minigpt4 = try loadModel(directory: minigpt4) else { return XCTFail("loadModel does not open MiniGPT-4") }
+        XCTAssertTrue(try ModelRegistry.load(ModelDirectory(minigpt4)) is MiniGPT4, "the registry opens MiniGPT-4")
         try FileManager.default.moveItem(at: minigpt4.appendingPathComponent("blip2"), to: minigpt4.appendingPathComponent("moved"))
         XCTAssertThrowsError(try GenerationPipeline(directory: minigpt4)) {
             XCTAssertTrue("\($0)".contains("\"blip2\" is \(minigpt4.appendingPathComponent("blip2").path), which does not exist"), "\($0)")

@@ -56,7 +56,7 @@ final class FlamingoRecipeTests: XCTestCase {
         XCTAssertTrue(names.allSatisfy { $0.hasPrefix("vision_encoder.") || $0.hasPrefix("perceiver.") || $0.hasPrefix("lang_encoder.") })
         XCTAssertTrue(names.contains("lang_encoder.model.layers.1.decoder_layer.self_attn.q_proj.weight"))
         XCTAssertTrue(names.contains("vision_encoder.transformer.resblocks.0.attn.in_proj_weight"))
-        guard case .flamingo(let loaded) = try loadModel(directory: dir) else { return XCTFail("not a flamingo") }
+        let loaded = try FlamingoForConditionalGeneration.load(directory: dir)
         XCTAssertEqual(NSDictionary(dictionary: loaded.config.jsonObject), NSDictionary(dictionary: flamingo.config.jsonObject))
         let ids = tokenizer.encode("<image>a red circle .<|endofchunk|><image>what color")
         let pixels = CLIPPretraining.worldProcessor(imageSize: 32).batch(images(2))
@@ -89,7 +89,7 @@ final class FlamingoRecipeTests: XCTestCase {
         try FileManager.default.removeItem(at: dir.appendingPathComponent("tokenizer.json"))
         XCTAssertThrowsError(try GenerationPipeline(directory: dir)) { XCTAssertTrue("\($0)".contains("tokenizer"), "\($0)") }
         try FileManager.default.removeItem(at: dir.appendingPathComponent("model.safetensors"))
-        XCTAssertThrowsError(try loadModel(directory: dir)) { XCTAssertTrue("\($0)".contains("safetensors"), "\($0)") }
+        XCTAssertThrowsError(try ModelRegistry.load(ModelDirectory(dir))) { XCTAssertTrue("\($0)".contains("safetensors"), "\($0)") }
     }
 
     /// A few steps move the resampler, the gated blocks and the media-token rows; every other

@@ -167,11 +167,9 @@ final class VPGTransRecipeTests: TemporaryDirectoryTestCase {
         let out = directory.appendingPathComponent("out")
 
         // A LLaVA directory: the source's vision tower, the target's LLM, loadable as `vlkit generate` loads it.
-        guard case .llava(let llava) = try loadModel(directory: out, only: ["llava"]),
-              case .llava(let source) = try loadModel(directory: directory.appendingPathComponent("source"), only: ["llava"]),
-              case .llama(let target) = try loadModel(directory: directory.appendingPathComponent("target"), only: ["llama"]) else {
-            return XCTFail("the output, source or target do not load")
-        }
+        let llava = try LlavaForConditionalGeneration.load(directory: out)
+        let source = try LlavaForConditionalGeneration.load(directory: directory.appendingPathComponent("source"))
+        let target = try LlamaForCausalLM.load(directory: directory.appendingPathComponent("target"))
         XCTAssertEqual(llava.config.text.hiddenSize, 64)
         for (k, v) in target.stateDict() { XCTAssertEqual(llava.language_model.stateDict()[k]?.toArray(), v.toArray(), "the LLM is the target's: \(k)") }
         for (k, v) in source.vision_tower.stateDict() { XCTAssertEqual(llava.vision_tower.stateDict()[k]?.toArray(), v.toArray(), k) }

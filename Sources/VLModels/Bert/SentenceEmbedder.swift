@@ -16,9 +16,7 @@ public final class SentenceEmbedder {
     public enum Pooling: String { case mean, cls, max }
 
     public init(directory: URL) throws {
-        guard case .bert(let m) = try loadModel(directory: directory, only: ["bert"]) else {
-            throw ConfigError("\(directory.path) is not a BERT model")
-        }
+        let m = try BertModel.load(directory: directory)
         model = m
         tokenizer = try WordPieceTokenizer(directory: directory)
         var pooling = Pooling.mean, normalize = false

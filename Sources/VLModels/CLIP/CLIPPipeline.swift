@@ -16,9 +16,7 @@ public final class CLIPPipeline {
 
     public init(directory: URL) throws {
         self.directory = directory
-        guard case .clip(let m) = try loadModel(directory: directory, only: ["clip"]) else {
-            throw ConfigError("\(directory.path) is not a CLIP model")
-        }
+        let m = try CLIPModel.load(directory: directory)
         model = m
         tokenizer = try CLIPTokenizer(directory: directory, maxLength: m.config.text.maxPositionEmbeddings)
         processor = try ImageProcessor(directory: directory)

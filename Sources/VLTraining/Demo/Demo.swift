@@ -95,7 +95,7 @@ public struct Demo {
         // CLIP from scratch on captions, and a small LLaMA on the world's text.
         let clipDir = outputDirectory.appendingPathComponent("clip"), lmDir = outputDirectory.appendingPathComponent("language-model")
         result.curves["clip"] = try run(recipe("clip.json", options.clip, ["output": clipDir]))["clip"]?.history.map(\.loss)
-        guard case .clip(let clip) = try loadModel(directory: clipDir, only: ["clip"]) else { throw RecipeError("\(clipDir.path): not a CLIP") }
+        let clip = try CLIPModel.load(directory: clipDir)
         let clipTokenizer = try CLIPTokenizer(directory: clipDir)
         let zeroShot = WorldEvaluation.zeroShot(clip, tokenizer: clipTokenizer, data: test)
         (result.zeroShotAccuracy, result.zeroShotChance) = (zeroShot.accuracy, zeroShot.chance)
@@ -107,7 +107,7 @@ public struct Demo {
                    100 * result.retrievalR1))
         result.curves["language model"] = try run(recipe("language-model.json", options.languageModel, ["output": lmDir]))["language model"]?
             .history.map(\.loss)
-        guard case .llama(let lm) = try loadModel(directory: lmDir, only: ["llama"]) else { throw RecipeError("\(lmDir.path): not a LLaMA") }
+        let lm = try LlamaForCausalLM.load(directory: lmDir)
         return Pretrained(train: train, test: test, novel: novel, processor: processor, clip: clip, languageModel: lm,
                           tokenizer: try Tokenizer(directory: lmDir), llavaDirectory: outputDirectory.appendingPathComponent("llava"))
     }

@@ -77,7 +77,7 @@ public enum DatasetEvaluation {
             let clip = try CLIPPipeline(directory: directory)
             return { try retrieval(clip, captions: $0) }
         case "albef":
-            guard case .albef(let albef) = try loadModel(directory: directory, only: ["albef"]) else { return nil }
+            let albef = try ALBEF.load(directory: directory)
             let (tokenizer, processor) = (try WordPieceTokenizer(directory: directory), try ImageProcessor(directory: directory))
             return { try retrieval(albef, tokenizer: tokenizer, processor: processor, captions: $0) }
         case "blip-2" where (config.values["architectures"] as? [String])?.contains("Blip2ForImageTextRetrieval") == true:

@@ -29,8 +29,8 @@ extension RecipeRunner {
             throw RecipeError("flamingo needs \"vision\" (a CLIP directory) and \"language_model\" (a LLaMA directory)")
         }
         let train = try stage.data(), validation = try stage.validationData()
-        guard case .clip(let clip) = try load("vision", vision, only: ["clip"]),
-              case .llama(let pretrained) = try load("language_model", lmDir, only: ["llama"]) else { return [] }
+        let clip = try load(CLIPModel.self, "vision", vision)
+        let pretrained = try load(LlamaForCausalLM.self, "language_model", lmDir)
         try FlamingoPretraining.writeTokenizer(from: URL(fileURLWithPath: lmDir), to: output)
         let tokenizer = try Tokenizer(directory: output)
         let media = tokenizer.tokenId(FlamingoPretraining.mediaToken)!, chunk = tokenizer.tokenId(FlamingoPretraining.endOfChunk)!

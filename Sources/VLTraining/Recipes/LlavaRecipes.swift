@@ -17,8 +17,8 @@ public enum LlavaStage1Recipe: TrainingRecipe {
             throw RecipeError("llava-stage1 needs \"vision\" (a CLIP directory) and \"language_model\" (a LLaMA directory)")
         }
         let train = try stage.data(), validation = try stage.validationData()
-        guard case .clip(let clip) = try runner.load("vision", vision, only: ["clip"]),
-              case .llama(let lm) = try runner.load("language_model", lmDir, only: ["llama"]) else { return }
+        let clip = try runner.load(CLIPModel.self, "vision", vision)
+        let lm = try runner.load(LlamaForCausalLM.self, "language_model", lmDir)
         try runner.copyTokenizer(from: URL(fileURLWithPath: lmDir), to: stage.output)
         let tokenizer = try Tokenizer(directory: stage.output)
         let llava = try LlavaAlignment.assemble(clip: clip, languageModel: lm, imageTokenId: try runner.imageTokenId(tokenizer, lmDir),
@@ -40,7 +40,7 @@ public enum LlavaStage2Recipe: TrainingRecipe {
         let runner = stage.runner, recipe = stage.recipe
         guard let modelDir = recipe.model else { throw RecipeError("llava-stage2 needs \"model\" (a LLaVA directory from stage 1)") }
         let train = try stage.data(), validation = try stage.validationData()
-        guard case .llava(let llava) = try runner.load("model", modelDir, only: ["llava"]) else { return }
+        let llava = try runner.load(LlavaForConditionalGeneration.self, "model", modelDir)
         try runner.copyTokenizer(from: URL(fileURLWithPath: modelDir), to: stage.output)
         let tokenizer = try Tokenizer(directory: stage.output)
         var lora: LoRAConfig?

@@ -93,8 +93,8 @@ public enum MPlugOwlStage1Recipe: TrainingRecipe {
         guard let vision = recipe.vision else { throw RecipeError("mplug-owl-stage1 needs \"vision\" (a CLIP directory)") }
         guard let lmDir = recipe.languageModel else { throw RecipeError("mplug-owl-stage1 needs \"language_model\" (a LLaMA directory)") }
         let train = try stage.data(), validation = try stage.validationData()
-        guard case .clip(let clip) = try runner.load("vision", vision, only: ["clip"]),
-              case .llama(let lm) = try runner.load("language_model", lmDir, only: ["llama"]) else { return }
+        let clip = try runner.load(CLIPModel.self, "vision", vision)
+        let lm = try runner.load(LlamaForCausalLM.self, "language_model", lmDir)
         try runner.copyTokenizer(from: URL(fileURLWithPath: lmDir), to: stage.output)
         let tokenizer = try Tokenizer(directory: stage.output)
         let owl = try MPlugOwlRecipe.assemble(clip: clip, languageModel: lm, imageTokenId: try runner.imageTokenId(tokenizer, lmDir))
@@ -115,7 +115,7 @@ public enum MPlugOwlStage2Recipe: TrainingRecipe {
         let runner = stage.runner, recipe = stage.recipe, output = stage.output
         guard let modelDir = recipe.model else { throw RecipeError("mplug-owl-stage2 needs \"model\" (an mPLUG-Owl directory from stage 1)") }
         let train = try stage.data(), validation = try stage.validationData()
-        guard case .mplugOwl(let owl) = try runner.load("model", modelDir, only: ["mplug-owl"]) else { return }
+        let owl = try runner.load(MPlugOwlForConditionalGeneration.self, "model", modelDir)
         try runner.copyTokenizer(from: URL(fileURLWithPath: modelDir), to: output)
         let tokenizer = try Tokenizer(directory: output)
         let l = recipe.lora ?? Recipe.LoRA()
@@ -163,10 +163,10 @@ extension RecipeRunner {
         return trainer
     }
 
-    /// A model directory named by a recipe field, of one of the `only` types; errors name the field.
-    func load(_ field: String, _ path: String, only: [String]) throws -> LoadedModel {
+    /// A model directory named by a recipe field, of the model type `M`; errors name the field.
+    func load<M: LoadableModel>(_ type: M.Type, _ field: String, _ path: String) throws -> M {
         do {
-            return try loadModel(directory: URL(fileURLWithPath: path), only: only)
+            return try M.load(directory: URL(fileURLWithPath: path))
         } catch {
             throw RecipeError("\"\(field)\": \(error)")
         }

@@ -103,7 +103,7 @@ extension RecipeRunner {
     /// The recipe's `language_model`: a LLaMA and its directory.
     func languageModel(_ recipe: Recipe) throws -> (LlamaForCausalLM, URL) {
         try input(recipe, "language_model", recipe.languageModel, "a LLaMA directory") { dir in
-            guard case .llama(let lm) = try loadModel(directory: dir, only: LlamaConfig.modelTypes) else { throw ConfigError("not a LLaMA") }
+            let lm = try LlamaForCausalLM.load(directory: dir)
             return (lm, dir)
         }
     }

@@ -99,7 +99,7 @@ extension RecipeRunner {
         let v = recipe.vpgtrans ?? Recipe.VPGTrans()
         let what = "a LLaVA directory with an MLP projector (llava-stage1's or llava-stage2's)"
         let source = try input(recipe, "model", recipe.model, what) { dir -> LlavaForConditionalGeneration in
-            guard case .llava(let llava) = try loadModel(directory: dir, only: ["llava"]) else { throw ConfigError("not a LLaVA") }
+            let llava = try LlavaForConditionalGeneration.load(directory: dir)
             return llava
         }
         guard let sourceProjector = source.multi_modal_projector as? MLPProjector, sourceProjector.linear_2.bias != nil else {
