@@ -19,6 +19,7 @@ saved=Tests/Fixtures/layouts/llava_t5_f32
 chat_port=$(free_port)
 embed_port=$(free_port)
 saved_port=$(free_port)
+blip2_port=$(free_port)
 logs=$(mktemp -d)
 servers=()
 cleanup() {
@@ -31,7 +32,9 @@ trap cleanup EXIT
 "$vlkit" serve --model "$llava" --host 127.0.0.1 --port "$chat_port" --verbose >"$logs/chat.log" 2>&1 & servers+=($!)
 "$vlkit" serve --model "$clip" --host 127.0.0.1 --port "$embed_port" --verbose >"$logs/embed.log" 2>&1 & servers+=($!)
 "$vlkit" serve --model "$saved" --host 127.0.0.1 --port "$saved_port" --verbose >"$logs/saved.log" 2>&1 & servers+=($!)
-for port in "$chat_port" "$embed_port" "$saved_port"; do
+"$vlkit" serve --model Tests/Fixtures/layouts/blip2_t5_f32 --host 127.0.0.1 --port "$blip2_port" --verbose >"$logs/blip2.log" 2>&1 &
+servers+=($!)
+for port in "$chat_port" "$embed_port" "$saved_port" "$blip2_port"; do
   for _ in $(seq 1 300); do
     if "$python" -c "import urllib.request, sys; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null; then break; fi
     sleep 0.1
@@ -43,11 +46,11 @@ image=Tests/Fixtures/images/rgb.png
 "$vlkit" generate --model "$llava" --prompt "$prompt" --image "$image" --temperature 0.8 --seed 3 --max-tokens 12 --json > "$logs/plain.json"
 "$vlkit" generate --model "$llava" --prompt "$prompt" --image "$image" --temperature 0.8 --top-p 0.9 --seed 11 --max-tokens 16 --json > "$logs/streamed.json"
 "$vlkit" clip embed --model "$clip" --text "a photo of a cat" --image "$image" --json > "$logs/clip.json"
-"$python" - "$chat_port" "$embed_port" "$logs" "$image" "$prompt" "$saved_port" "$saved" <<'PY'
+"$python" - "$chat_port" "$embed_port" "$logs" "$image" "$prompt" "$saved_port" "$saved" "$blip2_port" <<'PY'
 import base64, json, sys
 from openai import OpenAI
 
-chat_port, embed_port, logs, image, prompt, saved_port, saved = sys.argv[1:8]
+chat_port, embed_port, logs, image, prompt, saved_port, saved, blip2_port = sys.argv[1:9]
 data_url = "data:image/png;base64," + base64.b64encode(open(image, "rb").read()).decode()
 messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url}}, {"type": "text", "text": prompt}]}]
 chat = OpenAI(base_url=f"http://127.0.0.1:{chat_port}/v1", api_key="unused")
@@ -100,6 +103,19 @@ try:
           and r.usage.prompt_tokens == len(want["input_ids"]), f"{r.choices[0].message.content!r} {r.usage} vs {want['greedy_text']!r}")
 except Exception as e:
     check("[text, image_url] on a LLaVA saved by transformers 5", False, repr(e))
+
+try:
+    # BLIP-2 saved by transformers 5 (Blip2Processor: BlipImageProcessor without a centre crop, 40 px).
+    case = json.load(open("Tests/Fixtures/layouts/blip2_t5_f32/reference.json"))
+    want = next(p for p in case["prompts"] if p["name"] == "question")
+    client = OpenAI(base_url=f"http://127.0.0.1:{blip2_port}/v1", api_key="unused")
+    r = client.chat.completions.create(model="blip2_t5_f32", temperature=0, max_tokens=len(want["greedy_ids"]), messages=[
+        {"role": "user", "content": [{"type": "text", "text": "Question: What is in the image? Answer:"},
+                                     {"type": "image_url", "image_url": {"url": saved_image}}]}])
+    check("[text, image_url] on a BLIP-2 saved by transformers 5", r.choices[0].message.content == want["greedy_text"],
+          f"{r.choices[0].message.content!r} vs {want['greedy_text']!r}")
+except Exception as e:
+    check("[text, image_url] on a BLIP-2 saved by transformers 5", False, repr(e))
 
 print(f"openai client: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -138,17 +138,21 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("conversation cleared"))
     }
 
-    /// `vlkit generate` on directories transformers 5 and 4.45 saved (model + processor): an image and a
-    /// prompt give transformers' greedy tokens for the image-then-text message (Tests/Fixtures/layouts).
+    /// `vlkit generate` on LLaVA and BLIP-2 directories transformers 5 and 4.45 saved (model + processor, f32
+    /// and f16): an image and a prompt give transformers' greedy tokens (Tests/Fixtures/layouts).
     func testGenerateOnDirectoriesSavedByTransformers() throws {
-        for name in ["llava_t5_f32", "llava_t5_f16", "llava_t4_45"] {
+        let cases = [("llava_t5_f32", "image_then_text", "What is in the image?"), ("llava_t5_f16", "image_then_text", "What is in the image?"),
+                     ("llava_t4_45", "image_then_text", "What is in the image?"),
+                     ("blip2_t5_f32", "question", "Question: What is in the image? Answer:"),
+                     ("blip2_t5_f16", "question", "Question: What is in the image? Answer:")]
+        for (name, promptName, prompt) in cases {
             let dir = Self.fixtures.appendingPathComponent("layouts/\(name)")
             let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json")))
             let prompts = try XCTUnwrap((reference as? [String: Any])?["prompts"] as? [[String: Any]])
-            let want = try XCTUnwrap(prompts.first { $0["name"] as? String == "image_then_text" })
+            let want = try XCTUnwrap(prompts.first { $0["name"] as? String == promptName })
             let tokens = try XCTUnwrap(want["greedy_ids"] as? [Int])
             let r = try vlkit(["generate", "--model", dir.path, "--image", Self.fixtures.appendingPathComponent("layouts/image.png").path,
-                               "--prompt", "What is in the image?", "--max-tokens", "\(tokens.count)", "--json"])
+                               "--prompt", prompt, "--max-tokens", "\(tokens.count)", "--json"])
             XCTAssertEqual(r.status, 0, r.stderr)
             let out = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
             XCTAssertEqual(out["tokens"] as? [Int], tokens, name)
