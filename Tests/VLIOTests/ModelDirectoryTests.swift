@@ -2,21 +2,11 @@ import Foundation
 import XCTest
 import VLIO
 import VLTensor
+import VLTestSupport
 
 /// The files of a model directory in the layouts transformers 4.x and 5.x write, each read once.
-final class ModelDirectoryTests: XCTestCase {
-    var directory: URL!
-
-    override func setUp() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-modeldir-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
-
-    func write(_ name: String, _ text: String) throws {
-        try Data(text.utf8).write(to: directory.appendingPathComponent(name))
-    }
+final class ModelDirectoryTests: TemporaryDirectoryTestCase {
+    func write(_ name: String, _ text: String) throws { _ = try file(name, text) }
 
     func testTransformers5LayoutNestsTheImageProcessorAndKeepsTheTemplateInAJinjaFile() throws {
         try write("config.json", #"{"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"]}"#)

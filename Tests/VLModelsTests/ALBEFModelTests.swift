@@ -4,6 +4,7 @@ import VLIO
 import VLNN
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// The ALBEF model on a tiny configuration: names, shapes, where the image enters, a pretraining
 /// step with momentum distillation, gradients everywhere, the momentum copy.

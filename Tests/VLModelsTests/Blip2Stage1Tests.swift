@@ -4,6 +4,7 @@ import VLIO
 import VLNN
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// BLIP-2's stage-1 heads against transformers' Blip2ForImageTextRetrieval / *WithProjection and
 /// against a torch computation of LAVIS's captioning pass (tools/fixtures/make_blip2_stage1_fixtures.py).

@@ -4,6 +4,7 @@ import XCTest
 import VLNN
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// CLIP checkpoints written by transformers (random weights) give transformers' numbers.
 final class CLIPParityTests: XCTestCase {

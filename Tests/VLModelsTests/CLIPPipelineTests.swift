@@ -4,6 +4,7 @@ import VLImaging
 import VLIO
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// Image files and prompts through tokenizer, processor and model match transformers end to end.
 final class CLIPPipelineTests: XCTestCase {

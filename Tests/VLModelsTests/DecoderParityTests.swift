@@ -4,6 +4,7 @@ import XCTest
 import VLNN
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// Decoders and assemblies written by transformers (random weights): logits within 1e-4 and
 /// 20 greedy tokens identical.

@@ -1,16 +1,9 @@
 import Foundation
 import XCTest
 import VLIO
+import VLTestSupport
 import VLTensor
 @testable import VLModels
-
-/// Tests/Fixtures, written by tools/fixtures/*.py.
-let fixturesRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures")
-
-func fixtureDirectory(_ family: String, _ name: String) -> URL {
-    fixturesRoot.appendingPathComponent(family).appendingPathComponent(name)
-}
 
 func reference(_ family: String, _ name: String) throws -> [String: Tensor] {
     try loadSafetensors(path: fixtureDirectory(family, name).appendingPathComponent("reference.safetensors").path)

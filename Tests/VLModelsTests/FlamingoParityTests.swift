@@ -3,6 +3,7 @@ import VLIO
 import VLNN
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// open_flamingo's own modules (tools/fixtures/make_flamingo_fixtures.py): state dicts load by
 /// name and the outputs agree; with both gates at 0 a block changes nothing.

@@ -4,6 +4,7 @@ import VLImaging
 import VLIO
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// Checkpoints in the original LLaVA repository's layout (tools/fixtures/make_llava_original_fixtures.py):
 /// the vision tower found beside the model by its `mm_vision_tower` name, LLaVA-1.5's padded image

@@ -4,6 +4,7 @@ import VLImaging
 import VLIO
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// A checkpoint in the released mPLUG-Owl layout (tools/fixtures/make_mplug_owl_fixtures.py: the
 /// released names and config.json, a plain-torch re-implementation of X-PLUG/mPLUG-Owl's vision

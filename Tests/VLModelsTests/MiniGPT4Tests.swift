@@ -5,6 +5,7 @@ import VLNN
 import VLTensor
 import VLTokenizers
 @testable import VLModels
+import VLTestSupport
 
 /// MiniGPT-4 assembled from a BLIP-2 directory, a LLaMA directory and a projection file.
 final class MiniGPT4Tests: XCTestCase {

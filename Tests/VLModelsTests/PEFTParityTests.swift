@@ -5,6 +5,7 @@ import VLIO
 import VLNN
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// LoRA adapters written by the `peft` library (tools/fixtures/make_peft_fixtures.py) on a tiny
 /// random LLaMA: logits, gradients and merged weights as PEFT computes them; our saved adapters

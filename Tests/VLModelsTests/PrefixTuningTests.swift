@@ -4,6 +4,7 @@ import VLIO
 import VLNN
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// Prefix tuning and bottleneck adapters on the tiny LLaMA of the PEFT fixtures.
 final class PrefixTuningTests: XCTestCase {

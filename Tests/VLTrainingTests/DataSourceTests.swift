@@ -6,6 +6,7 @@ import VLTensor
 import VLTokenizers
 import XCTest
 @testable import VLTraining
+import VLTestSupport
 
 /// A recipe's `data`: the same scenes through the files `vlkit data synth` writes and through the
 /// world train the same way, and every bad input is an error naming its field.

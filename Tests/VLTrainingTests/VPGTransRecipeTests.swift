@@ -6,6 +6,7 @@ import VLTensor
 import VLTokenizers
 import XCTest
 @testable import VLTraining
+import VLTestSupport
 
 /// The vpgtrans recipe: its file and fields, the converter folded into the moved projector, and a
 /// tiny run from a llava-stage1 output to a wider LLaMA, interrupted and resumed.

@@ -1,18 +1,18 @@
 import XCTest
 import VLTensor
 
-// The finite-difference gradient check shared by the test targets (VLNNTests links this file).
+// The finite-difference gradient check shared by the test targets.
 
 /// Compares autodiff gradients with central finite differences of L = Σ f(inputs) ∘ w for a
 /// fixed random weighting w. Inputs are f32, so the step is moderate and the tolerance loose;
 /// the torch fixtures check the same gradients tightly.
-func gradCheck(_ inputs: [Tensor], eps: Float = 3e-3, tol: Float = 2e-2, file: StaticString = #filePath, line: UInt = #line,
+public func gradCheck(_ inputs: [Tensor], eps: Float = 3e-3, tol: Float = 2e-2, file: StaticString = #filePath, line: UInt = #line,
                _ f: ([Tensor]) -> Tensor) {
     if let problem = gradCheckProblem(inputs, eps: eps, tol: tol, f) { XCTFail(problem, file: file, line: line) }
 }
 
 /// The first disagreement between analytic and numeric gradients, or nil.
-func gradCheckProblem(_ inputs: [Tensor], eps: Float, tol: Float, _ f: ([Tensor]) -> Tensor) -> String? {
+public func gradCheckProblem(_ inputs: [Tensor], eps: Float, tol: Float, _ f: ([Tensor]) -> Tensor) -> String? {
     for t in inputs { t.requiresGrad = true; t.grad = nil }
     let out = f(inputs)
     var rng = RandomGenerator(seed: 99)

@@ -1,1 +1,0 @@
-../VLTensorTests/GradCheck.swift
