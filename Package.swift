@@ -40,25 +40,32 @@ let package = Package(
         .target(name: "VLTokenizers", swiftSettings: swift5),
         // Chat templates: the jinja subset Hugging Face templates use, bounded against hostile ones.
         .target(name: "VLTemplates", swiftSettings: swift5),
-        .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(
+            name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .target(name: "CImageCodecs", dependencies: ["CLibJPEG", "CLibPNG"]),
         .target(name: "VLImaging", dependencies: ["VLTensor", "VLFiles", "CImageCodecs"], swiftSettings: swift5),
-        .target(name: "VLModels",
-                dependencies: ["VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLTemplates", "VLImaging"],
-                swiftSettings: swift5),
-        .target(name: "VLTraining", dependencies: ["VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLImaging", "VLModels",
-                                                  .product(name: "Yams", package: "Yams")],
-                swiftSettings: swift5),
+        .target(
+            name: "VLModels",
+            dependencies: ["VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLTemplates", "VLImaging"],
+            swiftSettings: swift5),
+        .target(
+            name: "VLTraining",
+            dependencies: [
+                "VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLImaging", "VLModels",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swift5),
         // The OpenAI-compatible HTTP server: schema, validation, the batching scheduler, routes.
-        .target(name: "VLServer",
-                dependencies: [
-                    "VLTensor", "VLFiles", "VLIO", "VLModels", "VLImaging", "VLTokenizers",
-                    .product(name: "Hummingbird", package: "hummingbird"),
-                    .product(name: "NIOCore", package: "swift-nio"),
-                    .product(name: "Logging", package: "swift-log"),
-                ],
-                swiftSettings: swift5),
+        .target(
+            name: "VLServer",
+            dependencies: [
+                "VLTensor", "VLFiles", "VLIO", "VLModels", "VLImaging", "VLTokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift5),
         .executableTarget(
             name: "vlkit",
             dependencies: [
@@ -76,22 +83,35 @@ let package = Package(
             swiftSettings: swift5),
         // What the test targets share: fixture paths, the gradient check, temporary folders.
         .target(name: "VLTestSupport", dependencies: ["VLTensor"], path: "Tests/VLTestSupport", swiftSettings: swift5),
-        .testTarget(name: "VLTensorTests", dependencies: ["VLTestSupport", "CKernels", "VLTensor", "VLIO"], swiftSettings: swift5),
-        .testTarget(name: "VLNNTests", dependencies: ["VLTestSupport", "VLTensor", "VLNN", "VLIO"], swiftSettings: swift5),
+        .testTarget(
+            name: "VLTensorTests", dependencies: ["VLTestSupport", "CKernels", "VLTensor", "VLIO"],
+            swiftSettings: swift5),
+        .testTarget(
+            name: "VLNNTests", dependencies: ["VLTestSupport", "VLTensor", "VLNN", "VLIO"], swiftSettings: swift5),
         .testTarget(name: "VLIOTests", dependencies: ["VLTestSupport", "VLTensor", "VLIO"], swiftSettings: swift5),
-        .testTarget(name: "VLModelsTests",
-                    dependencies: ["VLTestSupport", "VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLTemplates", "VLImaging",
-                                   "VLModels"],
-                    swiftSettings: swift5),
+        .testTarget(
+            name: "VLModelsTests",
+            dependencies: [
+                "VLTestSupport", "VLTensor", "VLNN", "VLFiles", "VLIO", "VLTokenizers", "VLTemplates", "VLImaging",
+                "VLModels",
+            ],
+            swiftSettings: swift5),
         .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
         .testTarget(name: "VLTemplatesTests", dependencies: ["VLTemplates"], swiftSettings: swift5),
-        .testTarget(name: "VLTrainingTests",
-                    dependencies: ["VLTestSupport", "VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining"],
-                    swiftSettings: swift5),
-        .testTarget(name: "VLImagingTests", dependencies: ["VLTensor", "VLFiles", "VLIO", "VLImaging"], swiftSettings: swift5),
-        .testTarget(name: "VLServerTests",
-                    dependencies: ["VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining", "VLServer"],
-                    swiftSettings: swift5),
+        .testTarget(
+            name: "VLTrainingTests",
+            dependencies: [
+                "VLTestSupport", "VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining",
+            ],
+            swiftSettings: swift5),
+        .testTarget(
+            name: "VLImagingTests", dependencies: ["VLTensor", "VLFiles", "VLIO", "VLImaging"], swiftSettings: swift5),
+        .testTarget(
+            name: "VLServerTests",
+            dependencies: [
+                "VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining", "VLServer",
+            ],
+            swiftSettings: swift5),
         // Runs the built binaries; the dependencies make sure they are built first.
         .testTarget(name: "vlkitTests", dependencies: ["vlkit", "vlkit-bench"], swiftSettings: swift5),
     ]

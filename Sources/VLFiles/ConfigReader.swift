@@ -1,6 +1,5 @@
 import Foundation
 
-
 /// Reads the fields of a Hugging Face `config.json` object with the quirks found in the wild:
 /// numbers written as 1e-05 or 2.0, `null` meaning "the default", and errors that name the file,
 /// the key and what was expected.
@@ -72,7 +71,9 @@ public struct ConfigReader {
     public func strings(_ key: String) throws -> [String]? {
         guard let v = present(key) else { return nil }
         if let s = v as? String { return [s] }
-        guard let list = v as? [Any], let strings = list as? [String] else { throw mismatch(key, "a list of strings", v) }
+        guard let list = v as? [Any], let strings = list as? [String] else {
+            throw mismatch(key, "a list of strings", v)
+        }
         return strings
     }
 

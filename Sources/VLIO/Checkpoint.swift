@@ -19,15 +19,18 @@ public struct Checkpoint {
             let f = try SafetensorsFile(path: single.path)
             files = Dictionary(uniqueKeysWithValues: f.names.map { ($0, f) })
         } else {
-            throw SafetensorsError(path: directory.path,
-                                   problem: "no weights found (looked for model.safetensors and model.safetensors.index.json)")
+            throw SafetensorsError(
+                path: directory.path,
+                problem: "no weights found (looked for model.safetensors and model.safetensors.index.json)")
         }
     }
 
     public var names: [String] { files.keys.sorted() }
 
     public func tensor(_ name: String) throws -> Tensor {
-        guard let f = files[name] else { throw SafetensorsError(path: directory.path, problem: "no tensor named \(name)") }
+        guard let f = files[name] else {
+            throw SafetensorsError(path: directory.path, problem: "no tensor named \(name)")
+        }
         return try f.tensor(name)
     }
 
@@ -45,13 +48,16 @@ public struct Checkpoint {
         func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: indexURL.path, problem: problem) }
         guard let data = try? Data(contentsOf: indexURL) else { throw fail("cannot read the index") }
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let map = json["weight_map"] as? [String: String] else {
+            let map = json["weight_map"] as? [String: String]
+        else {
             throw fail("not a JSON object with a \"weight_map\" of tensor name → file")
         }
         var opened: [String: SafetensorsFile] = [:]
         var result: [String: SafetensorsFile] = [:]
         for (name, shard) in map {
-            guard !shard.contains("/") && !shard.hasPrefix(".") else { throw fail("shard name \(shard) is not a plain file name") }
+            guard !shard.contains("/") && !shard.hasPrefix(".") else {
+                throw fail("shard name \(shard) is not a plain file name")
+            }
             if opened[shard] == nil {
                 let url = directory.appendingPathComponent(shard)
                 guard FileManager.default.fileExists(atPath: url.path) else {
@@ -60,7 +66,9 @@ public struct Checkpoint {
                 opened[shard] = try SafetensorsFile(path: url.path)
             }
             let file = opened[shard]!
-            guard file.entry(name) != nil else { throw fail("shard \(shard) has no tensor \(name), though the index says so") }
+            guard file.entry(name) != nil else {
+                throw fail("shard \(shard) has no tensor \(name), though the index says so")
+            }
             result[name] = file
         }
         return result

@@ -91,7 +91,9 @@ public final class ModelDirectory {
     /// Where transformers looks, in its order: `chat_template.jinja`, `chat_template.json`, the
     /// processor config's and then the tokenizer config's `chat_template` (a string, or a list of named
     /// templates of which "default" is used).
-    static func chatTemplate(_ dir: URL, processor: ConfigReader?, tokenizer: [String: Any]?) throws
+    static func chatTemplate(
+        _ dir: URL, processor: ConfigReader?, tokenizer: [String: Any]?
+    ) throws
         -> (text: String, file: String)?
     {
         let jinja = dir.appendingPathComponent("chat_template.jinja")
@@ -112,8 +114,9 @@ public final class ModelDirectory {
                 let named = list.first { $0["name"] as? String == "default" } ?? list.first
                 if let text = named?["template"] as? String { return (text, file) }
             }
-            throw ConfigError("\(dir.appendingPathComponent(file).path): \"chat_template\" should be a string "
-                + "or a list of {\"name\", \"template\"}")
+            throw ConfigError(
+                "\(dir.appendingPathComponent(file).path): \"chat_template\" should be a string "
+                    + "or a list of {\"name\", \"template\"}")
         }
         return nil
     }

@@ -15,7 +15,9 @@ public struct PEFTAdapterConfig: Equatable {
     public var taskType: String?
     public var inferenceMode: Bool
 
-    public init(lora: LoRAConfig, baseModelNameOrPath: String? = nil, taskType: String? = nil, inferenceMode: Bool = true) {
+    public init(
+        lora: LoRAConfig, baseModelNameOrPath: String? = nil, taskType: String? = nil, inferenceMode: Bool = true
+    ) {
         self.lora = lora
         self.baseModelNameOrPath = baseModelNameOrPath
         self.taskType = taskType
@@ -43,14 +45,17 @@ public func savePEFTAdapter(of model: Module, config: PEFTAdapterConfig, to dire
 /// shape checks. The adapter is frozen unless `trainable` (PEFT's `is_trainable`). On error the
 /// model keeps no adapter from this directory.
 @discardableResult
-public func loadPEFTAdapter(into model: Module, from directory: URL, trainable: Bool = false) throws -> PEFTAdapterConfig {
+public func loadPEFTAdapter(
+    into model: Module, from directory: URL, trainable: Bool = false
+) throws -> PEFTAdapterConfig {
     let config = try readPEFTAdapterConfig(directory)
     let weightsPath = directory.appendingPathComponent(peftWeightsFile).path
     let file = try SafetensorsFile(path: weightsPath)
     var state: [String: Tensor] = [:]
     for name in file.names {
         guard name.hasPrefix(peftKeyPrefix) else {
-            throw PEFTError("\(weightsPath): key \(name) does not start with \(peftKeyPrefix) (not a PEFT adapter file)")
+            throw PEFTError(
+                "\(weightsPath): key \(name) does not start with \(peftKeyPrefix) (not a PEFT adapter file)")
         }
         state[String(name.dropFirst(peftKeyPrefix.count))] = try file.tensor(name).to(.f32)
     }
@@ -81,12 +86,14 @@ public func readPEFTAdapterConfig(_ directory: URL) throws -> PEFTAdapterConfig 
     for key in unsupportedLoRAOptions where isSet(r.values[key]) {
         throw fail("\"\(key)\" is set (\(r.values[key]!)); VLKit does not support it")
     }
-    let lora = LoRAConfig(rank: rank, alpha: try r.float("lora_alpha", 8), dropout: try r.float("lora_dropout", 0),
-                          targets: try targets(r.values["target_modules"], fail: fail),
-                          modulesToSave: try strings(r.values["modules_to_save"], "modules_to_save", fail: fail) ?? [],
-                          useRSLoRA: try r.bool("use_rslora", false))
-    return PEFTAdapterConfig(lora: lora, baseModelNameOrPath: try r.optionalString("base_model_name_or_path"),
-                             taskType: try r.optionalString("task_type"), inferenceMode: try r.bool("inference_mode", true))
+    let lora = LoRAConfig(
+        rank: rank, alpha: try r.float("lora_alpha", 8), dropout: try r.float("lora_dropout", 0),
+        targets: try targets(r.values["target_modules"], fail: fail),
+        modulesToSave: try strings(r.values["modules_to_save"], "modules_to_save", fail: fail) ?? [],
+        useRSLoRA: try r.bool("use_rslora", false))
+    return PEFTAdapterConfig(
+        lora: lora, baseModelNameOrPath: try r.optionalString("base_model_name_or_path"),
+        taskType: try r.optionalString("task_type"), inferenceMode: try r.bool("inference_mode", true))
 }
 
 /// LoraConfig fields that change the computation when set and that VLKit does not implement.
@@ -114,7 +121,9 @@ private func targets(_ value: Any?, fail: (String) -> PEFTError) throws -> Targe
 
 private func strings(_ value: Any?, _ key: String, fail: (String) -> PEFTError) throws -> [String]? {
     guard let value, !(value is NSNull) else { return nil }
-    guard let list = value as? [Any], let names = list as? [String] else { throw fail("\"\(key)\" should be a list of strings") }
+    guard let list = value as? [Any], let names = list as? [String] else {
+        throw fail("\"\(key)\" should be a list of strings")
+    }
     return names
 }
 
@@ -127,9 +136,11 @@ extension PEFTAdapterConfig {
         case .pattern(let pattern): targets = pattern
         }
         return [
-            "peft_type": "LORA", "r": lora.rank, "lora_alpha": jsonNumber(lora.alpha), "lora_dropout": jsonNumber(lora.dropout),
+            "peft_type": "LORA", "r": lora.rank, "lora_alpha": jsonNumber(lora.alpha),
+            "lora_dropout": jsonNumber(lora.dropout),
             "target_modules": targets, "modules_to_save": lora.modulesToSave.isEmpty ? NSNull() : lora.modulesToSave,
-            "use_rslora": lora.useRSLoRA, "bias": "none", "fan_in_fan_out": false, "use_dora": false, "init_lora_weights": true,
+            "use_rslora": lora.useRSLoRA, "bias": "none", "fan_in_fan_out": false, "use_dora": false,
+            "init_lora_weights": true,
             "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](), "layers_to_transform": NSNull(),
             "layers_pattern": NSNull(), "task_type": taskType ?? NSNull(),
             "base_model_name_or_path": baseModelNameOrPath ?? NSNull(), "inference_mode": inferenceMode,

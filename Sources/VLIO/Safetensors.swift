@@ -31,11 +31,15 @@ final class MappedFile {
 
     init(path: String) throws {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw SafetensorsError(path: path, problem: "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw SafetensorsError(path: path, problem: "cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SafetensorsError(path: path, problem: "cannot stat") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SafetensorsError(path: path, problem: "not a regular file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw SafetensorsError(path: path, problem: "not a regular file")
+        }
         size = Int(st.st_size)
         guard size > 0 else { throw SafetensorsError(path: path, problem: "the file is empty") }
         // Private writable mapping: a stray write is copy-on-write and never reaches the file.
@@ -62,8 +66,11 @@ public final class SafetensorsFile {
         self.path = path
         file = try MappedFile(path: path)
         func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: path, problem: problem) }
-        guard file.size >= 8 else { throw fail("truncated: \(file.size) bytes, too short for the 8-byte header length") }
-        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)).clamped(to: 0...UInt64(Int.max)))
+        guard file.size >= 8 else {
+            throw fail("truncated: \(file.size) bytes, too short for the 8-byte header length")
+        }
+        let headerLength = Int(
+            UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)).clamped(to: 0...UInt64(Int.max)))
         guard headerLength <= file.size - 8 else {
             throw fail("header length \(headerLength) runs past the end of the file (\(file.size) bytes)")
         }
@@ -113,8 +120,11 @@ public final class SafetensorsFile {
         return result
     }
 
-    private static func parse(_ header: [String: Any], dataSize: Int, fail: (String) -> SafetensorsError)
-        throws -> ([String: String], [SafetensorsEntry]) {
+    private static func parse(
+        _ header: [String: Any], dataSize: Int, fail: (String) -> SafetensorsError
+    )
+        throws -> ([String: String], [SafetensorsEntry])
+    {
         var metadata: [String: String] = [:]
         var entries: [SafetensorsEntry] = []
         for (name, value) in header {
@@ -130,13 +140,17 @@ public final class SafetensorsFile {
         }
         entries.sort { $0.begin != $1.begin ? $0.begin < $1.begin : $0.end < $1.end }
         for (a, b) in zip(entries, entries.dropFirst()) where b.begin < a.end {
-            throw fail("tensors \(a.name) and \(b.name) overlap (bytes \(a.begin)..<\(a.end) and \(b.begin)..<\(b.end))")
+            throw fail(
+                "tensors \(a.name) and \(b.name) overlap (bytes \(a.begin)..<\(a.end) and \(b.begin)..<\(b.end))")
         }
         return (metadata, entries)
     }
 
-    private static func parseEntry(_ name: String, _ value: Any, dataSize: Int, fail: (String) -> SafetensorsError) throws
-        -> SafetensorsEntry {
+    private static func parseEntry(
+        _ name: String, _ value: Any, dataSize: Int, fail: (String) -> SafetensorsError
+    ) throws
+        -> SafetensorsEntry
+    {
         guard let d = value as? [String: Any] else { throw fail("entry \(name) is not an object") }
         guard let dtypeName = d["dtype"] as? String else { throw fail("entry \(name) has no dtype") }
         guard let dtype = DType(safetensorsName: dtypeName) else {
@@ -144,16 +158,20 @@ public final class SafetensorsFile {
         }
         guard let shapeValues = d["shape"] as? [Any] else { throw fail("entry \(name) has no shape list") }
         let shape = try shapeValues.map { v -> Int in
-            guard let n = jsonInteger(v), n >= 0 else { throw fail("entry \(name) has an invalid shape \(shapeValues)") }
+            guard let n = jsonInteger(v), n >= 0 else {
+                throw fail("entry \(name) has an invalid shape \(shapeValues)")
+            }
             return n
         }
         guard let offsets = d["data_offsets"] as? [Any], offsets.count == 2,
-              let begin = jsonInteger(offsets[0]), let end = jsonInteger(offsets[1]), begin >= 0, end >= 0 else {
+            let begin = jsonInteger(offsets[0]), let end = jsonInteger(offsets[1]), begin >= 0, end >= 0
+        else {
             throw fail("entry \(name) has invalid data_offsets")
         }
         guard begin <= end else { throw fail("entry \(name): data_offsets begin \(begin) > end \(end)") }
         guard end <= dataSize else {
-            throw fail("entry \(name): data_offsets \(begin)..<\(end) out of range of the \(dataSize)-byte data section")
+            throw fail(
+                "entry \(name): data_offsets \(begin)..<\(end) out of range of the \(dataSize)-byte data section")
         }
         var bytes = dtype.byteSize
         for dim in shape {
@@ -162,14 +180,18 @@ public final class SafetensorsFile {
             bytes = p
         }
         guard bytes == end - begin else {
-            throw fail("entry \(name): shape \(shape) × \(dtypeName) needs \(bytes) bytes but data_offsets span \(end - begin)")
+            throw fail(
+                "entry \(name): shape \(shape) × \(dtypeName) needs \(bytes) bytes but data_offsets span \(end - begin)"
+            )
         }
         return SafetensorsEntry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
     }
 }
 
 extension UInt64 {
-    fileprivate func clamped(to r: ClosedRange<UInt64>) -> Int { Int(Swift.min(Swift.max(self, r.lowerBound), r.upperBound)) }
+    fileprivate func clamped(to r: ClosedRange<UInt64>) -> Int {
+        Int(Swift.min(Swift.max(self, r.lowerBound), r.upperBound))
+    }
 }
 
 /// Writes tensors as safetensors the way the Python library does (keys sorted, header padded with
@@ -183,7 +205,9 @@ public func writeSafetensors(_ tensors: [String: Tensor], metadata: [String: Str
     for name in names {
         let t = tensors[name]!.isContiguous ? tensors[name]! : tensors[name]!.clone()
         let bytes = t.count * t.dtype.byteSize
-        header[name] = ["dtype": t.dtype.safetensorsName, "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+        header[name] =
+            ["dtype": t.dtype.safetensorsName, "shape": t.shape, "data_offsets": [offset, offset + bytes]]
+            as [String: Any]
         offset += bytes
         blobs.append(t)
     }
@@ -197,4 +221,3 @@ public func writeSafetensors(_ tensors: [String: Tensor], metadata: [String: Str
         throw SafetensorsError(path: url.path, problem: "cannot write: \(e.reason)")
     }
 }
-

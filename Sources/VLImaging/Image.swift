@@ -48,7 +48,10 @@ public struct RGBImage: Equatable {
         }
         defer { ci_free(&decoded) }
         guard code == 0, let rgb = decoded.rgb else {
-            let reason = code == -1 ? "the file is empty" : withUnsafeBytes(of: decoded.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let reason =
+                code == -1
+                ? "the file is empty"
+                : withUnsafeBytes(of: decoded.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             throw ImageError("\(source): \(reason)")
         }
         let w = Int(decoded.width), h = Int(decoded.height)
@@ -103,8 +106,10 @@ public struct RGBImage: Equatable {
             return ci_probe(base, raw.count, &probe)
         }
         guard code == 0 else {
-            throw ImageError(code == -1 ? "the file is empty"
-                : withUnsafeBytes(of: probe.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) })
+            throw ImageError(
+                code == -1
+                    ? "the file is empty"
+                    : withUnsafeBytes(of: probe.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) })
         }
         return (Int(probe.width), Int(probe.height))
     }

@@ -138,7 +138,11 @@ public struct ImageProcessor: Equatable {
         var (h, w) = (h, w)
         if doPad { (h, w) = (Swift.max(h, w), Swift.max(h, w)) }
         if doResize {
-            if cropPct != nil, case .shortestEdge(let edge) = size { (h, w) = (edge, edge) } else { (h, w) = resizedSize(height: h, width: w) }
+            if cropPct != nil, case .shortestEdge(let edge) = size {
+                (h, w) = (edge, edge)
+            } else {
+                (h, w) = resizedSize(height: h, width: w)
+            }
         }
         if doCenterCrop { (h, w) = (cropHeight, cropWidth) }
         if doPadBatch, let p = padSize { (h, w) = (Swift.max(h, p.height), Swift.max(w, p.width)) }
@@ -149,8 +153,10 @@ public struct ImageProcessor: Equatable {
     func resize(_ img: RGBImage) -> RGBImage {
         if let pct = cropPct, case .shortestEdge(let edge) = size {
             if edge < 384 {
-                let (h, w) = resizedSize(height: img.height, width: img.width, size: .shortestEdge(Swift.max(Int(Double(edge) / pct), 1)))
-                return img.resized(width: Swift.max(w, 1), height: Swift.max(h, 1), filter: resample).centerCropped(height: edge, width: edge)
+                let (h, w) = resizedSize(
+                    height: img.height, width: img.width, size: .shortestEdge(Swift.max(Int(Double(edge) / pct), 1)))
+                return img.resized(width: Swift.max(w, 1), height: Swift.max(h, 1), filter: resample).centerCropped(
+                    height: edge, width: edge)
             }
             return img.resized(width: edge, height: edge, filter: resample)
         }
@@ -170,7 +176,8 @@ public struct ImageProcessor: Equatable {
         if doResize { img = resize(img) }
         if doCenterCrop { img = img.centerCropped(height: cropHeight, width: cropWidth) }
         let (h, w) = (img.height, img.width)
-        let (outH, outW) = doPadBatch && padSize != nil ? (Swift.max(h, padSize!.height), Swift.max(w, padSize!.width)) : (h, w)
+        let (outH, outW) =
+            doPadBatch && padSize != nil ? (Swift.max(h, padSize!.height), Swift.max(w, padSize!.width)) : (h, w)
         let out = Tensor.zeros([3, outH, outW])
         let o = out.mutablePointer
         for c in 0..<3 {
@@ -192,14 +199,17 @@ public struct ImageProcessor: Equatable {
         let each = images.map { self($0) }
         guard doPadBatch, padSize == nil, !each.isEmpty else { return stack(each, dim: 0) }
         let h = each.map { $0.shape[1] }.max()!, w = each.map { $0.shape[2] }.max()!
-        return stack(each.map { t in t.shape[1] == h && t.shape[2] == w ? t : Self.padded(t, height: h, width: w) }, dim: 0)
+        return stack(
+            each.map { t in t.shape[1] == h && t.shape[2] == w ? t : Self.padded(t, height: h, width: w) }, dim: 0)
     }
 
     static func padded(_ t: Tensor, height h: Int, width w: Int) -> Tensor {
         let (c, th, tw) = (t.shape[0], t.shape[1], t.shape[2])
         let out = Tensor.zeros([c, h, w])
         let src = t.toArray(), o = out.mutablePointer
-        for ch in 0..<c { for y in 0..<th { for x in 0..<tw { o[(ch * h + y) * w + x] = src[(ch * th + y) * tw + x] } } }
+        for ch in 0..<c {
+            for y in 0..<th { for x in 0..<tw { o[(ch * h + y) * w + x] = src[(ch * th + y) * tw + x] } }
+        }
         return out
     }
 }

@@ -15,11 +15,11 @@ extension ImageProcessor {
     struct ClassDefaults {
         var size: Size
         var resample: ResampleFilter
-        var crop: Int?            // crop_size (square) and do_center_crop = true; nil: neither
+        var crop: Int?  // crop_size (square) and do_center_crop = true; nil: neither
         var mean: [Double]
         var std: [Double]
-        var convertRgb: Bool      // do_convert_rgb (None counts as false)
-        var defaultToSquare: Bool // how an integer `size` is read
+        var convertRgb: Bool  // do_convert_rgb (None counts as false)
+        var defaultToSquare: Bool  // how an integer `size` is read
         var cropPct: Double? = nil
     }
 
@@ -28,26 +28,33 @@ extension ImageProcessor {
     static let imagenetStandard = [0.5, 0.5, 0.5]
 
     static let classDefaults: [String: ClassDefaults] = {
-        let clip = ClassDefaults(size: .shortestEdge(224), resample: .bicubic, crop: 224, mean: openAIClipMean, std: openAIClipStd,
-                                 convertRgb: true, defaultToSquare: false)
+        let clip = ClassDefaults(
+            size: .shortestEdge(224), resample: .bicubic, crop: 224, mean: openAIClipMean, std: openAIClipStd,
+            convertRgb: true, defaultToSquare: false)
         return [
             "CLIPImageProcessor": clip,
             // LLaVA's adds do_pad (default false): pad to a square in the mean colour before resizing.
             "LlavaImageProcessor": clip,
             "BitImageProcessor": clip,
-            "BlipImageProcessor": ClassDefaults(size: .exact(height: 384, width: 384), resample: .bicubic, crop: nil,
-                                                mean: openAIClipMean, std: openAIClipStd, convertRgb: true, defaultToSquare: true),
-            "SiglipImageProcessor": ClassDefaults(size: .exact(height: 224, width: 224), resample: .bicubic, crop: nil,
-                                                  mean: imagenetStandard, std: imagenetStandard, convertRgb: true, defaultToSquare: false),
-            "ViTImageProcessor": ClassDefaults(size: .exact(height: 224, width: 224), resample: .bilinear, crop: nil,
-                                               mean: imagenetStandard, std: imagenetStandard, convertRgb: false, defaultToSquare: true),
-            "DeiTImageProcessor": ClassDefaults(size: .exact(height: 256, width: 256), resample: .bicubic, crop: 224,
-                                                mean: imagenetStandard, std: imagenetStandard, convertRgb: false, defaultToSquare: true),
-            "ConvNextImageProcessor": ClassDefaults(size: .shortestEdge(384), resample: .bicubic, crop: nil,
-                                                    mean: imagenetStandard, std: imagenetStandard, convertRgb: false, defaultToSquare: false,
-                                                    cropPct: 224.0 / 256.0),
-            "IdeficsImageProcessor": ClassDefaults(size: .exact(height: 224, width: 224), resample: .bicubic, crop: nil,
-                                                   mean: openAIClipMean, std: openAIClipStd, convertRgb: true, defaultToSquare: true),
+            "BlipImageProcessor": ClassDefaults(
+                size: .exact(height: 384, width: 384), resample: .bicubic, crop: nil,
+                mean: openAIClipMean, std: openAIClipStd, convertRgb: true, defaultToSquare: true),
+            "SiglipImageProcessor": ClassDefaults(
+                size: .exact(height: 224, width: 224), resample: .bicubic, crop: nil,
+                mean: imagenetStandard, std: imagenetStandard, convertRgb: true, defaultToSquare: false),
+            "ViTImageProcessor": ClassDefaults(
+                size: .exact(height: 224, width: 224), resample: .bilinear, crop: nil,
+                mean: imagenetStandard, std: imagenetStandard, convertRgb: false, defaultToSquare: true),
+            "DeiTImageProcessor": ClassDefaults(
+                size: .exact(height: 256, width: 256), resample: .bicubic, crop: 224,
+                mean: imagenetStandard, std: imagenetStandard, convertRgb: false, defaultToSquare: true),
+            "ConvNextImageProcessor": ClassDefaults(
+                size: .shortestEdge(384), resample: .bicubic, crop: nil,
+                mean: imagenetStandard, std: imagenetStandard, convertRgb: false, defaultToSquare: false,
+                cropPct: 224.0 / 256.0),
+            "IdeficsImageProcessor": ClassDefaults(
+                size: .exact(height: 224, width: 224), resample: .bicubic, crop: nil,
+                mean: openAIClipMean, std: openAIClipStd, convertRgb: true, defaultToSquare: true),
         ]
     }()
 
@@ -57,16 +64,20 @@ extension ImageProcessor {
 
     /// The image processor a processor uses, for a file whose only class name is `processor_class`.
     public static let processorClassImageProcessors = [
-        "CLIPProcessor": "CLIPImageProcessor", "LlavaProcessor": "LlavaImageProcessor", "BlipProcessor": "BlipImageProcessor",
-        "Blip2Processor": "BlipImageProcessor", "InstructBlipProcessor": "BlipImageProcessor", "SiglipProcessor": "SiglipImageProcessor",
+        "CLIPProcessor": "CLIPImageProcessor", "LlavaProcessor": "LlavaImageProcessor",
+        "BlipProcessor": "BlipImageProcessor",
+        "Blip2Processor": "BlipImageProcessor", "InstructBlipProcessor": "BlipImageProcessor",
+        "SiglipProcessor": "SiglipImageProcessor",
         "IdeficsProcessor": "IdeficsImageProcessor", "MplugOwlProcessor": "CLIPImageProcessor",
     ]
 
     /// transformers' AutoImageProcessor mapping from config.json's `model_type`, for the supported
     /// classes: the last resort when the file names no class.
     public static let modelTypeImageProcessors = [
-        "clip": "CLIPImageProcessor", "llava": "LlavaImageProcessor", "bit": "BitImageProcessor", "blip": "BlipImageProcessor",
-        "blip-2": "BlipImageProcessor", "instructblip": "BlipImageProcessor", "siglip": "SiglipImageProcessor", "vit": "ViTImageProcessor",
+        "clip": "CLIPImageProcessor", "llava": "LlavaImageProcessor", "bit": "BitImageProcessor",
+        "blip": "BlipImageProcessor",
+        "blip-2": "BlipImageProcessor", "instructblip": "BlipImageProcessor", "siglip": "SiglipImageProcessor",
+        "vit": "ViTImageProcessor",
         "deit": "DeiTImageProcessor", "convnext": "ConvNextImageProcessor", "idefics": "IdeficsImageProcessor",
         "mplug-owl": "CLIPImageProcessor",
     ]
@@ -108,7 +119,9 @@ extension ImageProcessor {
             return
         }
         guard Self.imageProcessorKeys.contains(where: { r.has($0) }) else {
-            throw ConfigError("\(r.source): no image processor fields (no \"image_processor\" object, no image_processor_type, size, …)")
+            throw ConfigError(
+                "\(r.source): no image processor fields (no \"image_processor\" object, no image_processor_type, size, …)"
+            )
         }
         try self.init(r, modelType: modelType)
     }
@@ -123,15 +136,19 @@ extension ImageProcessor {
     }
 
     /// Keys that only an image processor config has.
-    static let imageProcessorKeys = ["image_processor_type", "feature_extractor_type", "do_resize", "size", "resample", "do_center_crop",
-                                     "crop_size", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std"]
+    static let imageProcessorKeys = [
+        "image_processor_type", "feature_extractor_type", "do_resize", "size", "resample", "do_center_crop",
+        "crop_size", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std",
+    ]
 
     static func resolveClass(_ r: ConfigReader, modelType: String?) throws -> (String, ClassDefaults) {
         func supported(_ name: String, _ key: String, _ given: String) throws -> (String, ClassDefaults) {
             guard let c = canonicalClass(name) else {
-                throw ConfigError("\(r.source): \(key) \"\(given)\" is not an image processor VLKit can run; it runs "
-                    + supportedClasses.joined(separator: ", ") + " (each also with a Fast or Pil suffix). If this one "
-                    + "preprocesses exactly as one of them, name that one in image_processor_type")
+                throw ConfigError(
+                    "\(r.source): \(key) \"\(given)\" is not an image processor VLKit can run; it runs "
+                        + supportedClasses.joined(separator: ", ")
+                        + " (each also with a Fast or Pil suffix). If this one "
+                        + "preprocesses exactly as one of them, name that one in image_processor_type")
             }
             return (c, classDefaults[c]!)
         }
@@ -139,12 +156,16 @@ extension ImageProcessor {
             return try supported(type, "image_processor_type", type)
         }
         if let type = try r.optionalString("feature_extractor_type") {
-            return try supported(type.replacingOccurrences(of: "FeatureExtractor", with: "ImageProcessor"), "feature_extractor_type", type)
+            return try supported(
+                type.replacingOccurrences(of: "FeatureExtractor", with: "ImageProcessor"), "feature_extractor_type",
+                type)
         }
         if let processor = try r.optionalString("processor_class") {
             guard let c = processorClassImageProcessors[processor] else {
-                throw ConfigError("\(r.source): processor_class \"\(processor)\" is not a processor whose image processor VLKit knows ("
-                    + processorClassImageProcessors.keys.sorted().joined(separator: ", ") + "), and the file has no image_processor_type")
+                throw ConfigError(
+                    "\(r.source): processor_class \"\(processor)\" is not a processor whose image processor VLKit knows ("
+                        + processorClassImageProcessors.keys.sorted().joined(separator: ", ")
+                        + "), and the file has no image_processor_type")
             }
             return (c, classDefaults[c]!)
         }
@@ -158,7 +179,9 @@ extension ImageProcessor {
         // An explicit null is None in transformers (4.x and 5 alike: it replaces the class
         // default), which turns a step off, or, for a value a step needs, is an error there too.
         func isNull(_ key: String) -> Bool { r.values[key] is NSNull }
-        func flag(_ key: String, _ classDefault: Bool) throws -> Bool { isNull(key) ? false : try r.bool(key, classDefault) }
+        func flag(_ key: String, _ classDefault: Bool) throws -> Bool {
+            isNull(key) ? false : try r.bool(key, classDefault)
+        }
         func needed(_ key: String, by step: String) -> ConfigError {
             fail(key, "is null (no value) but \(step) is true and needs it")
         }
@@ -171,12 +194,16 @@ extension ImageProcessor {
 
         size = d.size
         if isNull("size") && doResize { throw needed("size", by: "do_resize") }
-        if let v = r.presentValue("size") { size = try Self.parseSize(v, key: "size", source: src, defaultToSquare: defaultToSquare) }
+        if let v = r.presentValue("size") {
+            size = try Self.parseSize(v, key: "size", source: src, defaultToSquare: defaultToSquare)
+        }
         if className == "CLIPImageProcessor", try flag("use_square_size", false) {
             size = .exact(height: 224, width: 224)  // CLIP's Kosmos-2 compatibility: the class's shortest edge, squared
         }
         if className == "IdeficsImageProcessor", let v = r.presentValue("image_size") {
-            guard let n = jsonInteger(v) else { throw fail("image_size", "should be an integer, found \(Self.show(v))") }
+            guard let n = jsonInteger(v) else {
+                throw fail("image_size", "should be an integer, found \(Self.show(v))")
+            }
             try Self.checkSide(n, key: "image_size", source: src)
             size = .exact(height: n, width: n)
         }
@@ -184,11 +211,18 @@ extension ImageProcessor {
         resample = d.resample
         if isNull("resample") && doResize { throw needed("resample", by: "do_resize") }
         if let v = r.presentValue("resample") {
-            guard let n = jsonInteger(v) else { throw fail("resample", "should be an integer (Pillow's filter number), found \(Self.show(v))") }
+            guard let n = jsonInteger(v) else {
+                throw fail("resample", "should be an integer (Pillow's filter number), found \(Self.show(v))")
+            }
             guard let f = ResampleFilter(rawValue: n) else {
                 let names = [0: "nearest", 1: "lanczos", 4: "box", 5: "hamming"]
-                throw fail("resample", names[n].map { "is \(n) (\($0)), which VLKit does not resize with: it has 2 (bilinear) and 3 (bicubic)" }
-                    ?? "is \(n), which is not a Pillow filter (0–5); VLKit resizes with 2 (bilinear) and 3 (bicubic)")
+                throw fail(
+                    "resample",
+                    names[n].map {
+                        "is \(n) (\($0)), which VLKit does not resize with: it has 2 (bilinear) and 3 (bicubic)"
+                    }
+                        ?? "is \(n), which is not a Pillow filter (0–5); VLKit resizes with 2 (bilinear) and 3 (bicubic)"
+                )
             }
             resample = f
         }
@@ -203,13 +237,19 @@ extension ImageProcessor {
             }
             if doResize {
                 guard case .shortestEdge(let edge) = size else {
-                    throw fail("size", "of \(className) needs {\"shortest_edge\": n}, found \(r.presentValue("size").map { Self.show($0) } ?? "none")")
+                    throw fail(
+                        "size",
+                        "of \(className) needs {\"shortest_edge\": n}, found \(r.presentValue("size").map { Self.show($0) } ?? "none")"
+                    )
                 }
                 if edge < 384 {
                     if isNull("crop_pct") { throw needed("crop_pct", by: "do_resize (to a shortest edge below 384)") }
                     let target = Double(edge) / (cropPct ?? pct)
                     if !(target >= 1 && target < Double(Self.maxSide + 1)) {
-                        throw fail("crop_pct", "is \(cropPct!): the resize before ConvNeXT's crop would be \(target) pixels, not from 1 to \(Self.maxSide)")
+                        throw fail(
+                            "crop_pct",
+                            "is \(cropPct!): the resize before ConvNeXT's crop would be \(target) pixels, not from 1 to \(Self.maxSide)"
+                        )
                     }
                 }
             }
@@ -219,9 +259,11 @@ extension ImageProcessor {
         if let v = r.presentValue("crop_size") { crop = try Self.parseCropLike(v, key: "crop_size", source: src) }
         doCenterCrop = try flag("do_center_crop", d.crop != nil)
         if doCenterCrop && crop == nil {
-            throw fail(isNull("crop_size") ? "crop_size" : "do_center_crop", isNull("crop_size")
-                ? "is null (no value) but do_center_crop is true and needs it"
-                : "is true but there is no \"crop_size\" (and \(className) has no default crop size)")
+            throw fail(
+                isNull("crop_size") ? "crop_size" : "do_center_crop",
+                isNull("crop_size")
+                    ? "is null (no value) but do_center_crop is true and needs it"
+                    : "is true but there is no \"crop_size\" (and \(className) has no default crop size)")
         }
         if let c = crop {
             (cropHeight, cropWidth) = (c.height, c.width)
@@ -234,23 +276,33 @@ extension ImageProcessor {
         rescaleFactor = 1.0 / 255.0
         if isNull("rescale_factor") && doRescale { throw needed("rescale_factor", by: "do_rescale") }
         if let v = r.presentValue("rescale_factor") {
-            guard let n = v as? NSNumber, !isJSONBoolean(v) else { throw fail("rescale_factor", "should be a number, found \(Self.show(v))") }
-            guard n.doubleValue.isFinite, n.doubleValue > 0 else { throw fail("rescale_factor", "should be above 0, found \(n)") }
+            guard let n = v as? NSNumber, !isJSONBoolean(v) else {
+                throw fail("rescale_factor", "should be a number, found \(Self.show(v))")
+            }
+            guard n.doubleValue.isFinite, n.doubleValue > 0 else {
+                throw fail("rescale_factor", "should be above 0, found \(n)")
+            }
             rescaleFactor = n.doubleValue
         }
 
-        for key in ["image_mean", "image_std"] where isNull(key) && doNormalize { throw needed(key, by: "do_normalize") }
+        for key in ["image_mean", "image_std"] where isNull(key) && doNormalize {
+            throw needed(key, by: "do_normalize")
+        }
         let exactMean = try Self.channelValues(r, "image_mean") ?? d.mean
         let exactStd = try Self.channelValues(r, "image_std") ?? d.std
-        if let zero = exactStd.firstIndex(of: 0) { throw fail("image_std", "has 0 for channel \(zero): normalising would divide by zero") }
+        if let zero = exactStd.firstIndex(of: 0) {
+            throw fail("image_std", "has 0 for channel \(zero): normalising would divide by zero")
+        }
         (mean, std, self.exactMean) = (exactMean.map { Float($0) }, exactStd.map { Float($0) }, exactMean)
 
         let doPadValue = try flag("do_pad", false)
         padSize = nil
         if let v = r.presentValue("pad_size") { padSize = try Self.parseCropLike(v, key: "pad_size", source: src) }
         if className != "LlavaImageProcessor", doPadValue, let p = padSize, let out = unpaddedFixedOutputSize,
-           out.height > p.height || out.width > p.width {
-            throw fail("pad_size", "is \(p.height)×\(p.width), smaller than the \(out.height)×\(out.width) images it pads")
+            out.height > p.height || out.width > p.width
+        {
+            throw fail(
+                "pad_size", "is \(p.height)×\(p.width), smaller than the \(out.height)×\(out.width) images it pads")
         }
         if className == "LlavaImageProcessor" {
             (doPad, doPadBatch) = (doPadValue, false)
@@ -274,26 +326,35 @@ extension ImageProcessor {
             return .exact(height: p.height, width: p.width)
         }
         guard let d = v as? [String: Any] else {
-            throw ConfigError("\(source): \"\(key)\" should be an integer, a [height, width] list or an object such as {\"height\": 224, \"width\": 224}, found \(show(v))")
+            throw ConfigError(
+                "\(source): \"\(key)\" should be an integer, a [height, width] list or an object such as {\"height\": 224, \"width\": 224}, found \(show(v))"
+            )
         }
         let fields = d.filter { !($0.value is NSNull) }
         var values: [String: Int] = [:]
         for (k, value) in fields {
-            guard let n = jsonInteger(value) else { throw ConfigError("\(source): \"\(key)\": \"\(k)\" should be an integer, found \(show(value))") }
+            guard let n = jsonInteger(value) else {
+                throw ConfigError("\(source): \"\(key)\": \"\(k)\" should be an integer, found \(show(value))")
+            }
             try checkSide(n, key: "\(key)\": \"\(k)", source: source)
             values[k] = n
         }
         switch Set(values.keys) {
         case ["height", "width"]: return .exact(height: values["height"]!, width: values["width"]!)
         case ["shortest_edge"]: return .shortestEdge(values["shortest_edge"]!)
-        case ["shortest_edge", "longest_edge"]: return .shortestEdgeCapped(shortest: values["shortest_edge"]!, longest: values["longest_edge"]!)
-        case ["max_height", "max_width"]: return .fitWithin(maxHeight: values["max_height"]!, maxWidth: values["max_width"]!)
+        case ["shortest_edge", "longest_edge"]:
+            return .shortestEdgeCapped(shortest: values["shortest_edge"]!, longest: values["longest_edge"]!)
+        case ["max_height", "max_width"]:
+            return .fitWithin(maxHeight: values["max_height"]!, maxWidth: values["max_width"]!)
         case ["longest_edge"], ["min_pixels", "max_pixels"]:
-            throw ConfigError("\(source): \"\(key)\" \(show(v)) is a size only some model-specific processors resize to; "
-                + "these classes resize to height and width, shortest_edge (with or without longest_edge) or max_height and max_width")
+            throw ConfigError(
+                "\(source): \"\(key)\" \(show(v)) is a size only some model-specific processors resize to; "
+                    + "these classes resize to height and width, shortest_edge (with or without longest_edge) or max_height and max_width"
+            )
         default:
-            throw ConfigError("\(source): \"\(key)\" \(show(v)) should have the keys height and width, shortest_edge, "
-                + "shortest_edge and longest_edge, or max_height and max_width")
+            throw ConfigError(
+                "\(source): \"\(key)\" \(show(v)) should have the keys height and width, shortest_edge, "
+                    + "shortest_edge and longest_edge, or max_height and max_width")
         }
     }
 
@@ -312,7 +373,9 @@ extension ImageProcessor {
             return PixelSize(height: h, width: w)
         }
         guard let d = v as? [String: Any] else {
-            throw ConfigError("\(source): \"\(key)\" should be an integer, a [height, width] list or {\"height\": h, \"width\": w}, found \(show(v))")
+            throw ConfigError(
+                "\(source): \"\(key)\" should be an integer, a [height, width] list or {\"height\": h, \"width\": w}, found \(show(v))"
+            )
         }
         let fields = d.filter { !($0.value is NSNull) }
         guard Set(fields.keys) == ["height", "width"] else {
@@ -320,7 +383,9 @@ extension ImageProcessor {
         }
         var out = PixelSize(height: 0, width: 0)
         for (k, value) in fields {
-            guard let n = jsonInteger(value) else { throw ConfigError("\(source): \"\(key)\": \"\(k)\" should be an integer, found \(show(value))") }
+            guard let n = jsonInteger(value) else {
+                throw ConfigError("\(source): \"\(key)\": \"\(k)\" should be an integer, found \(show(value))")
+            }
             try checkSide(n, key: "\(key)\": \"\(k)", source: source)
             if k == "height" { out.height = n } else { out.width = n }
         }
@@ -329,7 +394,9 @@ extension ImageProcessor {
 
     static func checkSide(_ n: Int, key: String, source: String, what: String? = nil) throws {
         guard n >= 1 && n <= maxSide else {
-            throw ConfigError("\(source): \"\(key)\" \(what.map { "\($0) " } ?? "")is \(n), which is not a size in pixels from 1 to \(maxSide)")
+            throw ConfigError(
+                "\(source): \"\(key)\" \(what.map { "\($0) " } ?? "")is \(n), which is not a size in pixels from 1 to \(maxSide)"
+            )
         }
     }
 
@@ -342,10 +409,14 @@ extension ImageProcessor {
         }
         if let x = number(v) { return [x, x, x] }
         guard let list = v as? [Any], list.count == 3 else {
-            throw ConfigError("\(r.source): \"\(key)\" should be a number or a list of 3 numbers (one per RGB channel), found \(show(v))")
+            throw ConfigError(
+                "\(r.source): \"\(key)\" should be a number or a list of 3 numbers (one per RGB channel), found \(show(v))"
+            )
         }
         return try list.map { x in
-            guard let n = number(x) else { throw ConfigError("\(r.source): \"\(key)\" should be a list of 3 numbers, found \(show(v))") }
+            guard let n = number(x) else {
+                throw ConfigError("\(r.source): \"\(key)\" should be a list of 3 numbers, found \(show(v))")
+            }
             return n
         }
     }
@@ -353,8 +424,10 @@ extension ImageProcessor {
     /// A JSON value as it would be written, for error messages.
     static func show(_ v: Any) -> String {
         if let s = v as? String { return "\"\(s)\"" }
-        if JSONSerialization.isValidJSONObject([v]), let data = try? JSONSerialization.data(withJSONObject: [v], options: [.sortedKeys]),
-           let text = String(data: data, encoding: .utf8) {
+        if JSONSerialization.isValidJSONObject([v]),
+            let data = try? JSONSerialization.data(withJSONObject: [v], options: [.sortedKeys]),
+            let text = String(data: data, encoding: .utf8)
+        {
             return String(text.dropFirst().dropLast())
         }
         return "\(v)"
@@ -382,11 +455,14 @@ extension ImageProcessor {
             }
         }
         let type = doPad ? "LlavaImageProcessor" : imageProcessorType
-        let values = exactMean.flatMap { e in e.map { Float($0) } == mean ? e : nil } ?? mean.map { Double("\($0)") ?? Double($0) }
+        let values =
+            exactMean.flatMap { e in e.map { Float($0) } == mean ? e : nil }
+            ?? mean.map { Double("\($0)") ?? Double($0) }
         var out: [String: Any] = [
             "image_processor_type": type, "do_resize": doResize, "size": sizeObject(size),
             "resample": resample.rawValue, "do_center_crop": doCenterCrop,
-            "crop_size": ["height": cropHeight, "width": cropWidth], "do_rescale": doRescale, "rescale_factor": rescaleFactor,
+            "crop_size": ["height": cropHeight, "width": cropWidth], "do_rescale": doRescale,
+            "rescale_factor": rescaleFactor,
             "do_normalize": doNormalize, "image_mean": values, "image_std": std.map { Double("\($0)") ?? Double($0) },
             "do_convert_rgb": doConvertRgb,
         ]

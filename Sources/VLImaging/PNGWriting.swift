@@ -6,10 +6,13 @@ extension RGBImage {
     /// The image as a PNG: 8-bit RGB, not interlaced, zlib's default compression.
     public func pngData() throws -> Data {
         var encoded = ci_buffer()
-        let code = pixels.withUnsafeBufferPointer { ci_encode_png($0.baseAddress, Int32(width), Int32(height), &encoded) }
+        let code = pixels.withUnsafeBufferPointer {
+            ci_encode_png($0.baseAddress, Int32(width), Int32(height), &encoded)
+        }
         defer { ci_free_buffer(&encoded) }
         guard code == 0, let bytes = encoded.data else {
-            throw ImageError(withUnsafeBytes(of: encoded.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) })
+            throw ImageError(
+                withUnsafeBytes(of: encoded.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) })
         }
         return Data(bytes: bytes, count: encoded.size)
     }

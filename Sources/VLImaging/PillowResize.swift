@@ -127,7 +127,9 @@ extension RGBImage {
                         let k = yy * c.taps
                         for i in 0..<rowBytes {
                             var s = Int32(1) << (RGBImage.precisionBits - 1)
-                            for y in 0..<c.counts[yy] { s &+= Int32(src[(c.starts[yy] + y) * rowBytes + i]) &* c.weights[k + y] }
+                            for y in 0..<c.counts[yy] {
+                                s &+= Int32(src[(c.starts[yy] + y) * rowBytes + i]) &* c.weights[k + y]
+                            }
                             dst[yy * rowBytes + i] = RGBImage.clip8(s)
                         }
                     }

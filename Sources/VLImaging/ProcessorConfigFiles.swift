@@ -22,7 +22,9 @@ public struct ImageProcessorConfig {
     public static let preprocessorConfigName = "preprocessor_config.json"
 
     public init(imageProcessor: ConfigReader, file: URL, nested: Bool, processor: ProcessorFields, modelType: String?) {
-        (self.imageProcessor, self.file, self.nested, self.processor, self.modelType) = (imageProcessor, file, nested, processor, modelType)
+        (self.imageProcessor, self.file, self.nested, self.processor, self.modelType) = (
+            imageProcessor, file, nested, processor, modelType
+        )
     }
 }
 
@@ -41,16 +43,20 @@ extension ImageProcessor {
             modelType = config.values["model_type"] as? String
         }
         if let p = processorFile, let nested = try p.sub("image_processor") {
-            return ImageProcessorConfig(imageProcessor: nested, file: processorURL, nested: true,
-                                        processor: try ProcessorFields(processorConfig: p, imageProcessorConfig: nested), modelType: modelType)
+            return ImageProcessorConfig(
+                imageProcessor: nested, file: processorURL, nested: true,
+                processor: try ProcessorFields(processorConfig: p, imageProcessorConfig: nested), modelType: modelType)
         }
         guard fm.fileExists(atPath: preprocessorURL.path) else {
-            throw ConfigError("\(directory.path): no image processor config: no \(ImageProcessorConfig.preprocessorConfigName) and no "
-                + "\(ImageProcessorConfig.processorConfigName) with an \"image_processor\" object")
+            throw ConfigError(
+                "\(directory.path): no image processor config: no \(ImageProcessorConfig.preprocessorConfigName) and no "
+                    + "\(ImageProcessorConfig.processorConfigName) with an \"image_processor\" object")
         }
         let flat = try readObject(preprocessorURL)
-        return ImageProcessorConfig(imageProcessor: flat, file: preprocessorURL, nested: false,
-                                    processor: try ProcessorFields(processorConfig: processorFile, imageProcessorConfig: flat), modelType: modelType)
+        return ImageProcessorConfig(
+            imageProcessor: flat, file: preprocessorURL, nested: false,
+            processor: try ProcessorFields(processorConfig: processorFile, imageProcessorConfig: flat),
+            modelType: modelType)
     }
 
     /// A JSON object file, its path as the source of error messages.
@@ -95,12 +101,15 @@ public struct ProcessorFields: Equatable {
         imageSeqLength = try Self.int(r, "image_seq_length", 1...1_000_000)
         visionFeatureSelectStrategy = try r.optionalString("vision_feature_select_strategy")
         if let s = visionFeatureSelectStrategy, s != "default" && s != "full" {
-            throw ConfigError("\(r.source): \"vision_feature_select_strategy\" is \"\(s)\"; transformers knows \"default\" and \"full\"")
+            throw ConfigError(
+                "\(r.source): \"vision_feature_select_strategy\" is \"\(s)\"; transformers knows \"default\" and \"full\""
+            )
         }
         if let v = r.presentValue("image_token") {
             // A string, or an AddedToken written as an object with its "content".
             guard let s = (v as? String) ?? ((v as? [String: Any])?["content"] as? String), !s.isEmpty else {
-                throw ConfigError("\(r.source): \"image_token\" should be a non-empty string, found \(ImageProcessor.show(v))")
+                throw ConfigError(
+                    "\(r.source): \"image_token\" should be a non-empty string, found \(ImageProcessor.show(v))")
             }
             imageToken = s
         }

@@ -25,8 +25,10 @@ extension Module {
     /// `self_attn` and `mlp` places adapters as Houlsby does, before each residual addition.
     /// Linear layers take LoRA instead. Keys: `<module>.adapter.down_proj.weight`, ….
     @discardableResult
-    public func attachBottleneckAdapters(to targets: TargetModules, dim: Int, bottleneck: Int,
-                                         activation: Activation = .relu) throws -> [String] {
+    public func attachBottleneckAdapters(
+        to targets: TargetModules, dim: Int, bottleneck: Int,
+        activation: Activation = .relu
+    ) throws -> [String] {
         let isTarget = try targets.matcher()
         let chosen = namedModules().filter { isTarget($0.0) }
         guard !chosen.isEmpty else { throw PEFTError("target modules \(targets) not found in the model") }
@@ -35,7 +37,9 @@ extension Module {
             if module.adapter != nil { throw PEFTError("\(path) already has a bottleneck adapter") }
         }
         freeze()
-        for (_, module) in chosen { module.adapter = BottleneckAdapter(dim: dim, bottleneck: bottleneck, activation: activation) }
+        for (_, module) in chosen {
+            module.adapter = BottleneckAdapter(dim: dim, bottleneck: bottleneck, activation: activation)
+        }
         return chosen.map(\.0)
     }
 

@@ -15,7 +15,9 @@ public final class MultiHeadAttention: Module {
     public let headDim: Int
 
     /// - `contextDim`: width of the keys/values' source for cross-attention (default `dim`).
-    public init(dim: Int, heads: Int, kvHeads: Int? = nil, contextDim: Int? = nil, bias: Bool = true, fused: Bool = false) {
+    public init(
+        dim: Int, heads: Int, kvHeads: Int? = nil, contextDim: Int? = nil, bias: Bool = true, fused: Bool = false
+    ) {
         precondition(dim % heads == 0, "dim \(dim) is not divisible by \(heads) heads")
         self.heads = heads
         self.kvHeads = kvHeads ?? heads
@@ -37,13 +39,16 @@ public final class MultiHeadAttention: Module {
     }
 
     /// x [B, L, dim]; `context` [B, Lc, contextDim] for cross-attention (nil: self-attention).
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, mask: Tensor? = nil, causal: Bool = false,
-                               keyPadding: Tensor? = nil) -> Tensor {
+    public func callAsFunction(
+        _ x: Tensor, context: Tensor? = nil, mask: Tensor? = nil, causal: Bool = false,
+        keyPadding: Tensor? = nil
+    ) -> Tensor {
         let (q, k, v) = project(x, context ?? x)
         // A model holding bf16 weights runs its attention products in bf16 too (as PyTorch's bf16 models).
-        let o = scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, kvHeads), splitHeads(v, kvHeads),
-                                          causal: causal, mask: mask, keyPadding: keyPadding,
-                                          bf16Products: out_proj.weight.value.dtype == .bf16)
+        let o = scaledDotProductAttention(
+            splitHeads(q, heads), splitHeads(k, kvHeads), splitHeads(v, kvHeads),
+            causal: causal, mask: mask, keyPadding: keyPadding,
+            bf16Products: out_proj.weight.value.dtype == .bf16)
         return captured(out_proj(mergeHeads(o)))
     }
 
@@ -77,7 +82,9 @@ public final class TransformerEncoderLayer: Module {
     public let layer_norm2: LayerNorm
     public let preNorm: Bool
 
-    public init(dim: Int, heads: Int, mlpDim: Int, activation: Activation = .gelu, eps: Float = 1e-5, preNorm: Bool = true) {
+    public init(
+        dim: Int, heads: Int, mlpDim: Int, activation: Activation = .gelu, eps: Float = 1e-5, preNorm: Bool = true
+    ) {
         self_attn = MultiHeadAttention(dim: dim, heads: heads)
         layer_norm1 = LayerNorm(dim, eps: eps)
         mlp = MLP(dim, hidden: mlpDim, activation: activation)
@@ -85,7 +92,9 @@ public final class TransformerEncoderLayer: Module {
         self.preNorm = preNorm
     }
 
-    public func callAsFunction(_ x: Tensor, mask: Tensor? = nil, causal: Bool = false, keyPadding: Tensor? = nil) -> Tensor {
+    public func callAsFunction(
+        _ x: Tensor, mask: Tensor? = nil, causal: Bool = false, keyPadding: Tensor? = nil
+    ) -> Tensor {
         if preNorm {
             let h = x + self_attn(layer_norm1(x), mask: mask, causal: causal, keyPadding: keyPadding)
             return captured(h + mlp(layer_norm2(h)))
@@ -97,18 +106,24 @@ public final class TransformerEncoderLayer: Module {
     /// The (pre-norm) layer's output at one row of each sequence, `rows[b]`, [B, L, dim] → [B, 1, dim]:
     /// all rows still serve as keys and values, but queries, the output projection and the MLP run for
     /// the chosen rows only — what pooling at a token reads (CLIP's end-of-text or class token).
-    public func callAsFunction(_ x: Tensor, onlyRows rows: [Int], causal: Bool = false, keyPadding: Tensor? = nil) -> Tensor {
+    public func callAsFunction(
+        _ x: Tensor, onlyRows rows: [Int], causal: Bool = false, keyPadding: Tensor? = nil
+    ) -> Tensor {
         precondition(preNorm, "only pre-norm layers can skip rows")
         let (b, l) = (x.shape[0], x.shape[1])
         precondition(rows.count == b && rows.allSatisfy { (0..<l).contains($0) }, "one row in range for each sequence")
-        let picked = x.reshape([b * l, -1]).indexSelect(0, rows.enumerated().map { $0.offset * l + $0.element }).reshape([b, 1, -1])
+        let picked = x.reshape([b * l, -1]).indexSelect(0, rows.enumerated().map { $0.offset * l + $0.element })
+            .reshape([b, 1, -1])
         // The keys a chosen row may see: its causal past and what the caller's padding keeps.
         let keep = keyPadding?.dense.toArray()
         var allowed = [Float](repeating: 1, count: b * l)
         for bi in 0..<b {
-            for j in 0..<l where (causal && j > rows[bi]) || (keep.map { $0[bi * l + j] == 0 } ?? false) { allowed[bi * l + j] = 0 }
+            for j in 0..<l where (causal && j > rows[bi]) || (keep.map { $0[bi * l + j] == 0 } ?? false) {
+                allowed[bi * l + j] = 0
+            }
         }
-        let attention = self_attn(layer_norm1(picked), context: layer_norm1(x), keyPadding: Tensor(allowed, shape: [b, l]))
+        let attention = self_attn(
+            layer_norm1(picked), context: layer_norm1(x), keyPadding: Tensor(allowed, shape: [b, l]))
         let h = picked + attention
         return captured(h + mlp(layer_norm2(h)))
     }

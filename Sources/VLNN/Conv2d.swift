@@ -7,7 +7,9 @@ public final class Conv2d: Module {
     public let stride: Int
     public let padding: Int
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true
+    ) {
         let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
         weight = Parameter(Init.uniform([outChannels, inChannels, kernel, kernel], bound: bound))
         self.bias = bias ? Parameter(Init.uniform([outChannels], bound: bound)) : nil

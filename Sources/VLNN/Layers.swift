@@ -123,8 +123,9 @@ public enum Activation: String, CaseIterable {
     /// Parses a config value; the error lists what is supported.
     public init(name: String) throws {
         guard let a = Activation(rawValue: name) else {
-            throw ConfigValueError("unsupported activation \"\(name)\"; supported: "
-                + Activation.allCases.map(\.rawValue).joined(separator: ", "))
+            throw ConfigValueError(
+                "unsupported activation \"\(name)\"; supported: "
+                    + Activation.allCases.map(\.rawValue).joined(separator: ", "))
         }
         self = a
     }

@@ -15,8 +15,10 @@ public struct LoRAConfig: Equatable {
     /// Rank-stabilised scaling alpha / √r instead of alpha / r.
     public var useRSLoRA: Bool
 
-    public init(rank: Int, alpha: Float, dropout: Float = 0, targets: TargetModules, modulesToSave: [String] = [],
-                useRSLoRA: Bool = false) {
+    public init(
+        rank: Int, alpha: Float, dropout: Float = 0, targets: TargetModules, modulesToSave: [String] = [],
+        useRSLoRA: Bool = false
+    ) {
         self.rank = rank
         self.alpha = alpha
         self.dropout = dropout

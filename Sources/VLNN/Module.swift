@@ -153,14 +153,18 @@ open class Module {
     }
 
     /// Loads `stateDict` into exactly these slots, checking every name and shape first.
-    func load(_ stateDict: [String: Tensor], into params: [String: Parameter], buffers: [String: Buffer],
-              strict: Bool = true, requireAdapters: Bool) throws {
+    func load(
+        _ stateDict: [String: Tensor], into params: [String: Parameter], buffers: [String: Buffer],
+        strict: Bool = true, requireAdapters: Bool
+    ) throws {
         var report = StateDictError()
         for (name, t) in stateDict {
             if let p = params[name] {
                 if p.shape != t.shape { report.mismatched.append((name, expected: p.shape, found: t.shape)) }
             } else if let b = buffers[name] {
-                if b.value.shape != t.shape { report.mismatched.append((name, expected: b.value.shape, found: t.shape)) }
+                if b.value.shape != t.shape {
+                    report.mismatched.append((name, expected: b.value.shape, found: t.shape))
+                }
             } else {
                 report.unexpected.append(name)
             }
@@ -212,7 +216,9 @@ public struct StateDictError: Error, CustomStringConvertible {
     public var description: String {
         var lines = ["state dict does not match the model:"]
         if !missing.isEmpty { lines.append("  missing keys (\(missing.count)): " + missing.joined(separator: ", ")) }
-        if !unexpected.isEmpty { lines.append("  unexpected keys (\(unexpected.count)): " + unexpected.joined(separator: ", ")) }
+        if !unexpected.isEmpty {
+            lines.append("  unexpected keys (\(unexpected.count)): " + unexpected.joined(separator: ", "))
+        }
         for (n, e, f) in mismatched { lines.append("  shape mismatch for \(n): model \(e), checkpoint \(f)") }
         return lines.joined(separator: "\n")
     }

@@ -23,8 +23,10 @@ public final class AdamW: Optimizer {
     private var m: [ObjectIdentifier: Tensor] = [:]
     private var v: [ObjectIdentifier: Tensor] = [:]
 
-    public init(_ parameters: [Parameter], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
-                eps: Float = 1e-8, weightDecay: Float = 0.01) {
+    public init(
+        _ parameters: [Parameter], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+        eps: Float = 1e-8, weightDecay: Float = 0.01
+    ) {
         self.parameters = parameters
         learningRate = lr
         (beta1, beta2) = betas
@@ -44,8 +46,9 @@ public final class AdamW: Optimizer {
             let mt = m[id] ?? Tensor.zeros(w.shape), vt = v[id] ?? Tensor.zeros(w.shape)
             (m[id], v[id]) = (mt, vt)
             let pw = w.mutablePointer, pg = g.pointer, pm = mt.mutablePointer, pv = vt.mutablePointer
-            let h = ck_adamw_params(decay: 1 - learningRate * weightDecay, beta1: beta1, beta2: beta2,
-                                    bias2_sqrt: bc2Sqrt, eps: eps, step_size: stepSize)
+            let h = ck_adamw_params(
+                decay: 1 - learningRate * weightDecay, beta1: beta1, beta2: beta2,
+                bias2_sqrt: bc2Sqrt, eps: eps, step_size: stepSize)
             withUnsafePointer(to: h) { hp in
                 Parallel.forRange(w.count, grain: 1 << 14) { r in
                     let i = r.lowerBound
@@ -77,7 +80,9 @@ public final class SGD: Optimizer {
     public let nesterov: Bool
     private var buffers: [ObjectIdentifier: Tensor] = [:]
 
-    public init(_ parameters: [Parameter], lr: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) {
+    public init(
+        _ parameters: [Parameter], lr: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false
+    ) {
         self.parameters = parameters
         learningRate = lr
         self.momentum = momentum

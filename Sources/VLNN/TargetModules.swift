@@ -12,7 +12,9 @@ public enum TargetModules: Equatable {
             return { path in path.matchesModuleName(in: names) }
         case .pattern(let source):
             let regex: Regex<AnyRegexOutput>
-            do { regex = try Regex(source) } catch { throw PEFTError("target module pattern \"\(source)\" is not a valid regular expression") }
+            do { regex = try Regex(source) } catch {
+                throw PEFTError("target module pattern \"\(source)\" is not a valid regular expression")
+            }
             return { path in (try? regex.wholeMatch(in: path)) != nil }
         }
     }

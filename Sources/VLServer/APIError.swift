@@ -10,7 +10,10 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
     public let param: String?
     public let code: String
 
-    init(_ status: HTTPResponse.Status, _ message: String, param: String? = nil, code: String, type: String = "invalid_request_error") {
+    init(
+        _ status: HTTPResponse.Status, _ message: String, param: String? = nil, code: String,
+        type: String = "invalid_request_error"
+    ) {
         (self.status, self.message, self.param, self.code, self.type) = (status, message, param, code, type)
     }
 
@@ -25,13 +28,16 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
     }
 
     static func bodyTooLarge(limit: Int) -> APIError {
-        APIError(.contentTooLarge, "the request body is larger than the limit of \(limit) bytes", code: "request_too_large")
+        APIError(
+            .contentTooLarge, "the request body is larger than the limit of \(limit) bytes", code: "request_too_large")
     }
 
-    static let queueFull = APIError(.tooManyRequests, "the server is busy: the request queue is full; retry later",
-                                    code: "queue_full", type: "rate_limit_error")
+    static let queueFull = APIError(
+        .tooManyRequests, "the server is busy: the request queue is full; retry later",
+        code: "queue_full", type: "rate_limit_error")
 
-    static let shuttingDown = APIError(.serviceUnavailable, "the server is shutting down", code: "shutting_down", type: "server_error")
+    static let shuttingDown = APIError(
+        .serviceUnavailable, "the server is shutting down", code: "shutting_down", type: "server_error")
 
     static func internalError(_ message: String) -> APIError {
         APIError(.internalServerError, message, code: "internal_error", type: "server_error")
@@ -80,7 +86,8 @@ extension APIError {
             self = .invalid("\(path) is required", param: path, code: "missing_field")
         case DecodingError.typeMismatch(let type, let c), DecodingError.valueNotFound(let type, let c):
             let path = Self.path(c.codingPath)
-            self = .invalid("\(path): expected \(Self.describe(type, c.debugDescription))", param: path, code: "invalid_type")
+            self = .invalid(
+                "\(path): expected \(Self.describe(type, c.debugDescription))", param: path, code: "invalid_type")
         default:
             self = .invalid("the body is not valid JSON", code: "invalid_json")
         }
@@ -90,7 +97,11 @@ extension APIError {
     static func path(_ keys: [CodingKey]) -> String {
         var path = ""
         for key in keys {
-            if let i = key.intValue { path += "[\(i)]" } else { path += path.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+            if let i = key.intValue {
+                path += "[\(i)]"
+            } else {
+                path += path.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
         }
         return path.isEmpty ? "body" : path
     }

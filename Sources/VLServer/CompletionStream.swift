@@ -12,7 +12,9 @@ final class CompletionStream: @unchecked Sendable {
     private var events: AsyncStream<GenerationEvent>.Iterator
     private let scheduler: GenerationScheduler
 
-    init(id: Int, events: AsyncStream<GenerationEvent>, scheduler: GenerationScheduler, responseID: String, model: String) {
+    init(
+        id: Int, events: AsyncStream<GenerationEvent>, scheduler: GenerationScheduler, responseID: String, model: String
+    ) {
         self.id = id
         self.events = events.makeAsyncIterator()
         self.scheduler = scheduler
@@ -38,7 +40,9 @@ final class CompletionStream: @unchecked Sendable {
                 return ChatCompletion(
                     id: responseID, created: created, model: model,
                     choices: [.init(index: 0, message: .init(role: "assistant", content: text), finish_reason: reason)],
-                    usage: Usage(prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens))
+                    usage: Usage(
+                        prompt_tokens: promptTokens, completion_tokens: completionTokens,
+                        total_tokens: promptTokens + completionTokens))
             case .failed(let error): throw error
             case .started: continue
             }
@@ -48,35 +52,44 @@ final class CompletionStream: @unchecked Sendable {
     /// The server-sent events; a failed write (the client went away) stops the generation.
     func streamingResponse(promptTokens: Int, includeUsage: Bool) -> Response {
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-        return Response(status: .ok, headers: headers, body: ResponseBody { [self] writer in
-            do {
-                try await writer.write(event(chunk(delta: .init(role: "assistant", content: ""), finish: nil)))
-                while true {
-                    switch await next() {
-                    case .text(let piece):
-                        try await writer.write(event(chunk(delta: .init(role: nil, content: piece), finish: nil)))
-                    case .finished(let reason, let completionTokens):
-                        try await writer.write(event(chunk(delta: .init(role: nil, content: nil), finish: reason)))
-                        if includeUsage {
-                            let usage = Usage(prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens)
-                            try await writer.write(event(encodeJSON(ChatCompletionChunk(id: responseID, created: created, model: model, choices: [], usage: usage))))
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { [self] writer in
+                do {
+                    try await writer.write(event(chunk(delta: .init(role: "assistant", content: ""), finish: nil)))
+                    while true {
+                        switch await next() {
+                        case .text(let piece):
+                            try await writer.write(event(chunk(delta: .init(role: nil, content: piece), finish: nil)))
+                        case .finished(let reason, let completionTokens):
+                            try await writer.write(event(chunk(delta: .init(role: nil, content: nil), finish: reason)))
+                            if includeUsage {
+                                let usage = Usage(
+                                    prompt_tokens: promptTokens, completion_tokens: completionTokens,
+                                    total_tokens: promptTokens + completionTokens)
+                                try await writer.write(
+                                    event(
+                                        encodeJSON(
+                                            ChatCompletionChunk(
+                                                id: responseID, created: created, model: model, choices: [],
+                                                usage: usage))))
+                            }
+                            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                            try await writer.finish(nil)
+                            return
+                        case .failed(let error):
+                            // Headers are gone; the error travels as an event, as OpenAI's streams do.
+                            try await writer.write(event(error.json))
+                            try await writer.finish(nil)
+                            return
+                        case .started: continue
                         }
-                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-                        try await writer.finish(nil)
-                        return
-                    case .failed(let error):
-                        // Headers are gone; the error travels as an event, as OpenAI's streams do.
-                        try await writer.write(event(error.json))
-                        try await writer.finish(nil)
-                        return
-                    case .started: continue
                     }
+                } catch {
+                    scheduler.cancel(id)
+                    throw error
                 }
-            } catch {
-                scheduler.cancel(id)
-                throw error
-            }
-        })
+            })
     }
 
     private func next() async -> GenerationEvent {
@@ -84,8 +97,10 @@ final class CompletionStream: @unchecked Sendable {
     }
 
     private func chunk(delta: ChatCompletionChunk.Delta, finish: String?) -> Data {
-        encodeJSON(ChatCompletionChunk(id: responseID, created: created, model: model,
-                                       choices: [.init(index: 0, delta: delta, finish_reason: finish)], usage: nil))
+        encodeJSON(
+            ChatCompletionChunk(
+                id: responseID, created: created, model: model,
+                choices: [.init(index: 0, delta: delta, finish_reason: finish)], usage: nil))
     }
 
     private func event(_ json: Data) -> ByteBuffer {

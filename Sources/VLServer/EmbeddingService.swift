@@ -54,7 +54,8 @@ final class EmbeddingService: @unchecked Sendable {
         var rows = [[Float]](repeating: [], count: inputs.count)
         if !texts.isEmpty { place(pipeline.textEmbeddings(texts.map(\.1)), at: texts.map(\.0), in: &rows) }
         if !images.isEmpty { place(pipeline.imageEmbeddings(images.map(\.1)), at: images.map(\.0), in: &rows) }
-        let textTokens = texts.map { Swift.min(pipeline.tokenizer.encode($0.1).count, pipeline.tokenizer.maxLength) }.reduce(0, +)
+        let textTokens = texts.map { Swift.min(pipeline.tokenizer.encode($0.1).count, pipeline.tokenizer.maxLength) }
+            .reduce(0, +)
         return (rows, textTokens + images.count * pipeline.model.config.vision.numPositions)
     }
 

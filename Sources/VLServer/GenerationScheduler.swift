@@ -136,30 +136,40 @@ final class GenerationScheduler: @unchecked Sendable {
     private func admit(_ s: Submission) {
         do {
             // At least one new token must fit; a longer prompt is refused before it is embedded.
-            let (ids, embeddings) = try pipeline.prepare(formatted: pipeline.format(conversation: s.job.conversation), images: s.job.images,
-                                                         maxTokens: pipeline.contextLength - 1)
+            let (ids, embeddings) = try pipeline.prepare(
+                formatted: pipeline.format(conversation: s.job.conversation), images: s.job.images,
+                maxTokens: pipeline.contextLength - 1)
             let promptTokens = embeddings.shape[1], room = pipeline.contextLength - promptTokens
             // Image features the ids do not count (MiniGPT-4's, BLIP-2's without image tokens) may fill the context.
             guard room > 0 else {
-                throw APIError.invalid("the prompt has \(promptTokens) tokens; the model's context of \(pipeline.contextLength) leaves no room for an answer",
-                                       param: "messages", code: "context_length_exceeded")
+                throw APIError.invalid(
+                    "the prompt has \(promptTokens) tokens; the model's context of \(pipeline.contextLength) leaves no room for an answer",
+                    param: "messages", code: "context_length_exceeded")
             }
             let maxTokens = s.job.maxTokens ?? room
             guard maxTokens <= room else {
-                throw APIError.invalid("the prompt has \(promptTokens) tokens; with \(maxTokens) new ones that exceeds the model's context of "
-                    + "\(pipeline.contextLength)", param: "max_tokens", code: "context_length_exceeded")
+                throw APIError.invalid(
+                    "the prompt has \(promptTokens) tokens; with \(maxTokens) new ones that exceeds the model's context of "
+                        + "\(pipeline.contextLength)", param: "max_tokens", code: "context_length_exceeded")
             }
             let solo = try pipeline.soloDecoder(ids: ids, images: s.job.images)
             s.events.yield(.started(promptTokens: promptTokens))
-            active[s.id] = Active(text: GeneratedText(tokenizer: pipeline.tokenizer, stopStrings: s.job.stopStrings + pipeline.stopStrings),
-                                  events: s.events)
-            deliver(decoder.add(sequence: s.id, promptEmbeddings: embeddings, promptIds: ids, sampling: s.job.sampling,
-                                stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: pipeline.stopTokenIds), model: solo))
+            active[s.id] = Active(
+                text: GeneratedText(
+                    tokenizer: pipeline.tokenizer, stopStrings: s.job.stopStrings + pipeline.stopStrings),
+                events: s.events)
+            deliver(
+                decoder.add(
+                    sequence: s.id, promptEmbeddings: embeddings, promptIds: ids, sampling: s.job.sampling,
+                    stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: pipeline.stopTokenIds), model: solo))
         } catch let e as APIError {
             fail(s.events, e)
         } catch let e as PromptTooLongError {
-            fail(s.events, .invalid("the prompt has \(e.tokens) tokens; the model's context of \(pipeline.contextLength) leaves no room for an answer",
-                                    param: "messages", code: "context_length_exceeded"))
+            fail(
+                s.events,
+                .invalid(
+                    "the prompt has \(e.tokens) tokens; the model's context of \(pipeline.contextLength) leaves no room for an answer",
+                    param: "messages", code: "context_length_exceeded"))
         } catch {
             // The model refused the prompt (image markers, template, vocabulary).
             fail(s.events, .invalid("\(error)", param: "messages"))

@@ -52,10 +52,12 @@ public final class InferenceServer: @unchecked Sendable {
         self.options = options
         switch model {
         case .generation(let pipeline):
-            scheduler = GenerationScheduler(pipeline: pipeline, maxConcurrent: options.maxConcurrent, maxQueue: options.maxQueue)
+            scheduler = GenerationScheduler(
+                pipeline: pipeline, maxConcurrent: options.maxConcurrent, maxQueue: options.maxQueue)
             embeddings = nil
-            validator = RequestValidator(modelID: modelID, limits: options.limits, takesImages: pipeline.takesImages,
-                                         maxPromptCharacters: Self.promptCharacterLimit(pipeline))
+            validator = RequestValidator(
+                modelID: modelID, limits: options.limits, takesImages: pipeline.takesImages,
+                maxPromptCharacters: Self.promptCharacterLimit(pipeline))
         case .clip(let pipeline):
             scheduler = nil
             embeddings = EmbeddingService(pipeline: pipeline, maxQueue: options.maxQueue)
@@ -70,7 +72,9 @@ public final class InferenceServer: @unchecked Sendable {
     static func promptCharacterLimit(_ pipeline: GenerationPipeline) -> Int? {
         let tokenizer = pipeline.tokenizer
         guard tokenizer.bpe.byteFallback || !tokenizer.bpe.fuseUnknown else { return nil }
-        let longest = (tokenizer.bpe.vocab.keys.map(\.unicodeScalars.count) + tokenizer.addedTokens.map(\.content.unicodeScalars.count)).max() ?? 1
+        let longest =
+            (tokenizer.bpe.vocab.keys.map(\.unicodeScalars.count)
+            + tokenizer.addedTokens.map(\.content.unicodeScalars.count)).max() ?? 1
         return pipeline.contextLength * Swift.max(longest, 1)
     }
 
@@ -107,7 +111,8 @@ public final class InferenceServer: @unchecked Sendable {
     /// Liveness and load: requests decoding, waiting, and stopped because their client went away.
     var health: Health {
         let stats = scheduler?.stats ?? (active: 0, waiting: 0, cancelled: 0)
-        return Health(status: "ok", model: modelID, active: stats.active, waiting: stats.waiting, cancelled: stats.cancelled)
+        return Health(
+            status: "ok", model: modelID, active: stats.active, waiting: stats.waiting, cancelled: stats.cancelled)
     }
 
     struct Health: Codable {
@@ -140,17 +145,20 @@ public final class InferenceServer: @unchecked Sendable {
     private func chatCompletion(_ request: Request) async throws -> Response {
         let data = try await body(request)
         guard let scheduler else {
-            throw APIError.invalid("the model \"\(modelID)\" gives embeddings, not chat completions; use /v1/embeddings", param: "model",
-                                   code: "model_not_supported")
+            throw APIError.invalid(
+                "the model \"\(modelID)\" gives embeddings, not chat completions; use /v1/embeddings", param: "model",
+                code: "model_not_supported")
         }
         let parsed = try validator.decode(ChatCompletionRequest.self, from: data)
         let job = try validator.chatJob(parsed)
         let (id, stream) = try scheduler.submit(job)
-        let completion = CompletionStream(id: id, events: stream, scheduler: scheduler,
-                                          responseID: "chatcmpl-\(UUID().uuidString.lowercased())", model: modelID)
+        let completion = CompletionStream(
+            id: id, events: stream, scheduler: scheduler,
+            responseID: "chatcmpl-\(UUID().uuidString.lowercased())", model: modelID)
         let promptTokens = try await completion.start()
         if parsed.stream == true {
-            return completion.streamingResponse(promptTokens: promptTokens, includeUsage: parsed.stream_options?.include_usage == true)
+            return completion.streamingResponse(
+                promptTokens: promptTokens, includeUsage: parsed.stream_options?.include_usage == true)
         }
         return Self.json(encodeJSON(try await completion.collect(promptTokens: promptTokens)))
     }
@@ -158,30 +166,42 @@ public final class InferenceServer: @unchecked Sendable {
     private func embeddings(_ request: Request) async throws -> Response {
         let data = try await body(request)
         guard let embeddings else {
-            throw APIError.invalid("the model \"\(modelID)\" is not an embedding model; /v1/embeddings needs a CLIP model", param: "model",
-                                   code: "model_not_supported")
+            throw APIError.invalid(
+                "the model \"\(modelID)\" is not an embedding model; /v1/embeddings needs a CLIP model", param: "model",
+                code: "model_not_supported")
         }
         let parsed = try validator.decode(EmbeddingsRequest.self, from: data)
         let (vectors, tokens) = try await embeddings.embed(try validator.embeddingInputs(parsed))
         let base64 = parsed.encoding_format == "base64"
-        return Self.json(encodeJSON(EmbeddingsResponse(
-            data: vectors.enumerated().map { .init(index: $0.offset, embedding: base64 ? .base64($0.element) : .floats($0.element)) }, model: modelID,
-            usage: .init(prompt_tokens: tokens, total_tokens: tokens))))
+        return Self.json(
+            encodeJSON(
+                EmbeddingsResponse(
+                    data: vectors.enumerated().map {
+                        .init(index: $0.offset, embedding: base64 ? .base64($0.element) : .floats($0.element))
+                    }, model: modelID,
+                    usage: .init(prompt_tokens: tokens, total_tokens: tokens))))
     }
 
     static func json(_ data: Data) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
 /// Answers a request for a path or method the server does not have with an OpenAI error object.
 struct UnknownRouteMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {
-            return APIError(error.status, "no route \(request.method) \(request.uri.path); this server has POST /v1/chat/completions, "
-                + "POST /v1/embeddings, GET /v1/models and GET /health", code: "unknown_url").response
+            return APIError(
+                error.status,
+                "no route \(request.method) \(request.uri.path); this server has POST /v1/chat/completions, "
+                    + "POST /v1/embeddings, GET /v1/models and GET /health", code: "unknown_url"
+            ).response
         }
     }
 }

@@ -32,8 +32,10 @@ public struct LoopbackClient {
 
     /// A request with `Connection: close`; `onBody` sees body bytes as they arrive and returns
     /// false to hang up.
-    public func request(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json",
-                        onBody: (Data) -> Bool = { _ in true }) throws -> Response {
+    public func request(
+        _ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json",
+        onBody: (Data) -> Bool = { _ in true }
+    ) throws -> Response {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         if let body { head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
         return try raw(Data((head + "\r\n").utf8) + (body ?? Data()), onBody: onBody)
@@ -65,7 +67,9 @@ public struct LoopbackClient {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian  // 127.0.0.1, always
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard status == 0 else {
             close(fd)
@@ -80,7 +84,10 @@ public struct LoopbackClient {
             while sent < raw.count {
                 let n = send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
                 // The server may answer (413) and close before it has read everything.
-                if n <= 0 { if errno == EPIPE || errno == ECONNRESET { return }; throw Failure(description: "send: errno \(errno)") }
+                if n <= 0 {
+                    if errno == EPIPE || errno == ECONNRESET { return };
+                    throw Failure(description: "send: errno \(errno)")
+                }
                 sent += n
             }
         }
@@ -96,7 +103,11 @@ public struct LoopbackClient {
         var status = 0, headers: [String: String] = [:]
         while true {
             let n = recv(fd, &chunk, chunk.count, 0)
-            if n < 0 { throw Failure(description: errno == EAGAIN || errno == EWOULDBLOCK ? "no answer within \(timeout) s" : "recv: errno \(errno)") }
+            if n < 0 {
+                throw Failure(
+                    description: errno == EAGAIN || errno == EWOULDBLOCK
+                        ? "no answer within \(timeout) s" : "recv: errno \(errno)")
+            }
             if n == 0 { break }
             buffer.append(contentsOf: chunk[0..<n])
             if headerEnd == nil, let end = buffer.range(of: Data("\r\n\r\n".utf8)) {
@@ -118,11 +129,14 @@ public struct LoopbackClient {
     private func parseHead(_ head: Data) throws -> (Int, [String: String]) {
         let lines = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")
         let parts = lines[0].split(separator: " ")
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure(description: "bad status line \"\(lines[0])\"") }
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw Failure(description: "bad status line \"\(lines[0])\"")
+        }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         return (status, headers)
     }
@@ -159,8 +173,11 @@ public struct LoopbackClient {
             case .chunked:
                 var out = Data()
                 while let lineEnd = buffer.range(of: Data("\r\n".utf8)) {
-                    let sizeText = String(decoding: buffer[..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
-                    guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { complete = true; break }
+                    let sizeText =
+                        String(decoding: buffer[..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
+                    guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+                        complete = true; break
+                    }
                     if size == 0 { complete = true; break }
                     let start = lineEnd.upperBound
                     guard buffer.count - (start - buffer.startIndex) >= size + 2 else { break }

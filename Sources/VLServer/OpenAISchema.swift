@@ -23,7 +23,9 @@ enum StringOrList: Decodable, Equatable {
         let c = try decoder.singleValueContainer()
         if let s = try? c.decode(String.self) { self = .one(s); return }
         if let list = try? c.decode([String].self) { self = .many(list); return }
-        throw DecodingError.typeMismatch(String.self, .init(codingPath: decoder.codingPath, debugDescription: "expected a string or a list of strings"))
+        throw DecodingError.typeMismatch(
+            String.self,
+            .init(codingPath: decoder.codingPath, debugDescription: "expected a string or a list of strings"))
     }
 
     var values: [String] {
@@ -53,7 +55,9 @@ struct ChatCompletionRequest: Decodable {
             } catch let e as DecodingError where e.path.count > decoder.codingPath.count {
                 throw e  // a list whose part is wrong: that part's own error
             } catch {
-                throw DecodingError.typeMismatch(String.self, .init(codingPath: decoder.codingPath, debugDescription: "expected a string or a list of parts"))
+                throw DecodingError.typeMismatch(
+                    String.self,
+                    .init(codingPath: decoder.codingPath, debugDescription: "expected a string or a list of parts"))
             }
         }
     }
@@ -74,7 +78,9 @@ struct ChatCompletionRequest: Decodable {
                 if let url = try? c.decode(String.self, forKey: .image_url) { self = .imageURL(url); return }
                 self = .imageURL(try c.decode(ImageURL.self, forKey: .image_url).url)
             case let other:
-                throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown content part type \"\(other)\"; use text or image_url")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .type, in: c,
+                    debugDescription: "unknown content part type \"\(other)\"; use text or image_url")
             }
         }
     }
@@ -173,7 +179,8 @@ struct EmbeddingsResponse: Encodable {
             var c = encoder.singleValueContainer()
             switch self {
             case .floats(let v): try c.encode(v)
-            case .base64(let v): try c.encode(v.map { $0.bitPattern.littleEndian }.withUnsafeBytes { Data($0) }.base64EncodedString())
+            case .base64(let v):
+                try c.encode(v.map { $0.bitPattern.littleEndian }.withUnsafeBytes { Data($0) }.base64EncodedString())
             }
         }
     }
@@ -205,7 +212,8 @@ struct ModelList: Encodable {
 func encodeJSON<T: Encodable>(_ value: T) -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.withoutEscapingSlashes]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     // With non-finite floats spelled out, these plain value types always encode.
     return try! encoder.encode(value)
 }

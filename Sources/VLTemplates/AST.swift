@@ -92,7 +92,7 @@ extension Node {
     var line: Int? {
         switch self {
         case .text(_, let line), .assign(_, _, let line), .assignBlock(_, _, _, let line), .filterBlock(_, _, let line),
-             .loopControl(_, let line):
+            .loopControl(_, let line):
             return line
         case .output(let e): return e.line
         case .loop(let loop): return loop.line

@@ -16,8 +16,10 @@ public struct ChatTemplate: Sendable {
 
     public init(_ source: String, limits: TemplateLimits = .default) throws {
         guard source.utf8.count <= limits.maxSourceBytes else {
-            throw TemplateError.limit("maxSourceBytes", "the template has \(source.utf8.count) bytes, more than "
-                                      + "\(limits.maxSourceBytes)")
+            throw TemplateError.limit(
+                "maxSourceBytes",
+                "the template has \(source.utf8.count) bytes, more than "
+                    + "\(limits.maxSourceBytes)")
         }
         var parser = Parser(tokens: try Lexer.tokenize(source), maxDepth: limits.maxDepth)
         let nodes = try parser.parseTemplate()

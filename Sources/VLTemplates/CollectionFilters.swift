@@ -107,18 +107,23 @@ enum Collections {
         let by = args.get(1, "by")?.name ?? "key"
         guard by == "key" || by == "value" else { throw TemplateError("You can only sort by either 'key' or 'value'") }
         let pairs = d.pairs.map { Value.tuple([.string($0.0), $0.1]) }
-        return .list(try sorted(pairs, by: { pair in
-            guard case .tuple(let kv) = pair else { return pair }
-            return key(kv[by == "key" ? 0 : 1], caseSensitive)
-        }, reverse: args.get(2, "reverse")?.truthy ?? false))
+        return .list(
+            try sorted(
+                pairs,
+                by: { pair in
+                    guard case .tuple(let kv) = pair else { return pair }
+                    return key(kv[by == "key" ? 0 : 1], caseSensitive)
+                }, reverse: args.get(2, "reverse")?.truthy ?? false))
     }
 
     private static func sort(_ v: Value, _ args: Args, _ r: Renderer) throws -> [Value] {
         let caseSensitive = args.get(1, "case_sensitive")?.truthy ?? false
         let path = args.get(2, "attribute").flatMap { $0 == .none ? nil : $0 }
-        return try sorted(try items(v, r), by: { item in
-            key(try path.map { try attribute(item, $0) } ?? item, caseSensitive)
-        }, reverse: args.get(0, "reverse")?.truthy ?? false)
+        return try sorted(
+            try items(v, r),
+            by: { item in
+                key(try path.map { try attribute(item, $0) } ?? item, caseSensitive)
+            }, reverse: args.get(0, "reverse")?.truthy ?? false)
     }
 
     private static func unique(_ v: Value, _ args: Args, _ r: Renderer) throws -> [Value] {
@@ -137,8 +142,11 @@ enum Collections {
     }
 
     /// `select(test, args…)`, `selectattr(attribute, test, args…)` and their `reject` twins.
-    private static func select(_ v: Value, _ args: Args, _ r: Renderer, keep: Bool, attribute byAttribute: Bool) throws
-        -> [Value] {
+    private static func select(
+        _ v: Value, _ args: Args, _ r: Renderer, keep: Bool, attribute byAttribute: Bool
+    ) throws
+        -> [Value]
+    {
         var rest = args.positional
         var path: Value?
         if byAttribute {
@@ -184,9 +192,11 @@ enum Collections {
     private static func extreme(_ v: Value, _ args: Args, _ r: Renderer, max: Bool) throws -> Value {
         let caseSensitive = args.get(0, "case_sensitive")?.truthy ?? false
         let path = args.get(1, "attribute").flatMap { $0 == .none ? nil : $0 }
-        let list = try sorted(try items(v, r), by: { item in
-            key(try path.map { try attribute(item, $0) } ?? item, caseSensitive)
-        }, reverse: max)
+        let list = try sorted(
+            try items(v, r),
+            by: { item in
+                key(try path.map { try attribute(item, $0) } ?? item, caseSensitive)
+            }, reverse: max)
         let hint = "No aggregated item, sequence was empty."
         return list.first ?? .undefined(Undefined(name: max ? "max" : "min", hint: hint))
     }

@@ -8,7 +8,9 @@ enum Format {
     static func percent(_ format: String, _ values: Value, _ budget: Budget) throws -> String {
         var positional: [Value]
         if case .tuple(let l) = values { positional = l } else { positional = [values] }
-        let named: Dict? = { if case .dict(let d) = values { return d }; return nil }()
+        let named: Dict? = {
+            if case .dict(let d) = values { return d }; return nil
+        }()
         var out = "", used = 0
         var chars = Array(format.unicodeScalars)[...]
         while let c = chars.first {
@@ -27,8 +29,9 @@ enum Format {
                 v = positional[used]
                 used += 1
             }
-            out += pad(try convert(v, spec.type, spec.precision, budget), spec.width, left: spec.flags.contains("-"),
-                       zero: spec.flags.contains("0") && "dfeigxo".unicodeScalars.contains(spec.type))
+            out += pad(
+                try convert(v, spec.type, spec.precision, budget), spec.width, left: spec.flags.contains("-"),
+                zero: spec.flags.contains("0") && "dfeigxo".unicodeScalars.contains(spec.type))
             try budget.checkSize(out.utf8.count)
         }
         if named == nil, used < positional.count, case .tuple = values {
@@ -83,8 +86,11 @@ enum Format {
         return Int(digits)
     }
 
-    private static func convert(_ v: Value, _ type: Unicode.Scalar, _ precision: Int?, _ budget: Budget) throws
-        -> String {
+    private static func convert(
+        _ v: Value, _ type: Unicode.Scalar, _ precision: Int?, _ budget: Budget
+    ) throws
+        -> String
+    {
         switch type {
         case "s":
             let s = try v.text(budget)
@@ -139,8 +145,11 @@ enum Format {
         return out
     }
 
-    private static func formatField(_ field: String, _ args: Args, _ auto: inout Int, _ budget: Budget) throws
-        -> String {
+    private static func formatField(
+        _ field: String, _ args: Args, _ auto: inout Int, _ budget: Budget
+    ) throws
+        -> String
+    {
         var name = field, spec = "", conversion: Character?
         if let colon = name.firstIndex(of: ":") {
             spec = String(name[name.index(after: colon)...])

@@ -14,8 +14,11 @@ public struct TemplateClock: Sendable {
     public static let system = TemplateClock()
 
     /// Always `date`, printed in `timeZone` (UTC unless given).
-    public static func fixed(_ date: Date, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current)
-        -> TemplateClock {
+    public static func fixed(
+        _ date: Date, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current
+    )
+        -> TemplateClock
+    {
         TemplateClock(timeZone: timeZone) { date }
     }
 }
@@ -95,8 +98,9 @@ enum Globals {
         let magnitude = step == Int.min ? Int.max : abs(step)
         let count = span.overflow ? Int.max : (span.partialValue <= 0 ? 0 : (span.partialValue - 1) / magnitude + 1)
         guard count <= TemplateLimits.maxRange else {
-            throw TemplateError("Range too big. The sandbox blocks ranges larger than MAX_RANGE "
-                                + "(\(TemplateLimits.maxRange)).")
+            throw TemplateError(
+                "Range too big. The sandbox blocks ranges larger than MAX_RANGE "
+                    + "(\(TemplateLimits.maxRange)).")
         }
         return .list((0..<count).map { .int(start + $0 * step) })
     }
@@ -105,8 +109,10 @@ enum Globals {
 /// C's `strftime` in the C locale, as Python's `datetime.strftime` on Linux (glibc's `%-d` too).
 enum Strftime {
     private static let days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-    private static let months = ["January", "February", "March", "April", "May", "June", "July", "August",
-                                 "September", "October", "November", "December"]
+    private static let months = [
+        "January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December",
+    ]
 
     static func format(_ format: String, _ date: Date, _ zone: TimeZone) -> String {
         var calendar = Calendar(identifier: .gregorian)
@@ -130,8 +136,10 @@ enum Strftime {
         return out
     }
 
-    private static func field(_ d: Character, _ c: DateComponents, _ dayOfYear: Int, _ zone: TimeZone, _ date: Date,
-                              pad: Bool) -> String {
+    private static func field(
+        _ d: Character, _ c: DateComponents, _ dayOfYear: Int, _ zone: TimeZone, _ date: Date,
+        pad: Bool
+    ) -> String {
         func n(_ v: Int?, _ width: Int = 2, fill: Character = "0") -> String {
             let s = String(v ?? 0)
             return pad && s.count < width ? String(repeating: fill, count: width - s.count) + s : s

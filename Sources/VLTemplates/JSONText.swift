@@ -58,8 +58,10 @@ struct JSONWriter {
         case .string(let s): out += quoted(s)
         case .list(let l), .tuple(let l): try writeList(l, level: level, into: &out)
         case .dict(let d):
-            let pairs = sortKeys ? d.pairs.sorted { $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) }
-                                 : d.pairs
+            let pairs =
+                sortKeys
+                ? d.pairs.sorted { $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) }
+                : d.pairs
             try writeDict(pairs, level: level, into: &out)
         case .namespace, .loop, .callable, .undefined:
             throw TemplateError("Object of type \(v.typeName) is not JSON serializable")

@@ -92,8 +92,10 @@ struct Lexer {
 
     /// The text before a tag after `-` (all whitespace before it goes) or lstrip_blocks (a block or
     /// comment tag alone on its line loses its indentation).
-    private func stripped(_ text: ArraySlice<Unicode.Scalar>, sign: Unicode.Scalar?,
-                          isBlock: Bool) -> ArraySlice<Unicode.Scalar> {
+    private func stripped(
+        _ text: ArraySlice<Unicode.Scalar>, sign: Unicode.Scalar?,
+        isBlock: Bool
+    ) -> ArraySlice<Unicode.Scalar> {
         if sign == "-" {
             var t = text
             while let l = t.last, Python.isSpace(l) { t.removeLast() }
@@ -102,7 +104,8 @@ struct Lexer {
         guard sign != "+", isBlock else { return text }
         let lineStart = (text.lastIndex(of: "\n").map { $0 + 1 }) ?? text.startIndex
         guard lineStart > text.startIndex || lineStarting, lineStart < text.endIndex,
-              text[lineStart...].allSatisfy(Python.isSpace) else { return text }
+            text[lineStart...].allSatisfy(Python.isSpace)
+        else { return text }
         return text[..<lineStart]
     }
 
@@ -186,8 +189,9 @@ struct Lexer {
             }
             guard let c = at(i) else {
                 let what = block ? "end of statement block" : "end of print statement"
-                throw TemplateError.syntax("unexpected end of template, expected \(what) (opened on line \(opened))",
-                                           line: line)
+                throw TemplateError.syntax(
+                    "unexpected end of template, expected \(what) (opened on line \(opened))",
+                    line: line)
             }
             if brackets.isEmpty, try tagEnd(block: block) { return }
             if c == "'" || c == "\"" {

@@ -75,8 +75,9 @@ extension Lexer {
         let width = e == "x" ? 2 : e == "u" ? 4 : e == "U" ? 8 : 0
         guard width > 0 else { out.append("\\"); out.append(e); return }
         guard i + width <= s.count,
-              let v = UInt32(String(String.UnicodeScalarView(s[i..<i + width])), radix: 16),
-              let u = Unicode.Scalar(v) else {
+            let v = UInt32(String(String.UnicodeScalarView(s[i..<i + width])), radix: 16),
+            let u = Unicode.Scalar(v)
+        else {
             throw TemplateError.syntax("bad \\\(e) escape in a string", line: line)
         }
         i += width

@@ -97,8 +97,10 @@ enum Operators {
             let q = x.dividedReportingOverflow(by: y), r = x.remainderReportingOverflow(dividingBy: y)
             if q.overflow || r.overflow { throw overflow(op, x, y) }
             let adjust = r.partialValue != 0 && (r.partialValue < 0) != (y < 0)
-            return .int(op == .modulo ? (adjust ? r.partialValue + y : r.partialValue)
-                                      : (adjust ? q.partialValue - 1 : q.partialValue))
+            return .int(
+                op == .modulo
+                    ? (adjust ? r.partialValue + y : r.partialValue)
+                    : (adjust ? q.partialValue - 1 : q.partialValue))
         case .power: return try power(x, y)
         case .concat: return .string(String(x) + String(y))
         }
@@ -217,8 +219,9 @@ enum Operators {
         default:
             if let x = a.integer, let y = b.integer, a.isIntLike, b.isIntLike { return x == y ? 0 : (x < y ? -1 : 1) }
             if let x = a.number, let y = b.number { return x == y ? 0 : (x < y ? -1 : 1) }
-            throw TemplateError("'\(op.rawValue)' not supported between instances of '\(a.typeName)' and "
-                                + "'\(b.typeName)'")
+            throw TemplateError(
+                "'\(op.rawValue)' not supported between instances of '\(a.typeName)' and "
+                    + "'\(b.typeName)'")
         }
     }
 

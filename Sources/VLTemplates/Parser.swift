@@ -169,8 +169,10 @@ struct Parser {
             otherwise = try body(until: ["endfor"])
         }
         try endBlock("endfor")
-        return .loop(Loop(target: target, iterable: iterable, condition: condition, body: nodes, otherwise: otherwise,
-                          line: l))
+        return .loop(
+            Loop(
+                target: target, iterable: iterable, condition: condition, body: nodes, otherwise: otherwise,
+                line: l))
     }
 
     mutating func setStatement() throws -> Node {
@@ -194,8 +196,10 @@ struct Parser {
         while skip(.op("|")) || (calls.isEmpty && isFilterStart) {
             let l = line
             let name = try dottedName()
-            calls.append(FilterCall(name: name, arguments: current.kind == .op("(") ? try callArguments() : Arguments(),
-                                    line: l))
+            calls.append(
+                FilterCall(
+                    name: name, arguments: current.kind == .op("(") ? try callArguments() : Arguments(),
+                    line: l))
         }
         return calls
     }

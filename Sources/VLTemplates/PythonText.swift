@@ -28,8 +28,10 @@ extension Value {
         case .undefined: return ""
         default:
             guard let s = repr(limit: budget.limits.maxValueSize) else {
-                throw TemplateError.limit("maxValueSize", "the text of a \(typeName) is longer than "
-                                          + "\(budget.limits.maxValueSize) bytes")
+                throw TemplateError.limit(
+                    "maxValueSize",
+                    "the text of a \(typeName) is longer than "
+                        + "\(budget.limits.maxValueSize) bytes")
             }
             try budget.built(s.utf8.count)
             return s
@@ -63,8 +65,10 @@ extension Value {
         return out.utf8.count <= limit
     }
 
-    private static func writeItems(_ l: [Value], _ open: String, _ close: String, into out: inout String,
-                                   limit: Int) -> Bool {
+    private static func writeItems(
+        _ l: [Value], _ open: String, _ close: String, into out: inout String,
+        limit: Int
+    ) -> Bool {
         out += open
         for (i, v) in l.enumerated() {
             if i > 0 { out += ", " }
@@ -140,7 +144,9 @@ enum Python {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if Character(u) == quote { out += "\\" + String(quote) } else if isPrintable(u) {
+                if Character(u) == quote {
+                    out += "\\" + String(quote)
+                } else if isPrintable(u) {
                     out.unicodeScalars.append(u)
                 } else {
                     out += hexEscape(u.value)
@@ -163,7 +169,7 @@ enum Python {
         if u == " " { return true }
         switch u.properties.generalCategory {
         case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator,
-             .spaceSeparator:
+            .spaceSeparator:
             return false
         default: return true
         }

@@ -14,8 +14,10 @@ public struct TemplateLimits: Sendable, Equatable {
     /// UTF-8 bytes of a template's source.
     public var maxSourceBytes: Int
 
-    public init(maxOutputBytes: Int = 4 << 20, maxSteps: Int = 1_000_000, maxDepth: Int = 100,
-                maxValueSize: Int = 4 << 20, maxBuiltBytes: Int = 256 << 20, maxSourceBytes: Int = 4 << 20) {
+    public init(
+        maxOutputBytes: Int = 4 << 20, maxSteps: Int = 1_000_000, maxDepth: Int = 100,
+        maxValueSize: Int = 4 << 20, maxBuiltBytes: Int = 256 << 20, maxSourceBytes: Int = 4 << 20
+    ) {
         self.maxOutputBytes = maxOutputBytes
         self.maxSteps = maxSteps
         self.maxDepth = maxDepth
@@ -45,24 +47,30 @@ final class Budget {
     func step(_ n: Int = 1) throws {
         steps += n
         if steps > limits.maxSteps {
-            throw TemplateError.limit("maxSteps", "more than \(limits.maxSteps) loop iterations, macro calls and "
-                                      + "filtered elements")
+            throw TemplateError.limit(
+                "maxSteps",
+                "more than \(limits.maxSteps) loop iterations, macro calls and "
+                    + "filtered elements")
         }
     }
 
     /// Checks the size of a string being built, without counting it yet.
     func checkSize(_ bytes: Int) throws {
         if bytes > limits.maxValueSize {
-            throw TemplateError.limit("maxValueSize", "a string of \(bytes) bytes is longer than "
-                                      + "\(limits.maxValueSize)")
+            throw TemplateError.limit(
+                "maxValueSize",
+                "a string of \(bytes) bytes is longer than "
+                    + "\(limits.maxValueSize)")
         }
     }
 
     /// Counts a string of `bytes` UTF-8 bytes that an operation builds, and checks its size.
     func built(_ bytes: Int) throws {
         if bytes > limits.maxValueSize {
-            throw TemplateError.limit("maxValueSize", "a string of \(bytes) bytes is longer than "
-                                      + "\(limits.maxValueSize)")
+            throw TemplateError.limit(
+                "maxValueSize",
+                "a string of \(bytes) bytes is longer than "
+                    + "\(limits.maxValueSize)")
         }
         builtBytes += bytes
         if builtBytes > limits.maxBuiltBytes {
@@ -73,8 +81,10 @@ final class Budget {
     /// Checks the length of a list that an operation builds.
     func listSize(_ count: Int) throws {
         if count > limits.maxValueSize {
-            throw TemplateError.limit("maxValueSize", "a list of \(count) elements is longer than "
-                                      + "\(limits.maxValueSize)")
+            throw TemplateError.limit(
+                "maxValueSize",
+                "a list of \(count) elements is longer than "
+                    + "\(limits.maxValueSize)")
         }
         try walked(count)
     }
@@ -94,8 +104,10 @@ final class Budget {
     func walked(_ n: Int) throws {
         builtBytes += n * 8
         if builtBytes > limits.maxBuiltBytes {
-            throw TemplateError.limit("maxBuiltBytes", "the values built and checked passed "
-                                      + "\(limits.maxBuiltBytes) bytes")
+            throw TemplateError.limit(
+                "maxBuiltBytes",
+                "the values built and checked passed "
+                    + "\(limits.maxBuiltBytes) bytes")
         }
     }
 

@@ -203,7 +203,8 @@ struct JSONReader {
     private mutating func unicodeEscape() throws -> Character {
         var v = try hex4()
         if (0xD800..<0xDC00).contains(v), i + 6 <= bytes.count, bytes[i] == UInt8(ascii: "\\"),
-           bytes[i + 1] == UInt8(ascii: "u") {
+            bytes[i + 1] == UInt8(ascii: "u")
+        {
             i += 2
             let low = try hex4()
             if (0xDC00..<0xE000).contains(low) { v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00) }

@@ -118,9 +118,10 @@ enum Text {
     /// `str.rsplit(sep, maxsplit)`.
     static func rsplit(_ s: String, _ sep: String?, maxSplit: Int = -1) throws -> [String] {
         guard maxSplit >= 0 else { return try split(s, sep) }
-        let reversedParts = try split(String(s.unicodeScalars.reversed().map(Character.init)),
-                                      sep.map { String($0.unicodeScalars.reversed().map(Character.init)) },
-                                      maxSplit: maxSplit)
+        let reversedParts = try split(
+            String(s.unicodeScalars.reversed().map(Character.init)),
+            sep.map { String($0.unicodeScalars.reversed().map(Character.init)) },
+            maxSplit: maxSplit)
         return reversedParts.reversed().map { String($0.unicodeScalars.reversed().map(Character.init)) }
     }
 
@@ -190,7 +191,8 @@ enum Text {
         func flush() {
             if !word.isEmpty {
                 let w = String(word)
-                out += (w.unicodeScalars.first.map { String($0).uppercased() } ?? "")
+                out +=
+                    (w.unicodeScalars.first.map { String($0).uppercased() } ?? "")
                     + String(String.UnicodeScalarView(w.unicodeScalars.dropFirst())).lowercased()
             }
             word = String.UnicodeScalarView()

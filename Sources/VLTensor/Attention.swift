@@ -13,12 +13,15 @@ import Foundation
 /// Rows that see no key give zeros.
 /// - `bf16Products`: with AVX512_BF16, q·kᵀ and p·v run on bf16 dot products (q, k, v and the
 ///   probabilities rounded to bf16), as in a PyTorch model cast to bf16; for models holding bf16 weights.
-public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool = false,
-                                      mask: Tensor? = nil, keyPadding: Tensor? = nil, scale: Float? = nil,
-                                      bf16Products: Bool = false) -> Tensor {
+public func scaledDotProductAttention(
+    _ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool = false,
+    mask: Tensor? = nil, keyPadding: Tensor? = nil, scale: Float? = nil,
+    bf16Products: Bool = false
+) -> Tensor {
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention expects [B, H, L, D] tensors")
-    let p = AttentionProblem(q: q, k: k, v: v, causal: causal, mask: mask, keyPadding: keyPadding, scale: scale,
-                             bf16Products: bf16Products)
+    let p = AttentionProblem(
+        q: q, k: k, v: v, causal: causal, mask: mask, keyPadding: keyPadding, scale: scale,
+        bf16Products: bf16Products)
     let (out, lse) = p.forward()
     return record(out, [q, k, v]) { g in
         let (gq, gk, gv) = p.backward(out: out, lse: lse, gradOut: g.dense)
@@ -39,7 +42,8 @@ struct HeadMatrices {
 
     /// First row of head (b, h).
     @inline(__always) func head(_ b: Int, _ h: Int) -> UnsafePointer<Float> {
-        UnsafePointer(tensor.storage.base.assumingMemoryBound(to: Float.self)) + tensor.offset + b * batchStride + h * headStride
+        UnsafePointer(tensor.storage.base.assumingMemoryBound(to: Float.self)) + tensor.offset + b * batchStride + h
+            * headStride
     }
 }
 
@@ -55,12 +59,16 @@ struct AttentionProblem {
 
     static let queryBlock = 32, keyBlock = 128
 
-    init(q: Tensor, k: Tensor, v: Tensor, causal: Bool, mask: Tensor?, keyPadding: Tensor?, scale: Float?, bf16Products: Bool = false) {
+    init(
+        q: Tensor, k: Tensor, v: Tensor, causal: Bool, mask: Tensor?, keyPadding: Tensor?, scale: Float?,
+        bf16Products: Bool = false
+    ) {
         (self.q, self.k, self.v) = (HeadMatrices(q), HeadMatrices(k), HeadMatrices(v))
         (b, h, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         (hkv, lk, dv) = (k.shape[1], k.shape[2], v.shape[3])
-        precondition(k.shape[0] == b && v.shape[0] == b && k.shape[3] == d && v.shape[1] == hkv && v.shape[2] == lk,
-                     "attention shapes q \(q.shape), k \(k.shape), v \(v.shape) do not fit")
+        precondition(
+            k.shape[0] == b && v.shape[0] == b && k.shape[3] == d && v.shape[1] == hkv && v.shape[2] == lk,
+            "attention shapes q \(q.shape), k \(k.shape), v \(v.shape) do not fit")
         precondition(h % hkv == 0, "\(h) query heads are not a multiple of \(hkv) key/value heads")
         self.scale = scale ?? 1 / Float(d).squareRoot()
         self.causal = causal
@@ -89,7 +97,9 @@ struct AttentionProblem {
 
     /// Adds masks and the causal limit to a (scaled) score tile [rows, cols] starting at (i0, j0).
     @inline(__always)
-    func prepareScores(_ s: UnsafeMutablePointer<Float>, ld: Int, bi: Int, hi: Int, i0: Int, rows: Int, j0: Int, cols: Int) {
+    func prepareScores(
+        _ s: UnsafeMutablePointer<Float>, ld: Int, bi: Int, hi: Int, i0: Int, rows: Int, j0: Int, cols: Int
+    ) {
         guard isMasked else { return }
         let mp = mask?.pointer
         for r in 0..<rows {
@@ -97,7 +107,9 @@ struct AttentionProblem {
             let limit = visibleKeys(i) - j0
             for c in 0..<cols {
                 var x = row[c]
-                if let mp { x += mp[bi * maskStrides[0] + hi * maskStrides[1] + i * maskStrides[2] + (j0 + c) * maskStrides[3]] }
+                if let mp {
+                    x += mp[bi * maskStrides[0] + hi * maskStrides[1] + i * maskStrides[2] + (j0 + c) * maskStrides[3]]
+                }
                 if c >= limit { x = -.infinity }
                 if let keep, keep[bi * lk + j0 + c] == 0 { x = -.infinity }
                 row[c] = x
@@ -129,8 +141,9 @@ struct AttentionProblem {
                 var j0 = 0
                 while j0 < keyEnd {
                     let cols = Swift.min(kb, keyEnd - j0)
-                    sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qp, lda: q.rowStride,
-                          b: kp + j0 * k.rowStride, ldb: k.rowStride, beta: 0, c: scores, ldc: kb)
+                    sgemm(
+                        transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qp, lda: q.rowStride,
+                        b: kp + j0 * k.rowStride, ldb: k.rowStride, beta: 0, c: scores, ldc: kb)
                     prepareScores(scores, ld: kb, bi: bi, hi: hi, i0: i0, rows: rows, j0: j0, cols: cols)
                     for r in 0..<rows {
                         let row = scores + r * kb
@@ -145,8 +158,9 @@ struct AttentionProblem {
                         rowMax[r] = m
                         if correction != 1 { for c in 0..<dv { acc[r * dv + c] *= correction } }
                     }
-                    sgemm(transA: false, transB: false, m: rows, n: dv, k: cols, alpha: 1, a: scores, lda: kb,
-                          b: vp + j0 * v.rowStride, ldb: v.rowStride, beta: 1, c: acc, ldc: dv)
+                    sgemm(
+                        transA: false, transB: false, m: rows, n: dv, k: cols, alpha: 1, a: scores, lda: kb,
+                        b: vp + j0 * v.rowStride, ldb: v.rowStride, beta: 1, c: acc, ldc: dv)
                     j0 += cols
                 }
                 let op = out.mutablePointer + ((bi * h + hi) * lq + i0) * dv
@@ -177,18 +191,25 @@ struct AttentionProblem {
             let queries = UnsafeMutablePointer<UInt16>.allocate(capacity: lq * d)
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: strip * lkPad)
             let probabilities = UnsafeMutablePointer<UInt16>.allocate(capacity: strip * lkPad)
-            defer { packedK.deallocate(); packedV.deallocate(); queries.deallocate(); scores.deallocate(); probabilities.deallocate() }
+            defer {
+                packedK.deallocate(); packedV.deallocate(); queries.deallocate(); scores.deallocate();
+                probabilities.deallocate()
+            }
             let kp = k.head(bi, kvh), vp = v.head(bi, kvh)
             for p in 0..<keyPanels {
-                ck_pack_at_bf16(kp + p * 32 * k.rowStride, k.rowStride, Swift.min(32, lk - p * 32), d, packedK + p * kq * 32)
+                ck_pack_at_bf16(
+                    kp + p * 32 * k.rowStride, k.rowStride, Swift.min(32, lk - p * 32), d, packedK + p * kq * 32)
             }
-            for p in 0..<valuePanels { ck_pack_bt_bf16(vp + p * 32, v.rowStride, lk, Swift.min(32, dv - p * 32), packedV + p * vq * 32) }
+            for p in 0..<valuePanels {
+                ck_pack_bt_bf16(vp + p * 32, v.rowStride, lk, Swift.min(32, dv - p * 32), packedV + p * vq * 32)
+            }
             ck_round_bf16(q.head(bi, hi), q.rowStride, lq, d, queries, d)
             for i0 in stride(from: 0, to: lq, by: strip) {
                 let rows = Swift.min(strip, lq - i0), keyEnd = visibleKeys(i0 + rows - 1)
                 for p in 0..<(keyEnd + 31) / 32 {
-                    ck_gemm_wt_bf16_direct(kq, packedK + p * kq * 32, queries + i0 * d, d, rows, scores + p * 32, lkPad,
-                                           Swift.min(32, keyEnd - p * 32), 0, scale)
+                    ck_gemm_wt_bf16_direct(
+                        kq, packedK + p * kq * 32, queries + i0 * d, d, rows, scores + p * 32, lkPad,
+                        Swift.min(32, keyEnd - p * 32), 0, scale)
                 }
                 prepareScores(scores, ld: lkPad, bi: bi, hi: hi, i0: i0, rows: rows, j0: 0, cols: keyEnd)
                 var total = [Float](repeating: 0, count: rows)
@@ -208,8 +229,9 @@ struct AttentionProblem {
                 ck_round_bf16(scores, lkPad, rows, lkPad, probabilities, lkPad)
                 let op = out.mutablePointer + ((bi * h + hi) * lq + i0) * dv
                 for p in 0..<valuePanels {
-                    ck_gemm_wt_bf16_direct(vq, packedV + p * vq * 32, probabilities, lkPad, rows, op + p * 32, dv,
-                                           Swift.min(32, dv - p * 32), 0, 1)
+                    ck_gemm_wt_bf16_direct(
+                        vq, packedV + p * vq * 32, probabilities, lkPad, rows, op + p * 32, dv,
+                        Swift.min(32, dv - p * 32), 0, 1)
                 }
                 for r in 0..<rows {
                     let inv: Float = total[r] > 0 ? 1 / total[r] : 0
@@ -222,7 +244,8 @@ struct AttentionProblem {
 
     /// Gradients for q, k, v; parallel over (batch, KV head) so grouped heads never race.
     func backward(out: Tensor, lse: Tensor, gradOut: Tensor) -> (Tensor, Tensor, Tensor) {
-        let gq = Tensor.uninitialized(q.tensor.shape), gk = Tensor.zeros(k.tensor.shape), gv = Tensor.zeros(v.tensor.shape)
+        let gq = Tensor.uninitialized(q.tensor.shape), gk = Tensor.zeros(k.tensor.shape),
+            gv = Tensor.zeros(v.tensor.shape)
         let group = h / hkv
         Parallel.forRange(b * hkv) { range in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: lq * lk)
@@ -239,18 +262,25 @@ struct AttentionProblem {
                     let qp = q.head(bi, hi), op = out.pointer + base * dv, gop = gradOut.pointer + base * dv
                     let lp = lse.pointer + base
                     // P = exp(S − lse)
-                    sgemm(transA: false, transB: true, m: lq, n: lk, k: d, alpha: scale, a: qp, lda: ldq, b: kp, ldb: ldk,
-                          beta: 0, c: p, ldc: lk)
+                    sgemm(
+                        transA: false, transB: true, m: lq, n: lk, k: d, alpha: scale, a: qp, lda: ldq, b: kp, ldb: ldk,
+                        beta: 0, c: p, ldc: lk)
                     prepareScores(p, ld: lk, bi: bi, hi: hi, i0: 0, rows: lq, j0: 0, cols: lk)
                     for i in 0..<lq {
                         let row = p + i * lk
-                        if lp[i] == .infinity { row.update(repeating: 0, count: lk) } else { _ = ck_exp_shift_sum(row, row, lk, lp[i]) }
+                        if lp[i] == .infinity {
+                            row.update(repeating: 0, count: lk)
+                        } else {
+                            _ = ck_exp_shift_sum(row, row, lk, lp[i])
+                        }
                     }
                     // dV += Pᵀ dO;  dP = dO Vᵀ
-                    sgemm(transA: true, transB: false, m: lk, n: dv, k: lq, alpha: 1, a: p, lda: lk, b: gop, ldb: dv,
-                          beta: 1, c: gvp, ldc: dv)
-                    sgemm(transA: false, transB: true, m: lq, n: lk, k: dv, alpha: 1, a: gop, lda: dv, b: vp, ldb: ldv,
-                          beta: 0, c: dp, ldc: lk)
+                    sgemm(
+                        transA: true, transB: false, m: lk, n: dv, k: lq, alpha: 1, a: p, lda: lk, b: gop, ldb: dv,
+                        beta: 1, c: gvp, ldc: dv)
+                    sgemm(
+                        transA: false, transB: true, m: lq, n: lk, k: dv, alpha: 1, a: gop, lda: dv, b: vp, ldb: ldv,
+                        beta: 0, c: dp, ldc: lk)
                     // dS = P ∘ (dP − rowsum(dO ∘ O))
                     for i in 0..<lq {
                         var delta: Float = 0
@@ -258,10 +288,12 @@ struct AttentionProblem {
                         for j in 0..<lk { dp[i * lk + j] = p[i * lk + j] * (dp[i * lk + j] - delta) }
                     }
                     // dQ = dS K · scale;  dK += dSᵀ Q · scale
-                    sgemm(transA: false, transB: false, m: lq, n: d, k: lk, alpha: scale, a: dp, lda: lk, b: kp, ldb: ldk,
-                          beta: 0, c: gq.mutablePointer + base * d, ldc: d)
-                    sgemm(transA: true, transB: false, m: lk, n: d, k: lq, alpha: scale, a: dp, lda: lk, b: qp, ldb: ldq,
-                          beta: 1, c: gkp, ldc: d)
+                    sgemm(
+                        transA: false, transB: false, m: lq, n: d, k: lk, alpha: scale, a: dp, lda: lk, b: kp, ldb: ldk,
+                        beta: 0, c: gq.mutablePointer + base * d, ldc: d)
+                    sgemm(
+                        transA: true, transB: false, m: lk, n: d, k: lq, alpha: scale, a: dp, lda: lk, b: qp, ldb: ldq,
+                        beta: 1, c: gkp, ldc: d)
                 }
             }
         }

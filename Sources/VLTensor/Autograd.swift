@@ -60,8 +60,9 @@ extension Tensor {
                 t.gradNode = nil
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.requiresGrad else { continue }
-                    precondition(ig.shape == input.shape,
-                                 "internal: gradient \(ig.shape) for input \(input.shape)")
+                    precondition(
+                        ig.shape == input.shape,
+                        "internal: gradient \(ig.shape) for input \(input.shape)")
                     let key = ObjectIdentifier(input)
                     if let existing = grads[key] { grads[key] = existing + ig } else { grads[key] = ig }
                 }

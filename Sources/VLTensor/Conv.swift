@@ -24,8 +24,9 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
             for oc in 0..<o { (po + oc * cols).update(repeating: bp[oc], count: cols) }
             beta = 1
         }
-        sgemm(transA: false, transB: false, m: o, n: cols, k: rows, alpha: 1, a: wd.pointer, lda: rows,
-              b: col.pointer + i * rows * cols, ldb: cols, beta: beta, c: po, ldc: cols)
+        sgemm(
+            transA: false, transB: false, m: o, n: cols, k: rows, alpha: 1, a: wd.pointer, lda: rows,
+            b: col.pointer + i * rows * cols, ldb: cols, beta: beta, c: po, ldc: cols)
     }
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     return record(out, inputs) { g in

@@ -69,8 +69,10 @@ func binaryForward(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float, arith
     if n == 0 { return out }
     let o = out.mutablePointer
     // Runs a stretch of n outputs whose inputs step by sa, sb ∈ {0, 1}.
-    @inline(__always) func stretch(_ pa: UnsafePointer<Float>, _ sa: Int, _ pb: UnsafePointer<Float>, _ sb: Int,
-                                   _ po: UnsafeMutablePointer<Float>, _ count: Int) {
+    @inline(__always) func stretch(
+        _ pa: UnsafePointer<Float>, _ sa: Int, _ pb: UnsafePointer<Float>, _ sb: Int,
+        _ po: UnsafeMutablePointer<Float>, _ count: Int
+    ) {
         if let arithmetic {
             ck_binary(arithmetic.rawValue, pa, sa, pb, sb, po, count)
         } else {
@@ -148,8 +150,10 @@ public func * (a: Tensor, b: Tensor) -> Tensor {
 public func / (a: Tensor, b: Tensor) -> Tensor {
     let out = binaryForward(a, b, .div)
     return record(out, [a, b]) { g in
-        [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
-         b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil]
+        [
+            a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
+            b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil,
+        ]
     }
 }
 
@@ -159,7 +163,9 @@ func scalarForward(_ a: Tensor, _ op: Arithmetic, _ s: Float) -> Tensor {
     let out = Tensor.uninitialized(a.shape)
     let p = ad.pointer, o = out.mutablePointer
     withUnsafePointer(to: s) { sp in
-        Parallel.forRange(a.count, grain: 1 << 15) { r in ck_binary(op.rawValue, p + r.lowerBound, 1, sp, 0, o + r.lowerBound, r.count) }
+        Parallel.forRange(a.count, grain: 1 << 15) { r in
+            ck_binary(op.rawValue, p + r.lowerBound, 1, sp, 0, o + r.lowerBound, r.count)
+        }
     }
     return out
 }
@@ -197,8 +203,10 @@ extension Tensor {
     public func pow(_ e: Tensor) -> Tensor {
         let out = binaryForward(self, e) { Foundation.pow($0, $1) }
         return record(out, [self, e]) { g in
-            [self.requiresGrad ? (g * e * self.pow(e - 1)).sumTo(self.shape) : nil,
-             e.requiresGrad ? (g * out * self.log()).sumTo(e.shape) : nil]
+            [
+                self.requiresGrad ? (g * e * self.pow(e - 1)).sumTo(self.shape) : nil,
+                e.requiresGrad ? (g * out * self.log()).sumTo(e.shape) : nil,
+            ]
         }
     }
 
@@ -270,10 +278,13 @@ extension Tensor {
         let c: Float = 0.79788456080286536, k: Float = 0.044715
         let out = kernelForward(self) { ck_gelu_tanh($0, $1, $2) }
         return record(out, [self]) { g in
-            [g * unaryForward(self) { x in
-                let t = Foundation.tanh(c * (x + k * x * x * x))
-                return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x)
-            }]
+            [
+                g
+                    * unaryForward(self) { x in
+                        let t = Foundation.tanh(c * (x + k * x * x * x))
+                        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x)
+                    }
+            ]
         }
     }
 

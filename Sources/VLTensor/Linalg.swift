@@ -51,8 +51,9 @@ func matmulForward(_ a0: Tensor, _ b0: Tensor) -> Tensor {
     // Many small products: one per thread. Few large ones: let the GEMM use the threads.
     let perProduct = m * n * k
     let runOne = { (i: Int) in
-        sgemm(transA: la.transposed, transB: lb.transposed, m: m, n: n, k: k, alpha: 1,
-              a: pa + offA[i], lda: la.ld, b: pb + offB[i], ldb: lb.ld, beta: 0, c: po + i * m * n, ldc: n)
+        sgemm(
+            transA: la.transposed, transB: lb.transposed, m: m, n: n, k: k, alpha: 1,
+            a: pa + offA[i], lda: la.ld, b: pb + offB[i], ldb: lb.ld, beta: 0, c: po + i * m * n, ldc: n)
     }
     if batchCount > 1 && perProduct < 1 << 21 {
         Parallel.forRange(batchCount) { r in for i in r { runOne(i) } }
@@ -68,12 +69,14 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     if b.rank == 1 { return matmul(a, b.unsqueeze(1)).squeeze(-1) }
     let out = matmulForward(a, b)
     return record(out, [a, b]) { g in
-        [a.requiresGrad ? matmulForward(g, b.mT).sumTo(a.shape) : nil,
-         b.requiresGrad ? matmulForward(a.mT, g).sumTo(b.shape) : nil]
+        [
+            a.requiresGrad ? matmulForward(g, b.mT).sumTo(a.shape) : nil,
+            b.requiresGrad ? matmulForward(a.mT, g).sumTo(b.shape) : nil,
+        ]
     }
 }
 
-infix operator •: MultiplicationPrecedence
+infix operator • : MultiplicationPrecedence
 /// Matrix product (torch.matmul).
 public func • (a: Tensor, b: Tensor) -> Tensor { matmul(a, b) }
 
@@ -99,8 +102,9 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
     let out = Tensor.uninitialized([m, n])
     let po = out.mutablePointer
     if weight.dtype == .bf16 && weight.isContiguous {
-        sgemmBF16(m: m, n: n, k: k, a: x.pointer, lda: k, w: weight.rawPointer.assumingMemoryBound(to: UInt16.self), ldw: k,
-                  beta: 0, c: po, ldc: n, bias: bias?.dense.pointer)
+        sgemmBF16(
+            m: m, n: n, k: k, a: x.pointer, lda: k, w: weight.rawPointer.assumingMemoryBound(to: UInt16.self), ldw: k,
+            beta: 0, c: po, ldc: n, bias: bias?.dense.pointer)
         return out
     }
     var beta: Float = 0
@@ -113,13 +117,15 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
     }
     // Inference with few rows: pack the weight once and keep it (see PackedWeight).
     if !GradMode.isEnabled && m > 1 && m <= 1024 && weight.dtype == .f32 && weight.isContiguous,
-       let packed = weight.packedWeight() {
+        let packed = weight.packedWeight()
+    {
         sgemmPacked(m: m, alpha: 1, a: x.pointer, lda: k, packed: packed, beta: beta, c: po, ldc: n)
         return out
     }
     let w = weight.dense
-    sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x.pointer, lda: k,
-          b: w.pointer, ldb: k, beta: beta, c: po, ldc: n)
+    sgemm(
+        transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x.pointer, lda: k,
+        b: w.pointer, ldb: k, beta: beta, c: po, ldc: n)
     return out
 }
 
@@ -130,8 +136,9 @@ func linearForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
 public func linearOneRow(_ x: Tensor, weights: [Tensor], biases: [Tensor?]) -> [Tensor]? {
     let k = x.shape.last ?? 0, dtype = weights.first?.dtype
     guard x.count == k, k > 0, dtype == .f32 || dtype == .bf16,
-          weights.allSatisfy({ $0.rank == 2 && $0.shape[1] == k && $0.dtype == dtype && $0.isContiguous }),
-          !needsGradient([x] + weights + biases.compactMap { $0 }) else { return nil }
+        weights.allSatisfy({ $0.rank == 2 && $0.shape[1] == k && $0.dtype == dtype && $0.isContiguous }),
+        !needsGradient([x] + weights + biases.compactMap { $0 })
+    else { return nil }
     let xd = x.dense
     let outputs = zip(weights, biases).map { w, bias in
         let out = Tensor.uninitialized(Array(x.shape.dropLast()) + [w.shape[0]])
@@ -142,9 +149,13 @@ public func linearOneRow(_ x: Tensor, weights: [Tensor], biases: [Tensor?]) -> [
     let accumulate = biases.map { $0 != nil ? Int32(1) : 0 }
     Parallel.forEachRowPiece(weights.map { $0.shape[0] }) { i, j, rows in
         if dtype == .bf16 {
-            ck_gemv_t_bf16_dot(rows, k, pointers[i].assumingMemoryBound(to: UInt16.self) + j * k, k, xd.pointer, ys[i] + j, 1, accumulate[i])
+            ck_gemv_t_bf16_dot(
+                rows, k, pointers[i].assumingMemoryBound(to: UInt16.self) + j * k, k, xd.pointer, ys[i] + j, 1,
+                accumulate[i])
         } else {
-            ck_gemv_t(rows, k, pointers[i].assumingMemoryBound(to: Float.self) + j * k, k, xd.pointer, ys[i] + j, 1, accumulate[i])
+            ck_gemv_t(
+                rows, k, pointers[i].assumingMemoryBound(to: Float.self) + j * k, k, xd.pointer, ys[i] + j, 1,
+                accumulate[i])
         }
     }
     return outputs

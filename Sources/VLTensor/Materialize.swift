@@ -25,7 +25,9 @@ extension Tensor {
 
     /// A contiguous copy converted to `target` (`hugePages`: see `Storage.allocate`).
     func materialize(as target: DType, hugePages: Bool = false) -> Tensor {
-        let out = Tensor(storage: Storage(uninitializedByteCount: count * target.byteSize, hugePages: hugePages), dtype: target, shape: shape)
+        let out = Tensor(
+            storage: Storage(uninitializedByteCount: count * target.byteSize, hugePages: hugePages), dtype: target,
+            shape: shape)
         let n = count
         if n == 0 { return out }
         let inner = shape.last ?? 1

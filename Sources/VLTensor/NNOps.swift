@@ -7,7 +7,8 @@ import Foundation
 extension Tensor {
     /// Applies `body` to each contiguous row of the last dimension, in parallel.
     @inline(__always)
-    fileprivate func forEachRow(_ out: Tensor, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+    fileprivate func forEachRow(_ out: Tensor, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)
+    {
         let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
         let src = dense
         let p = src.pointer, o = out.mutablePointer
@@ -52,7 +53,8 @@ extension Tensor {
 public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
     let n = x.shape.last!, rows = x.count / n
     let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
-    let (out, xhat, rstd) = normalizeRows(x, weight: weight, bias: bias, eps: eps, centered: true, keepForBackward: needsGradient(inputs))
+    let (out, xhat, rstd) = normalizeRows(
+        x, weight: weight, bias: bias, eps: eps, centered: true, keepForBackward: needsGradient(inputs))
     return record(out, inputs) { g in
         let gd = g.dense
         let gx = normBackward(gd, xhat: xhat!, rstd: rstd!, weight: weight, centered: true)
@@ -67,7 +69,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
 public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float) -> Tensor {
     let n = x.shape.last!, rows = x.count / n
     let inputs = [x] + (weight.map { [$0] } ?? [])
-    let (out, xhat, rstd) = normalizeRows(x, weight: weight, bias: nil, eps: eps, centered: false, keepForBackward: needsGradient(inputs))
+    let (out, xhat, rstd) = normalizeRows(
+        x, weight: weight, bias: nil, eps: eps, centered: false, keepForBackward: needsGradient(inputs))
     return record(out, inputs) { g in
         let gd = g.dense
         let gx = normBackward(gd, xhat: xhat!, rstd: rstd!, weight: weight, centered: false)
@@ -81,12 +84,15 @@ public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float) -> Tensor {
 func needsGradient(_ inputs: [Tensor]) -> Bool { GradMode.isEnabled && inputs.contains { $0.requiresGrad } }
 
 /// Normalised rows (C kernel per row); x̂ and rstd are kept only for a backward pass.
-private func normalizeRows(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centered: Bool,
-                           keepForBackward: Bool) -> (out: Tensor, xhat: Tensor?, rstd: Tensor?) {
+private func normalizeRows(
+    _ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centered: Bool,
+    keepForBackward: Bool
+) -> (out: Tensor, xhat: Tensor?, rstd: Tensor?) {
     let n = x.shape.last!, rows = x.count / n
     let xd = x.dense
     let out = Tensor.uninitialized(x.shape)
-    let xhat = keepForBackward ? Tensor.uninitialized(x.shape) : nil, rstd = keepForBackward ? Tensor.uninitialized([rows]) : nil
+    let xhat = keepForBackward ? Tensor.uninitialized(x.shape) : nil,
+        rstd = keepForBackward ? Tensor.uninitialized([rows]) : nil
     let wp = weight?.dense.pointer, bp = bias?.dense.pointer
     let px = xd.pointer, po = out.mutablePointer, ph = xhat?.mutablePointer, pr = rstd?.mutablePointer
     Parallel.forRange(rows, grain: Swift.max(1, 4096 / n)) { r in
@@ -128,7 +134,8 @@ public func embedding(_ ids: Tensor, _ weight: Tensor) -> Tensor {
     for i in flat { precondition(i >= 0 && i < vocab, "token id \(i) out of range for a vocabulary of \(vocab)") }
     if weight.dtype != .f32 {
         // Half-precision tables (inference): widen only the rows looked up.
-        return stack(flat.map { weight.narrow(0, start: $0, length: 1).to(.f32).reshape([dim]) }, dim: 0).reshape(ids.shape + [dim])
+        return stack(flat.map { weight.narrow(0, start: $0, length: 1).to(.f32).reshape([dim]) }, dim: 0).reshape(
+            ids.shape + [dim])
     }
     return weight.indexSelect(0, flat).reshape(ids.shape + [dim])
 }
@@ -144,7 +151,9 @@ public func dropout(_ x: Tensor, p: Float, training: Bool, rng: inout RandomGene
 
 /// Mean cross-entropy of `logits` [..., C] against integer `labels` [...], skipping `ignoreIndex`,
 /// with optional label smoothing (as torch.nn.functional.cross_entropy).
-public func crossEntropy(_ logits: Tensor, _ labels: Tensor, ignoreIndex: Int = -100, labelSmoothing: Float = 0) -> Tensor {
+public func crossEntropy(
+    _ logits: Tensor, _ labels: Tensor, ignoreIndex: Int = -100, labelSmoothing: Float = 0
+) -> Tensor {
     let c = logits.shape.last!
     let lp = logits.reshape([-1, c]).logSoftmax(-1)
     let ys = labels.toInts()

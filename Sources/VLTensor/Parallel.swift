@@ -65,7 +65,9 @@ public enum Parallel {
         let rowsPerPiece = Swift.max(16, (total / (16 * threadCount) + 15) / 16 * 16)
         var pieces: [(matrix: Int, row: Int, rows: Int)] = []
         for (i, n) in rowCounts.enumerated() {
-            for row in stride(from: 0, to: n, by: rowsPerPiece) { pieces.append((i, row, Swift.min(rowsPerPiece, n - row))) }
+            for row in stride(from: 0, to: n, by: rowsPerPiece) {
+                pieces.append((i, row, Swift.min(rowsPerPiece, n - row)))
+            }
         }
         forEachTask(pieces.count) { p in body(pieces[p].matrix, pieces[p].row, pieces[p].rows) }
     }

@@ -6,12 +6,19 @@ import Foundation
 
 extension Tensor {
     /// Moves `axes` last and returns (contiguous data [outer, inner], kept shape with and without keepDim).
-    private func reductionLayout(_ axes: [Int]) -> (data: Tensor, outer: Int, inner: Int, keptShape: [Int], squeezedShape: [Int]) {
+    private func reductionLayout(
+        _ axes: [Int]
+    ) -> (data: Tensor, outer: Int, inner: Int, keptShape: [Int], squeezedShape: [Int]) {
         let ax = Set(axes.map { normalizeDim($0) })
         let kept = (0..<rank).filter { !ax.contains($0) }
         let order = kept + ax.sorted()
-        let moved = order == Array(0..<rank) ? dense : Tensor(storage: storage, dtype: dtype,
-            shape: order.map { shape[$0] }, strides: order.map { strides[$0] }, offset: offset).materialize(as: .f32)
+        let moved =
+            order == Array(0..<rank)
+            ? dense
+            : Tensor(
+                storage: storage, dtype: dtype,
+                shape: order.map { shape[$0] }, strides: order.map { strides[$0] }, offset: offset
+            ).materialize(as: .f32)
         let inner = ax.map { shape[$0] }.reduce(1, *)
         let keptShape = (0..<rank).map { ax.contains($0) ? 1 : shape[$0] }
         return (moved, count / Swift.max(inner, 1), inner, keptShape, kept.map { shape[$0] })
@@ -38,11 +45,13 @@ extension Tensor {
 
     public func sum(axes: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let ax = allAxes(axes)
-        let out = leadingAxesSum(ax, keepDim: keepDim) ?? reduce(ax, keepDim: keepDim) { p, n in
-            var s: Float = 0
-            for i in 0..<n { s += p[i] }
-            return s
-        }
+        let out =
+            leadingAxesSum(ax, keepDim: keepDim)
+            ?? reduce(ax, keepDim: keepDim) { p, n in
+                var s: Float = 0
+                for i in 0..<n { s += p[i] }
+                return s
+            }
         let ks = keptShape(ax)
         return record(out, [self]) { g in [g.reshape(ks).expand(self.shape).dense] }
     }
@@ -107,8 +116,12 @@ extension Tensor {
     }
 
     /// Index of the maximum along `axis` (first one on ties), as an i64 tensor.
-    public func argmax(_ axis: Int, keepDim: Bool = false) -> Tensor { argExtremum(axis, keepDim: keepDim, greater: true) }
-    public func argmin(_ axis: Int, keepDim: Bool = false) -> Tensor { argExtremum(axis, keepDim: keepDim, greater: false) }
+    public func argmax(_ axis: Int, keepDim: Bool = false) -> Tensor {
+        argExtremum(axis, keepDim: keepDim, greater: true)
+    }
+    public func argmin(_ axis: Int, keepDim: Bool = false) -> Tensor {
+        argExtremum(axis, keepDim: keepDim, greater: false)
+    }
 
     private func argExtremum(_ axis: Int, keepDim: Bool, greater: Bool) -> Tensor {
         let f = reduce([axis], keepDim: keepDim) { p, n in

@@ -10,8 +10,10 @@ public func ropeInverseFrequencies(headDim: Int, theta: Float) -> [Float] {
 
 /// Rotates x [B, H, L, D] by positions [L] (shared) or [B·L] (per batch row).
 /// `attentionScaling` multiplies cos and sin (the llama3/yarn scalings use it).
-public func applyRotaryEmbedding(_ x: Tensor, positions: [Int], inverseFrequencies invFreq: [Float],
-                                 attentionScaling: Float = 1) -> Tensor {
+public func applyRotaryEmbedding(
+    _ x: Tensor, positions: [Int], inverseFrequencies invFreq: [Float],
+    attentionScaling: Float = 1
+) -> Tensor {
     let (b, h, l, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let half = d / 2
     precondition(invFreq.count == half, "rope: \(invFreq.count) frequencies for head dim \(d)")

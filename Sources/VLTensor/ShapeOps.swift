@@ -24,8 +24,9 @@ extension Tensor {
     /// Reorders dimensions (a view).
     public func permute(_ order: [Int]) -> Tensor {
         precondition(order.count == rank && Set(order) == Set(0..<rank), "bad permutation \(order) for rank \(rank)")
-        let out = Tensor(storage: storage, dtype: dtype, shape: order.map { shape[$0] },
-                         strides: order.map { strides[$0] }, offset: offset)
+        let out = Tensor(
+            storage: storage, dtype: dtype, shape: order.map { shape[$0] },
+            strides: order.map { strides[$0] }, offset: offset)
         return record(out, [self]) { g in
             var inverse = [Int](repeating: 0, count: order.count)
             for (i, o) in order.enumerated() { inverse[o] = i }
@@ -45,11 +46,13 @@ extension Tensor {
     /// Elements `start ..< start+length` along `dim` (a view).
     public func narrow(_ dim: Int, start: Int, length: Int) -> Tensor {
         let d = normalizeDim(dim)
-        precondition(start >= 0 && length >= 0 && start + length <= shape[d],
-                     "narrow \(start)..<\(start + length) out of range for size \(shape[d])")
+        precondition(
+            start >= 0 && length >= 0 && start + length <= shape[d],
+            "narrow \(start)..<\(start + length) out of range for size \(shape[d])")
         var s = shape
         s[d] = length
-        let out = Tensor(storage: storage, dtype: dtype, shape: s, strides: strides, offset: offset + start * strides[d])
+        let out = Tensor(
+            storage: storage, dtype: dtype, shape: s, strides: strides, offset: offset + start * strides[d])
         return record(out, [self]) { g in
             let full = Tensor.zeros(self.shape)
             full.narrowView(d, start: start, length: length).copyIn(g)
@@ -89,14 +92,17 @@ extension Tensor {
     public func expand(_ target: [Int]) -> Tensor {
         let shape = broadcastShapes(self.shape, target)
         precondition(shape == target, "cannot expand \(self.shape) to \(target)")
-        let out = Tensor(storage: storage, dtype: dtype, shape: target, strides: broadcastStrides(to: target), offset: offset)
+        let out = Tensor(
+            storage: storage, dtype: dtype, shape: target, strides: broadcastStrides(to: target), offset: offset)
         return record(out, [self]) { g in [g.sumTo(self.shape)] }
     }
 
     /// Splits into pieces of `size` along `dim` (the last may be smaller).
     public func split(_ size: Int, dim: Int) -> [Tensor] {
         let d = normalizeDim(dim)
-        return stride(from: 0, to: shape[d], by: size).map { narrow(d, start: $0, length: Swift.min(size, shape[d] - $0)) }
+        return stride(from: 0, to: shape[d], by: size).map {
+            narrow(d, start: $0, length: Swift.min(size, shape[d] - $0))
+        }
     }
 
     /// Splits into pieces of the given sizes along `dim`.
@@ -104,7 +110,9 @@ extension Tensor {
         let d = normalizeDim(dim)
         precondition(sizes.reduce(0, +) == shape[d], "split sizes \(sizes) do not add up to \(shape[d])")
         var start = 0
-        return sizes.map { s in defer { start += s }; return narrow(d, start: start, length: s) }
+        return sizes.map { s in
+            defer { start += s }; return narrow(d, start: start, length: s)
+        }
     }
 
     /// `n` nearly equal chunks along `dim`, as torch.chunk.
@@ -205,8 +213,9 @@ public func cat(_ tensors: [Tensor], dim: Int) -> Tensor {
     let d = first.normalizeDim(dim)
     var shape = first.shape
     shape[d] = tensors.map { t -> Int in
-        precondition(t.rank == first.rank && (0..<t.rank).allSatisfy { $0 == d || t.shape[$0] == first.shape[$0] },
-                     "cat: shape \(t.shape) does not match \(first.shape) outside dimension \(d)")
+        precondition(
+            t.rank == first.rank && (0..<t.rank).allSatisfy { $0 == d || t.shape[$0] == first.shape[$0] },
+            "cat: shape \(t.shape) does not match \(first.shape) outside dimension \(d)")
         return t.shape[d]
     }.reduce(0, +)
     let out = Tensor.zeros(shape)

@@ -31,7 +31,9 @@ public final class Storage: @unchecked Sendable {
     /// step, huge pages stall in the kernel's compaction once memory is fragmented.
     public static func allocate(_ byteCount: Int, hugePages: Bool = false) -> UnsafeMutableRawPointer {
         let huge = 2 << 20
-        guard hugePages, byteCount >= huge else { return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64) }
+        guard hugePages, byteCount >= huge else {
+            return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        }
         let p = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: huge)
         ck_advise_huge_pages(p, byteCount)
         return p

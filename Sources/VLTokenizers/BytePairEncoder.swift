@@ -23,13 +23,17 @@ public final class BytePairEncoder {
         let right: String
     }
 
-    public init(vocab: [String: Int], merges: [(String, String)], endOfWordSuffix: String = "", unknownToken: String? = nil) {
+    public init(
+        vocab: [String: Int], merges: [(String, String)], endOfWordSuffix: String = "", unknownToken: String? = nil
+    ) {
         self.vocab = vocab
         idToToken = Dictionary(vocab.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         self.endOfWordSuffix = endOfWordSuffix
         var r: [Pair: Int] = [:]
         r.reserveCapacity(merges.count)
-        for (i, m) in merges.enumerated() where r[Pair(left: m.0, right: m.1)] == nil { r[Pair(left: m.0, right: m.1)] = i }
+        for (i, m) in merges.enumerated() where r[Pair(left: m.0, right: m.1)] == nil {
+            r[Pair(left: m.0, right: m.1)] = i
+        }
         ranks = r
         unknownId = unknownToken.flatMap { vocab[$0] }
     }
@@ -43,7 +47,9 @@ public final class BytePairEncoder {
         while symbols.count > 1 {
             var best: (rank: Int, index: Int)?
             for i in 0..<(symbols.count - 1) {
-                if let r = ranks[Pair(left: symbols[i], right: symbols[i + 1])], r < (best?.rank ?? Int.max) { best = (r, i) }
+                if let r = ranks[Pair(left: symbols[i], right: symbols[i + 1])], r < (best?.rank ?? Int.max) {
+                    best = (r, i)
+                }
             }
             guard let (_, index) = best else { break }
             let left = symbols[index], right = symbols[index + 1]

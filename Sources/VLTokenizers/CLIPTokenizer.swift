@@ -60,7 +60,9 @@ public final class CLIPTokenizer {
     }
 
     /// A batch padded (and truncated) to `padTo` positions, with attention masks.
-    public func callAsFunction(_ texts: [String], padTo: Int? = nil, truncate: Bool = true) -> (ids: [[Int]], attentionMask: [[Int]]) {
+    public func callAsFunction(
+        _ texts: [String], padTo: Int? = nil, truncate: Bool = true
+    ) -> (ids: [[Int]], attentionMask: [[Int]]) {
         let length = padTo ?? maxLength
         var rows: [[Int]] = [], masks: [[Int]] = []
         for text in texts {
@@ -108,7 +110,9 @@ public final class CLIPTokenizer {
         outer: while !rest.isEmpty {
             var earliest: (Range<Substring.Index>, Int)?
             for (token, id) in special {
-                if let r = rest.range(of: token), r.lowerBound < (earliest?.0.lowerBound ?? rest.endIndex) { earliest = (r, id) }
+                if let r = rest.range(of: token), r.lowerBound < (earliest?.0.lowerBound ?? rest.endIndex) {
+                    earliest = (r, id)
+                }
             }
             guard let (range, id) = earliest else { break outer }
             if range.lowerBound > rest.startIndex { pieces.append(.text(String(rest[..<range.lowerBound]))) }
@@ -150,9 +154,11 @@ public final class CLIPTokenizer {
         while i < scalars.count {
             let s = scalars[i]
             if s.properties.isWhitespace { i += 1; continue }
-            if s == "'", let c = contractions.first(where: { c in
-                i + 1 + c.count <= scalars.count && Array(scalars[(i + 1)..<(i + 1 + c.count)]) == c
-            }) {
+            if s == "'",
+                let c = contractions.first(where: { c in
+                    i + 1 + c.count <= scalars.count && Array(scalars[(i + 1)..<(i + 1 + c.count)]) == c
+                })
+            {
                 emit(i, i + 1 + c.count)
                 i += 1 + c.count
                 continue
@@ -163,7 +169,9 @@ public final class CLIPTokenizer {
             } else if isNumber(s) {
                 j = i + 1
             } else {
-                while j < scalars.count && !scalars[j].properties.isWhitespace && !isLetter(scalars[j]) && !isNumber(scalars[j]) { j += 1 }
+                while j < scalars.count && !scalars[j].properties.isWhitespace && !isLetter(scalars[j])
+                    && !isNumber(scalars[j])
+                { j += 1 }
             }
             emit(i, j)
             i = j

@@ -14,15 +14,19 @@ indirect enum TokenDecoder {
         switch json["type"] as? String {
         case "ByteLevel": self = .byteLevel
         case "Metaspace":
-            let scheme = json["prepend_scheme"] as? String ?? ((json["add_prefix_space"] as? Bool ?? true) ? "always" : "never")
+            let scheme =
+                json["prepend_scheme"] as? String ?? ((json["add_prefix_space"] as? Bool ?? true) ? "always" : "never")
             self = .metaspace(replacement: json["replacement"] as? String ?? "▁", prependScheme: scheme)
         case "Replace": self = .replace(try Pattern(json["pattern"], file: file), json["content"] as? String ?? "")
         case "ByteFallback": self = .byteFallback
         case "Fuse": self = .fuse
         case "Strip":
-            self = .strip(content: (json["content"] as? String)?.first ?? " ", start: json["start"] as? Int ?? 0, stop: json["stop"] as? Int ?? 0)
+            self = .strip(
+                content: (json["content"] as? String)?.first ?? " ", start: json["start"] as? Int ?? 0,
+                stop: json["stop"] as? Int ?? 0)
         case "Sequence":
-            self = .sequence(try (json["decoders"] as? [[String: Any]] ?? []).map { try TokenDecoder(json: $0, file: file) })
+            self = .sequence(
+                try (json["decoders"] as? [[String: Any]] ?? []).map { try TokenDecoder(json: $0, file: file) })
         case let other:
             throw TokenizerError("\(file): decoder \(other ?? "without a type") is not supported")
         }
@@ -33,7 +37,11 @@ indirect enum TokenDecoder {
         switch self {
         case .byteLevel:
             var bytes: [UInt8] = []
-            for t in tokens { for ch in t { if let b = ByteLevel.decoder[ch] { bytes.append(b) } else { bytes += Array(String(ch).utf8) } } }
+            for t in tokens {
+                for ch in t {
+                    if let b = ByteLevel.decoder[ch] { bytes.append(b) } else { bytes += Array(String(ch).utf8) }
+                }
+            }
             return [String(decoding: bytes, as: UTF8.self)]
         case .metaspace(let replacement, let scheme):
             // As `tokenizers`: in the first token every replacement character is dropped.
@@ -46,13 +54,17 @@ indirect enum TokenDecoder {
             var out: [String] = [], pending: [UInt8] = []
             func flush() {
                 guard !pending.isEmpty else { return }
-                if let s = String(validating: pending, as: UTF8.self) { out.append(s) } else {
+                if let s = String(validating: pending, as: UTF8.self) {
+                    out.append(s)
+                } else {
                     out += [String](repeating: "\u{FFFD}", count: pending.count)
                 }
                 pending = []
             }
             for t in tokens {
-                if t.count == 6, t.hasPrefix("<0x"), t.hasSuffix(">"), let b = UInt8(t.dropFirst(3).prefix(2), radix: 16) {
+                if t.count == 6, t.hasPrefix("<0x"), t.hasSuffix(">"),
+                    let b = UInt8(t.dropFirst(3).prefix(2), radix: 16)
+                {
                     pending.append(b)
                 } else {
                     flush()

@@ -18,9 +18,11 @@ indirect enum Normalizer {
         case "Prepend": self = .prepend(json["prepend"] as? String ?? "")
         case "Replace":
             self = .replace(try Pattern(json["pattern"], file: file), json["content"] as? String ?? "")
-        case "Strip": self = .strip(left: json["strip_left"] as? Bool ?? true, right: json["strip_right"] as? Bool ?? true)
+        case "Strip":
+            self = .strip(left: json["strip_left"] as? Bool ?? true, right: json["strip_right"] as? Bool ?? true)
         case "Sequence":
-            self = .sequence(try (json["normalizers"] as? [[String: Any]] ?? []).map { try Normalizer(json: $0, file: file) })
+            self = .sequence(
+                try (json["normalizers"] as? [[String: Any]] ?? []).map { try Normalizer(json: $0, file: file) })
         case let other:
             throw TokenizerError("\(file): normalizer \(other ?? "without a type") is not supported")
         }
@@ -65,8 +67,9 @@ struct Pattern {
     init(regex: String) { self.regex = try! NSRegularExpression(pattern: regex) }
 
     func replaceAll(in s: String, with content: String) -> String {
-        regex.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s),
-                                       withTemplate: NSRegularExpression.escapedTemplate(for: content))
+        regex.stringByReplacingMatches(
+            in: s, range: NSRange(s.startIndex..., in: s),
+            withTemplate: NSRegularExpression.escapedTemplate(for: content))
     }
 
     /// Match ranges, in order.

@@ -15,19 +15,26 @@ indirect enum PreTokenizer {
     init(json: [String: Any], file: String) throws {
         switch json["type"] as? String {
         case "ByteLevel":
-            self = .byteLevel(addPrefixSpace: json["add_prefix_space"] as? Bool ?? true, useRegex: json["use_regex"] as? Bool ?? true)
+            self = .byteLevel(
+                addPrefixSpace: json["add_prefix_space"] as? Bool ?? true, useRegex: json["use_regex"] as? Bool ?? true)
         case "Split":
             let behavior = (json["behavior"] as? String ?? "Isolated").lowercased()
-            guard let b = SplitBehavior(rawValue: behavior) else { throw TokenizerError("\(file): split behaviour \(behavior) is not supported") }
+            guard let b = SplitBehavior(rawValue: behavior) else {
+                throw TokenizerError("\(file): split behaviour \(behavior) is not supported")
+            }
             self = .split(try Pattern(json["pattern"], file: file), b, invert: json["invert"] as? Bool ?? false)
         case "Metaspace":
-            let scheme = json["prepend_scheme"] as? String ?? ((json["add_prefix_space"] as? Bool ?? true) ? "always" : "never")
-            self = .metaspace(replacement: json["replacement"] as? String ?? "▁", prependScheme: scheme, split: json["split"] as? Bool ?? true)
+            let scheme =
+                json["prepend_scheme"] as? String ?? ((json["add_prefix_space"] as? Bool ?? true) ? "always" : "never")
+            self = .metaspace(
+                replacement: json["replacement"] as? String ?? "▁", prependScheme: scheme,
+                split: json["split"] as? Bool ?? true)
         case "Whitespace": self = .whitespace
         case "WhitespaceSplit": self = .whitespaceSplit
         case "Digits": self = .digits(individual: json["individual_digits"] as? Bool ?? false)
         case "Sequence":
-            self = .sequence(try (json["pretokenizers"] as? [[String: Any]] ?? []).map { try PreTokenizer(json: $0, file: file) })
+            self = .sequence(
+                try (json["pretokenizers"] as? [[String: Any]] ?? []).map { try PreTokenizer(json: $0, file: file) })
         case let other:
             throw TokenizerError("\(file): pre-tokenizer \(other ?? "without a type") is not supported")
         }
@@ -60,14 +67,21 @@ indirect enum PreTokenizer {
                     text = replacement + text
                 }
                 guard split else { return [text] }
-                return SplitBehavior.mergedWithNext.apply(text, Pattern(regex: NSRegularExpression.escapedPattern(for: replacement)).matches(in: text), invert: false)
+                return SplitBehavior.mergedWithNext.apply(
+                    text, Pattern(regex: NSRegularExpression.escapedPattern(for: replacement)).matches(in: text),
+                    invert: false)
             }
         case .whitespace:
-            return words.flatMap { w in PreTokenizer.isolate(w, Pattern(regex: #"\w+|[^\w\s]+"#).matches(in: w), keepGaps: false) }
+            return words.flatMap { w in
+                PreTokenizer.isolate(w, Pattern(regex: #"\w+|[^\w\s]+"#).matches(in: w), keepGaps: false)
+            }
         case .whitespaceSplit:
             return words.flatMap { $0.split(whereSeparator: { $0.isWhitespace }).map(String.init) }
         case .digits(let individual):
-            return words.flatMap { SplitBehavior.isolated.apply($0, Pattern(regex: individual ? #"\p{N}"# : #"\p{N}+"#).matches(in: $0), invert: false) }
+            return words.flatMap {
+                SplitBehavior.isolated.apply(
+                    $0, Pattern(regex: individual ? #"\p{N}"# : #"\p{N}+"#).matches(in: $0), invert: false)
+            }
         case .sequence(let list):
             var current = words
             for p in list { current = p.split(current, atStart: atStart) }

@@ -15,7 +15,9 @@ struct SentencePieceModel {
     var unkPiece = "<unk>", bosPiece = "<s>", eosPiece = "</s>"
 
     init(contentsOf url: URL) throws {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw TokenizerError("cannot read \(url.path)") }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw TokenizerError("cannot read \(url.path)")
+        }
         do {
             try ProtobufReader(data).fields { field, value in
                 switch (field, value) {
@@ -30,7 +32,8 @@ struct SentencePieceModel {
         guard !pieces.isEmpty else { throw TokenizerError("\(url.path): a SentencePiece model with no pieces") }
         guard modelType == 2 else {
             let name = [1: "unigram", 3: "word", 4: "char"][modelType] ?? "type \(modelType)"
-            throw TokenizerError("\(url.path): a SentencePiece \(name) model; only BPE models (LLaMA-2, Vicuna) are supported")
+            throw TokenizerError(
+                "\(url.path): a SentencePiece \(name) model; only BPE models (LLaMA-2, Vicuna) are supported")
         }
     }
 
@@ -96,14 +99,18 @@ struct SentencePieceModel {
         var added: [[String: Any]] = pieces.enumerated().compactMap { i, p in
             let isSpecial = p.type == .control || p.type == .unknown || special.contains(p.text)
             guard isSpecial || p.type == .userDefined else { return nil }
-            return ["id": i, "content": p.text, "special": isSpecial, "lstrip": false, "rstrip": false, "normalized": false]
+            return [
+                "id": i, "content": p.text, "special": isSpecial, "lstrip": false, "rstrip": false, "normalized": false,
+            ]
         }
         // Tokens the checkpoint added on top of the model (e.g. a pad token), as transformers adds them.
         let known = Set(added.compactMap { $0["id"] as? Int })
         for (key, entry) in config["added_tokens_decoder"] as? [String: [String: Any]] ?? [:] {
             guard let id = Int(key), !known.contains(id), let content = entry["content"] as? String else { continue }
-            added.append(["id": id, "content": content, "special": entry["special"] as? Bool ?? true,
-                          "lstrip": entry["lstrip"] as? Bool ?? false, "rstrip": entry["rstrip"] as? Bool ?? false])
+            added.append([
+                "id": id, "content": content, "special": entry["special"] as? Bool ?? true,
+                "lstrip": entry["lstrip"] as? Bool ?? false, "rstrip": entry["rstrip"] as? Bool ?? false,
+            ])
         }
         var decoders: [[String: Any]] = [
             ["type": "Replace", "pattern": ["String": "▁"], "content": " "], ["type": "ByteFallback"], ["type": "Fuse"],
@@ -113,10 +120,14 @@ struct SentencePieceModel {
         var single: [[String: Any]] = []
         if config["add_bos_token"] as? Bool ?? true { single.append(["SpecialToken": ["id": bosPiece, "type_id": 0]]) }
         single.append(["Sequence": ["id": "A", "type_id": 0]])
-        if config["add_eos_token"] as? Bool ?? false { single.append(["SpecialToken": ["id": eosPiece, "type_id": 0]]) }
+        if config["add_eos_token"] as? Bool ?? false {
+            single.append(["SpecialToken": ["id": eosPiece, "type_id": 0]])
+        }
         return [
-            "model": ["type": "BPE", "vocab": vocab, "merges": Self.merges(vocab: vocabList).map { [$0.0, $0.1] },
-                      "unk_token": unkPiece, "byte_fallback": true, "fuse_unk": true],
+            "model": [
+                "type": "BPE", "vocab": vocab, "merges": Self.merges(vocab: vocabList).map { [$0.0, $0.1] },
+                "unk_token": unkPiece, "byte_fallback": true, "fuse_unk": true,
+            ],
             "pre_tokenizer": ["type": "Metaspace", "replacement": "▁", "prepend_scheme": scheme, "split": false],
             "decoder": ["type": "Sequence", "decoders": decoders],
             "post_processor": ["type": "TemplateProcessing", "single": single, "special_tokens": [:] as [String: Any]],

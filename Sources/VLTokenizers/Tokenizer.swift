@@ -37,7 +37,8 @@ public final class Tokenizer {
     /// `tokenizer_config.json` (a model directory reads that file once).
     public init(directory: URL, tokenizerConfig: [String: Any]?) throws {
         let fm = FileManager.default
-        let json = directory.appendingPathComponent("tokenizer.json"), spm = directory.appendingPathComponent("tokenizer.model")
+        let json = directory.appendingPathComponent("tokenizer.json"),
+            spm = directory.appendingPathComponent("tokenizer.model")
         let config = tokenizerConfig ?? [:]
         let root: [String: Any], file: String
         if fm.fileExists(atPath: json.path) {
@@ -49,8 +50,9 @@ public final class Tokenizer {
         }
         let files = try BPEFiles.fromTokenizerJSON(root, file: file)
         guard let model = root["model"] as? [String: Any] else { throw TokenizerError("\(file): no model") }
-        let bpe = BytePairEncoder(vocab: files.vocab, merges: files.merges, endOfWordSuffix: files.endOfWordSuffix,
-                                  unknownToken: model["unk_token"] as? String)
+        let bpe = BytePairEncoder(
+            vocab: files.vocab, merges: files.merges, endOfWordSuffix: files.endOfWordSuffix,
+            unknownToken: model["unk_token"] as? String)
         bpe.byteFallback = model["byte_fallback"] as? Bool ?? false
         bpe.fuseUnknown = model["fuse_unk"] as? Bool ?? false
         bpe.ignoreMerges = model["ignore_merges"] as? Bool ?? false
@@ -60,8 +62,9 @@ public final class Tokenizer {
         decoder = try (root["decoder"] as? [String: Any]).map { try TokenDecoder(json: $0, file: file) }
         addedTokens = (root["added_tokens"] as? [[String: Any]] ?? []).compactMap { d in
             guard let content = d["content"] as? String, let id = d["id"] as? Int else { return nil }
-            return AddedToken(content: content, id: id, special: d["special"] as? Bool ?? false,
-                              lstrip: d["lstrip"] as? Bool ?? false, rstrip: d["rstrip"] as? Bool ?? false)
+            return AddedToken(
+                content: content, id: id, special: d["special"] as? Bool ?? false,
+                lstrip: d["lstrip"] as? Bool ?? false, rstrip: d["rstrip"] as? Bool ?? false)
         }
         addedById = Dictionary(addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         addedByLength = addedTokens.filter { !$0.content.isEmpty }.sorted { $0.content.count > $1.content.count }
@@ -108,8 +111,10 @@ public final class Tokenizer {
         }
         var text = (decoder?.apply(tokens) ?? tokens).joined()
         if cleanUpSpaces {
-            for (from, to) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
-                               (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
+            for (from, to) in [
+                (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+                (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+            ] {
                 text = text.replacingOccurrences(of: from, with: to)
             }
         }
@@ -157,7 +162,9 @@ public final class Tokenizer {
             }
             return (before, after)
         case "RobertaProcessing", "BertProcessing":
-            guard let cls = json["cls"] as? [Any], let sep = json["sep"] as? [Any], let c = cls.last as? Int, let s = sep.last as? Int else {
+            guard let cls = json["cls"] as? [Any], let sep = json["sep"] as? [Any], let c = cls.last as? Int,
+                let s = sep.last as? Int
+            else {
                 throw TokenizerError("\(file): post-processor without cls/sep")
             }
             return ([c], [s])

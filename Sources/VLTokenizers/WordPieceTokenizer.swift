@@ -32,12 +32,15 @@ public final class WordPieceTokenizer {
             }
             let root = try BPEFiles.readJSONObject(json)
             guard let model = root["model"] as? [String: Any], model["type"] as? String == "WordPiece",
-                  let v = model["vocab"] as? [String: Int] else { throw TokenizerError("\(json.path): not a WordPiece tokenizer") }
+                let v = model["vocab"] as? [String: Int]
+            else { throw TokenizerError("\(json.path): not a WordPiece tokenizer") }
             vocab = v
         }
         func id(_ key: String, _ fallback: String) throws -> Int {
             let text = (config[key] as? String) ?? fallback
-            guard let i = vocab[text] else { throw TokenizerError("\(directory.path): \(key) \(text) is not in the vocabulary") }
+            guard let i = vocab[text] else {
+                throw TokenizerError("\(directory.path): \(key) \(text) is not in the vocabulary")
+            }
             return i
         }
         clsTokenId = try id("cls_token", "[CLS]")
@@ -85,9 +88,11 @@ public final class WordPieceTokenizer {
         var result = String(out)
         if lowercase { result = result.lowercased() }
         if stripAccents {
-            result = String(String.UnicodeScalarView(result.decomposedStringWithCanonicalMapping.unicodeScalars.filter {
-                $0.properties.generalCategory != .nonspacingMark
-            }))
+            result = String(
+                String.UnicodeScalarView(
+                    result.decomposedStringWithCanonicalMapping.unicodeScalars.filter {
+                        $0.properties.generalCategory != .nonspacingMark
+                    }))
         }
         return result
     }
@@ -138,10 +143,13 @@ public final class WordPieceTokenizer {
 
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
-        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
+        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) {
+            return true
+        }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-             .finalPunctuation, .otherPunctuation: return true
+            .finalPunctuation, .otherPunctuation:
+            return true
         default: return false
         }
     }

@@ -11,8 +11,11 @@ func tinyLlama(_ format: WeightFormat) throws -> LlamaForCausalLM {
     let model = try Init.skipping { try LlamaForCausalLM(c) }
     for (_, p) in model.namedParameters() {
         // Matrices on huge pages, as loaded weights are (a converted or mmap'd checkpoint).
-        let t = p.value.rank == 2 ? Tensor(storage: Storage(uninitializedByteCount: p.value.count * 4, hugePages: true), dtype: .f32,
-                                           shape: p.value.shape) : p.value
+        let t =
+            p.value.rank == 2
+            ? Tensor(
+                storage: Storage(uninitializedByteCount: p.value.count * 4, hugePages: true), dtype: .f32,
+                shape: p.value.shape) : p.value
         let ptr = t.mutablePointer
         Parallel.forRange(t.count, grain: 1 << 20) { r in for i in r { ptr[i] = Float(i % 17 - 8) * 0.002 } }
         p.value = format == .bf16 && t.rank == 2 ? t.to(.bf16, hugePages: true) : t
@@ -32,14 +35,26 @@ func llmBenchmarks(quick: Bool, wants: (String) -> Bool) throws -> [BenchCase] {
         let model = try tinyLlama(format)
         if let quantization { model.quantize(quantization) }
         let prompt = Tensor(ints: (0..<128).map { ($0 * 37) % 32000 }, shape: [1, 128])
-        cases.append(BenchCase(name: "llama1b_prefill128_\(label)", unit: "tok/s", work: 128, body: {
-            _ = noGrad { model.logits(model.hiddenStates(model.embed(prompt), positions: Array(0..<128), cache: KVCache(), keyPadding: nil)
-                .narrow(1, start: 127, length: 1)) }
-        }, peer: "llama1b_prefill128_\(label)"))
+        cases.append(
+            BenchCase(
+                name: "llama1b_prefill128_\(label)", unit: "tok/s", work: 128,
+                body: {
+                    _ = noGrad {
+                        model.logits(
+                            model.hiddenStates(
+                                model.embed(prompt), positions: Array(0..<128), cache: KVCache(), keyPadding: nil
+                            )
+                            .narrow(1, start: 127, length: 1))
+                    }
+                }, peer: "llama1b_prefill128_\(label)"))
         let first = noGrad { model.embed(Tensor(ints: [1], shape: [1, 1])) }
-        cases.append(BenchCase(name: "llama1b_decode64_\(label)", unit: "tok/s", work: 64, body: {
-            _ = Generator(model: model).generate(promptEmbeddings: first, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 65))
-        }, peer: "llama1b_decode64_\(label)"))
+        cases.append(
+            BenchCase(
+                name: "llama1b_decode64_\(label)", unit: "tok/s", work: 64,
+                body: {
+                    _ = Generator(model: model).generate(
+                        promptEmbeddings: first, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 65))
+                }, peer: "llama1b_decode64_\(label)"))
     }
     return cases
 }
@@ -65,7 +80,8 @@ func quantizationDrift() throws -> [(format: QuantizationFormat, maxAbs: Float, 
     try reference.load(stateDict: state)
     let ids = Tensor(ints: (0..<200).map { _ in rng.nextInt(32000) }, shape: [1, 200])
     func logits(_ m: LlamaForCausalLM) -> [Float] {
-        noGrad { m.logits(m.hiddenStates(m.embed(ids), positions: Array(0..<200), cache: nil, keyPadding: nil)) }.toArray()
+        noGrad { m.logits(m.hiddenStates(m.embed(ids), positions: Array(0..<200), cache: nil, keyPadding: nil)) }
+            .toArray()
     }
     let base = logits(reference)
     return try QuantizationFormat.allCases.map { format in
@@ -76,7 +92,8 @@ func quantizationDrift() throws -> [(format: QuantizationFormat, maxAbs: Float, 
         var agree = 0
         for pos in 0..<200 {
             let row = pos * 32000
-            let a = (0..<32000).max { base[row + $0] < base[row + $1] }!, b = (0..<32000).max { q[row + $0] < q[row + $1] }!
+            let a = (0..<32000).max { base[row + $0] < base[row + $1] }!,
+                b = (0..<32000).max { q[row + $0] < q[row + $1] }!
             if a == b { agree += 1 }
         }
         return (format, zip(base, q).map { abs($0 - $1) }.max()!, Double(agree) / 200)

@@ -12,7 +12,8 @@ func residentMemoryMB() -> (current: Double, peak: Double) {
     if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
         func field(_ name: String) -> Double {
             for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-                return Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "0").map { $0 / 1024 } ?? 0
+                return Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "0").map { $0 / 1024 }
+                    ?? 0
             }
             return 0
         }
@@ -39,11 +40,15 @@ struct MeasureLoad: ParsableCommand {
         let loadSeconds = Date().timeIntervalSince(start)
         let afterLoad = residentMemoryMB().current
         let size = pipeline.model.vision_model.config.imageSize
-        _ = pipeline.imageEmbeddings([RGBImage(width: size, height: size, pixels: [UInt8](repeating: 128, count: size * size * 3))])
+        _ = pipeline.imageEmbeddings([
+            RGBImage(width: size, height: size, pixels: [UInt8](repeating: 128, count: size * size * 3))
+        ])
         let afterForward = residentMemoryMB()
         let weights = Double(pipeline.model.parameterCount()) * 4 / 1_048_576
-        printJSON(["load_seconds": loadSeconds, "rss_before_mb": before, "rss_after_load_mb": afterLoad,
-                   "rss_after_forward_mb": afterForward.current, "peak_rss_mb": afterForward.peak, "weights_mb": weights])
+        printJSON([
+            "load_seconds": loadSeconds, "rss_before_mb": before, "rss_after_load_mb": afterLoad,
+            "rss_after_forward_mb": afterForward.current, "peak_rss_mb": afterForward.peak, "weights_mb": weights,
+        ])
     }
 }
 
@@ -56,10 +61,13 @@ extension MeasureLoad {
         let loadSeconds = Date().timeIntervalSince(start)
         let afterLoad = residentMemoryMB().current
         let prompt = noGrad { lm.embed(Tensor(ints: (0..<32).map { $0 + 3 }, shape: [1, 32])) }
-        _ = Generator(model: lm).generate(promptEmbeddings: prompt, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 4))
+        _ = Generator(model: lm).generate(
+            promptEmbeddings: prompt, sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 4))
         let afterForward = residentMemoryMB()
-        printJSON(["load_seconds": loadSeconds, "rss_before_mb": before, "rss_after_load_mb": afterLoad,
-                   "rss_after_forward_mb": afterForward.current, "peak_rss_mb": afterForward.peak])
+        printJSON([
+            "load_seconds": loadSeconds, "rss_before_mb": before, "rss_after_load_mb": afterLoad,
+            "rss_after_forward_mb": afterForward.current, "peak_rss_mb": afterForward.peak,
+        ])
     }
 }
 
@@ -72,8 +80,10 @@ func writeTinyLlamaCheckpoint(to dir: URL, dtype: DType) throws {
     try writeSafetensors(state, metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
     let c = model.config
     let config: [String: Any] = [
-        "model_type": "llama", "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
-        "num_hidden_layers": c.numHiddenLayers, "num_attention_heads": c.numAttentionHeads, "num_key_value_heads": c.kvHeads,
+        "model_type": "llama", "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize,
+        "intermediate_size": c.intermediateSize,
+        "num_hidden_layers": c.numHiddenLayers, "num_attention_heads": c.numAttentionHeads,
+        "num_key_value_heads": c.kvHeads,
         "max_position_embeddings": c.maxPositionEmbeddings, "torch_dtype": dtype == .f16 ? "float16" : "bfloat16",
     ]
     try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
@@ -84,13 +94,15 @@ func writeRandomCLIPCheckpoint(to dir: URL) throws {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     GlobalRandom.seed(1)
     let model = try CLIPModel(CLIPConfig())
-    try writeSafetensors(model.stateDict(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
+    try writeSafetensors(
+        model.stateDict(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
     let config = #"{"model_type": "clip", "projection_dim": 512, "text_config": {}, "vision_config": {}}"#
     try config.write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
     try #"{"size": {"shortest_edge": 224}, "crop_size": {"height": 224, "width": 224}}"#
         .write(to: dir.appendingPathComponent("preprocessor_config.json"), atomically: true, encoding: .utf8)
     let vocab = (0..<49408).map { "\"t\($0)\": \($0)" }.joined(separator: ",")
-    try "{\(vocab.replacingOccurrences(of: "\"t49406\"", with: "\"<|startoftext|>\"").replacingOccurrences(of: "\"t49407\"", with: "\"<|endoftext|>\""))}"
+    try
+        "{\(vocab.replacingOccurrences(of: "\"t49406\"", with: "\"<|startoftext|>\"").replacingOccurrences(of: "\"t49407\"", with: "\"<|endoftext|>\""))}"
         .write(to: dir.appendingPathComponent("vocab.json"), atomically: true, encoding: .utf8)
     try "#version: 0.2\n".write(to: dir.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
 }

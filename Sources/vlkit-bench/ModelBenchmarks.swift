@@ -13,17 +13,23 @@ func modelBenchmarks(quick: Bool, wants: (String) -> Bool = { _ in true }) throw
     var cases: [BenchCase] = []
     for batch in quick ? [1] : [1, 8] where wants("clip_vit_b32_image_batch\(batch)") {
         let pixels = Tensor.randn([batch, 3, 224, 224], rng: &rng)
-        cases.append(BenchCase(name: "clip_vit_b32_image_batch\(batch)", unit: "img/s", work: Double(batch), body: {
-            _ = noGrad { vision(pixels) }
-        }, peer: "clip_vit_b32_image_batch\(batch)"))
+        cases.append(
+            BenchCase(
+                name: "clip_vit_b32_image_batch\(batch)", unit: "img/s", work: Double(batch),
+                body: {
+                    _ = noGrad { vision(pixels) }
+                }, peer: "clip_vit_b32_image_batch\(batch)"))
     }
     if !quick && wants("clip_vit_l14_336_encode") {
         let large = try CLIPVisionModel(vitL14At336())
         large.eval()
         let pixels = Tensor.randn([1, 3, 336, 336], rng: &rng)
-        cases.append(BenchCase(name: "clip_vit_l14_336_encode", unit: "img/s", work: 1, body: {
-            _ = noGrad { large.features(pixels) }
-        }, peer: "clip_vit_l14_336_encode"))
+        cases.append(
+            BenchCase(
+                name: "clip_vit_l14_336_encode", unit: "img/s", work: 1,
+                body: {
+                    _ = noGrad { large.features(pixels) }
+                }, peer: "clip_vit_l14_336_encode"))
     }
     if !quick && wants("clip_vit_l14_336_encode_bf16") {
         let pixels = Tensor.randn([1, 3, 336, 336], rng: &rng)
@@ -31,24 +37,32 @@ func modelBenchmarks(quick: Bool, wants: (String) -> Bool = { _ in true }) throw
         let half = try CLIPVisionModel(vitL14At336())
         half.eval()
         for (_, p) in half.namedParameters() where p.value.rank == 2 { p.value = p.value.to(.bf16, hugePages: true) }
-        cases.append(BenchCase(name: "clip_vit_l14_336_encode_bf16", unit: "img/s", work: 1, body: {
-            _ = noGrad { half.features(pixels) }
-        }, peer: "clip_vit_l14_336_encode_bf16"))
+        cases.append(
+            BenchCase(
+                name: "clip_vit_l14_336_encode_bf16", unit: "img/s", work: 1,
+                body: {
+                    _ = noGrad { half.features(pixels) }
+                }, peer: "clip_vit_l14_336_encode_bf16"))
     }
     guard wants("clip_text_batch8x77") else { return cases }
     let text = try CLIPTextTransformer(CLIPTextConfig())
     text.eval()
     let ids = Tensor(ints: (0..<(8 * 77)).map { _ in rng.nextInt(49000) }, shape: [8, 77])
-    cases.append(BenchCase(name: "clip_text_batch8x77", unit: "seq/s", work: 8, body: {
-        _ = noGrad { text(ids) }
-    }, peer: "clip_text_batch8x77"))
+    cases.append(
+        BenchCase(
+            name: "clip_text_batch8x77", unit: "seq/s", work: 8,
+            body: {
+                _ = noGrad { text(ids) }
+            }, peer: "clip_text_batch8x77"))
     return cases
 }
 
 /// LLaVA-1.5's vision tower: CLIP ViT-L/14 at 336 px.
 func vitL14At336() -> CLIPVisionConfig {
     var v = CLIPVisionConfig()
-    (v.hiddenSize, v.intermediateSize, v.numHiddenLayers, v.numAttentionHeads, v.imageSize, v.patchSize) = (1024, 4096, 24, 16, 336, 14)
+    (v.hiddenSize, v.intermediateSize, v.numHiddenLayers, v.numAttentionHeads, v.imageSize, v.patchSize) = (
+        1024, 4096, 24, 16, 336, 14
+    )
     return v
 }
 
@@ -72,8 +86,9 @@ func llavaTimeToFirstToken(format: WeightFormat) throws -> Double {
     let ids = [1] + [Int](repeating: 31999, count: model.tokensPerImage) + (2..<22).map { $0 }
     return bestTime(repeats: 2, minSeconds: 0) {
         let embeddings = try! noGrad { try model.inputEmbeddings(ids: ids, pixels: pixels) }
-        _ = Generator(model: model.language_model).generate(promptEmbeddings: embeddings, sampling: SamplingParameters(),
-                                                            stop: StopConditions(maxNewTokens: 1))
+        _ = Generator(model: model.language_model).generate(
+            promptEmbeddings: embeddings, sampling: SamplingParameters(),
+            stop: StopConditions(maxNewTokens: 1))
     }
 }
 

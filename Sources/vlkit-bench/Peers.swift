@@ -19,8 +19,9 @@ enum Peer {
         for file in [name, timingModule] {
             let url = directory.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else {
-                throw BenchError("the peer script \(url.path) is missing (vlkit-bench runs its Python peers from tools/bench/ "
-                    + "of the repository it was built from)")
+                throw BenchError(
+                    "the peer script \(url.path) is missing (vlkit-bench runs its Python peers from tools/bench/ "
+                        + "of the repository it was built from)")
             }
         }
         return directory.appendingPathComponent(name)
@@ -30,8 +31,12 @@ enum Peer {
     /// line of its stderr) when no usable Python is there. Lines the script writes to stderr as
     /// "progress: …" are shown at once (the llama.cpp peer converts models on its first run).
     /// A missing script is an error naming its path.
-    static func run(script name: String, python: String, cases: [String], repeats: Int) throws -> (values: [String: Double], note: String?,
-                                                                                                   status: Int32) {
+    static func run(
+        script name: String, python: String, cases: [String], repeats: Int
+    ) throws -> (
+        values: [String: Double], note: String?,
+        status: Int32
+    ) {
         let file = try script(name)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -67,7 +72,8 @@ enum Peer {
         process.waitUntilExit()
         done.wait()
         guard process.terminationStatus == 0,
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Double] else {
+            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Double]
+        else {
             return ([:], "\(python): \(lastLine.last ?? "failed")", process.terminationStatus)
         }
         return (json, nil, 0)

@@ -33,7 +33,9 @@ func serveBenchmark(quick: Bool) throws -> (loads: [ServeLoad], pipelineAlone: D
     try writeRandomLlamaCheckpoint(c, seed: 1, tokenizerDirectory: tokenizer, to: directory)
     let pipeline = try GenerationPipeline(directory: directory)
     let alone = bestTime(repeats: 3) {
-        _ = try? pipeline.reply(to: [ChatMessage(role: "user", content: .text("describe a small red circle"))], images: [], sampling: SamplingParameters(), maxTokens: 64)
+        _ = try? pipeline.reply(
+            to: [ChatMessage(role: "user", content: .text("describe a small red circle"))], images: [],
+            sampling: SamplingParameters(), maxTokens: 64)
     }
     var options = ServerOptions()
     (options.host, options.port, options.maxConcurrent, options.maxQueue) = ("127.0.0.1", 0, 16, 64)
@@ -48,7 +50,11 @@ func serveBenchmark(quick: Bool) throws -> (loads: [ServeLoad], pipelineAlone: D
 private func start(_ server: InferenceServer) throws -> (number: Int, task: Task<Void, Error>) {
     let ready = DispatchSemaphore(value: 0)
     let bound = BoundPort()
-    let task = Task { try await server.run { bound.number = $0; ready.signal() } }
+    let task = Task {
+        try await server.run {
+            bound.number = $0; ready.signal()
+        }
+    }
     guard ready.wait(timeout: .now() + 60) == .success else { throw BenchError("the server did not start within 60 s") }
     return (bound.number, task)
 }
@@ -77,9 +83,12 @@ private func load(_ client: LoopbackClient, clients: Int, perClient: Int) -> Ser
     let results = collected.results
     let ok = results.compactMap { $0 }
     let ttfts = ok.map(\.ttft).sorted()
-    func percentile(_ p: Double) -> Double { ttfts.isEmpty ? .nan : ttfts[Int((Double(ttfts.count - 1) * p).rounded())] }
-    return ServeLoad(clients: clients, requests: results.count, tokens: ok.map(\.tokens).reduce(0, +), seconds: seconds,
-                     ttftP50: percentile(0.5), ttftP99: percentile(0.99), errors: results.count - ok.count)
+    func percentile(_ p: Double) -> Double {
+        ttfts.isEmpty ? .nan : ttfts[Int((Double(ttfts.count - 1) * p).rounded())]
+    }
+    return ServeLoad(
+        clients: clients, requests: results.count, tokens: ok.map(\.tokens).reduce(0, +), seconds: seconds,
+        ttftP50: percentile(0.5), ttftP99: percentile(0.99), errors: results.count - ok.count)
 }
 
 /// Results of the client threads.
@@ -103,12 +112,16 @@ private func streamOneRequest(_ client: LoopbackClient, index: Int) -> (tokens: 
     ]
     let sent = Date()
     var firstText: Double?
-    guard let response = try? client.request("POST", "/v1/chat/completions", body: try! JSONSerialization.data(withJSONObject: body), onBody: { piece in
-        if firstText == nil && String(decoding: piece, as: UTF8.self).contains(#""delta":{"content":""#) {
-            firstText = Date().timeIntervalSince(sent)
-        }
-        return true
-    }), response.status == 200, response.text.hasSuffix("data: [DONE]\n\n"), let firstText else { return nil }
+    guard
+        let response = try? client.request(
+            "POST", "/v1/chat/completions", body: try! JSONSerialization.data(withJSONObject: body),
+            onBody: { piece in
+                if firstText == nil && String(decoding: piece, as: UTF8.self).contains(#""delta":{"content":""#) {
+                    firstText = Date().timeIntervalSince(sent)
+                }
+                return true
+            }), response.status == 200, response.text.hasSuffix("data: [DONE]\n\n"), let firstText
+    else { return nil }
     let usage = response.text.components(separatedBy: "\n\n").last { $0.contains(#""usage""#) }
     let tokens = usage.flatMap { event -> Int? in
         let object = try? JSONSerialization.jsonObject(with: Data(event.dropFirst(6).utf8)) as? [String: Any]

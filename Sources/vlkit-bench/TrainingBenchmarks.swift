@@ -6,7 +6,9 @@ import VLTensor
 /// The small CLIP the training case runs (and its PyTorch peer builds with the same sizes).
 func smallTrainingCLIPConfig() -> CLIPConfig {
     var c = CLIPConfig()
-    (c.vision.hiddenSize, c.vision.intermediateSize, c.vision.numHiddenLayers, c.vision.numAttentionHeads) = (256, 1024, 6, 8)
+    (c.vision.hiddenSize, c.vision.intermediateSize, c.vision.numHiddenLayers, c.vision.numAttentionHeads) = (
+        256, 1024, 6, 8
+    )
     (c.vision.imageSize, c.vision.patchSize) = (64, 16)
     (c.text.hiddenSize, c.text.intermediateSize, c.text.numHiddenLayers, c.text.numAttentionHeads) = (256, 1024, 6, 8)
     (c.text.vocabSize, c.text.bosTokenId, c.text.eosTokenId, c.text.padTokenId) = (1024, 1022, 1023, 1023)
@@ -26,12 +28,18 @@ func trainingBenchmarks() throws -> [BenchCase] {
     var rng = RandomGenerator(seed: 7)
     let pixels = Tensor.randn([batch, 3, 64, 64], rng: &rng)
     let eos = model.config.text.eosTokenId
-    let ids = Tensor(ints: (0..<(batch * length)).map { $0 % length == length - 1 ? eos : rng.nextInt(eos - 2) }, shape: [batch, length])
-    return [BenchCase(name: "train-clip_256x6_b32", unit: "steps/s", work: 1, body: {
-        optimizer.zeroGrad(parameters)
-        contrastiveLoss(logitsPerText: model(pixels: pixels, ids: ids).logitsPerText).backward()
-        optimizer.step()
-    }, peer: "train-clip_256x6_b32")]
+    let ids = Tensor(
+        ints: (0..<(batch * length)).map { $0 % length == length - 1 ? eos : rng.nextInt(eos - 2) },
+        shape: [batch, length])
+    return [
+        BenchCase(
+            name: "train-clip_256x6_b32", unit: "steps/s", work: 1,
+            body: {
+                optimizer.zeroGrad(parameters)
+                contrastiveLoss(logitsPerText: model(pixels: pixels, ids: ids).logitsPerText).backward()
+                optimizer.step()
+            }, peer: "train-clip_256x6_b32")
+    ]
 }
 
 extension Peer {

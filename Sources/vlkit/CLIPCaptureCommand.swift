@@ -22,14 +22,17 @@ extension CLIPCommand {
             let pipeline = try options.load()
             let picture = try RGBImage(contentsOf: URL(fileURLWithPath: image), maxPixels: options.maxPixels)
             let pixels = pipeline.processor.batch([picture])
-            let (ids, mask) = pipeline.tokenizer([text], padTo: Swift.min(pipeline.tokenizer.encode(text).count, pipeline.tokenizer.maxLength))
+            let (ids, mask) = pipeline.tokenizer(
+                [text], padTo: Swift.min(pipeline.tokenizer.encode(text).count, pipeline.tokenizer.maxLength))
             let idTensor = Tensor(ints: ids[0], shape: [1, ids[0].count])
             let maskTensor = Tensor(ints: mask[0], shape: [1, mask[0].count])
             let capture = ActivationCapture { name in filter.map { name.contains($0) } ?? true }
             capture.run(on: pipeline.model) {
                 _ = noGrad { pipeline.model(pixels: pixels, ids: idTensor, attentionMask: maskTensor.to(.f32)) }
             }
-            var tensors: [String: Tensor] = ["input.pixel_values": pixels, "input.input_ids": idTensor, "input.attention_mask": maskTensor]
+            var tensors: [String: Tensor] = [
+                "input.pixel_values": pixels, "input.input_ids": idTensor, "input.attention_mask": maskTensor,
+            ]
             var order: [String] = []
             for (name, t) in capture.byName() { tensors["act." + name] = t }
             var seen: [String: Int] = [:]

@@ -17,16 +17,22 @@ extension CLIPCommand {
         @Flag(help: "Print JSON: image_embeds, text_embeds, logits_per_image.") var json = false
 
         func validate() throws {
-            guard !images.isEmpty || !texts.isEmpty else { throw ValidationError("give at least one --image or --text") }
+            guard !images.isEmpty || !texts.isEmpty else {
+                throw ValidationError("give at least one --image or --text")
+            }
         }
 
         func run() throws {
             let pipeline = try options.load()
-            let decoded = try images.map { try RGBImage(contentsOf: URL(fileURLWithPath: $0), maxPixels: options.maxPixels) }
+            let decoded = try images.map {
+                try RGBImage(contentsOf: URL(fileURLWithPath: $0), maxPixels: options.maxPixels)
+            }
             let imageEmbeds = decoded.isEmpty ? nil : pipeline.imageEmbeddings(decoded)
             let textEmbeds = texts.isEmpty ? nil : pipeline.textEmbeddings(texts)
             var logits: Tensor?
-            if let imageEmbeds, let textEmbeds { logits = pipeline.logitsPerImage(imageEmbeds: imageEmbeds, textEmbeds: textEmbeds) }
+            if let imageEmbeds, let textEmbeds {
+                logits = pipeline.logitsPerImage(imageEmbeds: imageEmbeds, textEmbeds: textEmbeds)
+            }
             if json {
                 var object: [String: Any] = [:]
                 if let imageEmbeds { object["image_embeds"] = rows(imageEmbeds) }
@@ -36,7 +42,9 @@ extension CLIPCommand {
                 return
             }
             for (name, e) in zip(images, imageEmbeds.map(rows) ?? []) { print("image \(name): \(preview(e))") }
-            for (text, e) in zip(texts, textEmbeds.map(rows) ?? []) { print("text \(text.debugDescription): \(preview(e))") }
+            for (text, e) in zip(texts, textEmbeds.map(rows) ?? []) {
+                print("text \(text.debugDescription): \(preview(e))")
+            }
             if let logits {
                 print("logits_per_image:")
                 for (name, row) in zip(images, rows(logits)) {
@@ -46,7 +54,8 @@ extension CLIPCommand {
         }
 
         private func preview(_ v: [Float]) -> String {
-            "[" + v.prefix(6).map { String(format: "%.4f", $0) }.joined(separator: ", ") + (v.count > 6 ? ", …] (\(v.count))" : "]")
+            "[" + v.prefix(6).map { String(format: "%.4f", $0) }.joined(separator: ", ")
+                + (v.count > 6 ? ", …] (\(v.count))" : "]")
         }
     }
 }

@@ -10,7 +10,9 @@ import VLTensor
 extension CLIPCommand {
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rank a folder of images by similarity to a text; embeddings are kept in an index file and only new or changed images are embedded again.")
+            abstract:
+                "Rank a folder of images by similarity to a text; embeddings are kept in an index file and only new or changed images are embedded again."
+        )
         @OptionGroup var options: CLIPModelOptions
         @Option(help: "The folder of images (searched recursively for .jpg, .jpeg, .png).") var images: String
         @Option(help: "What to look for.") var query: String
@@ -28,11 +30,13 @@ extension CLIPCommand {
         func run() throws {
             let folder = URL(fileURLWithPath: images)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
                 throw ImageError("\(folder.path): no such folder")
             }
             let pipeline = try options.load()
-            let indexURL = index.map { URL(fileURLWithPath: $0) } ?? folder.appendingPathComponent(".vlkit-clip-index.safetensors")
+            let indexURL =
+                index.map { URL(fileURLWithPath: $0) } ?? folder.appendingPathComponent(".vlkit-clip-index.safetensors")
             var store = CLIPImageIndex(url: indexURL, modelKey: CLIPImageIndex.modelKey(for: pipeline.directory))
             let current = try CLIPImageIndex.scan(folder)
             let embedded = store.update(to: current) { missing in
@@ -43,7 +47,12 @@ extension CLIPCommand {
                     var ok: [(CLIPImageIndex.Entry, RGBImage)] = []
                     for e in batch {
                         do {
-                            ok.append((e, try RGBImage(contentsOf: folder.appendingPathComponent(e.path), maxPixels: options.maxPixels)))
+                            ok.append(
+                                (
+                                    e,
+                                    try RGBImage(
+                                        contentsOf: folder.appendingPathComponent(e.path), maxPixels: options.maxPixels)
+                                ))
                         } catch {
                             warn("skipping \(error)")
                             results.append((e, nil))
@@ -61,12 +70,16 @@ extension CLIPCommand {
             try store.save(to: indexURL)
             let hits = store.search(pipeline.textEmbeddings([query]), top: top)
             if json {
-                printJSON(["results": hits.map { ["path": $0.entry.path, "score": Double($0.score)] as [String: Any] },
-                           "embedded": embedded, "indexed": store.entries.count, "unreadable": store.failed.count])
+                printJSON([
+                    "results": hits.map { ["path": $0.entry.path, "score": Double($0.score)] as [String: Any] },
+                    "embedded": embedded, "indexed": store.entries.count, "unreadable": store.failed.count,
+                ])
                 return
             }
             if !quiet {
-                note("\(store.entries.count) images indexed (\(embedded) embedded now, \(store.failed.count) unreadable)")
+                note(
+                    "\(store.entries.count) images indexed (\(embedded) embedded now, \(store.failed.count) unreadable)"
+                )
             }
             for hit in hits { print(String(format: "%.4f  %@", hit.score, hit.entry.path)) }
         }

@@ -6,7 +6,9 @@ import VLTensor
 
 struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Talk with a model: one line a turn, with history. /image PATH attaches an image, /reset forgets, /exit ends.")
+        abstract:
+            "Talk with a model: one line a turn, with history. /image PATH attaches an image, /reset forgets, /exit ends."
+    )
     @OptionGroup var options: GenerationOptions
     @Option(help: "An image attached to the first message.") var image: String?
 
@@ -43,13 +45,17 @@ struct Chat: ParsableCommand {
             }
             let turn = ChatMessage.turn(role: "user", text: text, images: pending.count, asParts: pipeline.takesImages)
             do {
-                let result = try pipeline.reply(to: conversation + [turn], images: images + pending, sampling: options.sampling,
-                                                maxTokens: options.maxTokens) { piece in
+                let result = try pipeline.reply(
+                    to: conversation + [turn], images: images + pending, sampling: options.sampling,
+                    maxTokens: options.maxTokens
+                ) { piece in
                     FileHandle.standardOutput.write(piece.data(using: .utf8)!)
                     return true
                 }
                 FileHandle.standardOutput.write("\n".data(using: .utf8)!)
-                conversation += [turn, .turn(role: "assistant", text: result.text, images: 0, asParts: pipeline.takesImages)]
+                conversation += [
+                    turn, .turn(role: "assistant", text: result.text, images: 0, asParts: pipeline.takesImages),
+                ]
                 images += pending
                 pending = []
             } catch {

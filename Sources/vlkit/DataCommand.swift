@@ -22,7 +22,8 @@ extension DataCommand {
         @Option(help: "The folder to write (created if needed).") var out: String
         @Option(help: "How many scenes.") var count: Int
         @Option(help: "Random seed of the world.") var seed: UInt64 = 0
-        @Option(help: "train, validation, test or compositional (held-out colour–shape pairs).") var split: WorldSplit = .train
+        @Option(help: "train, validation, test or compositional (held-out colour–shape pairs).") var split: WorldSplit =
+            .train
         @Option(help: "Width and height of the images in pixels.") var imageSize = 64
 
         func validate() throws {
@@ -35,8 +36,9 @@ extension DataCommand {
             let bar = count >= 500 ? ProgressBar(total: count, label: "synth") : nil
             try WorldExport.write(samples, to: URL(fileURLWithPath: out)) { bar?.update(step: $0) }
             bar?.finish()
-            print("wrote \(count) \(split.rawValue) scenes to \(out): images/, \(WorldExport.captionsFile), "
-                  + "\(WorldExport.conversationsFile), \(WorldExport.questionsFile)")
+            print(
+                "wrote \(count) \(split.rawValue) scenes to \(out): images/, \(WorldExport.captionsFile), "
+                    + "\(WorldExport.conversationsFile), \(WorldExport.questionsFile)")
         }
     }
 }

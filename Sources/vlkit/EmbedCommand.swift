@@ -21,7 +21,9 @@ struct Embed: ParsableCommand {
             return
         }
         for (text, v) in zip(texts, vectors) {
-            print("\(text.debugDescription): [" + v.prefix(6).map { String(format: "%.6f", $0) }.joined(separator: ", ") + ", …] (\(v.count))")
+            print(
+                "\(text.debugDescription): [" + v.prefix(6).map { String(format: "%.6f", $0) }.joined(separator: ", ")
+                    + ", …] (\(v.count))")
         }
     }
 }

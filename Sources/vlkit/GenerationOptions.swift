@@ -14,7 +14,10 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "Penalty for repeated tokens (1: off).") var repetitionPenalty: Float = 1
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Option(help: "Refuse images with more pixels than this.") var maxPixels = RGBImage.defaultMaxPixels
-    @Option(help: "Weights in memory: f32, or bf16 for the weight matrices (half the memory; faster decoding and image encoding).")
+    @Option(
+        help:
+            "Weights in memory: f32, or bf16 for the weight matrices (half the memory; faster decoding and image encoding)."
+    )
     var dtype = "f32"
     @Option(help: "Quantise the language model's weights at load: q8 or q4 (32-weight blocks, weight-only).")
     var quantize: String?
@@ -26,17 +29,23 @@ struct GenerationOptions: ParsableArguments {
         guard topK >= 0 else { throw ValidationError("--top-k must not be negative") }
         guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be positive") }
         guard WeightFormat(rawValue: dtype) != nil else { throw ValidationError("--dtype must be f32 or bf16") }
-        if let quantize, QuantizationFormat(rawValue: quantize) == nil { throw ValidationError("--quantize must be q8 or q4") }
+        if let quantize, QuantizationFormat(rawValue: quantize) == nil {
+            throw ValidationError("--quantize must be q8 or q4")
+        }
     }
 
     var sampling: SamplingParameters {
-        SamplingParameters(temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
+        SamplingParameters(
+            temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
     }
 
     func loadPipeline() throws -> GenerationPipeline {
-        try GenerationPipeline(directory: URL(fileURLWithPath: model), format: WeightFormat(rawValue: dtype)!,
-                               quantization: quantize.flatMap { QuantizationFormat(rawValue: $0) })
+        try GenerationPipeline(
+            directory: URL(fileURLWithPath: model), format: WeightFormat(rawValue: dtype)!,
+            quantization: quantize.flatMap { QuantizationFormat(rawValue: $0) })
     }
 
-    func image(_ path: String) throws -> RGBImage { try RGBImage(contentsOf: URL(fileURLWithPath: path), maxPixels: maxPixels) }
+    func image(_ path: String) throws -> RGBImage {
+        try RGBImage(contentsOf: URL(fileURLWithPath: path), maxPixels: maxPixels)
+    }
 }

@@ -8,16 +8,22 @@ struct Models: ParsableCommand {
     func run() {
         let rows = ModelRegistry.models.flatMap { $0.descriptions }
         if json {
-            printJSON(rows.map {
-                ["model_type": $0.modelTypes, "architecture": $0.architecture, "inference": $0.inference,
-                 "training": $0.training, "commands": $0.commands]
-            })
+            printJSON(
+                rows.map {
+                    [
+                        "model_type": $0.modelTypes, "architecture": $0.architecture, "inference": $0.inference,
+                        "training": $0.training, "commands": $0.commands,
+                    ]
+                })
             return
         }
         for r in rows {
             let commands = r.commands.isEmpty ? "library API, no command yet" : "vlkit \(r.commands)"
-            print("\(r.modelTypes)\n  \(r.architecture)\n  inference: \(r.inference); training: \(r.training); \(commands)")
+            print(
+                "\(r.modelTypes)\n  \(r.architecture)\n  inference: \(r.inference); training: \(r.training); \(commands)"
+            )
         }
-        print("Checkpoints: Hugging Face directories (config.json, model.safetensors or a sharded index, f32/f16/bf16).")
+        print(
+            "Checkpoints: Hugging Face directories (config.json, model.safetensors or a sharded index, f32/f16/bf16).")
     }
 }

@@ -32,16 +32,23 @@ struct TrainCommand: ParsableCommand {
         runner.onStep = { stage, settings, record in
             // One bar a stage: vpgtrans runs several (warm-up, fine-tuning, from scratch).
             if bar == nil || stage != barStage {
-                bar = ProgressBar(total: settings.steps, label: stage, samplesPerStep: settings.batchSize * settings.accumulation)
+                bar = ProgressBar(
+                    total: settings.steps, label: stage, samplesPerStep: settings.batchSize * settings.accumulation)
                 barStage = stage
             }
             let validation = record.validationLoss.map { [("val", String(format: "%.3f", $0))] } ?? []
-            bar?.update(step: record.step, fields: [("loss", String(format: "%.3f", record.loss))] + validation
-                + [("lr", String(format: "%.1e", record.learningRate))])
+            bar?.update(
+                step: record.step,
+                fields: [("loss", String(format: "%.3f", record.loss))] + validation
+                    + [("lr", String(format: "%.1e", record.learningRate))])
             if record.step == settings.steps { bar?.finish() }
-            var line: [(key: String, value: MetricValue)] = [("stage", .string(stage)), ("step", .int(record.step)), ("loss", .double(Double(record.loss)))]
+            var line: [(key: String, value: MetricValue)] = [
+                ("stage", .string(stage)), ("step", .int(record.step)), ("loss", .double(Double(record.loss))),
+            ]
             if let v = record.validationLoss { line.append(("validation_loss", .double(Double(v)))) }
-            line += [("lr", .double(Double(record.learningRate))), ("samples_per_second", .double(record.samplesPerSecond))]
+            line += [
+                ("lr", .double(Double(record.learningRate))), ("samples_per_second", .double(record.samplesPerSecond)),
+            ]
             try log?.write(line)
         }
         try runner.run(recipe)

@@ -10,7 +10,9 @@ final class ModelDirectoryTests: TemporaryDirectoryTestCase {
 
     func testTransformers5LayoutNestsTheImageProcessorAndKeepsTheTemplateInAJinjaFile() throws {
         try write("config.json", #"{"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"]}"#)
-        try write("processor_config.json", #"""
+        try write(
+            "processor_config.json",
+            #"""
             {"image_processor": {"image_processor_type": "CLIPImageProcessor", "crop_size": {"height": 30, "width": 30}},
              "patch_size": 6, "processor_class": "LlavaProcessor", "chat_template": "not this one"}
             """#)
@@ -28,8 +30,12 @@ final class ModelDirectoryTests: TemporaryDirectoryTestCase {
 
     func testTransformers4LayoutsFlatPreprocessorAndTemplateInTheTokenizerConfig() throws {
         try write("config.json", #"{"model_type": "llava"}"#)
-        try write("preprocessor_config.json", #"{"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 30}}"#)
-        try write("tokenizer_config.json", #"{"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]}"#)
+        try write(
+            "preprocessor_config.json",
+            #"{"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 30}}"#)
+        try write(
+            "tokenizer_config.json",
+            #"{"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]}"#)
         var d = try ModelDirectory(directory)
         XCTAssertEqual(try d.imageProcessorConfig?.sub("size")?.int("shortest_edge", 0), 30)
         XCTAssertEqual(d.chatTemplate?.text, "D", "named templates: the default one")
@@ -50,7 +56,9 @@ final class ModelDirectoryTests: TemporaryDirectoryTestCase {
     }
 
     func testBadFilesAreErrorsNamingTheFile() throws {
-        XCTAssertThrowsError(try ModelDirectory(directory)) { XCTAssertTrue("\($0)".contains("no config.json"), "\($0)") }
+        XCTAssertThrowsError(try ModelDirectory(directory)) {
+            XCTAssertTrue("\($0)".contains("no config.json"), "\($0)")
+        }
         XCTAssertThrowsError(try ModelDirectory(directory.appendingPathComponent("missing"))) {
             XCTAssertTrue("\($0)".contains("no such model directory"), "\($0)")
         }
@@ -67,7 +75,9 @@ final class ModelDirectoryTests: TemporaryDirectoryTestCase {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent("tokenizer_config.json"))
             try write("config.json", #"{"model_type": "llava"}"#)
             try write(file, text)
-            XCTAssertThrowsError(try ModelDirectory(directory), file) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
+            XCTAssertThrowsError(try ModelDirectory(directory), file) {
+                XCTAssertTrue("\($0)".contains(expected), "\($0)")
+            }
         }
         try write("config.json", #"{"model_type": "llava"}"#)
         try? FileManager.default.removeItem(at: directory.appendingPathComponent("tokenizer_config.json"))

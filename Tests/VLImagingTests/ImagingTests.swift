@@ -53,7 +53,9 @@ final class ImagingTests: XCTestCase {
 
     func testBadImagesAreRefusedWithTheirProblem() throws {
         func fails(_ name: String, _ text: String, maxPixels: Int = RGBImage.defaultMaxPixels, line: UInt = #line) {
-            XCTAssertThrowsError(try RGBImage(contentsOf: Self.dir.appendingPathComponent(name), maxPixels: maxPixels), line: line) {
+            XCTAssertThrowsError(
+                try RGBImage(contentsOf: Self.dir.appendingPathComponent(name), maxPixels: maxPixels), line: line
+            ) {
                 XCTAssertTrue("\($0)".contains(text), "\"\($0)\" does not say \"\(text)\"", line: line)
                 XCTAssertTrue("\($0)".contains(name), "the error does not name the file", line: line)
             }
@@ -68,6 +70,7 @@ final class ImagingTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 0.5, "the limit must be checked before decoding")
         fails("rgb.png", "40×30 pixels exceed the limit of 1000", maxPixels: 1000)
         XCTAssertThrowsError(try RGBImage(data: Data())) { XCTAssertTrue("\($0)".contains("empty")) }
-        XCTAssertEqual(try RGBImage.size(of: Data(contentsOf: Self.dir.appendingPathComponent("huge.png"))).width, 100000)
+        XCTAssertEqual(
+            try RGBImage.size(of: Data(contentsOf: Self.dir.appendingPathComponent("huge.png"))).width, 100000)
     }
 }

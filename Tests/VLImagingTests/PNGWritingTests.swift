@@ -4,7 +4,9 @@ import XCTest
 
 final class PNGWritingTests: XCTestCase {
     private func pattern(width: Int, height: Int) -> RGBImage {
-        RGBImage(width: width, height: height, pixels: (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ $0 / 7) })
+        RGBImage(
+            width: width, height: height,
+            pixels: (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ $0 / 7) })
     }
 
     func testEncodedPNGDecodesToTheSamePixels() throws {

@@ -44,7 +44,9 @@ final class ALBEFModelTests: XCTestCase {
         XCTAssertEqual(shapes["visual_encoder.pos_embed"], [1, 17, 24])
         XCTAssertEqual(shapes["visual_encoder.patch_embed.proj.weight"], [24, 3, 4, 4])
         XCTAssertEqual(shapes["text_encoder.bert.encoder.layer.2.crossattention.self.key.weight"], [32, 24])
-        XCTAssertNil(shapes["text_encoder.bert.encoder.layer.1.crossattention.self.key.weight"], "text layers have no cross-attention")
+        XCTAssertNil(
+            shapes["text_encoder.bert.encoder.layer.1.crossattention.self.key.weight"],
+            "text layers have no cross-attention")
         XCTAssertEqual(shapes["text_encoder.cls.predictions.transform.dense.weight"], [32, 32])
         XCTAssertEqual(shapes["text_encoder.cls.predictions.bias"], [40])
         XCTAssertNil(shapes["text_encoder.cls.predictions.decoder.weight"], "the decoder is the tied word embedding")
@@ -75,8 +77,10 @@ final class ALBEFModelTests: XCTestCase {
         XCTAssertGreaterThan((itmA - itmB).abs().max().item(), 1e-4, "the ITM logit must depend on the image")
         // The multimodal pass is the text layers (image-free) followed by the fusion layers.
         let bert = model.text_encoder.bert
-        assertClose(bert.multimodal(ids, attentionMask: mask, image: imageA), bert.fusion(text, attentionMask: mask, image: imageA),
-                    tol: 1e-6, "multi_modal = fusion(text)")
+        assertClose(
+            bert.multimodal(ids, attentionMask: mask, image: imageA),
+            bert.fusion(text, attentionMask: mask, image: imageA),
+            tol: 1e-6, "multi_modal = fusion(text)")
         let mlmA = model.maskedLMLogits(ids: ids, attentionMask: mask, image: imageA)
         let mlmB = model.maskedLMLogits(ids: ids, attentionMask: mask, image: imageB)
         XCTAssertGreaterThan((mlmA - mlmB).abs().max().item(), 1e-4, "MLM must depend on the image")
@@ -87,7 +91,8 @@ final class ALBEFModelTests: XCTestCase {
         let model = try ALBEF(Self.tinyConfig())
         model.train()
         var rng = RandomGenerator(seed: 4)
-        let pretraining = try ALBEFPretraining(model: model, queueSize: 4, maskTokenId: 3, unmaskable: [0, 1], rng: &rng)
+        let pretraining = try ALBEFPretraining(
+            model: model, queueSize: 4, maskTokenId: 3, unmaskable: [0, 1], rng: &rng)
         pretraining.mlmProbability = 0.5
         let (pixels, ids, mask) = batch()
 
@@ -101,7 +106,9 @@ final class ALBEFModelTests: XCTestCase {
             guard let g = p.grad else { XCTFail("no gradient at \(name)"); continue }
             XCTAssertGreaterThan(g.abs().max().item(), 0, "zero gradient at \(name)")
         }
-        XCTAssertTrue(pretraining.momentumModel.parameters().allSatisfy { !$0.isTrainable && $0.grad == nil }, "the teacher is frozen")
+        XCTAssertTrue(
+            pretraining.momentumModel.parameters().allSatisfy { !$0.isTrainable && $0.grad == nil },
+            "the teacher is frozen")
 
         let optimizer = AdamW(model.trainableParameters(), lr: 1e-3, weightDecay: 0)
         optimizer.step()
@@ -140,11 +147,13 @@ final class ALBEFModelTests: XCTestCase {
         state["visual_encoder_m.norm.weight"] = Tensor.ones([24])
         state["text_queue"] = Tensor.zeros([16, 4])
         state["queue_ptr"] = Tensor.zeros([1])
-        state["text_encoder.cls.predictions.decoder.weight"] = source.text_encoder.bert.embeddings.word_embeddings.weight.value
+        state["text_encoder.cls.predictions.decoder.weight"] =
+            source.text_encoder.bert.embeddings.word_embeddings.weight.value
         try target.load(checkpoint: state)
         let (pixels, ids, mask) = batch()
-        assertClose(target.maskedLMLogits(ids: ids, attentionMask: mask, image: target.imageEmbeds(pixels)),
-                    source.maskedLMLogits(ids: ids, attentionMask: mask, image: source.imageEmbeds(pixels)), tol: 0, "loaded")
+        assertClose(
+            target.maskedLMLogits(ids: ids, attentionMask: mask, image: target.imageEmbeds(pixels)),
+            source.maskedLMLogits(ids: ids, attentionMask: mask, image: source.imageEmbeds(pixels)), tol: 0, "loaded")
         state["itm_head.weight"] = nil
         XCTAssertThrowsError(try target.load(checkpoint: state)) { XCTAssertTrue("\($0)".contains("itm_head.weight")) }
     }
@@ -166,7 +175,8 @@ final class ALBEFModelTests: XCTestCase {
         assertClose(model.imageFeature(image), ref["image_feat"]!, "image feat")
         assertClose(model.textFeature(text), ref["text_feat"]!, "text feat")
         assertClose(model.text_encoder.bert.fusion(text, attentionMask: mask, image: image), ref["fused"]!, "fusion")
-        assertClose(model.matchingLogits(textEmbeds: text, attentionMask: mask, image: image), ref["itm_logits"]!, "ITM logits")
+        assertClose(
+            model.matchingLogits(textEmbeds: text, attentionMask: mask, image: image), ref["itm_logits"]!, "ITM logits")
         assertClose(model.maskedLMLogits(ids: ids, attentionMask: mask, image: image), ref["mlm_logits"]!, "MLM logits")
     }
 }

@@ -9,19 +9,27 @@ final class ALBEFObjectiveTests: XCTestCase {
     func testContrastiveLossWithQueuesAndDistillation() {
         var rng = RandomGenerator(seed: 1)
         let img = Tensor.randn([2, 3], rng: &rng).l2Normalized(), txt = Tensor.randn([2, 3], rng: &rng).l2Normalized()
-        let mImg = Tensor.randn([2, 3], rng: &rng).l2Normalized(), mTxt = Tensor.randn([2, 3], rng: &rng).l2Normalized()
-        let qImg = Tensor.randn([4, 3], rng: &rng).l2Normalized(), qTxt = Tensor.randn([4, 3], rng: &rng).l2Normalized()
+        let mImg = Tensor.randn([2, 3], rng: &rng).l2Normalized(),
+            mTxt = Tensor.randn([2, 3], rng: &rng).l2Normalized()
+        let qImg = Tensor.randn([4, 3], rng: &rng).l2Normalized(),
+            qTxt = Tensor.randn([4, 3], rng: &rng).l2Normalized()
         let (temp, alpha): (Float, Float) = (0.07, 0.4)
-        let loss = albefContrastiveLoss(imageFeatures: img, textFeatures: txt, momentumImage: mImg, momentumText: mTxt,
-                                        imageQueue: qImg, textQueue: qTxt, temperature: temp, alpha: alpha).item()
+        let loss = albefContrastiveLoss(
+            imageFeatures: img, textFeatures: txt, momentumImage: mImg, momentumText: mTxt,
+            imageQueue: qImg, textQueue: qTxt, temperature: temp, alpha: alpha
+        ).item()
         // Reference: row i of (a · [mB; qB]ᵀ / t) against α·softmax(mA · [mB; qB]ᵀ / t) + (1 − α)·e_i.
-        func rows(_ t: Tensor) -> [[Double]] { let v = t.toArray(); return (0..<t.shape[0]).map { r in (0..<t.shape[1]).map { Double(v[r * t.shape[1] + $0]) } } }
+        func rows(_ t: Tensor) -> [[Double]] {
+            let v = t.toArray();
+            return (0..<t.shape[0]).map { r in (0..<t.shape[1]).map { Double(v[r * t.shape[1] + $0]) } }
+        }
         func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map(*).reduce(0, +) }
         func direction(_ a: Tensor, _ ma: Tensor, _ mb: Tensor, _ q: Tensor) -> Double {
             let others = rows(mb) + rows(q)
             var total = 0.0
             for (i, (x, mx)) in zip(rows(a), rows(ma)).enumerated() {
-                let logits = others.map { dot(x, $0) / Double(temp) }, mlogits = others.map { dot(mx, $0) / Double(temp) }
+                let logits = others.map { dot(x, $0) / Double(temp) },
+                    mlogits = others.map { dot(mx, $0) / Double(temp) }
                 let lse = log(logits.map { exp($0) }.reduce(0, +))
                 let mmax = mlogits.max()!, msum = mlogits.map { exp($0 - mmax) }.reduce(0, +)
                 for j in others.indices {
@@ -40,15 +48,23 @@ final class ALBEFObjectiveTests: XCTestCase {
     func testContrastiveTargetsSpreadOverEveryColumnWithTheSameCaption() {
         var rng = RandomGenerator(seed: 6)
         let img = Tensor.randn([2, 3], rng: &rng).l2Normalized(), txt = Tensor.randn([2, 3], rng: &rng).l2Normalized()
-        let mImg = Tensor.randn([2, 3], rng: &rng).l2Normalized(), mTxt = Tensor.randn([2, 3], rng: &rng).l2Normalized()
-        let qImg = Tensor.randn([3, 3], rng: &rng).l2Normalized(), qTxt = Tensor.randn([3, 3], rng: &rng).l2Normalized()
+        let mImg = Tensor.randn([2, 3], rng: &rng).l2Normalized(),
+            mTxt = Tensor.randn([2, 3], rng: &rng).l2Normalized()
+        let qImg = Tensor.randn([3, 3], rng: &rng).l2Normalized(),
+            qTxt = Tensor.randn([3, 3], rng: &rng).l2Normalized()
         let groups = [7, 8, 7, -1, 7]  // row 0's caption recurs in queue rows 0 and 2; row 1's nowhere else
-        let loss = albefContrastiveLoss(imageFeatures: img, textFeatures: txt, momentumImage: mImg, momentumText: mTxt, imageQueue: qImg,
-                                        textQueue: qTxt, temperature: Tensor.scalar(0.1), alpha: 0, groups: groups).item()
-        func rows(_ t: Tensor) -> [[Double]] { let v = t.toArray(); return (0..<t.shape[0]).map { r in (0..<t.shape[1]).map { Double(v[r * t.shape[1] + $0]) } } }
+        let loss = albefContrastiveLoss(
+            imageFeatures: img, textFeatures: txt, momentumImage: mImg, momentumText: mTxt, imageQueue: qImg,
+            textQueue: qTxt, temperature: Tensor.scalar(0.1), alpha: 0, groups: groups
+        ).item()
+        func rows(_ t: Tensor) -> [[Double]] {
+            let v = t.toArray();
+            return (0..<t.shape[0]).map { r in (0..<t.shape[1]).map { Double(v[r * t.shape[1] + $0]) } }
+        }
         func direction(_ a: Tensor, _ columns: [[Double]]) -> Double {
             rows(a).enumerated().map { i, x in
-                let logits = columns.map { zip(x, $0).map(*).reduce(0, +) / 0.1 }, lse = log(logits.map { exp($0) }.reduce(0, +))
+                let logits = columns.map { zip(x, $0).map(*).reduce(0, +) / 0.1 },
+                    lse = log(logits.map { exp($0) }.reduce(0, +))
                 let positives = columns.indices.filter { groups[$0] == groups[i] }
                 return -positives.map { logits[$0] - lse }.reduce(0, +) / Double(positives.count)
             }.reduce(0, +) / 2

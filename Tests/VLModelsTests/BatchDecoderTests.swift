@@ -17,13 +17,17 @@ final class BatchDecoderTests: XCTestCase {
         Request(ids: [3, 17, 5, 9, 22, 1, 30], sampling: SamplingParameters(), maxTokens: 12, joins: 0),
         Request(ids: [8, 2], sampling: SamplingParameters(temperature: 1, topP: 0.9, seed: 7), maxTokens: 9, joins: 2),
         Request(ids: [11, 4, 4, 19], sampling: SamplingParameters(), maxTokens: 5, joins: 2),
-        Request(ids: [6, 33, 12, 7, 7, 25, 14, 2, 9, 31, 5], sampling: SamplingParameters(temperature: 0.7, seed: 3), maxTokens: 10, joins: 5),
+        Request(
+            ids: [6, 33, 12, 7, 7, 25, 14, 2, 9, 31, 5], sampling: SamplingParameters(temperature: 0.7, seed: 3),
+            maxTokens: 10, joins: 5),
     ]
 
     func alone(_ lm: LanguageModel, _ r: Request, stops: Set<Int>) -> [Int] {
         let embeddings = noGrad { lm.embed(Tensor(ints: r.ids, shape: [1, r.ids.count])) }
-        return Generator(model: lm).generate(promptEmbeddings: embeddings, promptIds: r.ids, sampling: r.sampling,
-                                             stop: StopConditions(maxNewTokens: r.maxTokens, stopTokenIds: stops)).0
+        return Generator(model: lm).generate(
+            promptEmbeddings: embeddings, promptIds: r.ids, sampling: r.sampling,
+            stop: StopConditions(maxNewTokens: r.maxTokens, stopTokenIds: stops)
+        ).0
     }
 
     /// Runs the requests through one batch decoder, joining at their steps; drops `cancelled` after step 3.
@@ -34,8 +38,10 @@ final class BatchDecoderTests: XCTestCase {
         for step in 0..<40 {
             for (i, r) in requests.enumerated() where r.joins == step {
                 let embeddings = noGrad { lm.embed(Tensor(ints: r.ids, shape: [1, r.ids.count])) }
-                record(decoder.add(sequence: i, promptEmbeddings: embeddings, promptIds: r.ids, sampling: r.sampling,
-                                   stop: StopConditions(maxNewTokens: r.maxTokens, stopTokenIds: stops)))
+                record(
+                    decoder.add(
+                        sequence: i, promptEmbeddings: embeddings, promptIds: r.ids, sampling: r.sampling,
+                        stop: StopConditions(maxNewTokens: r.maxTokens, stopTokenIds: stops)))
             }
             if step == 3, let cancelled { decoder.remove(sequence: cancelled) }
             decoder.step().forEach(record)
@@ -49,7 +55,9 @@ final class BatchDecoderTests: XCTestCase {
         let lm = try LlamaForCausalLM(tinyLlamaConfig())
         for stops in [Set<Int>(), [0, 1, 2, 3, 4, 5]] {
             let tokens = batched(lm, stops: stops)
-            for (i, r) in requests.enumerated() { XCTAssertEqual(tokens[i] ?? [], alone(lm, r, stops: stops), "request \(i), stops \(stops)") }
+            for (i, r) in requests.enumerated() {
+                XCTAssertEqual(tokens[i] ?? [], alone(lm, r, stops: stops), "request \(i), stops \(stops)")
+            }
         }
     }
 
@@ -68,7 +76,9 @@ final class BatchDecoderTests: XCTestCase {
         let lm = try LlamaForCausalLM(tinyLlamaConfig())
         let tokens = batched(lm, stops: [], cancelled: 0)
         XCTAssertLessThan(tokens[0]?.count ?? 0, requests[0].maxTokens)
-        for i in 1..<requests.count { XCTAssertEqual(tokens[i] ?? [], alone(lm, requests[i], stops: []), "request \(i)") }
+        for i in 1..<requests.count {
+            XCTAssertEqual(tokens[i] ?? [], alone(lm, requests[i], stops: []), "request \(i)")
+        }
     }
 
     func testRaggedCacheRowsKeepTheirLengths() {
@@ -81,7 +91,8 @@ final class BatchDecoderTests: XCTestCase {
         batch.appendRows(of: b)
         XCTAssertEqual(batch.rowLengths, [3, 5])
         XCTAssertEqual(batch.keyPadding(adding: 1)?.toArray(), [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1])
-        let (keys, _) = batch.update(layer: 0, keys: Tensor.zeros([2, 2, 1, 4]) + 9, values: Tensor.zeros([2, 2, 1, 4]))
+        let (keys, _) = batch.update(
+            layer: 0, keys: Tensor.zeros([2, 2, 1, 4]) + 9, values: Tensor.zeros([2, 2, 1, 4]))
         batch.commit()
         XCTAssertEqual(keys.shape, [2, 2, 6, 4])
         XCTAssertEqual(keys.select(0, 0).select(0, 0).select(1, 0).toArray(), [1, 1, 1, 9, 0, 0])

@@ -26,7 +26,9 @@ final class CLIPParityTests: XCTestCase {
                 let vision = model.vision_model(pixels, outputHiddenStates: true)
                 // transformers 5 reports the projected features as the towers' pooler_output.
                 assertClose(model.visual_projection(vision.pooled), ref["vision_pooled"]!, "\(name) vision pooled")
-                assertClose(vision.hiddenStates[vision.hiddenStates.count - 2], ref["vision_hidden_minus2"]!, "\(name) hidden_states[-2]")
+                assertClose(
+                    vision.hiddenStates[vision.hiddenStates.count - 2], ref["vision_hidden_minus2"]!,
+                    "\(name) hidden_states[-2]")
                 let text = model.text_model(ids, attentionMask: mask)
                 assertClose(model.text_projection(text.pooled), ref["text_pooled"]!, "\(name) text pooled")
                 // Padded positions differ by design (transformers still computes them); compare real tokens.
@@ -40,8 +42,10 @@ final class CLIPParityTests: XCTestCase {
         let model = try load("quick_gelu")
         model.train()
         let ref = try reference("clip", "quick_gelu")
-        let ids = ref["input_ids"]!.narrow(0, start: 0, length: 2), mask = ref["attention_mask"]!.narrow(0, start: 0, length: 2)
-        let loss = contrastiveLoss(logitsPerText: model(pixels: ref["pixel_values"]!, ids: ids, attentionMask: mask).logitsPerText)
+        let ids = ref["input_ids"]!.narrow(0, start: 0, length: 2),
+            mask = ref["attention_mask"]!.narrow(0, start: 0, length: 2)
+        let loss = contrastiveLoss(
+            logitsPerText: model(pixels: ref["pixel_values"]!, ids: ids, attentionMask: mask).logitsPerText)
         assertClose(loss.reshape([1]), ref["itc_loss"]!, "itc loss")
         loss.backward()
         let params = Dictionary(uniqueKeysWithValues: model.namedParameters())

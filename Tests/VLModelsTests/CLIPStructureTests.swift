@@ -31,10 +31,15 @@ final class CLIPStructureTests: XCTestCase {
         GlobalRandom.seed(4)
         let model = try CLIPModel(tinyCLIPConfig())
         var rng = RandomGenerator(seed: 9)
-        let ids = Tensor(ints: [3, 7, 49, 0, 0, 0, 0, 0, 0, 0,
-                                5, 6, 8, 9, 10, 11, 12, 13, 14, 49,
-                                20, 21, 22, 23, 49, 1, 1, 1, 1, 1], shape: [3, 10])
-        let mask = Tensor([1, 1, 1, 0, 0, 0, 0, 0, 0, 0] + [Float](repeating: 1, count: 10) + [1, 1, 1, 1, 1, 0, 0, 0, 0, 0], shape: [3, 10])
+        let ids = Tensor(
+            ints: [
+                3, 7, 49, 0, 0, 0, 0, 0, 0, 0,
+                5, 6, 8, 9, 10, 11, 12, 13, 14, 49,
+                20, 21, 22, 23, 49, 1, 1, 1, 1, 1,
+            ], shape: [3, 10])
+        let mask = Tensor(
+            [1, 1, 1, 0, 0, 0, 0, 0, 0, 0] + [Float](repeating: 1, count: 10) + [1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
+            shape: [3, 10])
         let pixels = Tensor.randn([3, 3, 16, 16], rng: &rng)
         let probe = Tensor.randn([3, 16], rng: &rng)
         func gradients(_ pooled: () -> (Tensor, Tensor)) -> (values: [Float], grads: [String: [Float]]) {

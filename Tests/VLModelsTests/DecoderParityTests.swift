@@ -17,8 +17,10 @@ final class DecoderParityTests: XCTestCase {
     }
 
     func greedy(_ lm: LanguageModel, embeddings: Tensor, ids: [Int]) -> [Int] {
-        Generator(model: lm).generate(promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
-                                      stop: StopConditions(maxNewTokens: 20)).0
+        Generator(model: lm).generate(
+            promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
+            stop: StopConditions(maxNewTokens: 20)
+        ).0
     }
 
     func checkDecoder(_ family: String, _ names: [String]) throws {
@@ -27,7 +29,9 @@ final class DecoderParityTests: XCTestCase {
             let ref = try reference(family, name)
             let ids = ref["input_ids"]!
             let l = ids.shape[1]
-            let logits = noGrad { lm.logits(lm.hiddenStates(lm.embed(ids), positions: Array(0..<l), cache: nil, keyPadding: nil)) }
+            let logits = noGrad {
+                lm.logits(lm.hiddenStates(lm.embed(ids), positions: Array(0..<l), cache: nil, keyPadding: nil))
+            }
             assertClose(logits, ref["logits"]!, "\(family)/\(name) logits")
             let first = Array(ids.toInts()[0..<l])
             let tokens = greedy(lm, embeddings: noGrad { lm.embed(Tensor(ints: first, shape: [1, l])) }, ids: first)
@@ -36,7 +40,8 @@ final class DecoderParityTests: XCTestCase {
     }
 
     func testLlamaFamily() throws {
-        try checkDecoder("llama", ["gqa_untied", "tied_bias", "rope_linear", "rope_llama3", "rope_dynamic", "head_dim"])
+        try checkDecoder(
+            "llama", ["gqa_untied", "tied_bias", "rope_linear", "rope_llama3", "rope_dynamic", "head_dim"])
     }
 
     func testOPT() throws { try checkDecoder("opt", ["pre_norm", "post_norm_projected"]) }
@@ -48,9 +53,12 @@ final class DecoderParityTests: XCTestCase {
             let ids = ref["input_ids"]!.toInts()
             let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
             let lm = model.language_model
-            let logits = noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) }
+            let logits = noGrad {
+                lm.logits(lm.hiddenStates(embeds, positions: Array(0..<ids.count), cache: nil, keyPadding: nil))
+            }
             assertClose(logits, ref["logits"]!, "llava/\(name) logits")
-            XCTAssertEqual(greedy(lm, embeddings: embeds, ids: ids), ref["greedy"]!.toInts(), "llava/\(name) greedy tokens")
+            XCTAssertEqual(
+                greedy(lm, embeddings: embeds, ids: ids), ref["greedy"]!.toInts(), "llava/\(name) greedy tokens")
         }
     }
 
@@ -63,21 +71,26 @@ final class DecoderParityTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         var renamed: [String: Tensor] = [:]
         for (name, t) in try loadSafetensors(path: source.appendingPathComponent("model.safetensors").path) {
-            let key = name.hasPrefix("language_model.model.") ? "model.language_model." + name.dropFirst("language_model.model.".count)
-                : name.hasPrefix("language_model.lm_head.") ? "lm_head." + name.dropFirst("language_model.lm_head.".count)
-                : "model." + name
+            let key =
+                name.hasPrefix("language_model.model.")
+                ? "model.language_model." + name.dropFirst("language_model.model.".count)
+                : name.hasPrefix("language_model.lm_head.")
+                    ? "lm_head." + name.dropFirst("language_model.lm_head.".count)
+                    : "model." + name
             renamed[key] = t
         }
         XCTAssertNotNil(renamed["model.vision_tower.embeddings.class_embedding"])
         try writeSafetensors(renamed, to: dir.appendingPathComponent("model.safetensors"))
-        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
+        try FileManager.default.copyItem(
+            at: source.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
         let model = try LlavaForConditionalGeneration.load(directory: dir)
         let ref = try reference("llava", "default")
         let ids = ref["input_ids"]!.toInts()
         let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
         let lm = model.language_model
-        assertClose(noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) },
-                    ref["logits"]!, "llava newer layout logits")
+        assertClose(
+            noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) },
+            ref["logits"]!, "llava newer layout logits")
     }
 
     func testLlavaRefusesAMismatchedImageCount() throws {
@@ -96,9 +109,12 @@ final class DecoderParityTests: XCTestCase {
             let ids = ref["input_ids"]!.toInts()
             let embeds = try noGrad { try model.inputEmbeddings(ids: ids, pixels: ref["pixel_values"]!) }
             let lm = model.language_model
-            let logits = noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<embeds.shape[1]), cache: nil, keyPadding: nil)) }
+            let logits = noGrad {
+                lm.logits(lm.hiddenStates(embeds, positions: Array(0..<embeds.shape[1]), cache: nil, keyPadding: nil))
+            }
             assertClose(logits, ref["logits"]!, "blip2/\(name) logits")
-            XCTAssertEqual(greedy(lm, embeddings: embeds, ids: ids), ref["greedy"]!.toInts(), "blip2/\(name) greedy tokens")
+            XCTAssertEqual(
+                greedy(lm, embeddings: embeds, ids: ids), ref["greedy"]!.toInts(), "blip2/\(name) greedy tokens")
         }
     }
 
@@ -111,11 +127,18 @@ final class DecoderParityTests: XCTestCase {
             let ids = ref["input_ids"]!.toInts()
             let (embeds, lm): (Tensor, LanguageModel)
             guard let m = model as? any GenerativeModel else { return XCTFail("\(family)") }
-            (embeds, lm) = (try noGrad { try m.inputEmbeddings(PromptTokens(ids: ids), pixels: ref["pixel_values"]!) }, m.languageModel)
+            (embeds, lm) = (
+                try noGrad { try m.inputEmbeddings(PromptTokens(ids: ids), pixels: ref["pixel_values"]!) },
+                m.languageModel
+            )
             let matrices = model.namedParameters().filter { $0.1.value.rank == 2 }
-            XCTAssertTrue(matrices.contains { $0.0.contains("vision") && $0.1.value.dtype == .bf16 }, "\(family): vision matrices in bf16")
+            XCTAssertTrue(
+                matrices.contains { $0.0.contains("vision") && $0.1.value.dtype == .bf16 },
+                "\(family): vision matrices in bf16")
             XCTAssertTrue(matrices.allSatisfy { $0.1.value.dtype == .bf16 }, "\(family): every matrix in bf16")
-            let logits = noGrad { lm.logits(lm.hiddenStates(embeds, positions: Array(0..<embeds.shape[1]), cache: nil, keyPadding: nil)) }
+            let logits = noGrad {
+                lm.logits(lm.hiddenStates(embeds, positions: Array(0..<embeds.shape[1]), cache: nil, keyPadding: nil))
+            }
             assertClose(logits, ref["logits"]!, tol: 3e-2, "\(family)/\(name) bf16 logits")
         }
     }
@@ -124,9 +147,13 @@ final class DecoderParityTests: XCTestCase {
         let model = try BertModel.load(directory: fixtureDirectory("bert", "tiny"))
         let ref = try reference("bert", "tiny")
         let hidden = noGrad { model(ref["input_ids"]!, attentionMask: ref["attention_mask"]!) }
-        assertClose(hidden.narrow(0, start: 0, length: 1), ref["last_hidden_state"]!.narrow(0, start: 0, length: 1), "bert row 0")
-        assertClose(hidden.narrow(0, start: 1, length: 1).narrow(1, start: 0, length: 7),
-                    ref["last_hidden_state"]!.narrow(0, start: 1, length: 1).narrow(1, start: 0, length: 7), "bert row 1 real tokens")
+        assertClose(
+            hidden.narrow(0, start: 0, length: 1), ref["last_hidden_state"]!.narrow(0, start: 0, length: 1),
+            "bert row 0")
+        assertClose(
+            hidden.narrow(0, start: 1, length: 1).narrow(1, start: 0, length: 7),
+            ref["last_hidden_state"]!.narrow(0, start: 1, length: 1).narrow(1, start: 0, length: 7),
+            "bert row 1 real tokens")
         assertClose(noGrad { model.pooler!(hidden) }, ref["pooler_output"]!, "bert pooler")
     }
 }

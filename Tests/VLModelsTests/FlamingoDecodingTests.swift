@@ -12,10 +12,13 @@ final class FlamingoDecodingTests: XCTestCase {
     func makeModel(immediate: Bool, openGates: Bool) throws -> (FlamingoLlama, LlamaForCausalLM, Tensor) {
         GlobalRandom.seed(21)
         let lm = try LlamaForCausalLM(tinyLlamaConfig())
-        let flamingo = FlamingoLlama(languageModel: lm, visionWidth: 16, crossAttentionEvery: 1, latents: 3, resamplerDepth: 1,
-                                     maxMedia: 3, onlyAttendImmediateMedia: immediate, dimHead: 4, heads: 2, ffMult: 2)
+        let flamingo = FlamingoLlama(
+            languageModel: lm, visionWidth: 16, crossAttentionEvery: 1, latents: 3, resamplerDepth: 1,
+            maxMedia: 3, onlyAttendImmediateMedia: immediate, dimHead: 4, heads: 2, ffMult: 2)
         if openGates {
-            for block in flamingo.gated_cross_attn_layers.items.values { (block.attn_gate.value, block.ff_gate.value) = (Tensor([0.7]), Tensor([0.4])) }
+            for block in flamingo.gated_cross_attn_layers.items.values {
+                (block.attn_gate.value, block.ff_gate.value) = (Tensor([0.7]), Tensor([0.4]))
+            }
         }
         var rng = RandomGenerator(seed: 22)
         return (flamingo, lm, Tensor.randn([1, 3, 4, 16], rng: &rng))
@@ -33,20 +36,32 @@ final class FlamingoDecodingTests: XCTestCase {
         for immediate in [true, false] {
             let (flamingo, lm, features) = try makeModel(immediate: immediate, openGates: true)
             let locations = ids.map { $0 == media }
-            let full = noGrad { flamingo.logits(ids: Tensor(ints: ids, shape: [1, ids.count]), features: features, mediaLocations: [locations]) }
+            let full = noGrad {
+                flamingo.logits(
+                    ids: Tensor(ints: ids, shape: [1, ids.count]), features: features, mediaLocations: [locations])
+            }
             let prompt = FlamingoPrompt(flamingo, features: features, mediaLocations: locations)
             let cache = KVCache()
             var steps: [Tensor] = []
             for (start, length) in [(0, 3)] + (3..<ids.count).map({ ($0, 1) }) {
                 let chunk = Tensor(ints: Array(ids[start..<(start + length)]), shape: [1, length])
-                steps.append(noGrad { lm.logits(prompt.hiddenStates(lm.embed(chunk), positions: Array(start..<(start + length)), cache: cache,
-                                                                    keyPadding: nil)) })
+                steps.append(
+                    noGrad {
+                        lm.logits(
+                            prompt.hiddenStates(
+                                lm.embed(chunk), positions: Array(start..<(start + length)), cache: cache,
+                                keyPadding: nil))
+                    })
             }
             XCTAssertEqual(cache.length, ids.count)
             XCTAssertLessThan(maxDiff(cat(steps, dim: 1), full), 1e-5, "immediate \(immediate)")
             // The images matter: without them the logits differ.
-            let plain = noGrad { lm.logits(lm.hiddenStates(lm.embed(Tensor(ints: ids, shape: [1, ids.count])), positions: Array(0..<ids.count),
-                                                           cache: nil, keyPadding: nil)) }
+            let plain = noGrad {
+                lm.logits(
+                    lm.hiddenStates(
+                        lm.embed(Tensor(ints: ids, shape: [1, ids.count])), positions: Array(0..<ids.count),
+                        cache: nil, keyPadding: nil))
+            }
             XCTAssertGreaterThan(maxDiff(full, plain), 1e-3)
         }
     }
@@ -58,13 +73,18 @@ final class FlamingoDecodingTests: XCTestCase {
         let prompt = Array(ids.prefix(8)), locations = prompt.map { $0 == media }
         let images = features.narrow(1, start: 0, length: 2)
         let decoder = FlamingoPrompt(flamingo, features: images, mediaLocations: locations)
-        let cached = Generator(model: decoder).generate(promptEmbeddings: noGrad { lm.embed(Tensor(ints: prompt, shape: [1, 8])) },
-                                                        sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 6)).0
+        let cached = Generator(model: decoder).generate(
+            promptEmbeddings: noGrad { lm.embed(Tensor(ints: prompt, shape: [1, 8])) },
+            sampling: SamplingParameters(), stop: StopConditions(maxNewTokens: 6)
+        ).0
         var tokens = prompt
         for _ in 0..<6 {
             let generated = [Bool](repeating: false, count: tokens.count - prompt.count)
-            let logits = noGrad { flamingo.logits(ids: Tensor(ints: tokens, shape: [1, tokens.count]), features: images,
-                                                  mediaLocations: [locations + generated]) }
+            let logits = noGrad {
+                flamingo.logits(
+                    ids: Tensor(ints: tokens, shape: [1, tokens.count]), features: images,
+                    mediaLocations: [locations + generated])
+            }
             tokens.append(logits.select(1, tokens.count - 1).argmax(-1).toInts()[0])
         }
         XCTAssertEqual(cached, Array(tokens.dropFirst(prompt.count)))
@@ -76,10 +96,17 @@ final class FlamingoDecodingTests: XCTestCase {
         let embeddings = noGrad { lm.embed(Tensor(ints: ids, shape: [1, ids.count])) }
         let decoder = FlamingoPrompt(flamingo, features: features, mediaLocations: ids.map { $0 == media })
         let stop = StopConditions(maxNewTokens: 8)
-        XCTAssertEqual(Generator(model: decoder).generate(promptEmbeddings: embeddings, sampling: SamplingParameters(), stop: stop).0,
-                       Generator(model: lm).generate(promptEmbeddings: embeddings, sampling: SamplingParameters(), stop: stop).0)
-        let ours = noGrad { lm.logits(decoder.hiddenStates(embeddings, positions: Array(0..<ids.count), cache: KVCache(), keyPadding: nil)) }
-        let plain = noGrad { lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) }
+        XCTAssertEqual(
+            Generator(model: decoder).generate(promptEmbeddings: embeddings, sampling: SamplingParameters(), stop: stop)
+                .0,
+            Generator(model: lm).generate(promptEmbeddings: embeddings, sampling: SamplingParameters(), stop: stop).0)
+        let ours = noGrad {
+            lm.logits(
+                decoder.hiddenStates(embeddings, positions: Array(0..<ids.count), cache: KVCache(), keyPadding: nil))
+        }
+        let plain = noGrad {
+            lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<ids.count), cache: nil, keyPadding: nil))
+        }
         XCTAssertEqual(ours.toArray(), plain.toArray())
     }
 
@@ -88,22 +115,29 @@ final class FlamingoDecodingTests: XCTestCase {
         for (name, _) in flamingo.namedParameters() {
             XCTAssertEqual(openFlamingoKeyMap(openFlamingoName(name)), name)
         }
-        XCTAssertEqual(openFlamingoName("language_model.model.layers.1.mlp.up_proj.weight"),
-                       "lang_encoder.model.layers.1.decoder_layer.mlp.up_proj.weight")
-        XCTAssertEqual(openFlamingoName("gated_cross_attn_layers.0.attn_gate"), "lang_encoder.gated_cross_attn_layers.0.attn_gate")
+        XCTAssertEqual(
+            openFlamingoName("language_model.model.layers.1.mlp.up_proj.weight"),
+            "lang_encoder.model.layers.1.decoder_layer.mlp.up_proj.weight")
+        XCTAssertEqual(
+            openFlamingoName("gated_cross_attn_layers.0.attn_gate"), "lang_encoder.gated_cross_attn_layers.0.attn_gate")
     }
 
     /// open_clip fuses q, k, v: splitting and fusing again gives the HF tensors back, and the
     /// names are open_clip's.
     func testOpenCLIPVisionLayoutRoundTrips() throws {
         var c = CLIPVisionConfig()
-        (c.hiddenSize, c.intermediateSize, c.numHiddenLayers, c.numAttentionHeads, c.imageSize, c.patchSize) = (16, 32, 2, 2, 8, 4)
+        (c.hiddenSize, c.intermediateSize, c.numHiddenLayers, c.numAttentionHeads, c.imageSize, c.patchSize) = (
+            16, 32, 2, 2, 8, 4
+        )
         let vision = try CLIPVisionModel(c)
         let hf = vision.stateDict()
         let open = OpenCLIPVisionNames.openCLIPState(hf)
         XCTAssertEqual(open["transformer.resblocks.1.attn.in_proj_weight"]?.shape, [48, 16])
-        for key in ["conv1.weight", "class_embedding", "positional_embedding", "ln_pre.weight", "ln_post.bias",
-                    "transformer.resblocks.0.mlp.c_fc.weight", "transformer.resblocks.0.attn.out_proj.bias", "transformer.resblocks.0.ln_2.weight"] {
+        for key in [
+            "conv1.weight", "class_embedding", "positional_embedding", "ln_pre.weight", "ln_post.bias",
+            "transformer.resblocks.0.mlp.c_fc.weight", "transformer.resblocks.0.attn.out_proj.bias",
+            "transformer.resblocks.0.ln_2.weight",
+        ] {
             XCTAssertNotNil(open[key], key)
         }
         let back = try OpenCLIPVisionNames.hfState(open, hfNames: Array(hf.keys), source: "test")

@@ -13,7 +13,10 @@ final class FlamingoParityTests: XCTestCase {
     }
 
     func parameters(_ f: [String: Tensor]) -> [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: f.filter { $0.key.hasPrefix("param.") }.map { (String($0.key.dropFirst(6)), $0.value.clone()) })
+        Dictionary(
+            uniqueKeysWithValues: f.filter { $0.key.hasPrefix("param.") }.map {
+                (String($0.key.dropFirst(6)), $0.value.clone())
+            })
     }
 
     func testPerceiverResampler() throws {
@@ -26,7 +29,8 @@ final class FlamingoParityTests: XCTestCase {
     func testGatedCrossAttention() throws {
         for (name, immediate) in [("gated_immediate", true), ("gated_all", false)] {
             let f = try fixture(name)
-            let block = GatedCrossAttentionBlock(dim: 24, dimVisual: 32, dimHead: 8, heads: 3, ffMult: 2, onlyAttendImmediateMedia: immediate)
+            let block = GatedCrossAttentionBlock(
+                dim: 24, dimVisual: 32, dimHead: 8, heads: 3, ffMult: 2, onlyAttendImmediateMedia: immediate)
             try block.load(stateDict: parameters(f))
             let loc = f["locations"]!.toInts(), l = f["x"]!.shape[1]
             let locations = (0..<2).map { b in (0..<l).map { loc[b * l + $0] != 0 } }
@@ -47,7 +51,8 @@ final class FlamingoModelTests: XCTestCase {
     func makeModel() throws -> (FlamingoLlama, LlamaForCausalLM) {
         GlobalRandom.seed(12)
         let lm = try LlamaForCausalLM(tinyLlamaConfig())
-        let flamingo = FlamingoLlama(languageModel: lm, visionWidth: 16, crossAttentionEvery: 2, latents: 4, resamplerDepth: 1, maxMedia: 2)
+        let flamingo = FlamingoLlama(
+            languageModel: lm, visionWidth: 16, crossAttentionEvery: 2, latents: 4, resamplerDepth: 1, maxMedia: 2)
         return (flamingo, lm)
     }
 
@@ -58,8 +63,12 @@ final class FlamingoModelTests: XCTestCase {
         let ids = Tensor(ints: [3, 7, 1, 9, 4, 2], shape: [1, 6])
         let features = Tensor.randn([1, 2, 5, 16], rng: &rng)
         let locations = [[false, true, false, false, true, false]]
-        let plain = noGrad { lm.logits(lm.hiddenStates(lm.embed(ids), positions: Array(0..<6), cache: nil, keyPadding: nil)) }
-        XCTAssertEqual(noGrad { flamingo.logits(ids: ids, features: features, mediaLocations: locations) }.toArray(), plain.toArray())
+        let plain = noGrad {
+            lm.logits(lm.hiddenStates(lm.embed(ids), positions: Array(0..<6), cache: nil, keyPadding: nil))
+        }
+        XCTAssertEqual(
+            noGrad { flamingo.logits(ids: ids, features: features, mediaLocations: locations) }.toArray(),
+            plain.toArray())
         // Open one gate: the images now matter, and gradients reach the gate and the resampler.
         flamingo.gated_cross_attn_layers.items[1]!.attn_gate.value = Tensor([0.5])
         let open = flamingo.logits(ids: ids, features: features, mediaLocations: locations)
@@ -74,12 +83,15 @@ final class FlamingoModelTests: XCTestCase {
     func testOpenFlamingoNamesMapOntoTheModel() throws {
         let (flamingo, _) = try makeModel()
         let names = Set(flamingo.namedParameters().map(\.0))
-        for key in ["lang_encoder.model.layers.1.decoder_layer.self_attn.q_proj.weight",
-                    "lang_encoder.model.layers.1.gated_cross_attn_layer.attn.to_kv.weight",
-                    "lang_encoder.gated_cross_attn_layers.1.ff_gate", "lang_encoder.model.embed_tokens.weight",
-                    "lang_encoder.lm_head.weight", "perceiver.layers.0.1.3.weight"] {
+        for key in [
+            "lang_encoder.model.layers.1.decoder_layer.self_attn.q_proj.weight",
+            "lang_encoder.model.layers.1.gated_cross_attn_layer.attn.to_kv.weight",
+            "lang_encoder.gated_cross_attn_layers.1.ff_gate", "lang_encoder.model.embed_tokens.weight",
+            "lang_encoder.lm_head.weight", "perceiver.layers.0.1.3.weight",
+        ] {
             XCTAssertTrue(names.contains(openFlamingoKeyMap(key)), "\(key) → \(openFlamingoKeyMap(key))")
         }
-        XCTAssertFalse(names.contains { $0.hasPrefix("gated_cross_attn_layers.0.") }, "only every second layer has a block")
+        XCTAssertFalse(
+            names.contains { $0.hasPrefix("gated_cross_attn_layers.0.") }, "only every second layer has a block")
     }
 }

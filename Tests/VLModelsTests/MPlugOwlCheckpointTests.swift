@@ -35,13 +35,18 @@ final class MPlugOwlCheckpointTests: XCTestCase {
 
     func testTheVisionTowersFusedProjectionIsGroupedPerHead() throws {
         var c = MPlugOwlConfig.releasedVisionDefaults
-        (c.hiddenSize, c.intermediateSize, c.numHiddenLayers, c.numAttentionHeads, c.imageSize, c.patchSize) = (4, 8, 1, 2, 4, 2)
+        (c.hiddenSize, c.intermediateSize, c.numHiddenLayers, c.numAttentionHeads, c.imageSize, c.patchSize) = (
+            4, 8, 1, 2, 4, 2
+        )
         let attention = MPlugOwlVisionModel(c).encoder.layers[0].self_attn
         // Rows [q0 k0 v0 q1 k1 v1] per head (2 wide): with v the only non-zero part, the output is v.
         var w = [Float](repeating: 0, count: 12 * 4)
         for head in 0..<2 { for j in 0..<2 { w[(head * 6 + 4 + j) * 4 + head * 2 + j] = 1 } }
-        try attention.load(stateDict: ["query_key_value.weight": Tensor(w, shape: [12, 4]), "query_key_value.bias": .zeros([12]),
-                                       "dense.weight": Tensor([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], shape: [4, 4]), "dense.bias": .zeros([4])])
+        try attention.load(stateDict: [
+            "query_key_value.weight": Tensor(w, shape: [12, 4]), "query_key_value.bias": .zeros([12]),
+            "dense.weight": Tensor([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], shape: [4, 4]),
+            "dense.bias": .zeros([4]),
+        ])
         let x = Tensor([1, 2, 3, 4, 5, 6, 7, 8], shape: [1, 2, 4])
         let out = noGrad { attention(x) }
         // Uniform attention (q = k = 0): every token gets the mean of the values.

@@ -12,8 +12,12 @@ final class MiniGPT4Tests: XCTestCase {
     func projectionFile(out: Int, in inFeatures: Int) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("proj-\(UUID().uuidString).safetensors")
         var rng = RandomGenerator(seed: 4)
-        try writeSafetensors(["llama_proj.weight": Tensor.randn([out, inFeatures], std: 0.1, rng: &rng), "llama_proj.bias": Tensor.zeros([out])],
-                             to: url)
+        try writeSafetensors(
+            [
+                "llama_proj.weight": Tensor.randn([out, inFeatures], std: 0.1, rng: &rng),
+                "llama_proj.bias": Tensor.zeros([out]),
+            ],
+            to: url)
         return url
     }
 
@@ -21,18 +25,22 @@ final class MiniGPT4Tests: XCTestCase {
         let proj = try projectionFile(out: 32, in: 32)
         defer { try? FileManager.default.removeItem(at: proj) }
         let llama = fixtureDirectory("generate", "llama")
-        let model = try MiniGPT4.assemble(blip2: fixtureDirectory("blip2", "llama_image_token"), llama: llama, projection: proj)
+        let model = try MiniGPT4.assemble(
+            blip2: fixtureDirectory("blip2", "llama_image_token"), llama: llama, projection: proj)
         XCTAssertEqual(model.parameterCount(trainableOnly: true), 32 * 32 + 32, "only llama_proj trains")
         let tokenizer = try Tokenizer(directory: llama)
         var rng = RandomGenerator(seed: 5)
         let pixels = Tensor.randn([1, 3, 16, 16], rng: &rng)
         let prompt = MiniGPT4.promptTemplate.replacingOccurrences(of: "{}", with: "What shape is it?")
         let embeddings = try noGrad { try model.inputEmbeddings(prompt: prompt, tokenizer: tokenizer, pixels: pixels) }
-        let before = tokenizer.encode("###Human: <Img>"), after = tokenizer.encode("</Img> What shape is it? ###Assistant:", addSpecialTokens: false)
+        let before = tokenizer.encode("###Human: <Img>"),
+            after = tokenizer.encode("</Img> What shape is it? ###Assistant:", addSpecialTokens: false)
         let queries = model.query_tokens.shape[1]
         XCTAssertEqual(embeddings.shape, [1, before.count + queries + after.count, 32])
         let image = noGrad { model.imageEmbeddings(pixels) }
-        let diff = zip(embeddings.narrow(1, start: before.count, length: queries).toArray(), image.toArray()).map { abs($0 - $1) }.max()!
+        let diff = zip(embeddings.narrow(1, start: before.count, length: queries).toArray(), image.toArray()).map {
+            abs($0 - $1)
+        }.max()!
         XCTAssertEqual(diff, 0, "the image embeddings sit where <ImageHere> was")
         // One step of the paper's stage-2 loss: gradients reach only the projection.
         model.train()
@@ -49,8 +57,11 @@ final class MiniGPT4Tests: XCTestCase {
     func testAMismatchedProjectionIsRefused() throws {
         let proj = try projectionFile(out: 48, in: 32)
         defer { try? FileManager.default.removeItem(at: proj) }
-        XCTAssertThrowsError(try MiniGPT4.assemble(blip2: fixtureDirectory("blip2", "llama_image_token"),
-                                                   llama: fixtureDirectory("generate", "llama"), projection: proj)) {
+        XCTAssertThrowsError(
+            try MiniGPT4.assemble(
+                blip2: fixtureDirectory("blip2", "llama_image_token"),
+                llama: fixtureDirectory("generate", "llama"), projection: proj)
+        ) {
             XCTAssertTrue("\($0)".contains("shape mismatch for weight: model [32, 32], checkpoint [48, 32]"), "\($0)")
         }
     }

@@ -65,7 +65,9 @@ final class PEFTParityTests: XCTestCase {
                 guard let grad = params[param]?.grad else { XCTFail("\(name): no gradient for \(param)"); continue }
                 assertClose(grad, ref[key]!, tol: 1e-5, "\(name) gradient of \(param)")
             }
-            for (n, p) in params where !p.isAdapter && !n.hasPrefix("lm_head") { XCTAssertNil(p.grad, "\(n) is frozen") }
+            for (n, p) in params where !p.isAdapter && !n.hasPrefix("lm_head") {
+                XCTAssertNil(p.grad, "\(n) is frozen")
+            }
         }
     }
 
@@ -100,9 +102,13 @@ final class PEFTParityTests: XCTestCase {
             let ours = try SafetensorsFile(path: dir.appendingPathComponent(peftWeightsFile).path)
             let peft = try SafetensorsFile(path: source.appendingPathComponent(peftWeightsFile).path)
             XCTAssertEqual(ours.names, peft.names, "\(name): PEFT's key names")
-            for key in peft.names { XCTAssertEqual(try ours.tensor(key).toArray(), try peft.tensor(key).toArray(), key) }
+            for key in peft.names {
+                XCTAssertEqual(try ours.tensor(key).toArray(), try peft.tensor(key).toArray(), key)
+            }
             XCTAssertEqual(try readPEFTAdapterConfig(dir), config)
-            let written = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(peftConfigFile))) as! [String: Any]
+            let written =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(peftConfigFile)))
+                as! [String: Any]
             XCTAssertEqual(written["peft_type"] as? String, "LORA")
             XCTAssertEqual(written["bias"] as? String, "none")
             XCTAssertEqual(written["fan_in_fan_out"] as? Bool, false)
@@ -110,15 +116,17 @@ final class PEFTParityTests: XCTestCase {
             XCTAssertEqual(written["base_model_name_or_path"] as? String, "tiny-random-llama")
             let reloaded = try baseModel()
             try loadPEFTAdapter(into: reloaded, from: dir)
-            XCTAssertEqual(noGrad { logits(reloaded, ids) }.toArray(), noGrad { logits(m, ids) }.toArray(), "\(name) reloaded")
+            XCTAssertEqual(
+                noGrad { logits(reloaded, ids) }.toArray(), noGrad { logits(m, ids) }.toArray(), "\(name) reloaded")
         }
     }
 
     /// The usual flow: attach, train, save; the base checkpoint still loads strictly afterwards.
     func testTrainedAdapterSavesAndTheBaseCheckpointStillLoadsStrictly() throws {
         let m = try baseModel()
-        let config = PEFTAdapterConfig(lora: LoRAConfig(rank: 2, alpha: 4, targets: .names(["q_proj", "o_proj"])),
-                                       baseModelNameOrPath: "tiny-random-llama", taskType: "CAUSAL_LM")
+        let config = PEFTAdapterConfig(
+            lora: LoRAConfig(rank: 2, alpha: 4, targets: .names(["q_proj", "o_proj"])),
+            baseModelNameOrPath: "tiny-random-llama", taskType: "CAUSAL_LM")
         try m.attachLoRA(config.lora)
         m.train()
         let ids = try reference("peft", "qv")["input_ids"]!
@@ -141,10 +149,14 @@ final class PEFTParityTests: XCTestCase {
     }
 
     /// A copy of the qv adapter with its config or weights changed by `edit`.
-    func brokenAdapter(config edit: (inout [String: Any]) -> Void = { _ in },
-                       weights editWeights: (inout [String: Tensor]) -> Void = { _ in }) throws -> URL {
+    func brokenAdapter(
+        config edit: (inout [String: Any]) -> Void = { _ in },
+        weights editWeights: (inout [String: Tensor]) -> Void = { _ in }
+    ) throws -> URL {
         let source = fixtureDirectory("peft", "qv"), dir = try temporaryDirectory()
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent(peftConfigFile))) as! [String: Any]
+        var config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent(peftConfigFile)))
+            as! [String: Any]
         edit(&config)
         try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent(peftConfigFile))
         var weights = try loadSafetensors(path: source.appendingPathComponent(peftWeightsFile).path)
@@ -163,20 +175,29 @@ final class PEFTParityTests: XCTestCase {
 
     func testLoadingErrorsAreClear() throws {
         let prefix = "base_model.model.model.layers."
-        try assertLoadFails(try brokenAdapter(config: { $0["peft_type"] = "PREFIX_TUNING" }),
-                            ["adapter_config.json", "peft_type \"PREFIX_TUNING\" is not supported"])
+        try assertLoadFails(
+            try brokenAdapter(config: { $0["peft_type"] = "PREFIX_TUNING" }),
+            ["adapter_config.json", "peft_type \"PREFIX_TUNING\" is not supported"])
         try assertLoadFails(try brokenAdapter(config: { $0["use_dora"] = true }), ["\"use_dora\" is set"])
         try assertLoadFails(try brokenAdapter(config: { $0["bias"] = "all" }), ["bias \"all\" is not supported"])
-        try assertLoadFails(try brokenAdapter(config: { $0["target_modules"] = ["gate"] }),
-                            ["target modules names([\"gate\"]) not found"])
-        try assertLoadFails(try brokenAdapter(config: { $0["r"] = 8 }),
-                            ["does not fit the model", "shape mismatch for model.layers.0.self_attn.q_proj.lora_A.weight: model [8, 32], checkpoint [4, 32]"])
-        try assertLoadFails(try brokenAdapter(weights: { $0[prefix + "1.self_attn.v_proj.lora_B.weight"] = nil }),
-                            ["missing keys (1): model.layers.1.self_attn.v_proj.lora_B.weight"])
-        try assertLoadFails(try brokenAdapter(weights: { $0[prefix + "1.self_attn.k_proj.lora_B.weight"] = Tensor.zeros([16, 4]) }),
-                            ["unexpected keys (1): model.layers.1.self_attn.k_proj.lora_B.weight"])
-        try assertLoadFails(try brokenAdapter(weights: { $0["lora_B.weight"] = Tensor.zeros([1]) }),
-                            ["key lora_B.weight does not start with base_model.model."])
+        try assertLoadFails(
+            try brokenAdapter(config: { $0["target_modules"] = ["gate"] }),
+            ["target modules names([\"gate\"]) not found"])
+        try assertLoadFails(
+            try brokenAdapter(config: { $0["r"] = 8 }),
+            [
+                "does not fit the model",
+                "shape mismatch for model.layers.0.self_attn.q_proj.lora_A.weight: model [8, 32], checkpoint [4, 32]",
+            ])
+        try assertLoadFails(
+            try brokenAdapter(weights: { $0[prefix + "1.self_attn.v_proj.lora_B.weight"] = nil }),
+            ["missing keys (1): model.layers.1.self_attn.v_proj.lora_B.weight"])
+        try assertLoadFails(
+            try brokenAdapter(weights: { $0[prefix + "1.self_attn.k_proj.lora_B.weight"] = Tensor.zeros([16, 4]) }),
+            ["unexpected keys (1): model.layers.1.self_attn.k_proj.lora_B.weight"])
+        try assertLoadFails(
+            try brokenAdapter(weights: { $0["lora_B.weight"] = Tensor.zeros([1]) }),
+            ["key lora_B.weight does not start with base_model.model."])
         let badJSON = try brokenAdapter()
         try Data("{\"peft_type\": ".utf8).write(to: badJSON.appendingPathComponent(peftConfigFile))
         try assertLoadFails(badJSON, ["adapter_config.json is not a JSON object"])

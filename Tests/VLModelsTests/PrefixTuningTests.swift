@@ -16,7 +16,8 @@ final class PrefixTuningTests: XCTestCase {
 
     func logits(_ m: LlamaForCausalLM, _ ids: [Int], from start: Int = 0) -> Tensor {
         let x = Tensor(ints: ids, shape: [1, ids.count])
-        return m.logits(m.hiddenStates(m.embed(x), positions: Array(start..<start + ids.count), cache: nil, keyPadding: nil))
+        return m.logits(
+            m.hiddenStates(m.embed(x), positions: Array(start..<start + ids.count), cache: nil, keyPadding: nil))
     }
 
     let virtualTokens = [5, 17, 42], text = [7, 8, 9, 10, 11]
@@ -40,7 +41,11 @@ final class PrefixTuningTests: XCTestCase {
         let m = try llama()
         let full = noGrad { logits(m, virtualTokens + text) }.narrow(1, start: virtualTokens.count, length: text.count)
         let cache = KVCache()
-        _ = noGrad { m.hiddenStates(m.embed(Tensor(ints: virtualTokens, shape: [1, 3])), positions: [0, 1, 2], cache: cache, keyPadding: nil) }
+        _ = noGrad {
+            m.hiddenStates(
+                m.embed(Tensor(ints: virtualTokens, shape: [1, 3])), positions: [0, 1, 2], cache: cache, keyPadding: nil
+            )
+        }
         try m.attachPrefixTuning(length: virtualTokens.count)
         for (i, layer) in m.model.layers.enumerated() {
             let attention = layer.self_attn
@@ -58,7 +63,8 @@ final class PrefixTuningTests: XCTestCase {
         try m.attachPrefixTuning(length: 2)
         let trainable = m.namedParameters().filter(\.1.isTrainable).map(\.0)
         XCTAssertEqual(trainable.count, 4)
-        XCTAssertTrue(trainable.allSatisfy { $0.hasSuffix("self_attn.prefix.key") || $0.hasSuffix("self_attn.prefix.value") })
+        XCTAssertTrue(
+            trainable.allSatisfy { $0.hasSuffix("self_attn.prefix.key") || $0.hasSuffix("self_attn.prefix.value") })
         let ids = Tensor(ints: text, shape: [1, text.count])
         crossEntropy(logits(m, text).narrow(1, start: 0, length: 4), ids.narrow(1, start: 1, length: 4)).backward()
         XCTAssertNotNil(m.model.layers[0].self_attn.prefix!.key.grad)
@@ -68,7 +74,12 @@ final class PrefixTuningTests: XCTestCase {
         let cache = KVCache()
         var steps: [Tensor] = []
         for (i, id) in text.enumerated() {
-            steps.append(noGrad { m.logits(m.hiddenStates(m.embed(Tensor(ints: [id], shape: [1, 1])), positions: [i], cache: cache, keyPadding: nil)) })
+            steps.append(
+                noGrad {
+                    m.logits(
+                        m.hiddenStates(
+                            m.embed(Tensor(ints: [id], shape: [1, 1])), positions: [i], cache: cache, keyPadding: nil))
+                })
         }
         assertClose(cat(steps, dim: 1), whole, tol: 1e-5, "cached decoding with a prefix")
     }
@@ -76,7 +87,8 @@ final class PrefixTuningTests: XCTestCase {
     func testBottleneckAdaptersAfterAttentionAndMLPStartAsTheBaseModel() throws {
         let m = try llama()
         let plain = noGrad { logits(m, text) }.toArray()
-        let paths = try m.attachBottleneckAdapters(to: .pattern(#".*\.(self_attn|mlp)"#), dim: m.hiddenSize, bottleneck: 4)
+        let paths = try m.attachBottleneckAdapters(
+            to: .pattern(#".*\.(self_attn|mlp)"#), dim: m.hiddenSize, bottleneck: 4)
         XCTAssertEqual(paths.count, 4)
         XCTAssertEqual(noGrad { logits(m, text) }.toArray(), plain)
         XCTAssertNotNil(m.namedParameters().first { $0.0 == "model.layers.1.mlp.adapter.up_proj.weight" })

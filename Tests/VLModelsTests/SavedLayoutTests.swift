@@ -29,7 +29,11 @@ final class SavedLayoutTests: XCTestCase {
             case parts([Part])
             init(from decoder: Decoder) throws {
                 let c = try decoder.singleValueContainer()
-                if let s = try? c.decode(String.self) { self = .text(s) } else { self = .parts(try c.decode([Part].self)) }
+                if let s = try? c.decode(String.self) {
+                    self = .text(s)
+                } else {
+                    self = .parts(try c.decode([Part].self))
+                }
             }
         }
         struct Part: Decodable {
@@ -44,7 +48,8 @@ final class SavedLayoutTests: XCTestCase {
 
     func reference(_ name: String) throws -> (Reference, [String: Tensor]) {
         let dir = Self.root.appendingPathComponent(name)
-        let json = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: dir.appendingPathComponent("reference.json")))
+        let json = try JSONDecoder().decode(
+            Reference.self, from: Data(contentsOf: dir.appendingPathComponent("reference.json")))
         return (json, try loadSafetensors(path: dir.appendingPathComponent("reference.safetensors").path))
     }
 
@@ -52,7 +57,8 @@ final class SavedLayoutTests: XCTestCase {
         switch m.content {
         case .text(let s): return ChatMessage(role: m.role, content: .text(s))
         case .parts(let parts):
-            return ChatMessage(role: m.role, content: .parts(parts.map { $0.type == "image" ? .image : .text($0.text ?? "") }))
+            return ChatMessage(
+                role: m.role, content: .parts(parts.map { $0.type == "image" ? .image : .text($0.text ?? "") }))
         }
     }
 
@@ -61,7 +67,9 @@ final class SavedLayoutTests: XCTestCase {
         let pipeline = try GenerationPipeline(directory: Self.root.appendingPathComponent(name))
         let image = try RGBImage(contentsOf: Self.root.appendingPathComponent("image.png"))
         let what = "\(name) (transformers \(ref.transformers_version))"
-        let pixels = try XCTUnwrap(pipeline.processor, "\(what): no image processor", file: file, line: line).batch([image])
+        let pixels = try XCTUnwrap(pipeline.processor, "\(what): no image processor", file: file, line: line).batch([
+            image
+        ])
         assertClose(pixels, tensors["pixel_values"]!, tol: 1e-5, "\(what) pixel values", file: file, line: line)
         for prompt in ref.prompts {
             let label = "\(what) \(prompt.name)"
@@ -73,15 +81,23 @@ final class SavedLayoutTests: XCTestCase {
             let (ids, embeddings) = try pipeline.prepare(formatted: formatted, images: [image])
             XCTAssertEqual(ids, prompt.input_ids, "\(label): input ids", file: file, line: line)
             let lm = pipeline.model.languageModel
-            let logits = noGrad { lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<ids.count), cache: nil, keyPadding: nil)) }
-            assertClose(logits.select(1, ids.count - 1).reshape([-1]), tensors["\(prompt.name).last_logits"]!, "\(label) last logits",
-                        file: file, line: line)
-            let result = try pipeline.generate(formatted: formatted, images: [image], sampling: SamplingParameters(),
-                                               maxTokens: prompt.greedy_ids.count, onText: { _ in true })
+            let logits = noGrad {
+                lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<ids.count), cache: nil, keyPadding: nil))
+            }
+            assertClose(
+                logits.select(1, ids.count - 1).reshape([-1]), tensors["\(prompt.name).last_logits"]!,
+                "\(label) last logits",
+                file: file, line: line)
+            let result = try pipeline.generate(
+                formatted: formatted, images: [image], sampling: SamplingParameters(),
+                maxTokens: prompt.greedy_ids.count, onText: { _ in true })
             // transformers keeps the EOS that ended an answer; the stop token ends ours without being kept.
-            let expected = prompt.greedy_ids.last.map { pipeline.stopTokenIds.contains($0) } == true
+            let expected =
+                prompt.greedy_ids.last.map { pipeline.stopTokenIds.contains($0) } == true
                 ? Array(prompt.greedy_ids.dropLast()) : prompt.greedy_ids
-            XCTAssertEqual(result.tokens.prefix(expected.count).map { $0 }, expected, "\(label): greedy tokens", file: file, line: line)
+            XCTAssertEqual(
+                result.tokens.prefix(expected.count).map { $0 }, expected, "\(label): greedy tokens", file: file,
+                line: line)
             XCTAssertEqual(result.text, prompt.greedy_text, "\(label): greedy text", file: file, line: line)
         }
     }
@@ -134,16 +150,19 @@ final class SavedLayoutTests: XCTestCase {
     func testMessagesReachTheTemplateInTheFormItReads() throws {
         let hub = try GenerationPipeline(directory: Self.root.appendingPathComponent("llava_t5_f32"))
         XCTAssertEqual(hub.templateContent, .parts)
-        XCTAssertEqual(try hub.format(conversation: [ChatMessage(role: "user", content: .text("Hello there"))]).text,
-                       "USER: Hello there ASSISTANT:")
+        XCTAssertEqual(
+            try hub.format(conversation: [ChatMessage(role: "user", content: .text("Hello there"))]).text,
+            "USER: Hello there ASSISTANT:")
         let plain = try GenerationPipeline(directory: Self.root.appendingPathComponent("llava_string_template"))
         XCTAssertEqual(plain.templateContent, .string)
         let parts = ChatMessage(role: "user", content: .parts([.text("What is in the image?"), .image]))
         XCTAssertEqual(try plain.format(conversation: [parts]).text, "USER: What is in the image?<image> ASSISTANT:")
-        let either = "{% for m in messages %}{% if m['content'] is string %}{{ m['content'] }}{% else %}"
+        let either =
+            "{% for m in messages %}{% if m['content'] is string %}{{ m['content'] }}{% else %}"
             + "{% for c in m['content'] %}{{ c['text'] }}{% endfor %}{% endif %}{% endfor %}"
         XCTAssertEqual(TemplateContentFormat(template: either), .either)
         XCTAssertEqual(TemplateContentFormat(template: "{{ messages[0].content[0]['text'] }}"), .parts)
-        XCTAssertEqual(TemplateContentFormat(template: "{% for c in message.content %}{{ c.text }}{% endfor %}"), .parts)
+        XCTAssertEqual(
+            TemplateContentFormat(template: "{% for c in message.content %}{{ c.text }}{% endfor %}"), .parts)
     }
 }

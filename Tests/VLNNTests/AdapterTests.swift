@@ -12,7 +12,8 @@ final class AdapterTests: XCTestCase {
         let adapter = BottleneckAdapter(dim: 6, bottleneck: 3, activation: .gelu)
         adapter.up_proj.weight.value = randn([6, 3])
         adapter.up_proj.bias!.value = randn([6])
-        let params = [adapter.down_proj.weight, adapter.down_proj.bias!, adapter.up_proj.weight, adapter.up_proj.bias!].map(\.value)
+        let params = [adapter.down_proj.weight, adapter.down_proj.bias!, adapter.up_proj.weight, adapter.up_proj.bias!]
+            .map(\.value)
         gradCheck([randn([2, 4, 6])] + params) { adapter($0[0]) }
     }
 
@@ -24,10 +25,14 @@ final class AdapterTests: XCTestCase {
         XCTAssertEqual(paths, ["layers.0", "layers.1"])
         XCTAssertEqual(maxDiff(noGrad { model(x) }, before), 0, "the up-projection starts at zero")
         let trainable = model.namedParameters().filter(\.1.isTrainable).map(\.0)
-        XCTAssertEqual(trainable, ["layers.0.adapter.down_proj.weight", "layers.0.adapter.down_proj.bias",
-                                   "layers.0.adapter.up_proj.weight", "layers.0.adapter.up_proj.bias",
-                                   "layers.1.adapter.down_proj.weight", "layers.1.adapter.down_proj.bias",
-                                   "layers.1.adapter.up_proj.weight", "layers.1.adapter.up_proj.bias"])
+        XCTAssertEqual(
+            trainable,
+            [
+                "layers.0.adapter.down_proj.weight", "layers.0.adapter.down_proj.bias",
+                "layers.0.adapter.up_proj.weight", "layers.0.adapter.up_proj.bias",
+                "layers.1.adapter.down_proj.weight", "layers.1.adapter.down_proj.bias",
+                "layers.1.adapter.up_proj.weight", "layers.1.adapter.up_proj.bias",
+            ])
         let base = model.stateDict(includingAdapters: false).mapValues { $0.clone() }
         let opt = AdamW(model.trainableParameters(), lr: 0.05)
         for _ in 0..<2 {
@@ -35,9 +40,12 @@ final class AdapterTests: XCTestCase {
             (model(x) * randn([2, 3, 5])).sum().backward()
             opt.step()
         }
-        for (name, t) in model.stateDict(includingAdapters: false) { XCTAssertEqual(t.toArray(), base[name]!.toArray(), name) }
+        for (name, t) in model.stateDict(includingAdapters: false) {
+            XCTAssertEqual(t.toArray(), base[name]!.toArray(), name)
+        }
         XCTAssertGreaterThan(maxDiff(noGrad { model(x) }, before), 1e-4, "trained adapters change the output")
-        XCTAssertThrowsError(try model.attachBottleneckAdapters(to: .names(["q_proj"]), dim: 8, bottleneck: 2)) { error in
+        XCTAssertThrowsError(try model.attachBottleneckAdapters(to: .names(["q_proj"]), dim: 8, bottleneck: 2)) {
+            error in
             XCTAssertTrue("\(error)".contains("use LoRA for Linear layers"), "\(error)")
         }
         try model.load(stateDict: base)  // a base checkpoint still loads strictly
@@ -60,8 +68,9 @@ final class AdapterTests: XCTestCase {
         let padding = Tensor([1, 1, 0], shape: [1, 3])
         let empty = AttentionPrefix(kvHeads: 2, length: 0, headDim: 4)
         let (k0, v0, p0) = empty.prepend(keys: k, values: v, keyPadding: padding)
-        XCTAssertEqual(scaledDotProductAttention(q, k0, v0, causal: true, keyPadding: p0).toArray(),
-                       scaledDotProductAttention(q, k, v, causal: true, keyPadding: padding).toArray())
+        XCTAssertEqual(
+            scaledDotProductAttention(q, k0, v0, causal: true, keyPadding: p0).toArray(),
+            scaledDotProductAttention(q, k, v, causal: true, keyPadding: padding).toArray())
         let prefix = AttentionPrefix(kvHeads: 2, length: 2, headDim: 4)
         let (kp, vp, pp) = prefix.prepend(keys: k, values: v, keyPadding: padding)
         XCTAssertEqual(pp!.toArray(), [1, 1, 1, 1, 0])

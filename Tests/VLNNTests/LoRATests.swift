@@ -23,7 +23,9 @@ final class LoRATests: XCTestCase {
 
     /// B random instead of zero, so the update shows in outputs and merges.
     func randomizeB(_ model: Module) {
-        for (_, layer) in model.loraLayers() { layer.lora!.lora_B.weight.value = randn(layer.lora!.lora_B.weight.shape) * 0.3 }
+        for (_, layer) in model.loraLayers() {
+            layer.lora!.lora_B.weight.value = randn(layer.lora!.lora_B.weight.shape) * 0.3
+        }
     }
 
     func maxDiff(_ a: Tensor, _ b: Tensor) -> Float { zip(a.toArray(), b.toArray()).map { abs($0 - $1) }.max()! }
@@ -36,7 +38,10 @@ final class LoRATests: XCTestCase {
         XCTAssertEqual(paths, ["layers.0.q_proj", "layers.0.v_proj", "layers.1.q_proj", "layers.1.v_proj"])
         XCTAssertEqual(maxDiff(noGrad { model(x) }, before), 0)
         let names = Set(model.namedParameters().map(\.0))
-        XCTAssertTrue(names.isSuperset(of: ["layers.0.q_proj.weight", "layers.0.q_proj.lora_A.weight", "layers.1.v_proj.lora_B.weight"]))
+        XCTAssertTrue(
+            names.isSuperset(of: [
+                "layers.0.q_proj.weight", "layers.0.q_proj.lora_A.weight", "layers.1.v_proj.lora_B.weight",
+            ]))
         let trainable = model.namedParameters().filter(\.1.isTrainable).map(\.0)
         XCTAssertEqual(trainable.count, 8)
         XCTAssertTrue(trainable.allSatisfy { $0.contains(".lora_") })
@@ -62,8 +67,11 @@ final class LoRATests: XCTestCase {
         let layer = Linear(5, 3)
         try layer.attachLoRA(LoRAConfig(rank: 2, alpha: 3, targets: .pattern("")))
         layer.lora!.lora_B.weight.value = randn([3, 2])
-        XCTAssertNil(gradCheckProblem([randn([2, 4, 5]), layer.lora!.lora_A.weight.value, layer.lora!.lora_B.weight.value],
-                                      eps: 3e-3, tol: 2e-2) { layer($0[0]) })
+        XCTAssertNil(
+            gradCheckProblem(
+                [randn([2, 4, 5]), layer.lora!.lora_A.weight.value, layer.lora!.lora_B.weight.value],
+                eps: 3e-3, tol: 2e-2
+            ) { layer($0[0]) })
     }
 
     func testUpdateIsScaledLowRankProductOfDroppedInput() throws {
@@ -74,29 +82,38 @@ final class LoRATests: XCTestCase {
         let x = randn([5, 6])
         let scale = 6 / Float(3).squareRoot()
         XCTAssertEqual(lora.scale, scale)
-        let expected = noGrad { linear(x, layer.weight.value, layer.bias!.value) + matmul(matmul(x, lora.lora_A.weight.value.mT), lora.lora_B.weight.value.mT) * scale }
+        let expected = noGrad {
+            linear(x, layer.weight.value, layer.bias!.value) + matmul(
+                matmul(x, lora.lora_A.weight.value.mT), lora.lora_B.weight.value.mT) * scale
+        }
         layer.eval()
         XCTAssertLessThan(maxDiff(noGrad { layer(x) }, expected), 1e-5)
         layer.train()
-        XCTAssertGreaterThan(maxDiff(noGrad { layer(x) }, expected), 1e-3, "dropout acts on the adapter's input in training")
+        XCTAssertGreaterThan(
+            maxDiff(noGrad { layer(x) }, expected), 1e-3, "dropout acts on the adapter's input in training")
     }
 
     func testTargetsFollowPEFTMatching() throws {
         let byPattern = TinyDecoder()
-        XCTAssertEqual(try byPattern.attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .pattern(#"layers\.1\..*_proj"#))),
-                       ["layers.1.q_proj", "layers.1.k_proj", "layers.1.v_proj", "layers.1.out_proj"])
+        XCTAssertEqual(
+            try byPattern.attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .pattern(#"layers\.1\..*_proj"#))),
+            ["layers.1.q_proj", "layers.1.k_proj", "layers.1.v_proj", "layers.1.out_proj"])
         // A pattern must match the whole path; names match the whole path or its dotted tail.
         XCTAssertThrowsError(try TinyDecoder().attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .pattern("q_proj"))))
         XCTAssertThrowsError(try TinyDecoder().attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .names(["proj"]))))
-        XCTAssertEqual(try TinyDecoder().attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .names(["1.out_proj", "lm_head"]))),
-                       ["layers.1.out_proj", "lm_head"])
-        XCTAssertThrowsError(try TinyDecoder().attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .names(["norm"])))) { error in
+        XCTAssertEqual(
+            try TinyDecoder().attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .names(["1.out_proj", "lm_head"]))),
+            ["layers.1.out_proj", "lm_head"])
+        XCTAssertThrowsError(try TinyDecoder().attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .names(["norm"])))) {
+            error in
             XCTAssertTrue("\(error)".contains("norm is a LayerNorm; LoRA applies to Linear layers only"), "\(error)")
         }
-        XCTAssertThrowsError(try TinyDecoder().attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .pattern("(")))) { error in
+        XCTAssertThrowsError(try TinyDecoder().attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .pattern("(")))) {
+            error in
             XCTAssertTrue("\(error)".contains("not a valid regular expression"), "\(error)")
         }
-        XCTAssertThrowsError(try byPattern.attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .names(["q_proj"])))) { error in
+        XCTAssertThrowsError(try byPattern.attachLoRA(LoRAConfig(rank: 2, alpha: 2, targets: .names(["q_proj"])))) {
+            error in
             XCTAssertTrue("\(error)".contains("layers.1.q_proj already has a LoRA adapter"), "\(error)")
         }
     }
@@ -125,7 +142,9 @@ final class LoRATests: XCTestCase {
             (model(randn([2, 3, 8])) * randn([2, 3, 5])).sum().backward()
             opt.step()
         }
-        for (name, t) in model.stateDict(includingAdapters: false) { XCTAssertEqual(t.toArray(), base[name]!.toArray(), name) }
+        for (name, t) in model.stateDict(includingAdapters: false) {
+            XCTAssertEqual(t.toArray(), base[name]!.toArray(), name)
+        }
         for (name, t) in model.adapterStateDict() { XCTAssertNotEqual(t.toArray(), adapters[name]!.toArray(), name) }
     }
 
@@ -143,7 +162,9 @@ final class LoRATests: XCTestCase {
         try model.mergeLoRA()  // merging twice changes nothing
         XCTAssertLessThan(maxDiff(noGrad { model(x) }, withAdapter), 1e-5)
         model.unmergeLoRA()
-        for (name, t) in model.stateDict(includingAdapters: false) { XCTAssertLessThan(maxDiff(t, original[name]!), 1e-6, name) }
+        for (name, t) in model.stateDict(includingAdapters: false) {
+            XCTAssertLessThan(maxDiff(t, original[name]!), 1e-6, name)
+        }
         XCTAssertLessThan(maxDiff(noGrad { model(x) }, withAdapter), 1e-5)
         try model.mergeLoRA()
         model.removeLoRA()
@@ -160,7 +181,9 @@ final class LoRATests: XCTestCase {
         XCTAssertEqual(Set(model.stateDict(includingAdapters: false).keys), Set(checkpoint.keys))
         let adapterB = model.layers[0].q_proj!.lora!.lora_B.weight.value.toArray()
         try model.load(stateDict: checkpoint)
-        XCTAssertEqual(model.layers[0].q_proj!.lora!.lora_B.weight.value.toArray(), adapterB, "a base checkpoint leaves adapters alone")
+        XCTAssertEqual(
+            model.layers[0].q_proj!.lora!.lora_B.weight.value.toArray(), adapterB,
+            "a base checkpoint leaves adapters alone")
         try model.load(stateDict: model.stateDict())  // a full snapshot round-trips
         var adapters = model.adapterStateDict()
         adapters["layers.0.q_proj.lora_A.weight"] = nil
@@ -180,7 +203,8 @@ final class LoRATests: XCTestCase {
         layer.lora!.lora_B.weight.value = randn([16, 4])
         let x = randn([3, 64])
         let full = noGrad { layer(x) }
-        XCTAssertEqual((layer as Module).quantize(.q8).layers, 1, "the base weight is quantised, LoRA's matrices are not")
+        XCTAssertEqual(
+            (layer as Module).quantize(.q8).layers, 1, "the base weight is quantised, LoRA's matrices are not")
         XCTAssertNil(layer.lora!.lora_A.quantized)
         XCTAssertLessThan(maxDiff(noGrad { layer(x) }, full), 0.05)
         XCTAssertThrowsError(try layer.mergeLoRA())

@@ -12,11 +12,14 @@ final class Block: Module {
 final class ModuleTests: XCTestCase {
     func testParameterNamesFollowPropertyNames() {
         let names = Block().namedParameters().map(\.0)
-        XCTAssertEqual(names, [
-            "self_attn.q_proj.weight", "self_attn.q_proj.bias", "self_attn.k_proj.weight", "self_attn.k_proj.bias",
-            "self_attn.v_proj.weight", "self_attn.v_proj.bias", "self_attn.out_proj.weight", "self_attn.out_proj.bias",
-            "layers.0.weight", "layers.0.bias", "layers.1.weight", "norm.weight", "norm.bias",
-        ])
+        XCTAssertEqual(
+            names,
+            [
+                "self_attn.q_proj.weight", "self_attn.q_proj.bias", "self_attn.k_proj.weight", "self_attn.k_proj.bias",
+                "self_attn.v_proj.weight", "self_attn.v_proj.bias", "self_attn.out_proj.weight",
+                "self_attn.out_proj.bias",
+                "layers.0.weight", "layers.0.bias", "layers.1.weight", "norm.weight", "norm.bias",
+            ])
         XCTAssertEqual(Block().parameterCount(), 4 * (8 * 8 + 8) + (8 * 8 + 8) + 8 * 4 + 4 + 4)
     }
 

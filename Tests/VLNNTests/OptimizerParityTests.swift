@@ -12,14 +12,18 @@ final class OptimizerParityTests: XCTestCase {
         func callAsFunction(_ x: Tensor) -> Tensor { fc2(fc1(x).gelu()) }
     }
 
-    func train(_ name: String, optimizer: (TinyMLP) -> Optimizer, clip: Float? = nil,
-               schedule: WarmupCosineSchedule? = nil) throws {
+    func train(
+        _ name: String, optimizer: (TinyMLP) -> Optimizer, clip: Float? = nil,
+        schedule: WarmupCosineSchedule? = nil
+    ) throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/optim/\(name).safetensors").path
         let f = try loadSafetensors(path: path)
         let model = TinyMLP()
-        try model.load(stateDict: Dictionary(uniqueKeysWithValues: f.filter { $0.key.hasPrefix("init.") }
-            .map { (String($0.key.dropFirst(5)), $0.value.clone()) }))
+        try model.load(
+            stateDict: Dictionary(
+                uniqueKeysWithValues: f.filter { $0.key.hasPrefix("init.") }
+                    .map { (String($0.key.dropFirst(5)), $0.value.clone()) }))
         let opt = optimizer(model)
         var losses: [Float] = [], lrs: [Float] = []
         for step in 0..<10 {
@@ -32,8 +36,12 @@ final class OptimizerParityTests: XCTestCase {
             opt.step()
             losses.append(loss.item())
         }
-        for (ours, theirs) in zip(losses, f["losses"]!.toArray()) { XCTAssertEqual(ours, theirs, accuracy: 1e-5, "\(name) losses") }
-        for (ours, theirs) in zip(lrs, f["lrs"]!.toArray()) { XCTAssertEqual(ours, theirs, accuracy: 1e-7, "\(name) lr") }
+        for (ours, theirs) in zip(losses, f["losses"]!.toArray()) {
+            XCTAssertEqual(ours, theirs, accuracy: 1e-5, "\(name) losses")
+        }
+        for (ours, theirs) in zip(lrs, f["lrs"]!.toArray()) {
+            XCTAssertEqual(ours, theirs, accuracy: 1e-7, "\(name) lr")
+        }
         for (n, p) in model.namedParameters() {
             let expected = f["final." + n]!.toArray()
             let diff = zip(p.value.toArray(), expected).map { abs($0 - $1) }.max()!
@@ -50,7 +58,8 @@ final class OptimizerParityTests: XCTestCase {
     }
 
     func testAdamWWithClippingAndWarmupCosine() throws {
-        try train("mlp_adamw_clip_cosine", optimizer: { AdamW($0.parameters(), lr: 1e-2, weightDecay: 0.01) }, clip: 0.5,
-                  schedule: WarmupCosineSchedule(baseLR: 1e-2, warmupSteps: 2, totalSteps: 10))
+        try train(
+            "mlp_adamw_clip_cosine", optimizer: { AdamW($0.parameters(), lr: 1e-2, weightDecay: 0.01) }, clip: 0.5,
+            schedule: WarmupCosineSchedule(baseLR: 1e-2, warmupSteps: 2, totalSteps: 10))
     }
 }

@@ -6,7 +6,8 @@ import VLModels
 /// The bounded queue and client hang-ups, on a random LLaMA with a long context (so a request can
 /// run long enough to be interrupted).
 final class LoadTests: XCTestCase {
-    static let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-server-load-\(getpid())")
+    static let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "vlkit-server-load-\(getpid())")
 
     override class func setUp() {
         var c = LlamaConfig()
@@ -18,23 +19,34 @@ final class LoadTests: XCTestCase {
     override class func tearDown() { try? FileManager.default.removeItem(at: directory) }
 
     func start(_ configure: (inout ServerOptions) -> Void) throws -> RunningServer {
-        try RunningServer(model: .generation(try GenerationPipeline(directory: Self.directory)), id: "random", configure: configure)
+        try RunningServer(
+            model: .generation(try GenerationPipeline(directory: Self.directory)), id: "random", configure: configure)
     }
 
-    let longRequest: [String: Any] = ["model": "random", "messages": [["role": "user", "content": "go"]], "max_tokens": 4000, "stream": true]
+    let longRequest: [String: Any] = [
+        "model": "random", "messages": [["role": "user", "content": "go"]], "max_tokens": 4000, "stream": true,
+    ]
 
     /// A client that hangs up stops its generation: the slot is free for the next request at once.
     func testHangingUpStopsTheGenerationAndFreesTheSlot() throws {
         let server = try start { $0.maxConcurrent = 1 }
         defer { server.stop() }
         var received = 0
-        _ = try server.client.request("POST", "/v1/chat/completions", body: try JSONSerialization.data(withJSONObject: longRequest)) { _ in
+        _ = try server.client.request(
+            "POST", "/v1/chat/completions", body: try JSONSerialization.data(withJSONObject: longRequest)
+        ) { _ in
             received += 1
             return received < 3  // hang up after a few events
         }
-        XCTAssertTrue(try server.waitForHealth { $0["cancelled"] as? Int == 1 && $0["active"] as? Int == 0 }, "the generation stopped")
-        let (status, json, _) = try server.post("/v1/chat/completions", ["model": "random", "messages": [["role": "user", "content": "hi"]],
-                                                                         "max_tokens": 5])
+        XCTAssertTrue(
+            try server.waitForHealth { $0["cancelled"] as? Int == 1 && $0["active"] as? Int == 0 },
+            "the generation stopped")
+        let (status, json, _) = try server.post(
+            "/v1/chat/completions",
+            [
+                "model": "random", "messages": [["role": "user", "content": "hi"]],
+                "max_tokens": 5,
+            ])
         XCTAssertEqual(status, 200, "\(json)")
         XCTAssertEqual((json["usage"] as? [String: Int])?["completion_tokens"], 5)
     }
@@ -55,8 +67,11 @@ final class LoadTests: XCTestCase {
                     !rejected.isSet
                 }
             }
-            XCTAssertTrue(try server.waitForHealth { $0["active"] as? Int == expected.active && $0["waiting"] as? Int == expected.waiting },
-                          "\(expected.active) active, \(expected.waiting) waiting")
+            XCTAssertTrue(
+                try server.waitForHealth {
+                    $0["active"] as? Int == expected.active && $0["waiting"] as? Int == expected.waiting
+                },
+                "\(expected.active) active, \(expected.waiting) waiting")
         }
         let (status, json, response) = try server.post("/v1/chat/completions", longRequest)
         XCTAssertEqual(status, 429)
@@ -64,7 +79,8 @@ final class LoadTests: XCTestCase {
         XCTAssertEqual(errorObject(json).code, "queue_full")
         rejected.set()
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
-        XCTAssertTrue(try server.waitForHealth { $0["active"] as? Int == 0 && $0["waiting"] as? Int == 0 }, "everything stopped")
+        XCTAssertTrue(
+            try server.waitForHealth { $0["active"] as? Int == 0 && $0["waiting"] as? Int == 0 }, "everything stopped")
     }
 }
 

@@ -3,7 +3,8 @@ import XCTest
 import VLModels
 @testable import VLServer
 
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures")
 
 func fixture(_ path: String) -> URL { fixtures.appendingPathComponent(path) }
 
@@ -33,7 +34,9 @@ final class RunningServer: @unchecked Sendable {
                 ready.signal()
             }
         }
-        guard ready.wait(timeout: .now() + 30) == .success else { throw LoopbackClient.Failure(description: "the server did not start in 30 s") }
+        guard ready.wait(timeout: .now() + 30) == .success else {
+            throw LoopbackClient.Failure(description: "the server did not start in 30 s")
+        }
         self.server = server
         client = LoopbackClient(port: bound.port, timeout: 30)
     }
@@ -41,7 +44,9 @@ final class RunningServer: @unchecked Sendable {
     func stop() { task.cancel() }
 
     /// POSTs a JSON object; returns the status and the decoded JSON answer.
-    func post(_ path: String, _ object: Any) throws -> (status: Int, json: [String: Any], response: LoopbackClient.Response) {
+    func post(
+        _ path: String, _ object: Any
+    ) throws -> (status: Int, json: [String: Any], response: LoopbackClient.Response) {
         let response = try client.request("POST", path, body: try JSONSerialization.data(withJSONObject: object))
         let json = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
         return (response.status, json, response)
@@ -99,7 +104,9 @@ func serverSentEvents(_ body: String) -> [String] {
 }
 
 /// The message of an OpenAI error object, with its fields checked.
-func errorObject(_ json: [String: Any], file: StaticString = #filePath, line: UInt = #line) -> (message: String, param: String?, code: String) {
+func errorObject(
+    _ json: [String: Any], file: StaticString = #filePath, line: UInt = #line
+) -> (message: String, param: String?, code: String) {
     guard let error = json["error"] as? [String: Any] else {
         XCTFail("no error object in \(json)", file: file, line: line)
         return ("", nil, "")

@@ -15,16 +15,18 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testUnsupportedAndBrokenConstructsAreNamed() {
-        XCTAssertTrue(message { try ChatTemplate("{% call m() %}x{% endcall %}") }
-            .contains("{% call %} is not supported"))
+        XCTAssertTrue(
+            message { try ChatTemplate("{% call m() %}x{% endcall %}") }
+                .contains("{% call %} is not supported"))
         XCTAssertTrue(message { try ChatTemplate("{{ x | wordwrap(3) }}") }.contains("no filter named 'wordwrap'"))
         XCTAssertTrue(message { try ChatTemplate("{% if x %}unclosed") }.contains("'endif'"))
         XCTAssertTrue(message { try ChatTemplate("{{ 'a' ") }.contains("unexpected end of template"))
         XCTAssertTrue(message { try ChatTemplate("{% frobnicate %}") }.contains("unknown tag 'frobnicate'"))
         // Inside an `if`, an unknown filter fails only when it runs, as in jinja.
         XCTAssertEqual(try ChatTemplate("{% if false %}{{ x | nosuch }}{% endif %}ok").render([:]), "ok")
-        XCTAssertTrue(message { try ChatTemplate("{% if true %}{{ x | nosuch }}{% endif %}").render([:]) }
-            .contains("no filter named 'nosuch'"))
+        XCTAssertTrue(
+            message { try ChatTemplate("{% if true %}{{ x | nosuch }}{% endif %}").render([:]) }
+                .contains("no filter named 'nosuch'"))
     }
 
     func testErrorsNameTheirLine() throws {
@@ -58,8 +60,9 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testNamespacesAndLoops() throws {
-        let t = try ChatTemplate("{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
-                                 + "{{ loop.index }}/{{ loop.length }} {% endfor %}{{ ns.n }}")
+        let t = try ChatTemplate(
+            "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
+                + "{{ loop.index }}/{{ loop.length }} {% endfor %}{{ ns.n }}")
         XCTAssertEqual(try t.render(["messages": .list([.string("a"), .string("b")])]), "1/2 2/2 2")
         XCTAssertTrue(message { try ChatTemplate("{{ range(end=3) }}").render([:]) }.contains("no keyword arguments"))
     }
@@ -75,8 +78,9 @@ final class ChatTemplateTests: XCTestCase {
 
     func testJSONTextKeepsKeyOrder() throws {
         let v = try TemplateValue(parsingJSON: #"{"b": 1, "a": {"d": [true, null, 2.5, "é\n"], "c": -3}}"#)
-        XCTAssertEqual(try ChatTemplate("{{ v | tojson }}|{{ v.a.keys() | list }}").render(["v": v]),
-                       #"{"b": 1, "a": {"d": [true, null, 2.5, "é\n"], "c": -3}}|['d', 'c']"#)
+        XCTAssertEqual(
+            try ChatTemplate("{{ v | tojson }}|{{ v.a.keys() | list }}").render(["v": v]),
+            #"{"b": 1, "a": {"d": [true, null, 2.5, "é\n"], "c": -3}}|['d', 'c']"#)
         XCTAssertThrowsError(try TemplateValue(parsingJSON: "[1, 2"))
         let repeated = try TemplateValue(parsingJSON: #"{"a": 1, "b": 2, "a": 3}"#)
         XCTAssertEqual(try ChatTemplate("{{ v | tojson }}").render(["v": repeated]), #"{"a": 3, "b": 2}"#)
@@ -86,18 +90,22 @@ final class ChatTemplateTests: XCTestCase {
         // GenerationPipeline passes `.object` messages whose content is image parts then a text part.
         let fixtures = try TemplateFixtures.load()
         let llava = try ChatTemplate(try XCTUnwrap(fixtures.templates["llava-hf-llava-1.5-7b-hf"]))
-        let content = TemplateValue.list([.object([("type", .string("image"))]),
-                                          .object([("type", .string("text")), ("text", .string("Hi"))])])
+        let content = TemplateValue.list([
+            .object([("type", .string("image"))]),
+            .object([("type", .string("text")), ("text", .string("Hi"))]),
+        ])
         let messages = TemplateValue.list([.object([("role", .string("user")), ("content", content)])])
-        XCTAssertEqual(try llava.render(["messages": messages, "add_generation_prompt": .bool(true)]),
-                       "USER: <image>\nHi ASSISTANT:")
+        XCTAssertEqual(
+            try llava.render(["messages": messages, "add_generation_prompt": .bool(true)]),
+            "USER: <image>\nHi ASSISTANT:")
         XCTAssertEqual(TemplateValue.string("x").text, "x")
         XCTAssertEqual(TemplateValue.list([.int(1), .string("a"), .none]).text, "[1, 'a', None]")
     }
 
     func testToolsAndDocumentsAreNoneUnlessGivenAsInTransformers() throws {
-        let t = try ChatTemplate("{{ tools is defined }}{{ tools is none }}{{ documents is none }}"
-                                 + "{{ add_generation_prompt }}")
+        let t = try ChatTemplate(
+            "{{ tools is defined }}{{ tools is none }}{{ documents is none }}"
+                + "{{ add_generation_prompt }}")
         XCTAssertEqual(try t.render([:]), "TrueTrueTrueFalse")
         XCTAssertEqual(try t.render(["tools": .list([]), "add_generation_prompt": .bool(true)]), "TrueFalseTrueTrue")
     }

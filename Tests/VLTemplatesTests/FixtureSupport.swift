@@ -27,10 +27,11 @@ struct TemplateFixtures {
     static func load() throws -> TemplateFixtures {
         let data = try Data(contentsOf: directory.appendingPathComponent("chat_templates.json"))
         guard case .dict(let root, _) = try TemplateValue(parsingJSON: String(decoding: data, as: UTF8.self)),
-              case .dict(let templateList, _)? = root["templates"],
-              case .dict(let conversations, _)? = root["conversations"],
-              case .list(let caseList)? = root["cases"], case .dict(let specials, _)? = root["special_tokens"],
-              case .string(let now)? = root["strftime_now"] else { throw TemplateError("malformed fixture file") }
+            case .dict(let templateList, _)? = root["templates"],
+            case .dict(let conversations, _)? = root["conversations"],
+            case .list(let caseList)? = root["cases"], case .dict(let specials, _)? = root["special_tokens"],
+            case .string(let now)? = root["strftime_now"]
+        else { throw TemplateError("malformed fixture file") }
         var templates: [String: String] = [:]
         for (name, entry) in templateList {
             guard case .dict(let t, _) = entry else { continue }
@@ -42,8 +43,9 @@ struct TemplateFixtures {
         }
         let cases = caseList.compactMap { entry -> Case? in
             guard case .dict(let c, _) = entry, case .string(let template)? = c["template"],
-                  case .string(let conversation)? = c["conversation"],
-                  case .dict(let conv, _)? = conversations[conversation] else { return nil }
+                case .string(let conversation)? = c["conversation"],
+                case .dict(let conv, _)? = conversations[conversation]
+            else { return nil }
             var variables: [String: TemplateValue] = specials
             if case .dict(let extra, _)? = c["variables"] { variables.merge(extra) { $1 } }
             variables["messages"] = conv["messages"]
@@ -52,8 +54,9 @@ struct TemplateFixtures {
             variables["documents"] = TemplateValue.none
             variables["add_generation_prompt"] = c["add_generation_prompt"] ?? .bool(false)
             func string(_ k: String) -> String? { if case .string(let s)? = c[k] { return s }; return nil }
-            return Case(template: template, conversation: conversation, variables: variables, text: string("text"),
-                        error: string("error"), raised: c["raised"] == .bool(true))
+            return Case(
+                template: template, conversation: conversation, variables: variables, text: string("text"),
+                error: string("error"), raised: c["raised"] == .bool(true))
         }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate]
@@ -78,8 +81,9 @@ struct TemplateSnippets {
     static func load() throws -> TemplateSnippets {
         let data = try Data(contentsOf: TemplateFixtures.directory.appendingPathComponent("chat_templates.json"))
         guard case .dict(let root, _) = try TemplateValue(parsingJSON: String(decoding: data, as: UTF8.self)),
-              case .dict(var variables, _)? = root["snippet_variables"], case .list(let list)? = root["snippets"],
-              case .dict(let specials, _)? = root["special_tokens"] else {
+            case .dict(var variables, _)? = root["snippet_variables"], case .list(let list)? = root["snippets"],
+            case .dict(let specials, _)? = root["special_tokens"]
+        else {
             throw TemplateError("malformed fixture file")
         }
         variables.merge(specials) { a, _ in a }
@@ -89,8 +93,9 @@ struct TemplateSnippets {
         let snippets = list.compactMap { entry -> Snippet? in
             guard case .dict(let s, _) = entry, case .string(let source)? = s["source"] else { return nil }
             func string(_ k: String) -> String? { if case .string(let x)? = s[k] { return x }; return nil }
-            return Snippet(source: source, text: string("text"), error: string("error"),
-                           raised: s["raised"] == .bool(true))
+            return Snippet(
+                source: source, text: string("text"), error: string("error"),
+                raised: s["raised"] == .bool(true))
         }
         return TemplateSnippets(variables: variables, snippets: snippets)
     }

@@ -61,8 +61,10 @@ final class FuzzTests: XCTestCase {
     }
 
     /// Parses and renders; false when something other than a TemplateError came out.
-    func survives(_ source: String, _ variables: [String: TemplateValue], _ limits: TemplateLimits,
-                  _ clock: TemplateClock) -> Bool {
+    func survives(
+        _ source: String, _ variables: [String: TemplateValue], _ limits: TemplateLimits,
+        _ clock: TemplateClock
+    ) -> Bool {
         do {
             _ = try ChatTemplate(source, limits: limits).render(variables, clock: clock)
             return true
@@ -78,8 +80,9 @@ final class FuzzTests: XCTestCase {
         let sources = fixtures.templates.sorted { $0.key < $1.key }.map(\.value)
         let variables = fixtures.cases.map(\.variables)
         // Smaller than the defaults so that thousands of runs stay quick in a debug build.
-        let limits = TemplateLimits(maxOutputBytes: 1 << 20, maxSteps: 20_000, maxValueSize: 1 << 20,
-                                    maxBuiltBytes: 16 << 20)
+        let limits = TemplateLimits(
+            maxOutputBytes: 1 << 20, maxSteps: 20_000, maxValueSize: 1 << 20,
+            maxBuiltBytes: 16 << 20)
         // VLTEMPLATES_FUZZ=N runs N mutations (with a seed of N) instead of 5,000.
         let count = ProcessInfo.processInfo.environment["VLTEMPLATES_FUZZ"].flatMap(Int.init) ?? 5_000
         var rng = SplitMix(state: 20_241_204 &+ UInt64(count))

@@ -9,10 +9,12 @@ import XCTest
 final class LimitTests: XCTestCase {
     /// Renders `source` expecting a failure of `kind` within `seconds`; returns the error.
     @discardableResult
-    func assertFails(_ source: String, _ kind: TemplateError.Kind, line: Int? = 1, contains text: String? = nil,
-                     limits: TemplateLimits = .default, variables: [String: TemplateValue] = [:],
-                     within seconds: Double = 3, file: StaticString = #filePath,
-                     lineNumber: UInt = #line) -> TemplateError? {
+    func assertFails(
+        _ source: String, _ kind: TemplateError.Kind, line: Int? = 1, contains text: String? = nil,
+        limits: TemplateLimits = .default, variables: [String: TemplateValue] = [:],
+        within seconds: Double = 3, file: StaticString = #filePath,
+        lineNumber: UInt = #line
+    ) -> TemplateError? {
         let start = Date()
         var caught: TemplateError?
         do {
@@ -41,17 +43,20 @@ final class LimitTests: XCTestCase {
     // MARK: - Loop iterations and macro calls
 
     func testHugeRangeIsRefusedBeforeAllocating() {
-        assertFails("{% for i in range(100000000) %}x{% endfor %}", .render, contains: "MAX_RANGE (100000)",
-                    within: 0.5)
-        assertFails("{{ range(-9223372036854775807 - 1, 9223372036854775807) | length }}", .render,
-                    contains: "Range too big")
+        assertFails(
+            "{% for i in range(100000000) %}x{% endfor %}", .render, contains: "MAX_RANGE (100000)",
+            within: 0.5)
+        assertFails(
+            "{{ range(-9223372036854775807 - 1, 9223372036854775807) | length }}", .render,
+            contains: "Range too big")
     }
 
     func testNestedLoopsStopAtTheStepLimit() {
         let source = "\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
         assertFails(source, .limit("maxSteps"), line: 2, within: 5)
-        assertFails("{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}", .limit("maxSteps"),
-                    limits: TemplateLimits(maxSteps: 5000))
+        assertFails(
+            "{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}", .limit("maxSteps"),
+            limits: TemplateLimits(maxSteps: 5000))
         let hundred = "{% for i in range(100) %}{% endfor %}"
         XCTAssertNoThrow(try ChatTemplate(hundred, limits: TemplateLimits(maxSteps: 200)).render([:]))
     }
@@ -62,7 +67,8 @@ final class LimitTests: XCTestCase {
     }
 
     func testFiltersWalkingBigListsCountSteps() {
-        let source = "{% set l = [1] * 1000000 %}{% for i in range(1000) %}{{ l | length }}"
+        let source =
+            "{% set l = [1] * 1000000 %}{% for i in range(1000) %}{{ l | length }}"
             + "{{ l | select | list | length }}{% endfor %}"
         assertFails(source, .limit("maxSteps"), within: 10)
     }
@@ -72,16 +78,20 @@ final class LimitTests: XCTestCase {
     func testOutputStopsAtItsLimit() {
         assertFails("{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}", .limit("maxOutputBytes"))
         assertFails("hello {{ 'world' }}!", .limit("maxOutputBytes"), limits: TemplateLimits(maxOutputBytes: 8))
-        assertFails("{% macro m() %}{{ 'x' * 1000 }}{% endmacro %}"
-                    + "{% for i in range(10000) %}{% set y = m() %}{% endfor %}", .limit("maxOutputBytes"))
+        assertFails(
+            "{% macro m() %}{{ 'x' * 1000 }}{% endmacro %}"
+                + "{% for i in range(10000) %}{% set y = m() %}{% endfor %}", .limit("maxOutputBytes"))
     }
 
     // MARK: - Nesting
 
     func testDeepParenthesesAreAnErrorNotAStackOverflow() {
-        for (open, close) in [("(", ")"), ("[", "]"), ("{'a': ", "}"), ("not ", ""), ("-", ""), ("x if (", ")"),
-                              ("f(", ")"), ("x[", "]"), ("[1, ", "]")] {
-            let source = "{{ " + String(repeating: open, count: 100_000) + "1"
+        for (open, close) in [
+            ("(", ")"), ("[", "]"), ("{'a': ", "}"), ("not ", ""), ("-", ""), ("x if (", ")"),
+            ("f(", ")"), ("x[", "]"), ("[1, ", "]"),
+        ] {
+            let source =
+                "{{ " + String(repeating: open, count: 100_000) + "1"
                 + String(repeating: close, count: 100_000) + " }}"
             assertFails(source, .limit("maxDepth"), contains: "nested more than")
         }
@@ -107,17 +117,20 @@ final class LimitTests: XCTestCase {
 
     func testInfiniteMacroRecursionIsBounded() {
         assertFails("{% macro f() %}{{ f() }}{% endmacro %}\n\n{{ f() }}", .limit("maxDepth"), line: 1)
-        assertFails("{% macro f(n) %}{% for i in [n] %}{% if true %}{{ f(n + 1) }}{% endif %}{% endfor %}{% endmacro %}"
-                    + "{{ f(0) }}", .limit("maxDepth"))
+        assertFails(
+            "{% macro f(n) %}{% for i in [n] %}{% if true %}{{ f(n + 1) }}{% endif %}{% endfor %}{% endmacro %}"
+                + "{{ f(0) }}", .limit("maxDepth"))
     }
 
     func testValuesCannotNestWithoutBound() {
         // Each iteration wraps the list once more: a million levels would overflow printing it, and freeing it.
-        assertFails("{% set ns = namespace(x=[]) %}\n{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}"
-                    + "{{ ns.x }}", .limit("maxDepth"), line: 2)
+        assertFails(
+            "{% set ns = namespace(x=[]) %}\n{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}"
+                + "{{ ns.x }}", .limit("maxDepth"), line: 2)
         assertFails(String(repeating: "{% set x = [[x]] %}", count: 20_000) + "{{ x }}", .limit("maxDepth"))
-        assertFails("{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns }}", .render,
-                    contains: "cannot hold a namespace")
+        assertFails(
+            "{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns }}", .render,
+            contains: "cannot hold a namespace")
         var deep = TemplateValue.list([])
         for _ in 0..<5_000 { deep = .list([deep]) }
         assertFails("{{ x }}", .limit("maxDepth"), line: nil, variables: ["x": deep])
@@ -139,17 +152,20 @@ final class LimitTests: XCTestCase {
     }
 
     func testDoublingAStringStopsAtTheValueLimit() {
-        assertFails("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
-                    .limit("maxValueSize"))
+        assertFails(
+            "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            .limit("maxValueSize"))
     }
 
     func testRepeatedBigConcatenationsStopAtTheBuiltLimit() {
         // 100,000 copies of 4 MB would be 400 GB of copying; the budget stops it after 256 MB.
-        assertFails("{% set s = 'x' * 4000000 %}{% for i in range(100000) %}{% set t = s ~ i %}{% endfor %}",
-                    .limit("maxBuiltBytes"))
+        assertFails(
+            "{% set s = 'x' * 4000000 %}{% for i in range(100000) %}{% set t = s ~ i %}{% endfor %}",
+            .limit("maxBuiltBytes"))
         let small = TemplateLimits(maxValueSize: 1 << 20, maxBuiltBytes: 32 << 20)
-        assertFails("{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set t = s.replace('x', 'y') %}"
-                    + "{% endfor %}", .limit("maxBuiltBytes"), limits: small, within: 10)
+        assertFails(
+            "{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set t = s.replace('x', 'y') %}"
+                + "{% endfor %}", .limit("maxBuiltBytes"), limits: small, within: 10)
     }
 
     func testPrintingAHugeSharedListIsBounded() {
@@ -166,7 +182,8 @@ final class LimitTests: XCTestCase {
     }
 
     func testSubstringSearchIsLinear() throws {
-        let source = "{{ ('a' * 1000000 + 'b') in ('a' * 3000000) }}{{ ('a' * 3000000).count('a' * 1000000 + 'b') }}"
+        let source =
+            "{{ ('a' * 1000000 + 'b') in ('a' * 3000000) }}{{ ('a' * 3000000).count('a' * 1000000 + 'b') }}"
             + "{{ ('a' * 3000000).replace('a' * 1000000 + 'b', '') | length }}"
         let start = Date()
         XCTAssertEqual(try ChatTemplate(source).render([:]), "False03000000")
@@ -191,7 +208,8 @@ final class LimitTests: XCTestCase {
     }
 
     func testExtremeIndicesAndSlicesDoNotTrap() throws {
-        let source = "{% set xs = [1, 2, 3] %}{{ xs[-9223372036854775807 - 1] }}|{{ xs[9223372036854775807] }}|"
+        let source =
+            "{% set xs = [1, 2, 3] %}{{ xs[-9223372036854775807 - 1] }}|{{ xs[9223372036854775807] }}|"
             + "{{ xs[-9223372036854775807 - 1:9223372036854775807:9223372036854775807] }}|"
             + "{{ xs[::-9223372036854775807 - 1] }}|{{ 'abc'[-9223372036854775807 - 1:] }}|"
             + "{{ range(0, 10, -9223372036854775807 - 1) | list }}|{{ xs | batch(9223372036854775807) | list }}|"

@@ -15,12 +15,14 @@ final class SnippetParityTests: XCTestCase {
                 let text = try ChatTemplate(s.source).render(fixtures.variables, clock: clock)
                 if let expected = s.text {
                     if text != expected {
-                        failures.append("\(s.source)\n  rendered \(text.debugDescription)\n  expected "
-                                        + expected.debugDescription)
+                        failures.append(
+                            "\(s.source)\n  rendered \(text.debugDescription)\n  expected "
+                                + expected.debugDescription)
                     }
                 } else {
-                    failures.append("\(s.source)\n  rendered \(text.debugDescription), transformers failed: "
-                                    + (s.error ?? ""))
+                    failures.append(
+                        "\(s.source)\n  rendered \(text.debugDescription), transformers failed: "
+                            + (s.error ?? ""))
                 }
             } catch let e as TemplateError {
                 if let expected = s.text {
@@ -30,7 +32,9 @@ final class SnippetParityTests: XCTestCase {
                 }
             }
         }
-        XCTAssert(failures.isEmpty, "\(failures.count) of \(fixtures.snippets.count) snippets differ:\n"
-                  + failures.joined(separator: "\n"))
+        XCTAssert(
+            failures.isEmpty,
+            "\(failures.count) of \(fixtures.snippets.count) snippets differ:\n"
+                + failures.joined(separator: "\n"))
     }
 }

@@ -20,7 +20,8 @@ final class StackTests: XCTestCase {
     static let deepest: [String] = {
         let parens = String(repeating: "(", count: 95) + "x" + String(repeating: ")", count: 95)
         let chain = "1" + String(repeating: " + 1", count: 150)
-        let blocks = String(repeating: "{% if true %}", count: 95) + "{{ \(parens) ~ (\(chain)) }}"
+        let blocks =
+            String(repeating: "{% if true %}", count: 95) + "{{ \(parens) ~ (\(chain)) }}"
             + String(repeating: "{% endif %}", count: 95)
         return [
             // Macro recursion to the limit, each level inside blocks and an expression.

@@ -31,7 +31,9 @@ final class TransformersParityTests: XCTestCase {
                 }
             }
         }
-        XCTAssert(failures.isEmpty, "\(failures.count) of \(fixtures.cases.count) cases differ:\n"
-                  + failures.prefix(15).joined(separator: "\n=====\n"))
+        XCTAssert(
+            failures.isEmpty,
+            "\(failures.count) of \(fixtures.cases.count) cases differ:\n"
+                + failures.prefix(15).joined(separator: "\n=====\n"))
     }
 }

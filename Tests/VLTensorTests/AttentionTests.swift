@@ -6,10 +6,16 @@ import XCTest
 final class AttentionTests: XCTestCase {
     func reference(_ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool, mask: Tensor?) -> Tensor {
         let groups = q.shape[1] / k.shape[1]
-        let kx = groups == 1 ? k : k.unsqueeze(2).expand([k.shape[0], k.shape[1], groups, k.shape[2], k.shape[3]])
-            .reshape([k.shape[0], q.shape[1], k.shape[2], k.shape[3]])
-        let vx = groups == 1 ? v : v.unsqueeze(2).expand([v.shape[0], v.shape[1], groups, v.shape[2], v.shape[3]])
-            .reshape([v.shape[0], q.shape[1], v.shape[2], v.shape[3]])
+        let kx =
+            groups == 1
+            ? k
+            : k.unsqueeze(2).expand([k.shape[0], k.shape[1], groups, k.shape[2], k.shape[3]])
+                .reshape([k.shape[0], q.shape[1], k.shape[2], k.shape[3]])
+        let vx =
+            groups == 1
+            ? v
+            : v.unsqueeze(2).expand([v.shape[0], v.shape[1], groups, v.shape[2], v.shape[3]])
+                .reshape([v.shape[0], q.shape[1], v.shape[2], v.shape[3]])
         var s = matmul(q, kx.mT) * (1 / Float(q.shape[3]).squareRoot())
         if let mask { s = s + mask }
         if causal {
@@ -29,9 +35,14 @@ final class AttentionTests: XCTestCase {
         let k = Tensor.randn([2, 2, 300, 16], rng: &rng)
         let v = Tensor.randn([2, 2, 300, 8], rng: &rng)
         let mask = Tensor.randn([2, 1, 70, 300], rng: &rng)
-        XCTAssertLessThan(maxDiff(scaledDotProductAttention(q, k, v), reference(q, k, v, causal: false, mask: nil)), 1e-5)
-        XCTAssertLessThan(maxDiff(scaledDotProductAttention(q, k, v, causal: true), reference(q, k, v, causal: true, mask: nil)), 1e-5)
-        XCTAssertLessThan(maxDiff(scaledDotProductAttention(q, k, v, mask: mask), reference(q, k, v, causal: false, mask: mask)), 1e-5)
+        XCTAssertLessThan(
+            maxDiff(scaledDotProductAttention(q, k, v), reference(q, k, v, causal: false, mask: nil)), 1e-5)
+        XCTAssertLessThan(
+            maxDiff(scaledDotProductAttention(q, k, v, causal: true), reference(q, k, v, causal: true, mask: nil)), 1e-5
+        )
+        XCTAssertLessThan(
+            maxDiff(scaledDotProductAttention(q, k, v, mask: mask), reference(q, k, v, causal: false, mask: mask)), 1e-5
+        )
     }
 
     func testPermutedInputsAndGradientsAcrossBlocks() {
@@ -41,10 +52,12 @@ final class AttentionTests: XCTestCase {
         let v = Tensor.randn([1, 140, 2, 8], rng: &rng)
         for t in [q, k, v] { t.requiresGrad = true }
         let w = Tensor.randn([1, 2, 40, 8], rng: &rng)
-        (scaledDotProductAttention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal: true) * w).sum().backward()
+        (scaledDotProductAttention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal: true) * w).sum()
+            .backward()
         let fast = [q, k, v].map { $0.grad!.toArray() }
         for t in [q, k, v] { t.grad = nil }
-        (reference(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal: true, mask: nil) * w).sum().backward()
+        (reference(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal: true, mask: nil) * w).sum()
+            .backward()
         for (f, t) in zip(fast, [q, k, v]) {
             let d = zip(f, t.grad!.toArray()).map { abs($0 - $1) }.max()!
             XCTAssertLessThan(d, 1e-5)
@@ -72,7 +85,8 @@ final class AttentionTests: XCTestCase {
         for j in 290..<301 { keep[j] = 0 }
         let padding = Tensor(keep, shape: [2, 301])
         for causal in [false, true] {
-            let fast = scaledDotProductAttention(q, k, v, causal: causal, mask: mask, keyPadding: padding, bf16Products: true)
+            let fast = scaledDotProductAttention(
+                q, k, v, causal: causal, mask: mask, keyPadding: padding, bf16Products: true)
             let slow = reference(q, k, v, causal: causal, mask: mask + (1 - padding).reshape([2, 1, 1, 301]) * -1e9)
             XCTAssertLessThan(maxDiff(fast, slow), 1e-2, "causal \(causal)")
         }

@@ -26,9 +26,11 @@ final class BasicTests: XCTestCase {
         func check(_ t: Tensor, _ want: (Int, Int) -> Float, _ what: String) {
             let got = t.toArray()
             XCTAssertEqual(t.shape, [rows, cols], what)
-            for i in 0..<rows { for j in 0..<cols where abs(got[i * cols + j] - want(i, j)) > 1e-5 * (1 + abs(want(i, j))) {
-                XCTFail("\(what) [\(i), \(j)]: \(got[i * cols + j]) vs \(want(i, j))"); return
-            } }
+            for i in 0..<rows {
+                for j in 0..<cols where abs(got[i * cols + j] - want(i, j)) > 1e-5 * (1 + abs(want(i, j))) {
+                    XCTFail("\(what) [\(i), \(j)]: \(got[i * cols + j]) vs \(want(i, j))"); return
+                }
+            }
         }
         check(a + b, { av[$0 * cols + $1] + bv[$0 * cols + $1] }, "a + b")
         check(a - b, { av[$0 * cols + $1] - bv[$0 * cols + $1] }, "a - b")

@@ -3,8 +3,10 @@ import XCTest
 
 /// The packed GEMM and the GEMV paths against a double-precision reference.
 final class GemmTests: XCTestCase {
-    func reference(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: [Float], _ lda: Int,
-                   _ b: [Float], _ ldb: Int, _ beta: Float, _ c: [Float], _ ldc: Int) -> [Float] {
+    func reference(
+        _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: [Float], _ lda: Int,
+        _ b: [Float], _ ldb: Int, _ beta: Float, _ c: [Float], _ ldc: Int
+    ) -> [Float] {
         var out = c
         for i in 0..<m {
             for j in 0..<n {
@@ -21,22 +23,27 @@ final class GemmTests: XCTestCase {
         return out
     }
 
-    func check(_ m: Int, _ n: Int, _ k: Int, transA: Bool, transB: Bool, alpha: Float = 1, beta: Float = 0, pad: Int = 0,
-               rng: inout RandomGenerator) {
+    func check(
+        _ m: Int, _ n: Int, _ k: Int, transA: Bool, transB: Bool, alpha: Float = 1, beta: Float = 0, pad: Int = 0,
+        rng: inout RandomGenerator
+    ) {
         let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
         let a = (0..<((transA ? k : m) * lda)).map { _ in rng.nextNormal() }
         let b = (0..<((transB ? n : k) * ldb)).map { _ in rng.nextNormal() }
         var c = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : rng.nextNormal() }
         let expected = reference(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         c.withUnsafeMutableBufferPointer { cp in
-            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                  beta: beta, c: cp.baseAddress!, ldc: ldc)
+            sgemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: cp.baseAddress!, ldc: ldc)
         }
         for i in 0..<m {
             for j in 0..<n {
                 let got = c[i * ldc + j], want = expected[i * ldc + j]
                 if !(abs(got - want) <= 1e-4 * Float(k).squareRoot() + 1e-5 * abs(want)) {
-                    XCTFail("m\(m) n\(n) k\(k) tA\(transA) tB\(transB) α\(alpha) β\(beta) pad\(pad): [\(i),\(j)] \(got) vs \(want)")
+                    XCTFail(
+                        "m\(m) n\(n) k\(k) tA\(transA) tB\(transB) α\(alpha) β\(beta) pad\(pad): [\(i),\(j)] \(got) vs \(want)"
+                    )
                     return
                 }
             }
@@ -74,7 +81,9 @@ final class GemmTests: XCTestCase {
     func testBF16WeightProducts() {
         var rng = RandomGenerator(seed: 13)
         // m ≥ 32 streams the weights over 32-row panels: the last panel has 5 and 8 rows (half tiles) or 18.
-        for (m, n, k) in [(1, 70, 64), (1, 9, 300), (5, 33, 30), (37, 100, 130), (200, 64, 1030), (50, 40, 64), (13, 40, 7)] {
+        for (m, n, k) in [
+            (1, 70, 64), (1, 9, 300), (5, 33, 30), (37, 100, 130), (200, 64, 1030), (50, 40, 64), (13, 40, 7),
+        ] {
             let a = (0..<(m * k)).map { _ in rng.nextNormal() }
             let w = (0..<(n * k)).map { _ in floatToBF16(rng.nextNormal()) }
             let roundedA = a.map { bf16ToFloat(floatToBF16($0)) }
@@ -86,7 +95,9 @@ final class GemmTests: XCTestCase {
             sgemmBF16(m: m, n: n, k: k, a: a, lda: k, w: w, ldw: k, beta: 0, c: &withBias, ldc: n, bias: bias)
             for i in 0..<m {
                 for j in 0..<n {
-                    XCTAssertEqual(withBias[i * n + j] - bias[j], c[i * n + j] - 0.5, accuracy: 1e-3 * (1 + abs(c[i * n + j])), "bias m\(m) [\(i),\(j)]")
+                    XCTAssertEqual(
+                        withBias[i * n + j] - bias[j], c[i * n + j] - 0.5, accuracy: 1e-3 * (1 + abs(c[i * n + j])),
+                        "bias m\(m) [\(i),\(j)]")
                 }
             }
             for i in 0..<m {

@@ -94,7 +94,9 @@ final class GradCheckTests: XCTestCase {
         gradCheck([randn([3, 5])]) { $0[0].softmax(-1) }
         gradCheck([randn([3, 5])]) { $0[0].softmax(0) }
         gradCheck([randn([3, 5])]) { $0[0].logSoftmax(-1) }
-        gradCheck([randn([2, 3, 6]), randn([6]), randn([6])]) { layerNorm($0[0], weight: $0[1], bias: $0[2], eps: 1e-5) }
+        gradCheck([randn([2, 3, 6]), randn([6]), randn([6])]) {
+            layerNorm($0[0], weight: $0[1], bias: $0[2], eps: 1e-5)
+        }
         gradCheck([randn([2, 3, 6]), randn([6])]) { rmsNorm($0[0], weight: $0[1], eps: 1e-6) }
         let ids = Tensor(ints: [1, 3, 3, 0, 9, 2], shape: [2, 3])
         gradCheck([randn([10, 4])]) { embedding(ids, $0[0]) }
@@ -133,6 +135,8 @@ final class GradCheckTests: XCTestCase {
 
     func testRope() {
         let inv = ropeInverseFrequencies(headDim: 8, theta: 10000)
-        gradCheck([randn([2, 3, 5, 8])]) { applyRotaryEmbedding($0[0], positions: [3, 4, 5, 6, 7], inverseFrequencies: inv) }
+        gradCheck([randn([2, 3, 5, 8])]) {
+            applyRotaryEmbedding($0[0], positions: [3, 4, 5, 6, 7], inverseFrequencies: inv)
+        }
     }
 }

@@ -18,7 +18,11 @@ final class OpParityTests: XCTestCase {
         case number(Double), bool(Bool), list([Int])
         init(from d: Decoder) throws {
             let c = try d.singleValueContainer()
-            if let b = try? c.decode(Bool.self) { self = .bool(b) } else if let n = try? c.decode(Double.self) { self = .number(n) } else {
+            if let b = try? c.decode(Bool.self) {
+                self = .bool(b)
+            } else if let n = try? c.decode(Double.self) {
+                self = .number(n)
+            } else {
                 self = .list(try c.decode([Int].self))
             }
         }
@@ -81,16 +85,20 @@ final class OpParityTests: XCTestCase {
         case "layer_norm": return layerNorm(x[0], weight: x[1], bias: x[2], eps: p["eps"]!.float)
         case "rms_norm": return rmsNorm(x[0], weight: x[1], eps: p["eps"]!.float)
         case "embedding": return embedding(x[0], x[1])
-        case "conv2d": return conv2d(x[0], x[1], bias: x.count > 2 ? x[2] : nil, stride: p["stride"]!.int, padding: p["padding"]!.int)
+        case "conv2d":
+            return conv2d(
+                x[0], x[1], bias: x.count > 2 ? x[2] : nil, stride: p["stride"]!.int, padding: p["padding"]!.int)
         case "cross_entropy": return crossEntropy(x[0], x[1], labelSmoothing: p["smoothing"]!.float)
         case "mse": return mseLoss(x[0], x[1])
         case "cosine_similarity": return cosineSimilarity(x[0], x[1])
         case "l2_normalize": return x[0].l2Normalized()
         case "attention":
-            return scaledDotProductAttention(x[0], x[1], x[2], causal: p["causal"]?.flag ?? false, mask: x.count > 3 ? x[3] : nil)
+            return scaledDotProductAttention(
+                x[0], x[1], x[2], causal: p["causal"]?.flag ?? false, mask: x.count > 3 ? x[3] : nil)
         case "rope":
-            return applyRotaryEmbedding(x[0], positions: x[1].toInts(),
-                                        inverseFrequencies: ropeInverseFrequencies(headDim: x[0].shape[3], theta: p["theta"]!.float))
+            return applyRotaryEmbedding(
+                x[0], positions: x[1].toInts(),
+                inverseFrequencies: ropeInverseFrequencies(headDim: x[0].shape[3], theta: p["theta"]!.float))
         default:
             XCTFail("no Swift mapping for op \(c.op)")
             return x[0]
@@ -103,7 +111,8 @@ final class OpParityTests: XCTestCase {
     }
 
     func testEveryOpMatchesTorch() throws {
-        let cases = try JSONDecoder().decode([Case].self, from: Data(contentsOf: Self.root.appendingPathComponent("manifest.json")))
+        let cases = try JSONDecoder().decode(
+            [Case].self, from: Data(contentsOf: Self.root.appendingPathComponent("manifest.json")))
         XCTAssertGreaterThan(cases.count, 70)
         for c in cases {
             let f = try loadSafetensors(path: Self.root.appendingPathComponent(c.case + ".safetensors").path)

@@ -52,7 +52,8 @@ final class QuantizationTests: XCTestCase {
                                 bound += (0..<32).map { abs(bv[j * k + b * 32 + $0]) }.reduce(0, +) * step * 0.5 * 1.001
                             }
                         }
-                        XCTAssertLessThanOrEqual(abs(got[i * n + j] - want[i * n + j]), bound, "\(format) m=\(m) [\(i),\(j)]")
+                        XCTAssertLessThanOrEqual(
+                            abs(got[i * n + j] - want[i * n + j]), bound, "\(format) m=\(m) [\(i),\(j)]")
                     }
                 }
             }

@@ -6,8 +6,10 @@ import VLTensor
 /// Compares autodiff gradients with central finite differences of L = Σ f(inputs) ∘ w for a
 /// fixed random weighting w. Inputs are f32, so the step is moderate and the tolerance loose;
 /// the torch fixtures check the same gradients tightly.
-public func gradCheck(_ inputs: [Tensor], eps: Float = 3e-3, tol: Float = 2e-2, file: StaticString = #filePath, line: UInt = #line,
-               _ f: ([Tensor]) -> Tensor) {
+public func gradCheck(
+    _ inputs: [Tensor], eps: Float = 3e-3, tol: Float = 2e-2, file: StaticString = #filePath, line: UInt = #line,
+    _ f: ([Tensor]) -> Tensor
+) {
     if let problem = gradCheckProblem(inputs, eps: eps, tol: tol, f) { XCTFail(problem, file: file, line: line) }
 }
 

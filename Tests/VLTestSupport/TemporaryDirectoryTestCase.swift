@@ -6,7 +6,8 @@ open class TemporaryDirectoryTestCase: XCTestCase {
     public var directory: URL!
 
     override open func setUp() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-\(type(of: self))-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vlkit-\(type(of: self))-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 

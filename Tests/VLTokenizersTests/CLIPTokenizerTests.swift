@@ -21,7 +21,8 @@ final class CLIPTokenizerTests: XCTestCase {
         let tokenizer = try CLIPTokenizer(directory: Self.modelDir)
         print("CLIP tokenizer (49,408 tokens) loaded in \(String(format: "%.3f", Date().timeIntervalSince(start))) s")
         XCTAssertEqual(tokenizer.vocabSize, 49408)
-        let cases = try JSONDecoder().decode([Case].self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("clip_tokenizer_cases.json")))
+        let cases = try JSONDecoder().decode(
+            [Case].self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("clip_tokenizer_cases.json")))
         XCTAssertGreaterThanOrEqual(cases.count, 250)
         for c in cases {
             XCTAssertEqual(tokenizer.encode(c.text), c.ids, "ids of \(c.text.debugDescription)")
@@ -40,14 +41,18 @@ final class CLIPTokenizerTests: XCTestCase {
         let merges = Array(try BPEFiles.readMerges(Self.modelDir.appendingPathComponent("merges.txt")).prefix(2000))
         let vocab = try BPEFiles.readVocab(Self.modelDir.appendingPathComponent("vocab.json"))
         let json: [String: Any] = [
-            "model": ["type": "BPE", "vocab": vocab, "merges": merges.map { [$0.0, $0.1] }, "end_of_word_suffix": "</w>"],
+            "model": [
+                "type": "BPE", "vocab": vocab, "merges": merges.map { [$0.0, $0.1] }, "end_of_word_suffix": "</w>",
+            ],
             "added_tokens": [["id": 49406, "content": "<|startoftext|>"], ["id": 49407, "content": "<|endoftext|>"]],
         ]
         try JSONSerialization.data(withJSONObject: json).write(to: dir.appendingPathComponent("tokenizer.json"))
         let fromJSON = try CLIPTokenizer(directory: dir)
         let reference = BytePairEncoder(vocab: vocab, merges: merges, endOfWordSuffix: "</w>")
         for text in ["a photo of a cat", "Straße 1234 café!", "🙂 two dogs"] {
-            let expected = [49406] + CLIPTokenizer.preTokenize(CLIPTokenizer.normalize(text))
+            let expected =
+                [49406]
+                + CLIPTokenizer.preTokenize(CLIPTokenizer.normalize(text))
                 .flatMap { reference.encode(word: ByteLevel.encode($0)) } + [49407]
             XCTAssertEqual(fromJSON.encode(text), expected, text)
         }
@@ -57,14 +62,25 @@ final class CLIPTokenizerTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("badtok-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        XCTAssertThrowsError(try CLIPTokenizer(directory: dir)) { XCTAssertTrue("\($0)".contains("no tokenizer files")) }
+        XCTAssertThrowsError(try CLIPTokenizer(directory: dir)) {
+            XCTAssertTrue("\($0)".contains("no tokenizer files"))
+        }
         try "{not json".write(to: dir.appendingPathComponent("vocab.json"), atomically: true, encoding: .utf8)
-        try "#version: 0.2\na b\n".write(to: dir.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try CLIPTokenizer(directory: dir)) { XCTAssertTrue("\($0)".contains("vocab.json is not a JSON object"), "\($0)") }
+        try "#version: 0.2\na b\n".write(
+            to: dir.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try CLIPTokenizer(directory: dir)) {
+            XCTAssertTrue("\($0)".contains("vocab.json is not a JSON object"), "\($0)")
+        }
         try #"{"a": 0, "b": 1}"#.write(to: dir.appendingPathComponent("vocab.json"), atomically: true, encoding: .utf8)
-        try "#version: 0.2\na b\nthree parts here\n".write(to: dir.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try CLIPTokenizer(directory: dir)) { XCTAssertTrue("\($0)".contains("line 3 is not a merge"), "\($0)") }
-        try "#version: 0.2\na b\n".write(to: dir.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try CLIPTokenizer(directory: dir)) { XCTAssertTrue("\($0)".contains("is not in the vocabulary"), "\($0)") }
+        try "#version: 0.2\na b\nthree parts here\n".write(
+            to: dir.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try CLIPTokenizer(directory: dir)) {
+            XCTAssertTrue("\($0)".contains("line 3 is not a merge"), "\($0)")
+        }
+        try "#version: 0.2\na b\n".write(
+            to: dir.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try CLIPTokenizer(directory: dir)) {
+            XCTAssertTrue("\($0)".contains("is not in the vocabulary"), "\($0)")
+        }
     }
 }

@@ -28,7 +28,8 @@ final class SentencePieceModelTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let good = try Data(contentsOf: TokenizerJSONTests.root.appendingPathComponent("llama2_sentencepiece/tokenizer.model"))
+        let good = try Data(
+            contentsOf: TokenizerJSONTests.root.appendingPathComponent("llama2_sentencepiece/tokenizer.model"))
         try good.prefix(good.count / 2).write(to: dir.appendingPathComponent("tokenizer.model"))
         XCTAssertThrowsError(try Tokenizer(directory: dir)) { error in
             XCTAssertTrue("\(error)".contains("tokenizer.model: not a SentencePiece model"), "\(error)")

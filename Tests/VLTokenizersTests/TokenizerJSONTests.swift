@@ -18,7 +18,8 @@ final class TokenizerJSONTests: XCTestCase {
     func check(_ name: String) throws {
         let dir = Self.root.appendingPathComponent(name)
         let tokenizer = try Tokenizer(directory: dir)
-        let cases = try JSONDecoder().decode([Case].self, from: Data(contentsOf: dir.appendingPathComponent("cases.json")))
+        let cases = try JSONDecoder().decode(
+            [Case].self, from: Data(contentsOf: dir.appendingPathComponent("cases.json")))
         XCTAssertGreaterThanOrEqual(cases.count, 200)
         var failures = 0
         for c in cases where failures < 5 {
@@ -26,7 +27,8 @@ final class TokenizerJSONTests: XCTestCase {
             if ids != c.ids { failures += 1 }
             XCTAssertEqual(ids, c.ids, "\(name): ids of \(c.text.debugDescription)")
             XCTAssertEqual(tokenizer.decode(c.ids), c.decoded, "\(name): decoding of \(c.text.debugDescription)")
-            XCTAssertEqual(tokenizer.decode(c.ids, skipSpecialTokens: true), c.decoded_skip, "\(name): decoding without specials")
+            XCTAssertEqual(
+                tokenizer.decode(c.ids, skipSpecialTokens: true), c.decoded_skip, "\(name): decoding without specials")
         }
         XCTAssertNotNil(tokenizer.tokenId("<image>"))
     }
@@ -65,25 +67,34 @@ final class TokenizerJSONTests: XCTestCase {
         for (i, c) in alphabet.enumerated() { vocab[c] = i }
         var next = alphabet.count
         var pairs: [String] = []
-        for a in alphabet { for b in alphabet {
-            vocab[a + b] = next
-            merges.append(a + " " + b)
-            pairs.append(a + b)
-            next += 1
-        } }
-        outer: for p in pairs { for c in alphabet.prefix(8) {  // three-character tokens up to 128k
-            guard next < 128_000 else { break outer }
-            vocab[p + c] = next
-            merges.append(p + " " + c)
-            next += 1
-        } }
-        let json: [String: Any] = ["model": ["type": "BPE", "vocab": vocab, "merges": merges],
-                                   "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false], "decoder": ["type": "ByteLevel"]]
+        for a in alphabet {
+            for b in alphabet {
+                vocab[a + b] = next
+                merges.append(a + " " + b)
+                pairs.append(a + b)
+                next += 1
+            }
+        }
+        outer: for p in pairs {
+            for c in alphabet.prefix(8) {  // three-character tokens up to 128k
+                guard next < 128_000 else { break outer }
+                vocab[p + c] = next
+                merges.append(p + " " + c)
+                next += 1
+            }
+        }
+        let json: [String: Any] = [
+            "model": ["type": "BPE", "vocab": vocab, "merges": merges],
+            "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false], "decoder": ["type": "ByteLevel"],
+        ]
         try JSONSerialization.data(withJSONObject: json).write(to: dir.appendingPathComponent("tokenizer.json"))
         let start = Date()
         let tokenizer = try Tokenizer(directory: dir)
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "tokenizer.json with %d tokens and %d merges loaded in %.3f s", tokenizer.vocabSize, merges.count, seconds))
+        print(
+            String(
+                format: "tokenizer.json with %d tokens and %d merges loaded in %.3f s", tokenizer.vocabSize,
+                merges.count, seconds))
         XCTAssertEqual(tokenizer.vocabSize, 128_000)
         XCTAssertEqual(tokenizer.decode(tokenizer.encode("hello world")), "hello world")
     }

@@ -18,19 +18,23 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         GlobalRandom.seed(5)
         let fm = FileManager.default
         let processor = CLIPPretraining.worldProcessor(imageSize: 64)
-        let (clipDir, lmDir, llavaDir) = (directory.appendingPathComponent("clip"), directory.appendingPathComponent("lm"),
-                                          directory.appendingPathComponent("stage1"))
+        let (clipDir, lmDir, llavaDir) = (
+            directory.appendingPathComponent("clip"), directory.appendingPathComponent("lm"),
+            directory.appendingPathComponent("stage1")
+        )
         for d in [clipDir, lmDir, llavaDir] { try fm.createDirectory(at: d, withIntermediateDirectories: true) }
         let vocab = try WorldTokenizers.writeCLIPTokenizer(to: clipDir, maxLength: 32)
         let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: vocab, imageSize: 64, hidden: 32, layers: 2))
         try HFExport.write(clip, processor: processor, to: clipDir)
         try WorldTokenizers.writeLanguageModelTokenizer(to: lmDir)
         let tokenizer = try Tokenizer(directory: lmDir)
-        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: 32, layers: 2))
+        let lm = try LlamaForCausalLM(
+            LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: 32, layers: 2))
         try HFExport.write(lm, to: lmDir)
         try WorldTokenizers.writeLanguageModelTokenizer(to: llavaDir)
-        let llava = try LlavaAlignment.assemble(clip: clip, languageModel: lm, imageTokenId: tokenizer.tokenId("<image>")!,
-                                                selection: RecipeRunner.worldFeatureSelection)
+        let llava = try LlavaAlignment.assemble(
+            clip: clip, languageModel: lm, imageTokenId: tokenizer.tokenId("<image>")!,
+            selection: RecipeRunner.worldFeatureSelection)
         try HFExport.write(llava, processor: processor, to: llavaDir)
     }
 
@@ -69,14 +73,18 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         try writeWorld()
         let common = #""recipe": "llava-stage2", "model": "stage1", "# + tiny
         let world = try train(recipe("{\(common), \"output\": \"w\", \"world\": {\"train_scenes\": \(Self.scenes)}}"))
-        let files = try train(recipe("{\(common), \"output\": \"f\", \"data\": {\"llava_json\": \"data/llava.json\", \"strict\": true}}"))
+        let files = try train(
+            recipe("{\(common), \"output\": \"f\", \"data\": {\"llava_json\": \"data/llava.json\", \"strict\": true}}"))
         XCTAssertEqual(world.losses.count, 6)
         XCTAssertEqual(files.losses.count, 6)
         let worst = maxRelativeDifference(files.losses, world.losses)
         print("llava-stage2, llava.json against the world: max relative loss difference \(worst) over \(world.losses)")
         XCTAssertLessThan(worst, 0.01, "files \(files.losses), world \(world.losses)")
-        XCTAssertTrue(files.log.contains { $0.contains("llava.json (\(Self.scenes) conversations of \(Self.scenes) images)") }, "\(files.log)")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("f/model.safetensors").path))
+        XCTAssertTrue(
+            files.log.contains { $0.contains("llava.json (\(Self.scenes) conversations of \(Self.scenes) images)") },
+            "\(files.log)")
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent("f/model.safetensors").path))
     }
 
     func testLlavaStage1TrainsTheSameOnItsCaptionsFileAsOnTheWorldsScenes() throws {
@@ -84,9 +92,14 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         try writeWorld()
         let common = #""recipe": "llava-stage1", "vision": "clip", "language_model": "lm", "# + tiny
         let world = try train(recipe("{\(common), \"output\": \"w\", \"world\": {\"train_scenes\": \(Self.scenes)}}"))
-        let files = try train(recipe("{\(common), \"output\": \"f\", \"data\": {\"captions\": \"data/captions.jsonl\", \"images\": \"data\"}}"))
+        let files = try train(
+            recipe(
+                "{\(common), \"output\": \"f\", \"data\": {\"captions\": \"data/captions.jsonl\", \"images\": \"data\"}}"
+            ))
         let worst = maxRelativeDifference(files.losses, world.losses)
-        print("llava-stage1, captions.jsonl against the world: max relative loss difference \(worst) over \(world.losses)")
+        print(
+            "llava-stage1, captions.jsonl against the world: max relative loss difference \(worst) over \(world.losses)"
+        )
         XCTAssertEqual(files.losses.count, 6)
         XCTAssertLessThan(worst, 0.01, "files \(files.losses), world \(world.losses)")
     }
@@ -98,17 +111,26 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         let samples = World().samples(.train, count: Self.scenes, seed: 0)
         let lines = try TrainingData.world(samples).documents.map { d -> String in
             let record: [String: Any] = ["images": d.images.map { "images/\(samples[$0].id).png" }, "text": d.text]
-            return String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self)
+            return String(
+                decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self)
         }
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: data.appendingPathComponent("interleaved.jsonl"))
-        let common = #""recipe": "flamingo", "vision": "clip", "language_model": "lm", "evaluation": {"test_scenes": 1, "shots": [0]}, "# + tiny
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(
+            to: data.appendingPathComponent("interleaved.jsonl"))
+        let common =
+            #""recipe": "flamingo", "vision": "clip", "language_model": "lm", "evaluation": {"test_scenes": 1, "shots": [0]}, "#
+            + tiny
         let world = try train(recipe("{\(common), \"output\": \"w\", \"world\": {\"train_scenes\": \(Self.scenes)}}"))
-        let files = try train(recipe("{\(common), \"output\": \"f\", \"data\": {\"interleaved\": \"data/interleaved.jsonl\", \"strict\": true}}"))
+        let files = try train(
+            recipe(
+                "{\(common), \"output\": \"f\", \"data\": {\"interleaved\": \"data/interleaved.jsonl\", \"strict\": true}}"
+            ))
         let worst = maxRelativeDifference(files.losses, world.losses)
-        print("flamingo, interleaved.jsonl against the world: max relative loss difference \(worst) over \(world.losses)")
+        print(
+            "flamingo, interleaved.jsonl against the world: max relative loss difference \(worst) over \(world.losses)")
         XCTAssertEqual(files.losses.count, 6)
         XCTAssertLessThan(worst, 0.01, "files \(files.losses), world \(world.losses)")
-        XCTAssertTrue(files.log.contains { $0.contains("not scored on the built-in world's test split") }, "\(files.log)")
+        XCTAssertTrue(
+            files.log.contains { $0.contains("not scored on the built-in world's test split") }, "\(files.log)")
     }
 
     func testAHeldOutFileIsMeasuredEveryValidationEverySteps() throws {
@@ -119,16 +141,20 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         var runner = RecipeRunner()
         var validation: [Int: Float] = [:]
         runner.onStep = { _, _, r in if let v = r.validationLoss { validation[r.step] = v } }
-        try runner.run(recipe("{\"recipe\": \"llava-stage2\", \"model\": \"stage1\", \"output\": \"v\", \(tiny), "
-            + "\"data\": {\"llava_json\": \"data/llava.json\", \"validation\": \"validation/llava.json\", \"validation_every\": 4}}"))
+        try runner.run(
+            recipe(
+                "{\"recipe\": \"llava-stage2\", \"model\": \"stage1\", \"output\": \"v\", \(tiny), "
+                    + "\"data\": {\"llava_json\": \"data/llava.json\", \"validation\": \"validation/llava.json\", \"validation_every\": 4}}"
+            ))
         XCTAssertEqual(validation.keys.sorted(), [4, 6])
         XCTAssertTrue(validation.values.allSatisfy { $0.isFinite && $0 > 0 }, "\(validation)")
     }
 
     func testTheDataSectionResolvesPathsAgainstTheRecipeAndTakesOverrides() throws {
         try writeWorld(2)
-        let r = try recipe(#"{"recipe": "llava-stage2", "output": "o", "model": "m"}"#,
-                           ["data.llava_json=data/llava.json", "data.images=data", "data.strict=true"])
+        let r = try recipe(
+            #"{"recipe": "llava-stage2", "output": "o", "model": "m"}"#,
+            ["data.llava_json=data/llava.json", "data.images=data", "data.strict=true"])
         XCTAssertEqual(r.data?.llavaJSON, directory.appendingPathComponent("data/llava.json").path)
         XCTAssertEqual(r.data?.images, directory.appendingPathComponent("data").path)
         XCTAssertEqual(r.data?.strict, true)
@@ -136,48 +162,80 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         XCTAssertNil(try recipe(#"{"recipe": "clip", "output": "o"}"#).data, "no data: the world")
     }
 
-    func assertError(_ json: String, _ overrides: [String] = [], run: Bool = false, contains texts: String...,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try { let r = try recipe(json, overrides); if run { _ = try train(r) } }(), file: file, line: line) { error in
-            for text in texts { XCTAssertTrue("\(error)".contains(text), "\(error) does not say \(text)", file: file, line: line) }
+    func assertError(
+        _ json: String, _ overrides: [String] = [], run: Bool = false, contains texts: String...,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
+        XCTAssertThrowsError(
+            try {
+                let r = try recipe(json, overrides); if run { _ = try train(r) }
+            }(), file: file, line: line
+        ) { error in
+            for text in texts {
+                XCTAssertTrue("\(error)".contains(text), "\(error) does not say \(text)", file: file, line: line)
+            }
         }
     }
 
     func testBadDataSectionsAreErrorsNamingTheField() throws {
         try writeWorld(2)
         let s2 = #"{"recipe": "llava-stage2", "output": "o", "model": "m", "#
-        assertError(s2 + #""data": {"llava_json": "missing.json"}}"#, run: true, contains: "\"data.llava_json\"", "missing.json: no such file")
-        assertError(s2 + #""data": {"llava_jsn": "data/llava.json"}}"#, contains: "\"data.llava_jsn\" is not a recipe field", "llava_json")
-        assertError(#"{"recipe": "clip", "output": "o"}"#, ["data.llava_json=data/llava.json"],
-                    contains: "\"data.llava_json\": clip does not train on LLaVA conversation JSON", "\"data.captions\"")
-        assertError(#"{"recipe": "flamingo", "output": "o", "vision": "v", "language_model": "l", "data": {"captions": "data/captions.jsonl"}}"#,
-                    contains: "\"data.captions\": flamingo does not train on image–caption JSONL", "\"data.interleaved\"")
-        assertError(#"{"recipe": "vpgtrans", "output": "o", "model": "m", "language_model": "l", "data": {"llava_json": "data/llava.json"}}"#,
-                    contains: "\"data.llava_json\": vpgtrans trains on the built-in world only")
-        assertError(s2 + #""data": {"llava_json": "data/llava.json", "captions": "data/captions.jsonl"}}"#, contains: "cannot both be set")
-        assertError(s2 + #""data": {"images": "data"}}"#, contains: "\"data\" names no dataset file", "\"data.llava_json\"")
-        assertError(s2 + #""data": {"llava_json": "data/llava.json", "images": "no-such-folder"}}"#, run: true,
-                    contains: "\"data.images\"", "no-such-folder: no such folder")
-        assertError(s2 + #""data": {"llava_json": "data/llava.json", "validation_every": 5}}"#, contains: "\"data.validation_every\" needs \"data.validation\"")
-        assertError(s2 + #""data": {"llava_json": "data/llava.json", "validation": "nope.json"}}"#, run: true, contains: "\"data.validation\"", "nope.json: no such file")
-        assertError(s2 + #""data": {"llava_json": "data/llava.json", "strict": "yes"}}"#, contains: "\"data.strict\" has the wrong type")
-        assertError(#"{"recipe": "albef", "output": "o", "data": {"captions": "data/captions.jsonl", "validation": "data/captions.jsonl"}}"#,
-                    contains: "\"data.validation\" is not read by albef")
+        assertError(
+            s2 + #""data": {"llava_json": "missing.json"}}"#, run: true, contains: "\"data.llava_json\"",
+            "missing.json: no such file")
+        assertError(
+            s2 + #""data": {"llava_jsn": "data/llava.json"}}"#, contains: "\"data.llava_jsn\" is not a recipe field",
+            "llava_json")
+        assertError(
+            #"{"recipe": "clip", "output": "o"}"#, ["data.llava_json=data/llava.json"],
+            contains: "\"data.llava_json\": clip does not train on LLaVA conversation JSON", "\"data.captions\"")
+        assertError(
+            #"{"recipe": "flamingo", "output": "o", "vision": "v", "language_model": "l", "data": {"captions": "data/captions.jsonl"}}"#,
+            contains: "\"data.captions\": flamingo does not train on image–caption JSONL", "\"data.interleaved\"")
+        assertError(
+            #"{"recipe": "vpgtrans", "output": "o", "model": "m", "language_model": "l", "data": {"llava_json": "data/llava.json"}}"#,
+            contains: "\"data.llava_json\": vpgtrans trains on the built-in world only")
+        assertError(
+            s2 + #""data": {"llava_json": "data/llava.json", "captions": "data/captions.jsonl"}}"#,
+            contains: "cannot both be set")
+        assertError(
+            s2 + #""data": {"images": "data"}}"#, contains: "\"data\" names no dataset file", "\"data.llava_json\"")
+        assertError(
+            s2 + #""data": {"llava_json": "data/llava.json", "images": "no-such-folder"}}"#, run: true,
+            contains: "\"data.images\"", "no-such-folder: no such folder")
+        assertError(
+            s2 + #""data": {"llava_json": "data/llava.json", "validation_every": 5}}"#,
+            contains: "\"data.validation_every\" needs \"data.validation\"")
+        assertError(
+            s2 + #""data": {"llava_json": "data/llava.json", "validation": "nope.json"}}"#, run: true,
+            contains: "\"data.validation\"", "nope.json: no such file")
+        assertError(
+            s2 + #""data": {"llava_json": "data/llava.json", "strict": "yes"}}"#,
+            contains: "\"data.strict\" has the wrong type")
+        assertError(
+            #"{"recipe": "albef", "output": "o", "data": {"captions": "data/captions.jsonl", "validation": "data/captions.jsonl"}}"#,
+            contains: "\"data.validation\" is not read by albef")
     }
 
     func testAFileOfAnotherKindOfDatasetIsNamedBeforeAnyTraining() throws {
         try writeWorld(2)
         // No model directories: the data is read first, so these fail on the data.
         let s2 = #"{"recipe": "llava-stage2", "output": "o", "model": "m", "#
-        assertError(s2 + #""data": {"llava_json": "data/captions.jsonl"}}"#, run: true,
-                    contains: "\"data.llava_json\"", "captions.jsonl holds image–caption JSONL, not LLaVA conversation JSON")
-        assertError(#"{"recipe": "clip", "output": "o", "data": {"captions": "data/llava.json"}}"#, run: true,
-                    contains: "\"data.captions\"", "llava.json holds LLaVA conversation JSON, not image–caption JSONL")
-        try Data(#"{"images": ["images/train-0.png"], "text": "<image>a red circle"}"#.utf8).write(to: directory.appendingPathComponent("docs.jsonl"))
-        assertError(#"{"recipe": "clip", "output": "o", "data": {"captions": "docs.jsonl"}}"#, run: true,
-                    contains: "holds interleaved documents JSONL, not image–caption JSONL")
+        assertError(
+            s2 + #""data": {"llava_json": "data/captions.jsonl"}}"#, run: true,
+            contains: "\"data.llava_json\"", "captions.jsonl holds image–caption JSONL, not LLaVA conversation JSON")
+        assertError(
+            #"{"recipe": "clip", "output": "o", "data": {"captions": "data/llava.json"}}"#, run: true,
+            contains: "\"data.captions\"", "llava.json holds LLaVA conversation JSON, not image–caption JSONL")
+        try Data(#"{"images": ["images/train-0.png"], "text": "<image>a red circle"}"#.utf8).write(
+            to: directory.appendingPathComponent("docs.jsonl"))
+        assertError(
+            #"{"recipe": "clip", "output": "o", "data": {"captions": "docs.jsonl"}}"#, run: true,
+            contains: "holds interleaved documents JSONL, not image–caption JSONL")
         try Data("[1, 2".utf8).write(to: directory.appendingPathComponent("broken.json"))
-        assertError(s2 + #""data": {"llava_json": "broken.json"}}"#, run: true, contains: "\"data.llava_json\"", "broken.json: not valid JSON")
+        assertError(
+            s2 + #""data": {"llava_json": "broken.json"}}"#, run: true, contains: "\"data.llava_json\"",
+            "broken.json: not valid JSON")
     }
 
     func testAnImageThatDoesNotDecodeIsSkippedWithAWarningOrStrictlyAnErrorWithItsLine() throws {
@@ -187,13 +245,21 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         let s2 = "{\"recipe\": \"llava-stage2\", \"model\": \"stage1\", \"output\": \"o\", \(tiny), "
         let lenient = try train(recipe(s2 + #""data": {"llava_json": "data/llava.json"}}"#))
         XCTAssertEqual(lenient.losses.count, 6)
-        XCTAssertTrue(lenient.log.contains { $0.hasPrefix("warning: ") && $0.contains("llava.json: skipped 1 of \(Self.scenes) entries") && $0.contains("image") },
-                      "\(lenient.log)")
-        XCTAssertTrue(lenient.log.contains { $0.contains("(\(Self.scenes - 1) conversations of \(Self.scenes - 1) images)") }, "\(lenient.log)")
-        assertError(s2 + #""data": {"llava_json": "data/llava.json", "strict": true}}"#, run: true,
-                    contains: "\"data.llava_json\"", "llava.json line ", "train-3.png")
-        assertError(s2 + #""data": {"captions": "data/captions.jsonl", "strict": true}}"#, run: true,
-                    contains: "\"data.captions\"", "captions.jsonl line 4", "train-3.png")
+        XCTAssertTrue(
+            lenient.log.contains {
+                $0.hasPrefix("warning: ") && $0.contains("llava.json: skipped 1 of \(Self.scenes) entries")
+                    && $0.contains("image")
+            },
+            "\(lenient.log)")
+        XCTAssertTrue(
+            lenient.log.contains { $0.contains("(\(Self.scenes - 1) conversations of \(Self.scenes - 1) images)") },
+            "\(lenient.log)")
+        assertError(
+            s2 + #""data": {"llava_json": "data/llava.json", "strict": true}}"#, run: true,
+            contains: "\"data.llava_json\"", "llava.json line ", "train-3.png")
+        assertError(
+            s2 + #""data": {"captions": "data/captions.jsonl", "strict": true}}"#, run: true,
+            contains: "\"data.captions\"", "captions.jsonl line 4", "train-3.png")
     }
 
     func testTheWorldIsADatasetLikeTheFilesItWrites() throws {
@@ -201,13 +267,17 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         let out = directory.appendingPathComponent("w")
         try WorldExport.write(samples, to: out)
         let world = TrainingData.world(samples)
-        let conversations = try TrainingData.load(.llavaJSON, file: out.appendingPathComponent("llava.json"), field: "data.llava_json")
-        let captions = try TrainingData.load(.captions, file: out.appendingPathComponent("captions.jsonl"), field: "data.captions")
+        let conversations = try TrainingData.load(
+            .llavaJSON, file: out.appendingPathComponent("llava.json"), field: "data.llava_json")
+        let captions = try TrainingData.load(
+            .captions, file: out.appendingPathComponent("captions.jsonl"), field: "data.captions")
         XCTAssertEqual(conversations.turns, world.turns)
         XCTAssertEqual(captions.captions, world.captions)
         XCTAssertEqual(captions.captionTurns, world.captionTurns)
         let processor = CLIPPretraining.worldProcessor(imageSize: 64)
-        XCTAssertEqual(try conversations.images.table(processor: processor).toArray(), try world.images.table(processor: processor).toArray())
+        XCTAssertEqual(
+            try conversations.images.table(processor: processor).toArray(),
+            try world.images.table(processor: processor).toArray())
         // Documents: every world document has its scenes' texts in chunks, one `<image>` each.
         for d in world.documents {
             XCTAssertEqual(d.images.count, TrainingData.imagesPerDocument)
@@ -216,8 +286,11 @@ final class DataSourceTests: TemporaryDirectoryTestCase {
         }
         let twins = world.withShapeTwins(imageSize: 64, seed: 0)
         XCTAssertFalse(twins.hardNegatives.isEmpty)
-        for (row, twin) in twins.hardNegatives { XCTAssertNotEqual(twins.captions[row].text, twins.captions[twin].text) }
-        XCTAssertEqual(captions.withShapeTwins(imageSize: 64, seed: 0).captions, captions.captions, "files have no twins")
+        for (row, twin) in twins.hardNegatives {
+            XCTAssertNotEqual(twins.captions[row].text, twins.captions[twin].text)
+        }
+        XCTAssertEqual(
+            captions.withShapeTwins(imageSize: 64, seed: 0).captions, captions.captions, "files have no twins")
     }
 
     func testBatchesFollowTheSeededEpochsAndResumeWhereTheyStopped() throws {

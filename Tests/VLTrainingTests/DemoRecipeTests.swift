@@ -6,8 +6,10 @@ import XCTest
 final class DemoRecipeTests: XCTestCase {
     func testTheDemosStagesAreTheReadyRecipeFilesWithItsSchedule() throws {
         let folder = try Demo.recipesFolder()
-        XCTAssertEqual(folder.standardized.path, URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("recipes").standardized.path)
+        XCTAssertEqual(
+            folder.standardized.path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("recipes").standardized.path)
         var demo = Demo(outputDirectory: URL(fileURLWithPath: "/tmp/demo-out"))
         demo.options.seed = 3
         demo.options.trainScenes = 123
@@ -25,7 +27,9 @@ final class DemoRecipeTests: XCTestCase {
         XCTAssertEqual(stage2.output, out.path)
         XCTAssertNil(stage2.lora)
         XCTAssertNil(stage2.data, "the demo trains on the world")
-        for (file, name) in [("clip.json", "clip"), ("language-model.json", "language-model"), ("llava-stage1.json", "llava-stage1")] {
+        for (file, name) in [
+            ("clip.json", "clip"), ("language-model.json", "language-model"), ("llava-stage1.json", "llava-stage1"),
+        ] {
             XCTAssertEqual(try demo.recipe(file, demo.options.clip, ["output": out]).recipe.rawValue, name)
         }
     }

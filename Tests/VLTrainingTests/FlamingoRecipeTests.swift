@@ -29,10 +29,14 @@ final class FlamingoRecipeTests: XCTestCase {
         try FlamingoPretraining.writeTokenizer(from: source, to: model)
         let tokenizer = try Tokenizer(directory: model)
         let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: 50, imageSize: 32, hidden: 32, layers: 2))
-        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: 32, layers: 2))
-        let flamingo = try FlamingoPretraining.assemble(clip: clip, languageModel: lm, mediaTokenId: tokenizer.tokenId("<image>")!,
-                                                        endOfChunkTokenId: tokenizer.tokenId("<|endofchunk|>")!)
-        for block in flamingo.model.gated_cross_attn_layers.items.values { (block.attn_gate.value, block.ff_gate.value) = (Tensor([0.5]), Tensor([0.5])) }
+        let lm = try LlamaForCausalLM(
+            LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: 32, layers: 2))
+        let flamingo = try FlamingoPretraining.assemble(
+            clip: clip, languageModel: lm, mediaTokenId: tokenizer.tokenId("<image>")!,
+            endOfChunkTokenId: tokenizer.tokenId("<|endofchunk|>")!)
+        for block in flamingo.model.gated_cross_attn_layers.items.values {
+            (block.attn_gate.value, block.ff_gate.value) = (Tensor([0.5]), Tensor([0.5]))
+        }
         return (flamingo, tokenizer, model)
     }
 
@@ -53,16 +57,24 @@ final class FlamingoRecipeTests: XCTestCase {
         let (flamingo, tokenizer, dir) = try makeFlamingo()
         try HFExport.write(flamingo, processor: CLIPPretraining.worldProcessor(imageSize: 32), to: dir)
         let names = try Checkpoint(directory: dir).names
-        XCTAssertTrue(names.allSatisfy { $0.hasPrefix("vision_encoder.") || $0.hasPrefix("perceiver.") || $0.hasPrefix("lang_encoder.") })
+        XCTAssertTrue(
+            names.allSatisfy {
+                $0.hasPrefix("vision_encoder.") || $0.hasPrefix("perceiver.") || $0.hasPrefix("lang_encoder.")
+            })
         XCTAssertTrue(names.contains("lang_encoder.model.layers.1.decoder_layer.self_attn.q_proj.weight"))
         XCTAssertTrue(names.contains("vision_encoder.transformer.resblocks.0.attn.in_proj_weight"))
         let loaded = try FlamingoForConditionalGeneration.load(directory: dir)
-        XCTAssertEqual(NSDictionary(dictionary: loaded.config.jsonObject), NSDictionary(dictionary: flamingo.config.jsonObject))
+        XCTAssertEqual(
+            NSDictionary(dictionary: loaded.config.jsonObject), NSDictionary(dictionary: flamingo.config.jsonObject))
         let ids = tokenizer.encode("<image>a red circle .<|endofchunk|><image>what color")
         let pixels = CLIPPretraining.worldProcessor(imageSize: 32).batch(images(2))
         func logits(_ m: FlamingoForConditionalGeneration) -> [Float] {
-            noGrad { m.model.logits(ids: Tensor(ints: ids, shape: [1, ids.count]), features: m.imageFeatures(pixels),
-                                    mediaLocations: [ids.map { $0 == 4 }]).toArray() }
+            noGrad {
+                m.model.logits(
+                    ids: Tensor(ints: ids, shape: [1, ids.count]), features: m.imageFeatures(pixels),
+                    mediaLocations: [ids.map { $0 == 4 }]
+                ).toArray()
+            }
         }
         XCTAssertEqual(logits(loaded), logits(flamingo))
     }
@@ -75,21 +87,31 @@ final class FlamingoRecipeTests: XCTestCase {
         let pipeline = try GenerationPipeline(directory: dir)
         let prompt = "<image>a red circle .<|endofchunk|><image>"
         var streamed = ""
-        let r = try pipeline.generate(prompt: prompt, images: images(2), raw: true, sampling: SamplingParameters(), maxTokens: 5) {
+        let r = try pipeline.generate(
+            prompt: prompt, images: images(2), raw: true, sampling: SamplingParameters(), maxTokens: 5
+        ) {
             streamed += $0
             return true
         }
         XCTAssertFalse(r.tokens.isEmpty)
         XCTAssertEqual(streamed.trimmingCharacters(in: .whitespaces), r.text.trimmingCharacters(in: .whitespaces))
         XCTAssertTrue(pipeline.stopTokenIds.contains(flamingo.config.endOfChunkTokenId))
-        XCTAssertThrowsError(try pipeline.generate(prompt: prompt, images: images(1), raw: true, sampling: SamplingParameters(), maxTokens: 2)) {
+        XCTAssertThrowsError(
+            try pipeline.generate(
+                prompt: prompt, images: images(1), raw: true, sampling: SamplingParameters(), maxTokens: 2)
+        ) {
             XCTAssertTrue("\($0)".contains("2 <image> marker(s) for 1 image(s)"), "\($0)")
         }
-        XCTAssertThrowsError(try pipeline.generate(prompt: "a red", images: [], raw: true, sampling: SamplingParameters(), maxTokens: 2))
+        XCTAssertThrowsError(
+            try pipeline.generate(prompt: "a red", images: [], raw: true, sampling: SamplingParameters(), maxTokens: 2))
         try FileManager.default.removeItem(at: dir.appendingPathComponent("tokenizer.json"))
-        XCTAssertThrowsError(try GenerationPipeline(directory: dir)) { XCTAssertTrue("\($0)".contains("tokenizer"), "\($0)") }
+        XCTAssertThrowsError(try GenerationPipeline(directory: dir)) {
+            XCTAssertTrue("\($0)".contains("tokenizer"), "\($0)")
+        }
         try FileManager.default.removeItem(at: dir.appendingPathComponent("model.safetensors"))
-        XCTAssertThrowsError(try ModelRegistry.load(ModelDirectory(dir))) { XCTAssertTrue("\($0)".contains("safetensors"), "\($0)") }
+        XCTAssertThrowsError(try ModelRegistry.load(ModelDirectory(dir))) {
+            XCTAssertTrue("\($0)".contains("safetensors"), "\($0)")
+        }
     }
 
     /// A few steps move the resampler, the gated blocks and the media-token rows; every other
@@ -98,16 +120,27 @@ final class FlamingoRecipeTests: XCTestCase {
         let (flamingo, tokenizer, _) = try makeFlamingo()
         let before = flamingo.stateDict().mapValues { $0.toArray() }
         let data = TrainingData.world(World(imageSize: 32).samples(.train, count: 8))
-        let features = try data.images.encoded(processor: CLIPPretraining.worldProcessor(imageSize: 32)) { flamingo.vision_encoder.features($0) }
+        let features = try data.images.encoded(processor: CLIPPretraining.worldProcessor(imageSize: 32)) {
+            flamingo.vision_encoder.features($0)
+        }
         let tokens = [4, tokenizer.tokenId("<|endofchunk|>")!]
         let trainee = FlamingoTrainee(flamingo.model, tokenIds: tokens)
-        let trainable = Set(trainee.namedParameters().filter { $0.1.isTrainable }.map(\.0).map { $0.split(separator: ".").prefix(2).joined(separator: ".") })
-        XCTAssertEqual(trainable, ["flamingo.perceiver", "flamingo.gated_cross_attn_layers", "token_embeddings", "token_outputs"])
-        let trainer = Trainer(model: trainee, settings: TrainingSettings(steps: 2, batchSize: 4, learningRate: 1e-2, warmupSteps: 0))
-        try FlamingoPretraining.train(trainee, documents: data.documents, features: features, tokenizer: tokenizer, mediaTokenId: 4, trainer: trainer)
+        let trainable = Set(
+            trainee.namedParameters().filter { $0.1.isTrainable }.map(\.0).map {
+                $0.split(separator: ".").prefix(2).joined(separator: ".")
+            })
+        XCTAssertEqual(
+            trainable, ["flamingo.perceiver", "flamingo.gated_cross_attn_layers", "token_embeddings", "token_outputs"])
+        let trainer = Trainer(
+            model: trainee, settings: TrainingSettings(steps: 2, batchSize: 4, learningRate: 1e-2, warmupSteps: 0))
+        try FlamingoPretraining.train(
+            trainee, documents: data.documents, features: features, tokenizer: tokenizer, mediaTokenId: 4,
+            trainer: trainer)
         trainee.mergeRows()
         let after = flamingo.stateDict().mapValues { $0.toArray() }
-        for (name, values) in before where name.hasPrefix("vision_encoder.") { XCTAssertEqual(after[name], values, name) }
+        for (name, values) in before where name.hasPrefix("vision_encoder.") {
+            XCTAssertEqual(after[name], values, name)
+        }
         XCTAssertNotEqual(after["model.perceiver.latents"], before["model.perceiver.latents"])
         let d = flamingo.config.text.hiddenSize
         for key in ["model.language_model.model.embed_tokens.weight", "model.language_model.lm_head.weight"] {
@@ -117,6 +150,8 @@ final class FlamingoRecipeTests: XCTestCase {
                 XCTAssertEqual(same, !tokens.contains(row), "\(key) row \(row)")
             }
         }
-        XCTAssertEqual(after["model.language_model.model.layers.0.mlp.up_proj.weight"], before["model.language_model.model.layers.0.mlp.up_proj.weight"])
+        XCTAssertEqual(
+            after["model.language_model.model.layers.0.mlp.up_proj.weight"],
+            before["model.language_model.model.layers.0.mlp.up_proj.weight"])
     }
 }

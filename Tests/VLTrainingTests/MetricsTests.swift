@@ -30,7 +30,8 @@ final class CaptionMetricTests: XCTestCase {
         for c in cases {
             let scores = bleuScores(candidates: c.candidateTokens, references: c.referenceTokens)
             for n in 0..<4 {
-                XCTAssertEqual(scores[n], c.bleu[n], accuracy: 1e-9 * max(1e-6, abs(c.bleu[n])), "\(c.name): BLEU-\(n + 1)")
+                XCTAssertEqual(
+                    scores[n], c.bleu[n], accuracy: 1e-9 * max(1e-6, abs(c.bleu[n])), "\(c.name): BLEU-\(n + 1)")
             }
             XCTAssertEqual(bleu4(candidates: c.candidateTokens, references: c.referenceTokens), scores[3])
         }
@@ -38,7 +39,8 @@ final class CaptionMetricTests: XCTestCase {
 
     func testCIDErDMatchesPycocoevalcap() throws {
         for c in try loadMetricCases() {
-            XCTAssertEqual(cider(candidates: c.candidateTokens, references: c.referenceTokens), c.cider, accuracy: 1e-9, c.name)
+            XCTAssertEqual(
+                cider(candidates: c.candidateTokens, references: c.referenceTokens), c.cider, accuracy: 1e-9, c.name)
         }
     }
 }

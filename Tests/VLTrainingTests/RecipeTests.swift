@@ -20,8 +20,10 @@ final class RecipeTests: XCTestCase {
     func testMultiPositiveLossIsCLIPsLossWhenCaptionsDiffer() {
         var rng = RandomGenerator(seed: 1)
         let logits = Tensor.randn([5, 5], rng: &rng)
-        XCTAssertEqual(multiPositiveContrastiveLoss(logits, groups: [1, 2, 3, 4, 5]).item(), contrastiveLoss(logitsPerText: logits).item(),
-                       accuracy: 1e-6)
+        XCTAssertEqual(
+            multiPositiveContrastiveLoss(logits, groups: [1, 2, 3, 4, 5]).item(),
+            contrastiveLoss(logitsPerText: logits).item(),
+            accuracy: 1e-6)
         // Two identical captions: each row's target is split between both images.
         let shared = multiPositiveContrastiveLoss(logits, groups: [1, 1, 3, 4, 5]).item()
         let l = logits.logSoftmax(1).toArray(), c = logits.mT.logSoftmax(1).toArray()
@@ -50,7 +52,8 @@ final class RecipeTests: XCTestCase {
         try WorldTokenizers.writeLanguageModelTokenizer(to: directory)
         let tokenizer = try Tokenizer(directory: directory)
         let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: 50, imageSize: 32, hidden: 32, layers: 2))
-        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: 32, layers: 2))
+        let lm = try LlamaForCausalLM(
+            LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: 32, layers: 2))
         return (try LlavaAlignment.assemble(clip: clip, languageModel: lm, imageTokenId: 4), tokenizer)
     }
 
@@ -58,34 +61,51 @@ final class RecipeTests: XCTestCase {
         let (llava, tokenizer) = try makeLlava()
         var rng = RandomGenerator(seed: 5)
         let pixels = Tensor.randn([2, 3, 32, 32], rng: &rng)
-        let examples = [LlavaAlignment.example(tokenizer, llava: llava, question: "what color is the circle ?", answer: "red", image: 0),
-                        LlavaAlignment.example(tokenizer, llava: llava, question: "how many shapes are there ?", answer: "two", image: 1)]
+        let examples = [
+            LlavaAlignment.example(
+                tokenizer, llava: llava, question: "what color is the circle ?", answer: "red", image: 0),
+            LlavaAlignment.example(
+                tokenizer, llava: llava, question: "how many shapes are there ?", answer: "two", image: 1),
+        ]
         let batch = LanguageModelBatch(examples, padId: 3)
         let features = noGrad { llava.imageFeatures(pixels) }
         let spliced = try noGrad {
-            try LlavaAlignment.splice(features, into: llava.language_model.embed(batch.inputs), ids: batch.inputIds, imageTokenId: 4)
+            try LlavaAlignment.splice(
+                features, into: llava.language_model.embed(batch.inputs), ids: batch.inputIds, imageTokenId: 4)
         }
         for row in 0..<2 {
             let ids = Array(examples[row].ids.dropLast())
-            let reference = try noGrad { try llava.inputEmbeddings(ids: ids, pixels: pixels.narrow(0, start: row, length: 1)) }
+            let reference = try noGrad {
+                try llava.inputEmbeddings(ids: ids, pixels: pixels.narrow(0, start: row, length: 1))
+            }
             let ours = spliced.select(0, row).narrow(0, start: 0, length: ids.count)
             XCTAssertEqual(ours.toArray(), reference.reshape([ids.count, -1]).toArray())
         }
         let misplaced = [batch.inputIds[0], [1] + batch.inputIds[1].dropLast()]
-        XCTAssertThrowsError(try LlavaAlignment.splice(features, into: llava.language_model.embed(batch.inputs), ids: misplaced, imageTokenId: 4))
+        XCTAssertThrowsError(
+            try LlavaAlignment.splice(
+                features, into: llava.language_model.embed(batch.inputs), ids: misplaced, imageTokenId: 4))
     }
 
     func testStageOneTrainsOnlyTheProjectorAndStageTwoTheLanguageModelToo() throws {
         let (llava, tokenizer) = try makeLlava()
         var rng = RandomGenerator(seed: 6)
         let features = LlavaAlignment.visionFeatures(llava, pixels: Tensor.randn([3, 3, 32, 32], rng: &rng))
-        let examples = (0..<3).map { LlavaAlignment.example(tokenizer, llava: llava, question: "describe the image .", answer: "a red circle", image: $0) }
-        func snapshot() -> [String: [Float]] { Dictionary(uniqueKeysWithValues: llava.namedParameters().map { ($0.0, $0.1.value.toArray()) }) }
-        for (stage, changes) in [(LlavaAlignment.Stage.featureAlignment, ["multi_modal_projector"]),
-                                 (.instructionTuning, ["multi_modal_projector", "language_model"])] {
+        let examples = (0..<3).map {
+            LlavaAlignment.example(
+                tokenizer, llava: llava, question: "describe the image .", answer: "a red circle", image: $0)
+        }
+        func snapshot() -> [String: [Float]] {
+            Dictionary(uniqueKeysWithValues: llava.namedParameters().map { ($0.0, $0.1.value.toArray()) })
+        }
+        for (stage, changes) in [
+            (LlavaAlignment.Stage.featureAlignment, ["multi_modal_projector"]),
+            (.instructionTuning, ["multi_modal_projector", "language_model"]),
+        ] {
             let before = snapshot()
             LlavaAlignment.prepare(llava, stage: stage)
-            let trainer = Trainer(model: llava, settings: TrainingSettings(steps: 2, batchSize: 3, learningRate: 1e-2, warmupSteps: 0))
+            let trainer = Trainer(
+                model: llava, settings: TrainingSettings(steps: 2, batchSize: 3, learningRate: 1e-2, warmupSteps: 0))
             try LlavaAlignment.train(llava, examples: examples, features: features, padId: 3, trainer: trainer)
             let after = snapshot()
             for (name, value) in before {
@@ -106,12 +126,16 @@ final class RecipeTests: XCTestCase {
         let pipeline = try GenerationPipeline(directory: directory)
         let image = World(imageSize: 32).samples(.test, count: 1)[0].scene.render()
         let (ids, embeddings) = try pipeline.prepare(prompt: "what color is the circle ?", images: [image])
-        let expected = LlavaAlignment.example(tokenizer, llava: llava, question: "what color is the circle ?", answer: "", image: 0).ids
+        let expected = LlavaAlignment.example(
+            tokenizer, llava: llava, question: "what color is the circle ?", answer: "", image: 0
+        ).ids
         XCTAssertEqual(ids, Array(expected.dropLast()), "the pipeline's prompt is the one training used")
         let reloaded = try LlavaForConditionalGeneration.load(directory: directory)
         let mine = try noGrad { try llava.inputEmbeddings(ids: ids, pixels: processor.batch([image])) }
         XCTAssertEqual(mine.toArray(), embeddings.toArray())
-        XCTAssertEqual(reloaded.config.jsonObject as NSDictionary, llava.config.jsonObject as NSDictionary, "config.json round-trips")
+        XCTAssertEqual(
+            reloaded.config.jsonObject as NSDictionary, llava.config.jsonObject as NSDictionary,
+            "config.json round-trips")
     }
 
     func testAnExportedCLIPLoadsWithItsTokenizerAndProcessor() throws {
@@ -121,10 +145,13 @@ final class RecipeTests: XCTestCase {
         try HFExport.write(clip, processor: CLIPPretraining.worldProcessor(imageSize: 32), to: directory)
         let pipeline = try CLIPPipeline(directory: directory)
         let image = World(imageSize: 32).samples(.test, count: 1)[0].scene.render()
-        let cosine = matmul(pipeline.imageEmbeddings([image]), pipeline.textEmbeddings(["a small red circle"]).mT).item()
-        let data = WorldData(World(imageSize: 32).samples(.test, count: 1), processor: CLIPPretraining.worldProcessor(imageSize: 32))
+        let cosine = matmul(pipeline.imageEmbeddings([image]), pipeline.textEmbeddings(["a small red circle"]).mT)
+            .item()
+        let data = WorldData(
+            World(imageSize: 32).samples(.test, count: 1), processor: CLIPPretraining.worldProcessor(imageSize: 32))
         let tokenizer = try CLIPTokenizer(directory: directory)
-        let direct = WorldEvaluation.similarities(clip, tokenizer: tokenizer, pixels: data.pixels, texts: ["a small red circle"])
+        let direct = WorldEvaluation.similarities(
+            clip, tokenizer: tokenizer, pixels: data.pixels, texts: ["a small red circle"])
         XCTAssertEqual(cosine, direct[0][0], accuracy: 1e-5)
     }
 }
@@ -137,16 +164,22 @@ extension RecipeTests {
         var rng = RandomGenerator(seed: 8)
         let features = Tensor.randn([3, 5, 24], rng: &rng)
         for family in ConnectorFamily.allCases {
-            let variant = try ConnectorVariant.make(family, visionWidth: 24, featureTokens: 5, languageModel: lm, imageTokenId: 4, queries: 3)
+            let variant = try ConnectorVariant.make(
+                family, visionWidth: 24, featureTokens: 5, languageModel: lm, imageTokenId: 4, queries: 3)
             let expected: [ConnectorFamily: Int] = [.flamingo: 1, .linear: 5, .mlp: 5, .qformer: 3, .abstractor: 4]  // abstractor: + vit_eos
             XCTAssertEqual(variant.imageTokens, expected[family], "\(family)")
-            let examples = (0..<3).map { variant.example(tokenizer, question: "what color is the circle ?", answer: "red", image: $0) }
+            let examples = (0..<3).map {
+                variant.example(tokenizer, question: "what color is the circle ?", answer: "red", image: $0)
+            }
             XCTAssertEqual(examples[0].ids.filter { $0 == 4 }.count, variant.imageTokens)
-            let trainer = Trainer(model: variant.model, settings: TrainingSettings(steps: 3, batchSize: 3, learningRate: 1e-2, warmupSteps: 0))
+            let trainer = Trainer(
+                model: variant.model,
+                settings: TrainingSettings(steps: 3, batchSize: 3, learningRate: 1e-2, warmupSteps: 0))
             XCTAssertGreaterThan(trainer.optimizer.parameters.count, 0, "\(family) has trainable parts")
             try variant.train(examples: examples, features: features, padId: 3, trainer: trainer)
             XCTAssertLessThan(trainer.history.last!.loss, trainer.history.first!.loss, "\(family) learns")
-            _ = try variant.answer(tokenizer, question: "what color is the circle ?", features: features.narrow(0, start: 0, length: 1))
+            _ = try variant.answer(
+                tokenizer, question: "what color is the circle ?", features: features.narrow(0, start: 0, length: 1))
         }
         XCTAssertEqual(lm.namedParameters().map { $0.1.value.toArray() }, lmBefore, "the language model stays frozen")
     }
@@ -159,7 +192,8 @@ extension RecipeTests {
         // Target embeddings a fixed linear image of the source ones: the converter can find it.
         let source = Tensor.randn([40, 8], rng: &rng)
         let target = matmul(source, Tensor.randn([8, 12], rng: &rng))
-        let converter = try VPGTransfer.trainEmbeddingConverter(source: source, target: target, steps: 200, learningRate: 3e-2)
+        let converter = try VPGTransfer.trainEmbeddingConverter(
+            source: source, target: target, steps: 200, learningRate: 3e-2)
         let cosine = noGrad { cosineSimilarity(converter(source), target).mean().item() }
         XCTAssertGreaterThan(cosine, 0.95)
 

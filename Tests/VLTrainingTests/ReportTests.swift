@@ -17,8 +17,12 @@ final class ProgressBarTests: XCTestCase {
     /// A bar whose clock moves one second per reading, writing into `output`.
     private func bar(total: Int, interactive: Bool, output: @escaping (String) -> Void) -> ProgressBar {
         var seconds = 0.0
-        return ProgressBar(total: total, label: "train", samplesPerStep: 8, plainLineEvery: 25, interactive: interactive,
-                           write: output, now: { seconds += 1; return Date(timeIntervalSince1970: seconds) })
+        return ProgressBar(
+            total: total, label: "train", samplesPerStep: 8, plainLineEvery: 25, interactive: interactive,
+            write: output,
+            now: {
+                seconds += 1; return Date(timeIntervalSince1970: seconds)
+            })
     }
 
     func testPlainLinesEveryQuarterWhenNotATerminal() {
@@ -53,7 +57,10 @@ final class MetricsLogTests: XCTestCase {
         try log.write(["step": 1, "loss": 2.5, "stage": "align \"1\"\n", "done": false])
         try log.write(["step": 2, "loss": .double(.nan)])
         let text = try String(contentsOf: url, encoding: .utf8)
-        XCTAssertEqual(text, "{\"step\": 1, \"loss\": 2.5, \"stage\": \"align \\\"1\\\"\\n\", \"done\": false}\n{\"step\": 2, \"loss\": null}\n")
+        XCTAssertEqual(
+            text,
+            "{\"step\": 1, \"loss\": 2.5, \"stage\": \"align \\\"1\\\"\\n\", \"done\": false}\n{\"step\": 2, \"loss\": null}\n"
+        )
         for line in text.split(separator: "\n") {
             XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8)))
         }
@@ -72,15 +79,20 @@ final class MetricsLogTests: XCTestCase {
 
     func testAMissingFolderIsAClearError() {
         let url = URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/metrics.jsonl")
-        XCTAssertThrowsError(try MetricsLog(url: url)) { XCTAssertTrue("\($0)".hasPrefix(url.path + ": cannot write"), "\($0)") }
+        XCTAssertThrowsError(try MetricsLog(url: url)) {
+            XCTAssertTrue("\($0)".hasPrefix(url.path + ": cannot write"), "\($0)")
+        }
     }
 }
 
 final class SVGPlotTests: XCTestCase {
     func testLinesTicksAndLegend() {
-        let svg = svgLinePlot(series: [(name: "train <loss>", points: [(0, 2.0), (1, 1.5), (2, 1.2), (3, 1.0)]),
-                                       (name: "val", points: [(0, 2.2), (3, 1.4)])],
-                              title: "Loss & accuracy", xLabel: "step", yLabel: "loss")
+        let svg = svgLinePlot(
+            series: [
+                (name: "train <loss>", points: [(0, 2.0), (1, 1.5), (2, 1.2), (3, 1.0)]),
+                (name: "val", points: [(0, 2.2), (3, 1.4)]),
+            ],
+            title: "Loss & accuracy", xLabel: "step", yLabel: "loss")
         XCTAssertTrue(isWellFormedXML(svg))
         XCTAssertTrue(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\""))
         XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
@@ -90,9 +102,12 @@ final class SVGPlotTests: XCTestCase {
     }
 
     func testNonFiniteValuesBreakTheLineAndLonePointsAreDots() {
-        let svg = svgLinePlot(series: [(name: "a", points: [(0, 1), (1, 2), (2, .nan), (3, 3), (4, 4), (5, .infinity), (6, 2)]),
-                                       (name: "single", points: [(2, 2.5)])],
-                              title: "t", xLabel: "x", yLabel: "y")
+        let svg = svgLinePlot(
+            series: [
+                (name: "a", points: [(0, 1), (1, 2), (2, .nan), (3, 3), (4, 4), (5, .infinity), (6, 2)]),
+                (name: "single", points: [(2, 2.5)]),
+            ],
+            title: "t", xLabel: "x", yLabel: "y")
         XCTAssertTrue(isWellFormedXML(svg))
         XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
         XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 2)
@@ -101,12 +116,16 @@ final class SVGPlotTests: XCTestCase {
 
     func testLogScaleTicksArePowersOfTenWithMultiplesOverFewDecadesAndEmptyPlotsSayNoData() {
         let loss = (1...100).map { (Double($0), 5 / Double($0)) } + [(101, 0), (102, -1)]
-        let svg = svgLinePlot(series: [(name: "loss", points: loss)], title: "t", xLabel: "x", yLabel: "y", yScale: .log)
+        let svg = svgLinePlot(
+            series: [(name: "loss", points: loss)], title: "t", xLabel: "x", yLabel: "y", yScale: .log)
         XCTAssertTrue(isWellFormedXML(svg))
         for label in [">0.01<", ">0.1<", ">1<", ">10<"] { XCTAssertTrue(svg.contains(label), label) }
         XCTAssertFalse(svg.contains(">0.5<"))
-        let narrow = svgLinePlot(series: [(name: "loss", points: [(0, 3), (1, 0.3)])], title: "t", xLabel: "x", yLabel: "y", yScale: .log)
-        for label in [">0.1<", ">0.2<", ">0.5<", ">1<", ">2<", ">5<", ">10<"] { XCTAssertTrue(narrow.contains(label), label) }
+        let narrow = svgLinePlot(
+            series: [(name: "loss", points: [(0, 3), (1, 0.3)])], title: "t", xLabel: "x", yLabel: "y", yScale: .log)
+        for label in [">0.1<", ">0.2<", ">0.5<", ">1<", ">2<", ">5<", ">10<"] {
+            XCTAssertTrue(narrow.contains(label), label)
+        }
         let empty = svgLinePlot(series: [(name: "none", points: [(0, .nan)])], title: "t", xLabel: "x", yLabel: "y")
         XCTAssertTrue(isWellFormedXML(empty) && empty.contains(">no data<"))
     }
@@ -116,17 +135,30 @@ final class HTMLReportTests: XCTestCase {
     static func exampleReport() throws -> HTMLReport {
         var report = HTMLReport(title: "LLaVA stage 1 <projector>")
         report.addParagraph("Trained on 2,000 scenes & evaluated on 200 held-out ones.")
-        report.addTable("Results", columns: ["metric", "value"], rows: [["BLEU-4", "0.412"], ["CIDEr", "1.380"], ["<b>x</b>", "\"q\""]])
+        report.addTable(
+            "Results", columns: ["metric", "value"],
+            rows: [["BLEU-4", "0.412"], ["CIDEr", "1.380"], ["<b>x</b>", "\"q\""]])
         let curve = (0...200).map { (Double($0), 3 * exp(-Double($0) / 60) + 0.2) }
-        report.addPlot(svg: svgLinePlot(series: [(name: "train", points: curve)], title: "Loss", xLabel: "step", yLabel: "loss", yScale: .log))
-        let objects = [SceneObject(shape: .circle, color: .red, size: .large, x: 20, y: 24, radius: 10),
-                       SceneObject(shape: .triangle, color: .blue, size: .small, x: 46, y: 44, radius: 7)]
+        report.addPlot(
+            svg: svgLinePlot(
+                series: [(name: "train", points: curve)], title: "Loss", xLabel: "step", yLabel: "loss", yScale: .log))
+        let objects = [
+            SceneObject(shape: .circle, color: .red, size: .large, x: 20, y: 24, radius: 10),
+            SceneObject(shape: .triangle, color: .blue, size: .small, x: 46, y: 44, radius: 7),
+        ]
         let image = Scene(objects: objects, noiseSeed: 3, imageSize: 64).render()
-        try report.addExamples("Answers", [
-            ReportExample(image: image, question: "What colour is the circle?", answer: "red", truth: "red", isCorrect: true),
-            ReportExample(image: image, question: "How many shapes? <script>alert(1)</script>", answer: "three", truth: "two", isCorrect: false),
-            ReportExample(image: image, question: "Describe the image.", answer: "a red circle", truth: "a large red circle and a small blue triangle", isCorrect: nil),
-        ])
+        try report.addExamples(
+            "Answers",
+            [
+                ReportExample(
+                    image: image, question: "What colour is the circle?", answer: "red", truth: "red", isCorrect: true),
+                ReportExample(
+                    image: image, question: "How many shapes? <script>alert(1)</script>", answer: "three", truth: "two",
+                    isCorrect: false),
+                ReportExample(
+                    image: image, question: "Describe the image.", answer: "a red circle",
+                    truth: "a large red circle and a small blue triangle", isCorrect: nil),
+            ])
         return report
     }
 

@@ -8,8 +8,8 @@ final class SceneTests: XCTestCase {
         let image = Scene(objects: [circle, triangle], noiseSeed: 7, imageSize: 64).render()
         func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(image.pixels[(3 * (y * 64 + x))..<(3 * (y * 64 + x) + 3)]) }
         XCTAssertEqual(pixel(16, 16), [220, 40, 40])
-        XCTAssertEqual(pixel(48, 53), [40, 70, 220])   // near the triangle's base
-        XCTAssertNotEqual(pixel(43, 43), [40, 70, 220]) // outside its slanted side, inside the bounding box
+        XCTAssertEqual(pixel(48, 53), [40, 70, 220])  // near the triangle's base
+        XCTAssertNotEqual(pixel(43, 43), [40, 70, 220])  // outside its slanted side, inside the bounding box
         let background = pixel(2, 60)
         XCTAssertTrue(background[0] >= 200 && background[0] < 240 && background[0] == background[1])
     }

@@ -68,7 +68,9 @@ final class TrainerTests: XCTestCase {
         trainer.checkpointDirectory = directory
         try LanguageModelPretraining.train(model, examples: examples, padId: 0, trainer: trainer)
         XCTAssertEqual(Trainer.checkpoints(in: directory).map(\.lastPathComponent), ["step-000006", "step-000009"])
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("partial") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.contains("partial")
+        }
         XCTAssertEqual(leftovers, [])
     }
 

@@ -9,7 +9,9 @@ final class WorldTests: XCTestCase {
 
     func testTheSameSeedGivesTheSameWorldAndOtherSeedsAnother() {
         XCTAssertEqual(world.samples(.train, count: 30, seed: 5), world.samples(.train, count: 30, seed: 5))
-        XCTAssertNotEqual(world.samples(.train, count: 30, seed: 5).map(\.caption), world.samples(.train, count: 30, seed: 6).map(\.caption))
+        XCTAssertNotEqual(
+            world.samples(.train, count: 30, seed: 5).map(\.caption),
+            world.samples(.train, count: 30, seed: 6).map(\.caption))
         XCTAssertNotEqual(world.samples(.train, count: 30).map(\.scene), world.samples(.test, count: 30).map(\.scene))
     }
 
@@ -53,7 +55,9 @@ final class WorldTests: XCTestCase {
         let vocabulary = Set(World.vocabulary)
         for s in world.samples(.train, count: 200) + world.samples(.compositional, count: 50) {
             for text in [s.caption] + s.questions.flatMap({ [$0.question, $0.answer] }) {
-                for word in text.split(separator: " ") { XCTAssertTrue(vocabulary.contains(String(word)), "\(word) in \(text)") }
+                for word in text.split(separator: " ") {
+                    XCTAssertTrue(vocabulary.contains(String(word)), "\(word) in \(text)")
+                }
             }
         }
     }
@@ -72,7 +76,9 @@ final class WorldTests: XCTestCase {
         XCTAssertEqual(ids.first, 1)
         XCTAssertEqual(ids.filter { $0 == 4 }.count, 1, "<image> is one token")
         // As LLaMA-2's tokenizer, the text after a special token starts a new "▁" word.
-        XCTAssertEqual(tokenizer.decode(ids, skipSpecialTokens: false), "<s> USER: <image> \nwhat color is the circle ? ASSISTANT:")
+        XCTAssertEqual(
+            tokenizer.decode(ids, skipSpecialTokens: false), "<s> USER: <image> \nwhat color is the circle ? ASSISTANT:"
+        )
         for s in world.samples(.train, count: 50) {
             XCTAssertEqual(tokenizer.decode(tokenizer.encode(s.caption), skipSpecialTokens: true), s.caption)
             XCTAssertFalse(tokenizer.encode(s.caption).contains(0), "no unknown tokens in \(s.caption)")
@@ -96,7 +102,9 @@ final class WorldTests: XCTestCase {
             XCTAssertLessThanOrEqual(ids.count, 32)
             XCTAssertEqual(tokenizer.decode(ids).trimmingCharacters(in: .whitespaces), s.caption)
         }
-        for word in World.vocabulary { XCTAssertEqual(tokenizer.encode(word, addSpecialTokens: false).count, 1, "\(word) is one token") }
+        for word in World.vocabulary {
+            XCTAssertEqual(tokenizer.encode(word, addSpecialTokens: false).count, 1, "\(word) is one token")
+        }
     }
 }
 
@@ -109,9 +117,11 @@ extension WorldTests {
             twins += 1
             let changed = zip(s.scene.objects, t.scene.objects).filter { $0.shape != $1.shape }
             XCTAssertEqual(changed.count, 1, s.caption)
-            XCTAssertEqual(zip(s.scene.objects, t.scene.objects).filter { $0.color != $1.color || $0.x != $1.x }.count, 0)
+            XCTAssertEqual(
+                zip(s.scene.objects, t.scene.objects).filter { $0.color != $1.color || $0.x != $1.x }.count, 0)
             XCTAssertEqual(Set(t.scene.objects.map(\.shape)).count, t.scene.objects.count, "shapes stay unique")
-            XCTAssertTrue(t.scene.objects.allSatisfy { !world.heldOut.contains("\($0.color.rawValue) \($0.shape.rawValue)") })
+            XCTAssertTrue(
+                t.scene.objects.allSatisfy { !world.heldOut.contains("\($0.color.rawValue) \($0.shape.rawValue)") })
             XCTAssertNotEqual(t.caption, s.caption)
             XCTAssertEqual(t.caption.split(separator: " ").count, s.caption.split(separator: " ").count)
         }

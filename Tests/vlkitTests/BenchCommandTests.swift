@@ -7,6 +7,7 @@ final class BenchCommandTests: XCTestCase {
 
     func testBadOptionsAreOneClearError() throws {
         try assertFails(["--repeat", "0"], binary: Self.binary, saying: "--repeat must be at least 1")
-        try assertFails(["--only", "no-such-case"], binary: Self.binary, saying: "no benchmark matches --only no-such-case")
+        try assertFails(
+            ["--only", "no-such-case"], binary: Self.binary, saying: "no benchmark matches --only no-such-case")
     }
 }

@@ -17,8 +17,11 @@ final class ModelFamilyCommandTests: XCTestCase {
     func train(_ name: String, _ json: String) throws {
         let url = folder.appendingPathComponent("\(name).json")
         try Data(json.utf8).write(to: url)
-        let r = try vlkit(["train", url.path, "--set", "world.train_scenes=24", "--set", "world.test_scenes=8", "--set", "training.steps=2", "--set", "training.batch_size=4",
-                           "--set", "training.warmup_steps=0"])
+        let r = try vlkit([
+            "train", url.path, "--set", "world.train_scenes=24", "--set", "world.test_scenes=8", "--set",
+            "training.steps=2", "--set", "training.batch_size=4",
+            "--set", "training.warmup_steps=0",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 
@@ -28,22 +31,26 @@ final class ModelFamilyCommandTests: XCTestCase {
         return data
     }
 
-    func assertRetrievalScores(_ model: String, data: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertRetrievalScores(_ model: String, data: String, file: StaticString = #filePath, line: UInt = #line) throws
+    {
         let path = folder.appendingPathComponent(model).path
         let json = try vlkit(["eval", "--model", path, "--data", data, "--json"])
         XCTAssertEqual(json.status, 0, json.stderr, file: file, line: line)
         let scores = (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) as? [String: Any] ?? [:]
         for direction in ["image_to_text", "text_to_image"] {
             let recall = scores[direction] as? [String: Double] ?? [:]
-            XCTAssertEqual(recall.keys.sorted(), ["r1", "r10", "r5"], "\(direction): \(json.stdout)", file: file, line: line)
+            XCTAssertEqual(
+                recall.keys.sorted(), ["r1", "r10", "r5"], "\(direction): \(json.stdout)", file: file, line: line)
             XCTAssertTrue(recall.values.allSatisfy { (0...1).contains($0) }, "\(recall)", file: file, line: line)
         }
         XCTAssertEqual(scores["retrieval_images"] as? Int, 12, file: file, line: line)
         let text = try vlkit(["eval", "--model", path, "--data", data])
         XCTAssertEqual(text.status, 0, text.stderr, file: file, line: line)
-        XCTAssertTrue(text.stdout.contains("image_to_text: ") && text.stdout.contains("r10"), text.stdout, file: file, line: line)
-        try assertFails(["eval", "--model", path, "--data", folder.appendingPathComponent("nothing").path],
-                        saying: "no questions.jsonl or captions.jsonl", file: file, line: line)
+        XCTAssertTrue(
+            text.stdout.contains("image_to_text: ") && text.stdout.contains("r10"), text.stdout, file: file, line: line)
+        try assertFails(
+            ["eval", "--model", path, "--data", folder.appendingPathComponent("nothing").path],
+            saying: "no questions.jsonl or captions.jsonl", file: file, line: line)
     }
 
     func testEvalScoresBlip2StageOneAndALBEFRetrieval() throws {
@@ -64,12 +71,15 @@ final class ModelFamilyCommandTests: XCTestCase {
         try train("minigpt4", #"{"recipe": "minigpt4", "output": "minigpt4", "model": "s2", "language_model": "lm"}"#)
         let data = try synthesise(1)
         let image = try FileManager.default.contentsOfDirectory(atPath: data + "/images").sorted()[0]
-        let r = try vlkit(["generate", "--model", folder.appendingPathComponent("minigpt4").path, "--image", data + "/images/" + image,
-                           "--prompt", "what color is the circle ?", "--max-tokens", "4", "--json"])
+        let r = try vlkit([
+            "generate", "--model", folder.appendingPathComponent("minigpt4").path, "--image", data + "/images/" + image,
+            "--prompt", "what color is the circle ?", "--max-tokens", "4", "--json",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("\"tokens\""), r.stdout)
         try FileManager.default.removeItem(at: folder.appendingPathComponent("minigpt4/language_model"))
-        try assertFails(["generate", "--model", folder.appendingPathComponent("minigpt4").path, "--prompt", "hi"],
-                        saying: "\"language_model\" is")
+        try assertFails(
+            ["generate", "--model", folder.appendingPathComponent("minigpt4").path, "--prompt", "hi"],
+            saying: "\"language_model\" is")
     }
 }

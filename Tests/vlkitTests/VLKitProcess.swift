@@ -25,16 +25,21 @@ extension XCTestCase {
         }
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return VLKitRun(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return VLKitRun(
+            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
 
     /// A non-zero exit, nothing on stdout, and a first stderr line that contains `text`.
-    func assertFails(_ arguments: [String], binary: URL = CLITests.binary, saying text: String, file: StaticString = #filePath,
-                     line: UInt = #line) throws {
+    func assertFails(
+        _ arguments: [String], binary: URL = CLITests.binary, saying text: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
         let r = try vlkit(arguments, binary: binary)
         XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
-        XCTAssertTrue(r.stderr.split(separator: "\n").first.map { $0.contains(text) } ?? false,
-                      "stderr \"\(r.stderr)\" does not start with a line saying \"\(text)\"", file: file, line: line)
+        XCTAssertTrue(
+            r.stderr.split(separator: "\n").first.map { $0.contains(text) } ?? false,
+            "stderr \"\(r.stderr)\" does not start with a line saying \"\(text)\"", file: file, line: line)
         XCTAssertEqual(r.stdout, "", "nothing on stdout", file: file, line: line)
     }
 }

@@ -8,7 +8,10 @@ final class YAMLRecipeCommandTests: XCTestCase {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let recipe = folder.appendingPathComponent("lm.yaml")
-        try Data("recipe: language-model\noutput: lm\nworld:\n  train_scenes: 16\ntraining:\n  steps: 2\n  batch_size: 4\n".utf8).write(to: recipe)
+        try Data(
+            "recipe: language-model\noutput: lm\nworld:\n  train_scenes: 16\ntraining:\n  steps: 2\n  batch_size: 4\n"
+                .utf8
+        ).write(to: recipe)
         let r = try vlkit(["train", recipe.path, "--set", "training.warmup_steps=0"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, "trained language-model: \(folder.appendingPathComponent("lm").path)\n")

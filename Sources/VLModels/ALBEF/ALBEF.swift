@@ -28,7 +28,8 @@ public struct ALBEFConfig: Equatable {
         fusionLayer = try r.int("fusion_layer", fusionLayer)
         let width = try r.int("encoder_width", vision.hiddenSize)
         guard width == vision.hiddenSize else {
-            throw ConfigError("\(r.source): encoder_width \(width) differs from the image encoder's width \(vision.hiddenSize)")
+            throw ConfigError(
+                "\(r.source): encoder_width \(width) differs from the image encoder's width \(vision.hiddenSize)")
         }
     }
 }
@@ -69,7 +70,8 @@ public final class ALBEF: Module {
     /// ITM: the fusion layers on text embeddings and image embeddings; the head on the fused [CLS]
     /// → logits [B, 2] (no match, match).
     public func matchingLogits(textEmbeds: Tensor, attentionMask: Tensor, image: Tensor) -> Tensor {
-        captured(itm_head(text_encoder.bert.fusion(textEmbeds, attentionMask: attentionMask, image: image).select(1, 0)))
+        captured(
+            itm_head(text_encoder.bert.fusion(textEmbeds, attentionMask: attentionMask, image: image).select(1, 0)))
     }
 
     /// MLM: masked ids through all layers with the image → logits [B, L, vocab].

@@ -10,20 +10,30 @@ import VLIO
 
 extension ALBEFConfig {
     public var jsonObject: [String: Any] {
-        ["architectures": ["ALBEF"], "model_type": "albef", "image_res": vision.imageSize, "vision_width": vision.hiddenSize,
-         "embed_dim": embedDim, "temp": decimal(temperature),
-         "vision_config": ["patch_size": vision.patchSize, "depth": vision.numHiddenLayers, "num_heads": vision.numAttentionHeads,
-                           "mlp_ratio": vision.mlpRatio, "qkv_bias": true, "layer_norm_eps": decimal(vision.layerNormEps)],
-         "bert_config": bertJSONObject]
+        [
+            "architectures": ["ALBEF"], "model_type": "albef", "image_res": vision.imageSize,
+            "vision_width": vision.hiddenSize,
+            "embed_dim": embedDim, "temp": decimal(temperature),
+            "vision_config": [
+                "patch_size": vision.patchSize, "depth": vision.numHiddenLayers, "num_heads": vision.numAttentionHeads,
+                "mlp_ratio": vision.mlpRatio, "qkv_bias": true, "layer_norm_eps": decimal(vision.layerNormEps),
+            ],
+            "bert_config": bertJSONObject,
+        ]
     }
 
     var bertJSONObject: [String: Any] {
-        ["architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": bert.vocabSize, "hidden_size": bert.hiddenSize,
-         "num_hidden_layers": bert.numHiddenLayers, "num_attention_heads": bert.numAttentionHeads,
-         "intermediate_size": bert.intermediateSize, "hidden_act": bert.hiddenAct, "max_position_embeddings": bert.maxPositionEmbeddings,
-         "type_vocab_size": bert.typeVocabSize, "layer_norm_eps": decimal(bert.layerNormEps), "pad_token_id": bert.padTokenId,
-         "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
-         "fusion_layer": fusionLayer, "encoder_width": vision.hiddenSize]
+        [
+            "architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": bert.vocabSize,
+            "hidden_size": bert.hiddenSize,
+            "num_hidden_layers": bert.numHiddenLayers, "num_attention_heads": bert.numAttentionHeads,
+            "intermediate_size": bert.intermediateSize, "hidden_act": bert.hiddenAct,
+            "max_position_embeddings": bert.maxPositionEmbeddings,
+            "type_vocab_size": bert.typeVocabSize, "layer_norm_eps": decimal(bert.layerNormEps),
+            "pad_token_id": bert.padTokenId,
+            "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
+            "fusion_layer": fusionLayer, "encoder_width": vision.hiddenSize,
+        ]
     }
 
     /// Reads the config.json `jsonObject` writes.

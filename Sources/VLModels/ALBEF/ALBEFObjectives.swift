@@ -41,22 +41,28 @@ public func momentumUpdate(_ momentumModel: Module, from model: Module, momentum
 /// ITC with momentum distillation: logits of each image against the batch's momentum text features
 /// followed by the queue (and the reverse), targets = α·softmax(momentum logits) + (1 − α)·one-hot
 /// of the matching pair; loss = mean over both directions of −Σ targets · log_softmax(logits).
-public func albefContrastiveLoss(imageFeatures: Tensor, textFeatures: Tensor, momentumImage: Tensor, momentumText: Tensor,
-                                 imageQueue: Tensor, textQueue: Tensor, temperature: Float, alpha: Float) -> Tensor {
-    albefContrastiveLoss(imageFeatures: imageFeatures, textFeatures: textFeatures, momentumImage: momentumImage,
-                         momentumText: momentumText, imageQueue: imageQueue, textQueue: textQueue,
-                         temperature: Tensor.scalar(temperature), alpha: alpha)
+public func albefContrastiveLoss(
+    imageFeatures: Tensor, textFeatures: Tensor, momentumImage: Tensor, momentumText: Tensor,
+    imageQueue: Tensor, textQueue: Tensor, temperature: Float, alpha: Float
+) -> Tensor {
+    albefContrastiveLoss(
+        imageFeatures: imageFeatures, textFeatures: textFeatures, momentumImage: momentumImage,
+        momentumText: momentumText, imageQueue: imageQueue, textQueue: textQueue,
+        temperature: Tensor.scalar(temperature), alpha: alpha)
 }
 
 /// The same with a learned temperature (a scalar tensor that receives a gradient, ALBEF's `temp`).
 /// With `groups` (an id per batch row, then per queue row) the hard target of row i spreads evenly
 /// over every column of its group, as ALBEF's retrieval model does with its `idx_queue`: a caption
 /// that recurs in the batch or the queue is not a negative of itself.
-public func albefContrastiveLoss(imageFeatures: Tensor, textFeatures: Tensor, momentumImage: Tensor, momentumText: Tensor,
-                                 imageQueue: Tensor, textQueue: Tensor, temperature: Tensor, alpha: Float,
-                                 groups: [Int]? = nil) -> Tensor {
+public func albefContrastiveLoss(
+    imageFeatures: Tensor, textFeatures: Tensor, momentumImage: Tensor, momentumText: Tensor,
+    imageQueue: Tensor, textQueue: Tensor, temperature: Tensor, alpha: Float,
+    groups: [Int]? = nil
+) -> Tensor {
     let b = imageFeatures.shape[0]
-    let allText = cat([momentumText.detach(), textQueue], dim: 0), allImage = cat([momentumImage.detach(), imageQueue], dim: 0)
+    let allText = cat([momentumText.detach(), textQueue], dim: 0),
+        allImage = cat([momentumImage.detach(), imageQueue], dim: 0)
     let simI2T = matmul(imageFeatures, allText.mT) / temperature
     let simT2I = matmul(textFeatures, allImage.mT) / temperature
     let hard = positiveTargets(groups ?? Array(0..<b) + [Int](repeating: -1, count: allText.shape[0] - b), rows: b)
@@ -83,7 +89,9 @@ func positiveTargets(_ groups: [Int], rows: Int) -> Tensor {
 
 /// ITM hard negatives: for each image a text drawn with probability ∝ softmax(sim_i2t) over the
 /// batch excluding its own (and for each text an image likewise). sim [B, B] without the queue.
-public func sampleHardNegatives(simI2T: Tensor, simT2I: Tensor, rng: inout RandomGenerator) -> (textForImage: [Int], imageForText: [Int]) {
+public func sampleHardNegatives(
+    simI2T: Tensor, simT2I: Tensor, rng: inout RandomGenerator
+) -> (textForImage: [Int], imageForText: [Int]) {
     func draw(_ sim: Tensor) -> [Int] {
         let b = sim.shape[0]
         let probs = noGrad { sim.softmax(-1) }.toArray()
@@ -105,8 +113,10 @@ public func sampleHardNegatives(simI2T: Tensor, simT2I: Tensor, rng: inout Rando
 /// BERT/ALBEF masking: each maskable token is chosen with `probability`; a chosen token becomes
 /// [MASK] 80% of the time, a random token 10%, stays 10%. Labels are the original ids at chosen
 /// positions and −100 elsewhere. Padding and special tokens are never chosen.
-public func maskTokens(_ ids: [Int], vocabSize: Int, maskId: Int, special: Set<Int>, probability: Float = 0.15,
-                       rng: inout RandomGenerator) -> (input: [Int], labels: [Int]) {
+public func maskTokens(
+    _ ids: [Int], vocabSize: Int, maskId: Int, special: Set<Int>, probability: Float = 0.15,
+    rng: inout RandomGenerator
+) -> (input: [Int], labels: [Int]) {
     var input = ids, labels = [Int](repeating: -100, count: ids.count)
     for (i, id) in ids.enumerated() where !special.contains(id) && rng.nextFloat() < probability {
         labels[i] = id

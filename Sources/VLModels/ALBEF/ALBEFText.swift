@@ -36,7 +36,9 @@ public final class ALBEFBertEncoder: Module {
     public let layer: [ALBEFBertLayer]
 
     init(_ c: BertConfig, fusionLayer: Int, encoderWidth: Int) throws {
-        layer = try (0..<c.numHiddenLayers).map { try ALBEFBertLayer(c, crossAttentionWidth: $0 >= fusionLayer ? encoderWidth : nil) }
+        layer = try (0..<c.numHiddenLayers).map {
+            try ALBEFBertLayer(c, crossAttentionWidth: $0 >= fusionLayer ? encoderWidth : nil)
+        }
     }
 }
 
@@ -47,7 +49,8 @@ public final class ALBEFBertModel: Module {
     public let fusionLayer: Int
 
     init(_ c: BertConfig, fusionLayer: Int, encoderWidth: Int) throws {
-        precondition(fusionLayer <= c.numHiddenLayers, "fusion_layer \(fusionLayer) exceeds the \(c.numHiddenLayers) layers")
+        precondition(
+            fusionLayer <= c.numHiddenLayers, "fusion_layer \(fusionLayer) exceeds the \(c.numHiddenLayers) layers")
         embeddings = BertEmbeddings(c)
         encoder = try ALBEFBertEncoder(c, fusionLayer: fusionLayer, encoderWidth: encoderWidth)
         self.fusionLayer = fusionLayer
@@ -82,8 +85,9 @@ public final class ALBEFBertForMaskedLM: Module {
 
     init(_ c: BertConfig, fusionLayer: Int, encoderWidth: Int) throws {
         bert = try ALBEFBertModel(c, fusionLayer: fusionLayer, encoderWidth: encoderWidth)
-        cls = BertOnlyMLMHead(wordEmbeddings: bert.embeddings.word_embeddings, activation: try Activation(name: c.hiddenAct),
-                              eps: c.layerNormEps)
+        cls = BertOnlyMLMHead(
+            wordEmbeddings: bert.embeddings.word_embeddings, activation: try Activation(name: c.hiddenAct),
+            eps: c.layerNormEps)
     }
 
     /// Masked ids [B, L] with the image → vocabulary logits [B, L, vocab].

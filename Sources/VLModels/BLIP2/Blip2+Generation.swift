@@ -14,13 +14,18 @@ extension Blip2ForConditionalGeneration: GenerativeModel {
 
     /// One image per prompt; its query outputs come first, as transformers' Blip2Processor places
     /// `num_query_tokens` image tokens before the text (and its BOS).
-    public func promptTokens(_ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool) throws
+    public func promptTokens(
+        _ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool
+    ) throws
         -> PromptTokens
     {
         guard images <= 1 else { throw ModelInputError("BLIP-2 takes one image per prompt") }
-        var ids = tokenizer.encode(text.replacingOccurrences(of: ChatMessage.imageMarker, with: ""),
-                                   addSpecialTokens: addSpecialTokens)
-        if images == 1, let token = config.imageTokenId { ids = [Int](repeating: token, count: config.numQueryTokens) + ids }
+        var ids = tokenizer.encode(
+            text.replacingOccurrences(of: ChatMessage.imageMarker, with: ""),
+            addSpecialTokens: addSpecialTokens)
+        if images == 1, let token = config.imageTokenId {
+            ids = [Int](repeating: token, count: config.numQueryTokens) + ids
+        }
         return PromptTokens(ids: ids)
     }
 

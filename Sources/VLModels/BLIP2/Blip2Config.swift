@@ -75,8 +75,9 @@ public enum TextDecoderConfig {
         } else if LlamaConfig.modelTypes.contains(type) {
             self = .llama(try LlamaConfig(r))
         } else {
-            throw ConfigError("\(r.source): language model \"\(type)\" is not supported (opt, "
-                + LlamaConfig.modelTypes.joined(separator: ", ") + ")")
+            throw ConfigError(
+                "\(r.source): language model \"\(type)\" is not supported (opt, "
+                    + LlamaConfig.modelTypes.joined(separator: ", ") + ")")
         }
     }
 }

@@ -24,8 +24,9 @@ public final class Blip2TextEmbeddings: Module {
     /// ids [B, L] → [B, L, hidden]; positions start at 0 after the queries.
     func callAsFunction(_ ids: Tensor) -> Tensor {
         let l = ids.shape[1]
-        precondition(l <= position_embeddings.weight.shape[0],
-                     "text of \(l) tokens is longer than the Q-Former's \(position_embeddings.weight.shape[0]) positions")
+        precondition(
+            l <= position_embeddings.weight.shape[0],
+            "text of \(l) tokens is longer than the Q-Former's \(position_embeddings.weight.shape[0]) positions")
         return word_embeddings(ids) + position_embeddings.weight.value.narrow(0, start: 0, length: l)
     }
 }
@@ -37,7 +38,9 @@ func queryOutputs(_ qformer: QFormerModel, _ queryTokens: Parameter, image: Tens
 }
 
 /// Text alone through the Q-Former (text feed-forwards, padding mask) → last hidden state [B, L, hidden].
-func textOutputs(_ qformer: QFormerModel, _ embeddings: Blip2TextEmbeddings, ids: Tensor, attentionMask: Tensor) -> Tensor {
+func textOutputs(
+    _ qformer: QFormerModel, _ embeddings: Blip2TextEmbeddings, ids: Tensor, attentionMask: Tensor
+) -> Tensor {
     qformer(embeddings(ids), queryLength: 0, image: nil, keyPadding: attentionMask)
 }
 
@@ -58,7 +61,8 @@ public final class Blip2ForImageTextRetrieval: Module {
 
     public init(_ c: Blip2Config, trainingHeads: Bool = false) throws {
         guard c.qformer.useQformerTextInput else {
-            throw ConfigError("BLIP-2 image-text retrieval needs the Q-Former's text feed-forward (use_qformer_text_input)")
+            throw ConfigError(
+                "BLIP-2 image-text retrieval needs the Q-Former's text feed-forward (use_qformer_text_input)")
         }
         config = c
         vision_model = try Blip2VisionModel(c.vision)
@@ -68,9 +72,11 @@ public final class Blip2ForImageTextRetrieval: Module {
         vision_projection = Linear(c.qformer.hiddenSize, c.imageTextHiddenSize)
         text_projection = Linear(c.qformer.hiddenSize, c.imageTextHiddenSize)
         itm_head = Linear(c.qformer.hiddenSize, 2)
-        cls = trainingHeads
-            ? BertOnlyMLMHead(wordEmbeddings: embeddings.word_embeddings, activation: try Activation(name: c.qformer.hiddenAct),
-                              eps: c.qformer.layerNormEps)
+        cls =
+            trainingHeads
+            ? BertOnlyMLMHead(
+                wordEmbeddings: embeddings.word_embeddings, activation: try Activation(name: c.qformer.hiddenAct),
+                eps: c.qformer.layerNormEps)
             : nil
         temp = trainingHeads ? Parameter(Tensor.scalar(0.07)) : nil
     }
@@ -81,8 +87,10 @@ public final class Blip2ForImageTextRetrieval: Module {
     public static func load(_ directory: URL, trainingHeads: Bool = false) throws -> Blip2ForImageTextRetrieval {
         let dir = try ModelDirectory(directory)
         let config = try Blip2Config(dir.config)
-        let model = trainingHeads ? try Blip2ForImageTextRetrieval(config, trainingHeads: true)
-                                  : try Init.skipping { try Blip2ForImageTextRetrieval(config) }
+        let model =
+            trainingHeads
+            ? try Blip2ForImageTextRetrieval(config, trainingHeads: true)
+            : try Init.skipping { try Blip2ForImageTextRetrieval(config) }
         let isHead = { (name: String) in name.hasPrefix("cls.") || name == "temp" }
         try loadWeights(into: model, from: dir, ignore: { !trainingHeads && isHead($0) }, keepInitialised: isHead)
         model.eval()
@@ -99,7 +107,8 @@ public final class Blip2ForImageTextRetrieval: Module {
 
     /// ITC text side: the text-only [CLS] output projected and L2-normalised, [B, D].
     public func textEmbeds(ids: Tensor, attentionMask: Tensor) -> Tensor {
-        text_projection(textOutputs(qformer, embeddings, ids: ids, attentionMask: attentionMask).select(1, 0)).l2Normalized()
+        text_projection(textOutputs(qformer, embeddings, ids: ids, attentionMask: attentionMask).select(1, 0))
+            .l2Normalized()
     }
 
     /// ITM: queries and text attend to each other (queries also to the image); the head's two
@@ -115,17 +124,22 @@ public final class Blip2ForImageTextRetrieval: Module {
     /// ITG: next-token logits [B, L, vocab] for `ids` conditioned on the image through the queries
     /// (the mask of `captioningMask`); needs the training heads.
     public func captionLogits(image: Tensor, ids: Tensor, attentionMask: Tensor) -> Tensor {
-        guard let cls else { preconditionFailure("captioning needs the ITG head: build the model with trainingHeads: true") }
+        guard let cls else {
+            preconditionFailure("captioning needs the ITG head: build the model with trainingHeads: true")
+        }
         let (b, q, l) = (ids.shape[0], query_tokens.shape[1], ids.shape[1])
         let queries = query_tokens.value.expand([b, q, query_tokens.shape[2]])
-        let h = qformer(cat([queries, embeddings(ids)], dim: 1), queryLength: q, image: image,
-                        mask: captioningMask(queries: q, attentionMask: attentionMask))
+        let h = qformer(
+            cat([queries, embeddings(ids)], dim: 1), queryLength: q, image: image,
+            mask: captioningMask(queries: q, attentionMask: attentionMask))
         return cls(h.narrow(1, start: q, length: l))
     }
 
     /// The ITC temperature, clamped into LAVIS's [0.001, 0.5] first (without a gradient).
     public func temperature() -> Tensor {
-        guard let temp else { preconditionFailure("the temperature belongs to the training heads: build with trainingHeads: true") }
+        guard let temp else {
+            preconditionFailure("the temperature belongs to the training heads: build with trainingHeads: true")
+        }
         let v = temp.value.item()
         if v < 0.001 || v > 0.5 { temp.value = Tensor.scalar(Swift.min(Swift.max(v, 0.001), 0.5)) }
         return temp.value
@@ -170,7 +184,9 @@ public final class Blip2TextModelWithProjection: Module {
         text_projection = Linear(c.qformer.hiddenSize, c.imageTextHiddenSize)
     }
 
-    public static func load(_ directory: URL) throws -> Blip2TextModelWithProjection { try loadBlip2Part(directory, Blip2TextModelWithProjection.init) }
+    public static func load(_ directory: URL) throws -> Blip2TextModelWithProjection {
+        try loadBlip2Part(directory, Blip2TextModelWithProjection.init)
+    }
 
     /// ids [B, L], attentionMask [B, L] → text_embeds [B, L, D] (position 0 is the one ITC uses).
     public func callAsFunction(ids: Tensor, attentionMask: Tensor) -> Tensor {
@@ -192,7 +208,9 @@ public final class Blip2VisionModelWithProjection: Module {
         vision_projection = Linear(c.qformer.hiddenSize, c.imageTextHiddenSize)
     }
 
-    public static func load(_ directory: URL) throws -> Blip2VisionModelWithProjection { try loadBlip2Part(directory, Blip2VisionModelWithProjection.init) }
+    public static func load(_ directory: URL) throws -> Blip2VisionModelWithProjection {
+        try loadBlip2Part(directory, Blip2VisionModelWithProjection.init)
+    }
 
     /// pixels [B, 3, H, W] → image_embeds [B, Q, D].
     public func callAsFunction(pixels: Tensor) -> Tensor {

@@ -17,7 +17,9 @@ public final class Blip2VisionEmbeddings: Module {
     }
 
     func callAsFunction(_ pixels: Tensor) -> Tensor {
-        captured(patchTokens(pixels, conv: patch_embedding, classToken: class_embedding.value, positions: position_embedding.value))
+        captured(
+            patchTokens(
+                pixels, conv: patch_embedding, classToken: class_embedding.value, positions: position_embedding.value))
     }
 }
 
@@ -82,7 +84,9 @@ public final class Blip2VisionModel: Module, VisionEncoder {
         let dir = try ModelDirectory(directory)
         let r = dir.config, type = dir.modelType
         guard type == "blip_2_vision_model" else {
-            throw ConfigError("\(dir.configPath): model_type is \"\(type)\", expected \"blip_2_vision_model\" (a BLIP-2 vision tower)")
+            throw ConfigError(
+                "\(dir.configPath): model_type is \"\(type)\", expected \"blip_2_vision_model\" (a BLIP-2 vision tower)"
+            )
         }
         let model = try Init.skipping { try Blip2VisionModel(Blip2VisionConfig(r)) }
         try loadWeights(into: model, from: dir)

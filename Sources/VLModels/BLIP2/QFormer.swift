@@ -33,11 +33,14 @@ public final class QFormerLayer: Module {
     init(_ c: QFormerConfig, index: Int) throws {
         let activation = try Activation(name: c.hiddenAct)
         attention = QFormerAttention(hidden: c.hiddenSize, heads: c.numAttentionHeads, eps: c.layerNormEps)
-        crossattention = index % c.crossAttentionFrequency == 0
-            ? QFormerAttention(hidden: c.hiddenSize, heads: c.numAttentionHeads, eps: c.layerNormEps,
-                               keyValueWidth: c.encoderHiddenSize)
+        crossattention =
+            index % c.crossAttentionFrequency == 0
+            ? QFormerAttention(
+                hidden: c.hiddenSize, heads: c.numAttentionHeads, eps: c.layerNormEps,
+                keyValueWidth: c.encoderHiddenSize)
             : nil
-        intermediate = c.useQformerTextInput ? BertIntermediate(c.hiddenSize, c.intermediateSize, activation: activation) : nil
+        intermediate =
+            c.useQformerTextInput ? BertIntermediate(c.hiddenSize, c.intermediateSize, activation: activation) : nil
         output = c.useQformerTextInput ? BertSublayerOutput(c.intermediateSize, c.hiddenSize, eps: c.layerNormEps) : nil
         intermediate_query = BertIntermediate(c.hiddenSize, c.intermediateSize, activation: activation)
         output_query = BertSublayerOutput(c.intermediateSize, c.hiddenSize, eps: c.layerNormEps)
@@ -88,10 +91,14 @@ public final class QFormerModel: Module {
 
     /// embeddings [B, queryLength + text, hidden] (queries first) → last hidden state. `mask` is
     /// additive over [B, 1, L, L] (e.g. the captioning mask); `keyPadding` [B, L] is 1 for real tokens.
-    public func callAsFunction(_ embeddings: Tensor, queryLength: Int, image: Tensor?, mask: Tensor? = nil,
-                               keyPadding: Tensor? = nil) -> Tensor {
+    public func callAsFunction(
+        _ embeddings: Tensor, queryLength: Int, image: Tensor?, mask: Tensor? = nil,
+        keyPadding: Tensor? = nil
+    ) -> Tensor {
         var h = layernorm(embeddings)
-        for layer in encoder.layer { h = layer(h, queryLength: queryLength, image: image, mask: mask, keyPadding: keyPadding) }
+        for layer in encoder.layer {
+            h = layer(h, queryLength: queryLength, image: image, mask: mask, keyPadding: keyPadding)
+        }
         return h
     }
 }

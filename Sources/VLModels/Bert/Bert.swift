@@ -72,10 +72,13 @@ public final class BertSelfAttention: Module {
         self.heads = heads
     }
 
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, keyPadding: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
+    public func callAsFunction(
+        _ x: Tensor, context: Tensor? = nil, keyPadding: Tensor? = nil, mask: Tensor? = nil
+    ) -> Tensor {
         let source = context ?? x
-        let o = scaledDotProductAttention(splitHeads(query(x), heads), splitHeads(key(source), heads),
-                                          splitHeads(value(source), heads), mask: mask, keyPadding: keyPadding)
+        let o = scaledDotProductAttention(
+            splitHeads(query(x), heads), splitHeads(key(source), heads),
+            splitHeads(value(source), heads), mask: mask, keyPadding: keyPadding)
         return mergeHeads(o)
     }
 }
@@ -102,7 +105,9 @@ public final class BertAttention: Module {
         output = BertSublayerOutput(hidden, hidden, eps: eps)
     }
 
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, keyPadding: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
+    public func callAsFunction(
+        _ x: Tensor, context: Tensor? = nil, keyPadding: Tensor? = nil, mask: Tensor? = nil
+    ) -> Tensor {
         output(self.`self`(x, context: context, keyPadding: keyPadding, mask: mask), residual: x)
     }
 }

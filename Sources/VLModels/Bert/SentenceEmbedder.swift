@@ -22,10 +22,14 @@ public final class SentenceEmbedder {
         var pooling = Pooling.mean, normalize = false
         let modulesURL = directory.appendingPathComponent("modules.json")
         if let data = FileManager.default.contents(atPath: modulesURL.path),
-           let modules = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] {
+            let modules = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+        {
             normalize = modules.contains { ($0["type"] as? String)?.hasSuffix("Normalize") == true }
-            if let path = modules.first(where: { ($0["type"] as? String)?.hasSuffix("Pooling") == true })?["path"] as? String {
-                let r = try ConfigReader(contentsOf: directory.appendingPathComponent(path).appendingPathComponent("config.json"))
+            if let path = modules.first(where: { ($0["type"] as? String)?.hasSuffix("Pooling") == true })?["path"]
+                as? String
+            {
+                let r = try ConfigReader(
+                    contentsOf: directory.appendingPathComponent(path).appendingPathComponent("config.json"))
                 if try r.bool("pooling_mode_cls_token", false) { pooling = .cls }
                 if try r.bool("pooling_mode_max_tokens", false) { pooling = .max }
             }

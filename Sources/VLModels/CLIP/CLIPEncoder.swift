@@ -13,8 +13,10 @@ public final class CLIPEncoder: Module {
 
     /// Runs every layer; returns the last hidden state and, when asked, the input of every layer
     /// followed by the final output (HF's `hidden_states`, length layers + 1).
-    public func callAsFunction(_ x: Tensor, causal: Bool = false, keyPadding: Tensor? = nil,
-                               collectHiddenStates: Bool = false) -> (Tensor, [Tensor]) {
+    public func callAsFunction(
+        _ x: Tensor, causal: Bool = false, keyPadding: Tensor? = nil,
+        collectHiddenStates: Bool = false
+    ) -> (Tensor, [Tensor]) {
         var h = x
         var states: [Tensor] = collectHiddenStates ? [x] : []
         for layer in layers {

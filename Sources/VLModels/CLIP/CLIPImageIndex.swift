@@ -26,18 +26,25 @@ public struct CLIPImageIndex {
     public init(url: URL, modelKey: String) {
         self.modelKey = modelKey
         guard let file = try? SafetensorsFile(path: url.path), file.metadata["model"] == modelKey,
-              let json = file.metadata["entries"]?.data(using: .utf8),
-              let stored = try? JSONDecoder().decode([Entry].self, from: json),
-              let e = try? file.tensor("embeddings"), e.shape.first == stored.count else { return }
+            let json = file.metadata["entries"]?.data(using: .utf8),
+            let stored = try? JSONDecoder().decode([Entry].self, from: json),
+            let e = try? file.tensor("embeddings"), e.shape.first == stored.count
+        else { return }
         entries = stored
         embeddings = e.clone()
-        if let f = file.metadata["failed"]?.data(using: .utf8), let list = try? JSONDecoder().decode([Entry].self, from: f) { failed = list }
+        if let f = file.metadata["failed"]?.data(using: .utf8),
+            let list = try? JSONDecoder().decode([Entry].self, from: f)
+        {
+            failed = list
+        }
     }
 
     /// A key for a model directory: its path and the size and date of its weights.
     public static func modelKey(for directory: URL) -> String {
         let fm = FileManager.default
-        let files = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".safetensors") }.sorted()
+        let files = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).filter {
+            $0.hasSuffix(".safetensors")
+        }.sorted()
         let stamps = files.map { name -> String in
             let a = try? fm.attributesOfItem(atPath: directory.appendingPathComponent(name).path)
             return "\(name):\((a?[.size] as? Int) ?? 0):\((a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
@@ -48,8 +55,11 @@ public struct CLIPImageIndex {
     /// Image files under `folder` (recursively) with their size and date, sorted by path.
     public static func scan(_ folder: URL) throws -> [Entry] {
         let fm = FileManager.default
-        guard let walker = fm.enumerator(at: folder, includingPropertiesForKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey],
-                                         options: [.skipsHiddenFiles]) else {
+        guard
+            let walker = fm.enumerator(
+                at: folder, includingPropertiesForKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey],
+                options: [.skipsHiddenFiles])
+        else {
             throw ImageError("\(folder.path): cannot list the folder")
         }
         var found: [Entry] = []
@@ -59,7 +69,9 @@ public struct CLIPImageIndex {
             guard v.isRegularFile == true else { continue }
             var rel = url.standardizedFileURL.path
             if rel.hasPrefix(base + "/") { rel.removeFirst(base.count + 1) }
-            found.append(Entry(path: rel, size: v.fileSize ?? 0, modified: v.contentModificationDate?.timeIntervalSince1970 ?? 0))
+            found.append(
+                Entry(path: rel, size: v.fileSize ?? 0, modified: v.contentModificationDate?.timeIntervalSince1970 ?? 0)
+            )
         }
         return found.sorted { $0.path < $1.path }
     }

@@ -3,9 +3,10 @@ import VLIO
 extension CLIPModel: LoadableModel {
     public static let modelTypes = ["clip"]
     public static let descriptions = [
-        ModelDescription(modelTypes: "clip", architecture: "CLIPModel (ViT + text transformer)", inference: "yes",
-                         training: "pre-training with the ITC loss (recipe clip)",
-                         commands: "clip embed|classify|search|capture, train, eval, serve"),
+        ModelDescription(
+            modelTypes: "clip", architecture: "CLIPModel (ViT + text transformer)", inference: "yes",
+            training: "pre-training with the ITC loss (recipe clip)",
+            commands: "clip embed|classify|search|capture, train, eval, serve")
     ]
 
     public static func load(from directory: ModelDirectory, format: WeightFormat) throws -> CLIPModel {

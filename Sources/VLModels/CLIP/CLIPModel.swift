@@ -40,7 +40,8 @@ public final class CLIPModel: Module {
         let image = imageFeatures(pixels).l2Normalized()
         let text = textFeatures(ids, attentionMask: attentionMask).l2Normalized()
         let logitsPerText = matmul(text, image.mT) * logit_scale.value.exp()
-        return Output(imageEmbeds: image, textEmbeds: text, logitsPerImage: logitsPerText.mT, logitsPerText: logitsPerText)
+        return Output(
+            imageEmbeds: image, textEmbeds: text, logitsPerImage: logitsPerText.mT, logitsPerText: logitsPerText)
     }
 }
 

@@ -34,8 +34,10 @@ public final class CLIPPipeline {
         let (ids, mask) = tokenizer(texts, padTo: lengths.max() ?? 2)
         let l = ids.first?.count ?? 0
         return noGrad {
-            model.textFeatures(Tensor(ints: ids.flatMap { $0 }, shape: [texts.count, l]),
-                               attentionMask: Tensor(mask.flatMap { $0 }.map(Float.init), shape: [texts.count, l])).l2Normalized()
+            model.textFeatures(
+                Tensor(ints: ids.flatMap { $0 }, shape: [texts.count, l]),
+                attentionMask: Tensor(mask.flatMap { $0 }.map(Float.init), shape: [texts.count, l])
+            ).l2Normalized()
         }
     }
 
@@ -46,7 +48,9 @@ public final class CLIPPipeline {
 
     /// Zero-shot classification: each label put into `template` ("{}" marks the label), softmax
     /// over the labels, highest first.
-    public func classify(_ image: RGBImage, labels: [String], template: String = "a photo of a {}.") -> [(label: String, probability: Float)] {
+    public func classify(
+        _ image: RGBImage, labels: [String], template: String = "a photo of a {}."
+    ) -> [(label: String, probability: Float)] {
         let prompts = labels.map { template.replacingOccurrences(of: "{}", with: $0) }
         let logits = logitsPerImage(imageEmbeds: imageEmbeddings([image]), textEmbeds: textEmbeddings(prompts))
         let probs = noGrad { logits.softmax(-1) }.toArray()

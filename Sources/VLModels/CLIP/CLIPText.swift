@@ -14,8 +14,9 @@ public final class CLIPTextEmbeddings: Module {
     /// ids [B, L] → [B, L, hidden].
     public func callAsFunction(_ ids: Tensor) -> Tensor {
         let l = ids.shape[1]
-        precondition(l <= position_embedding.weight.shape[0],
-                     "\(l) tokens exceed the model's \(position_embedding.weight.shape[0]) positions")
+        precondition(
+            l <= position_embedding.weight.shape[0],
+            "\(l) tokens exceed the model's \(position_embedding.weight.shape[0]) positions")
         return captured(token_embedding(ids) + position_embedding.weight.value.narrow(0, start: 0, length: l))
     }
 }
@@ -31,8 +32,9 @@ public final class CLIPTextTransformer: Module {
     public init(_ c: CLIPTextConfig) throws {
         config = c
         embeddings = CLIPTextEmbeddings(c)
-        encoder = CLIPEncoder(hidden: c.hiddenSize, heads: c.numAttentionHeads, intermediate: c.intermediateSize,
-                              layers: c.numHiddenLayers, activation: try Activation(name: c.hiddenAct), eps: c.layerNormEps)
+        encoder = CLIPEncoder(
+            hidden: c.hiddenSize, heads: c.numAttentionHeads, intermediate: c.intermediateSize,
+            layers: c.numHiddenLayers, activation: try Activation(name: c.hiddenAct), eps: c.layerNormEps)
         final_layer_norm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
     }
 
@@ -43,9 +45,11 @@ public final class CLIPTextTransformer: Module {
     }
 
     /// ids [B, L] (i64), attentionMask [B, L] (1 keep, 0 padding) optional.
-    public func callAsFunction(_ ids: Tensor, attentionMask: Tensor? = nil, outputHiddenStates: Bool = false) -> Output {
-        let (h, states) = encoder(embeddings(ids), causal: true, keyPadding: attentionMask,
-                                  collectHiddenStates: outputHiddenStates)
+    public func callAsFunction(_ ids: Tensor, attentionMask: Tensor? = nil, outputHiddenStates: Bool = false) -> Output
+    {
+        let (h, states) = encoder(
+            embeddings(ids), causal: true, keyPadding: attentionMask,
+            collectHiddenStates: outputHiddenStates)
         let last = final_layer_norm(h)
         let rows = endOfTextPositions(ids)
         let b = ids.shape[0], l = ids.shape[1]

@@ -20,8 +20,9 @@ public final class CLIPVisionEmbeddings: Module {
         let b = pixels.shape[0], hidden = patches.shape[2]
         let cls = class_embedding.value.reshape([1, 1, hidden]).expand([b, 1, hidden])
         let tokens = cat([cls, patches], dim: 1)
-        precondition(tokens.shape[1] == position_embedding.weight.shape[0],
-                     "image gives \(tokens.shape[1]) tokens; the model has \(position_embedding.weight.shape[0]) positions")
+        precondition(
+            tokens.shape[1] == position_embedding.weight.shape[0],
+            "image gives \(tokens.shape[1]) tokens; the model has \(position_embedding.weight.shape[0]) positions")
         return captured(tokens + position_embedding.weight.value)
     }
 }
@@ -39,8 +40,9 @@ public final class CLIPVisionTransformer: Module {
         config = c
         embeddings = CLIPVisionEmbeddings(c)
         pre_layrnorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
-        encoder = CLIPEncoder(hidden: c.hiddenSize, heads: c.numAttentionHeads, intermediate: c.intermediateSize,
-                              layers: c.numHiddenLayers, activation: try Activation(name: c.hiddenAct), eps: c.layerNormEps)
+        encoder = CLIPEncoder(
+            hidden: c.hiddenSize, heads: c.numAttentionHeads, intermediate: c.intermediateSize,
+            layers: c.numHiddenLayers, activation: try Activation(name: c.hiddenAct), eps: c.layerNormEps)
         post_layernorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
     }
 

@@ -11,8 +11,9 @@ func embeddingsWithImages(_ lm: LanguageModel, ids: [Int], imageTokenId: Int, fe
     }
     let rows = features.shape[0] * features.shape[1]
     guard slots.count == rows else {
-        throw ModelInputError("the prompt has \(slots.count) image tokens; \(features.shape[0]) image(s) give \(rows) features "
-            + "(\(features.shape[1]) each)")
+        throw ModelInputError(
+            "the prompt has \(slots.count) image tokens; \(features.shape[0]) image(s) give \(rows) features "
+                + "(\(features.shape[1]) each)")
     }
     return spliceRows(textEmbeds, features.reshape([1, rows, -1]), at: slots)
 }

@@ -49,13 +49,17 @@ public final class KVCache {
             layer.values.narrowView(0, start: 0, length: b).narrowView(2, start: length, length: l).copyIn(v)
         } else {
             for r in 0..<b {
-                layer.keys.narrowView(0, start: r, length: 1).narrowView(2, start: rowLengths[r], length: 1).copyIn(k.narrow(0, start: r, length: 1))
-                layer.values.narrowView(0, start: r, length: 1).narrowView(2, start: rowLengths[r], length: 1).copyIn(v.narrow(0, start: r, length: 1))
+                layer.keys.narrowView(0, start: r, length: 1).narrowView(2, start: rowLengths[r], length: 1).copyIn(
+                    k.narrow(0, start: r, length: 1))
+                layer.values.narrowView(0, start: r, length: 1).narrowView(2, start: rowLengths[r], length: 1).copyIn(
+                    v.narrow(0, start: r, length: 1))
             }
         }
         pending = l
-        return (layer.keys.narrowView(0, start: 0, length: b).narrowView(2, start: 0, length: needed),
-                layer.values.narrowView(0, start: 0, length: b).narrowView(2, start: 0, length: needed))
+        return (
+            layer.keys.narrowView(0, start: 0, length: b).narrowView(2, start: 0, length: needed),
+            layer.values.narrowView(0, start: 0, length: b).narrowView(2, start: 0, length: needed)
+        )
     }
 
     /// The key padding [rows, length + added] for a forward pass adding `added` positions: 1 where
@@ -93,8 +97,12 @@ public final class KVCache {
             let layer = layers[i]
             reserve(layer, rows: first + added, positions: other.length)
             for kp in [\Layer.keys, \Layer.values] {
-                layer[keyPath: kp].narrowView(0, start: first, length: added).narrowView(2, start: 0, length: other.length)
-                    .copyIn(source[keyPath: kp].narrowView(0, start: 0, length: added).narrowView(2, start: 0, length: other.length))
+                layer[keyPath: kp].narrowView(0, start: first, length: added).narrowView(
+                    2, start: 0, length: other.length
+                )
+                .copyIn(
+                    source[keyPath: kp].narrowView(0, start: 0, length: added).narrowView(
+                        2, start: 0, length: other.length))
             }
         }
         rowLengths += other.rowLengths
@@ -107,8 +115,12 @@ public final class KVCache {
         if row != last {
             for layer in layers {
                 for kp in [\Layer.keys, \Layer.values] {
-                    layer[keyPath: kp].narrowView(0, start: row, length: 1).narrowView(2, start: 0, length: rowLengths[last])
-                        .copyIn(layer[keyPath: kp].narrowView(0, start: last, length: 1).narrowView(2, start: 0, length: rowLengths[last]))
+                    layer[keyPath: kp].narrowView(0, start: row, length: 1).narrowView(
+                        2, start: 0, length: rowLengths[last]
+                    )
+                    .copyIn(
+                        layer[keyPath: kp].narrowView(0, start: last, length: 1).narrowView(
+                            2, start: 0, length: rowLengths[last]))
                 }
             }
             rowLengths[row] = rowLengths[last]
@@ -127,7 +139,9 @@ public final class KVCache {
             let bigger = Tensor.zeros(shape)
             if kept > 0 && keptLength > 0 {
                 bigger.narrowView(0, start: 0, length: kept).narrowView(2, start: 0, length: keptLength)
-                    .copyIn(layer[keyPath: kp].narrowView(0, start: 0, length: kept).narrowView(2, start: 0, length: keptLength))
+                    .copyIn(
+                        layer[keyPath: kp].narrowView(0, start: 0, length: kept).narrowView(
+                            2, start: 0, length: keptLength))
             }
             layer[keyPath: kp] = bigger
         }

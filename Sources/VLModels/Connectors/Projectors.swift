@@ -9,7 +9,9 @@ public final class MLPProjector: Module, Connector {
 
     /// LLaVA's hidden width is its output width; VPGTrans folds a converter into `linear_2` and
     /// so keeps the source's hidden width with another output width.
-    public init(inputSize: Int, outputSize: Int, hiddenSize: Int? = nil, activation: Activation = .gelu, bias: Bool = true) {
+    public init(
+        inputSize: Int, outputSize: Int, hiddenSize: Int? = nil, activation: Activation = .gelu, bias: Bool = true
+    ) {
         linear_1 = Linear(inputSize, hiddenSize ?? outputSize, bias: bias)
         linear_2 = Linear(hiddenSize ?? outputSize, outputSize, bias: bias)
         self.activation = activation

@@ -23,7 +23,8 @@ public final class VisualAbstractor: Module, Connector {
     /// features [B, N, imageWidth] → [B, Q + 1, outputWidth].
     public func callAsFunction(_ features: Tensor) -> Tensor {
         let q = query_tokens.value
-        return abstractor(queries: q.expand([features.shape[0], q.shape[1], q.shape[2]]), image: image_proj?(features) ?? features)
+        return abstractor(
+            queries: q.expand([features.shape[0], q.shape[1], q.shape[2]]), image: image_proj?(features) ?? features)
     }
 }
 
@@ -48,6 +49,7 @@ public final class QFormerConnector: Module, Connector {
 
     public func callAsFunction(_ features: Tensor) -> Tensor {
         let q = query_tokens.value
-        return language_projection(qformer(queries: q.expand([features.shape[0], q.shape[1], q.shape[2]]), image: features))
+        return language_projection(
+            qformer(queries: q.expand([features.shape[0], q.shape[1], q.shape[2]]), image: features))
     }
 }

@@ -12,7 +12,9 @@ extension FlamingoForConditionalGeneration: GenerativeModel {
         conversation.map(\.text).joined()
     }
 
-    public func promptTokens(_ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool) throws
+    public func promptTokens(
+        _ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool
+    ) throws
         -> PromptTokens
     {
         let marker = ChatMessage.imageMarker

@@ -39,7 +39,8 @@ public final class PerceiverAttention: Module {
     public func callAsFunction(_ media: Tensor, _ latents: Tensor) -> Tensor {
         let l = norm_latents(latents)
         let kv = to_kv(cat([norm_media(media), l], dim: 1)).chunk(2, dim: -1)
-        let o = scaledDotProductAttention(splitHeads(to_q(l), heads), splitHeads(kv[0], heads), splitHeads(kv[1], heads))
+        let o = scaledDotProductAttention(
+            splitHeads(to_q(l), heads), splitHeads(kv[0], heads), splitHeads(kv[1], heads))
         return to_out(mergeHeads(o))
     }
 }
@@ -64,8 +65,10 @@ public final class PerceiverResampler: Module {
     public let layers: [PerceiverLayer]
     public let norm: LayerNorm
 
-    public init(dim: Int, depth: Int = 6, dimHead: Int = 64, heads: Int = 8, numLatents: Int = 64, maxNumMedia: Int? = nil,
-                ffMult: Int = 4) {
+    public init(
+        dim: Int, depth: Int = 6, dimHead: Int = 64, heads: Int = 8, numLatents: Int = 64, maxNumMedia: Int? = nil,
+        ffMult: Int = 4
+    ) {
         latents = Parameter(Init.normal([numLatents, dim]))
         media_time_embs = maxNumMedia.map { Parameter(Init.normal([$0, 1, dim])) }
         layers = (0..<depth).map { _ in PerceiverLayer(dim: dim, dimHead: dimHead, heads: heads, ffMult: ffMult) }
@@ -168,9 +171,13 @@ public final class GatedCrossAttentionBlock: Module {
     public let ff: FlamingoFeedForward
     public let ff_gate: Parameter
 
-    public init(dim: Int, dimVisual: Int, dimHead: Int = 64, heads: Int = 8, ffMult: Int = 4, onlyAttendImmediateMedia: Bool = true) {
-        attn = MaskedCrossAttention(dim: dim, dimVisual: dimVisual, dimHead: dimHead, heads: heads,
-                                    onlyAttendImmediateMedia: onlyAttendImmediateMedia)
+    public init(
+        dim: Int, dimVisual: Int, dimHead: Int = 64, heads: Int = 8, ffMult: Int = 4,
+        onlyAttendImmediateMedia: Bool = true
+    ) {
+        attn = MaskedCrossAttention(
+            dim: dim, dimVisual: dimVisual, dimHead: dimHead, heads: heads,
+            onlyAttendImmediateMedia: onlyAttendImmediateMedia)
         attn_gate = Parameter(Tensor.zeros([1]))
         ff = FlamingoFeedForward(dim: dim, mult: ffMult)
         ff_gate = Parameter(Tensor.zeros([1]))

@@ -37,8 +37,11 @@ extension FlamingoConfig {
         perceiverDepth = try r.int("perceiver_depth", perceiverDepth)
         perceiverNumLatents = try r.int("perceiver_num_latents", perceiverNumLatents)
         maxNumMedia = try r.optionalInt("max_num_media")
-        (dimHead, heads, ffMult) = (try r.int("dim_head", dimHead), try r.int("heads", heads), try r.int("ff_mult", ffMult))
-        guard let media = try r.optionalInt("media_token_id"), let chunk = try r.optionalInt("endofchunk_token_id") else {
+        (dimHead, heads, ffMult) = (
+            try r.int("dim_head", dimHead), try r.int("heads", heads), try r.int("ff_mult", ffMult)
+        )
+        guard let media = try r.optionalInt("media_token_id"), let chunk = try r.optionalInt("endofchunk_token_id")
+        else {
             throw ConfigError("\(r.source): a flamingo config needs media_token_id and endofchunk_token_id")
         }
         (mediaTokenId, endOfChunkTokenId) = (media, chunk)
@@ -50,13 +53,15 @@ extension FlamingoConfig {
     public var jsonObject: [String: Any] {
         var textObject = text.jsonObject
         textObject["architectures"] = nil
-        return ["architectures": ["Flamingo"], "model_type": "flamingo", "dtype": "float32",
-                "vision_config": vision.jsonObject, "text_config": textObject,
-                "vision_feature_layer": selection.layers.count == 1 ? selection.layers[0] as Any : selection.layers as Any,
-                "vision_feature_select_strategy": selection.keepClassToken ? "full" : "default",
-                "cross_attn_every_n_layers": crossAttnEveryNLayers, "only_attend_immediate_media": onlyAttendImmediateMedia,
-                "perceiver_depth": perceiverDepth, "perceiver_num_latents": perceiverNumLatents,
-                "max_num_media": maxNumMedia as Any, "dim_head": dimHead, "heads": heads, "ff_mult": ffMult,
-                "media_token_id": mediaTokenId, "endofchunk_token_id": endOfChunkTokenId]
+        return [
+            "architectures": ["Flamingo"], "model_type": "flamingo", "dtype": "float32",
+            "vision_config": vision.jsonObject, "text_config": textObject,
+            "vision_feature_layer": selection.layers.count == 1 ? selection.layers[0] as Any : selection.layers as Any,
+            "vision_feature_select_strategy": selection.keepClassToken ? "full" : "default",
+            "cross_attn_every_n_layers": crossAttnEveryNLayers, "only_attend_immediate_media": onlyAttendImmediateMedia,
+            "perceiver_depth": perceiverDepth, "perceiver_num_latents": perceiverNumLatents,
+            "max_num_media": maxNumMedia as Any, "dim_head": dimHead, "heads": heads, "ff_mult": ffMult,
+            "media_token_id": mediaTokenId, "endofchunk_token_id": endOfChunkTokenId,
+        ]
     }
 }

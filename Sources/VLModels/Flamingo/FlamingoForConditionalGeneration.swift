@@ -16,10 +16,12 @@ public final class FlamingoForConditionalGeneration: Module {
     public init(_ c: FlamingoConfig) throws {
         config = c
         vision_encoder = try CLIPVisionModel(c.vision, selection: c.selection)
-        model = FlamingoLlama(languageModel: try LlamaForCausalLM(c.text), visionWidth: vision_encoder.featureSize,
-                              crossAttentionEvery: c.crossAttnEveryNLayers, latents: c.perceiverNumLatents, resamplerDepth: c.perceiverDepth,
-                              maxMedia: c.maxNumMedia, onlyAttendImmediateMedia: c.onlyAttendImmediateMedia, dimHead: c.dimHead,
-                              heads: c.heads, ffMult: c.ffMult)
+        model = FlamingoLlama(
+            languageModel: try LlamaForCausalLM(c.text), visionWidth: vision_encoder.featureSize,
+            crossAttentionEvery: c.crossAttnEveryNLayers, latents: c.perceiverNumLatents,
+            resamplerDepth: c.perceiverDepth,
+            maxMedia: c.maxNumMedia, onlyAttendImmediateMedia: c.onlyAttendImmediateMedia, dimHead: c.dimHead,
+            heads: c.heads, ffMult: c.ffMult)
     }
 
     /// Vision features [1, T, N, Dv] of a prompt's T images, pixels [T, 3, H, W].
@@ -33,7 +35,9 @@ public final class FlamingoForConditionalGeneration: Module {
         guard markers == images else {
             throw ModelInputError("the prompt has \(markers) <image> marker(s) for \(images) image(s)")
         }
-        guard let pixels else { throw ModelInputError("Flamingo needs at least one image and an <image> marker for it") }
+        guard let pixels else {
+            throw ModelInputError("Flamingo needs at least one image and an <image> marker for it")
+        }
         if let most = config.maxNumMedia, images > most {
             throw ModelInputError("\(images) images; this model takes at most \(most) per prompt")
         }
@@ -58,7 +62,9 @@ public final class FlamingoForConditionalGeneration: Module {
             mapped["model." + openFlamingoKeyMap(k)] = v
         }
         let visionNames = vision_encoder.stateDict().keys.sorted()
-        for (k, v) in try OpenCLIPVisionNames.hfState(vision, hfNames: visionNames, source: source) { mapped["vision_encoder." + k] = v }
+        for (k, v) in try OpenCLIPVisionNames.hfState(vision, hfNames: visionNames, source: source) {
+            mapped["vision_encoder." + k] = v
+        }
         do {
             try load(stateDict: mapped)
         } catch let e as StateDictError {

@@ -26,6 +26,7 @@ public final class FlamingoPrompt: Module, LanguageModel {
     public func hiddenStates(_ embeddings: Tensor, positions: [Int], cache: KVCache?, keyPadding: Tensor?) -> Tensor {
         precondition(embeddings.shape[0] == 1 && keyPadding == nil, "a Flamingo prompt decodes one row")
         let times = positions.map { $0 < promptTimes.count ? promptTimes[$0] : promptTimes.last ?? 0 }
-        return flamingo.hiddenStates(embeddings, media: media, textTimes: [times], start: positions.first ?? 0, cache: cache)
+        return flamingo.hiddenStates(
+            embeddings, media: media, textTimes: [times], start: positions.first ?? 0, cache: cache)
     }
 }

@@ -16,17 +16,21 @@ public final class FlamingoLlama: Module {
     public let perceiver: PerceiverResampler
     public let gated_cross_attn_layers: IndexedModules<GatedCrossAttentionBlock>
 
-    public init(languageModel: LlamaForCausalLM, visionWidth: Int, crossAttentionEvery: Int = 1, latents: Int = 64,
-                resamplerDepth: Int = 6, maxMedia: Int? = nil, onlyAttendImmediateMedia: Bool = true,
-                dimHead: Int = 64, heads: Int = 8, ffMult: Int = 4) {
+    public init(
+        languageModel: LlamaForCausalLM, visionWidth: Int, crossAttentionEvery: Int = 1, latents: Int = 64,
+        resamplerDepth: Int = 6, maxMedia: Int? = nil, onlyAttendImmediateMedia: Bool = true,
+        dimHead: Int = 64, heads: Int = 8, ffMult: Int = 4
+    ) {
         language_model = languageModel
         let c = languageModel.config
-        perceiver = PerceiverResampler(dim: visionWidth, depth: resamplerDepth, dimHead: dimHead, heads: heads, numLatents: latents,
-                                       maxNumMedia: maxMedia, ffMult: ffMult)
+        perceiver = PerceiverResampler(
+            dim: visionWidth, depth: resamplerDepth, dimHead: dimHead, heads: heads, numLatents: latents,
+            maxNumMedia: maxMedia, ffMult: ffMult)
         var blocks: [Int: GatedCrossAttentionBlock] = [:]
         for i in 0..<c.numHiddenLayers where (i + 1) % crossAttentionEvery == 0 {
-            blocks[i] = GatedCrossAttentionBlock(dim: c.hiddenSize, dimVisual: visionWidth, dimHead: dimHead, heads: heads, ffMult: ffMult,
-                                                 onlyAttendImmediateMedia: onlyAttendImmediateMedia)
+            blocks[i] = GatedCrossAttentionBlock(
+                dim: c.hiddenSize, dimVisual: visionWidth, dimHead: dimHead, heads: heads, ffMult: ffMult,
+                onlyAttendImmediateMedia: onlyAttendImmediateMedia)
         }
         gated_cross_attn_layers = IndexedModules(blocks)
     }
@@ -41,10 +45,14 @@ public final class FlamingoLlama: Module {
     /// Final hidden states [B, L, hidden] of `embeddings` [B, L, hidden] at positions `start…`,
     /// whose tokens see images `textTimes` [B][L] (`mediaTimes`). With a cache, the self-attention
     /// keys and values are appended to it and attention covers everything stored.
-    public func hiddenStates(_ embeddings: Tensor, media: [Int: MediaKeysValues], textTimes: [[Int]], start: Int = 0,
-                             cache: KVCache? = nil) -> Tensor {
+    public func hiddenStates(
+        _ embeddings: Tensor, media: [Int: MediaKeysValues], textTimes: [[Int]], start: Int = 0,
+        cache: KVCache? = nil
+    ) -> Tensor {
         let lm = language_model
-        let rope = RotaryTable(config: lm.config, headDim: lm.config.resolvedHeadDim, positions: Array(start..<(start + embeddings.shape[1])))
+        let rope = RotaryTable(
+            config: lm.config, headDim: lm.config.resolvedHeadDim,
+            positions: Array(start..<(start + embeddings.shape[1])))
         var h = embeddings
         for (i, layer) in lm.model.layers.enumerated() {
             if let block = gated_cross_attn_layers.items[i] { h = block(h, media: media[i]!, textTimes: textTimes) }
@@ -58,7 +66,8 @@ public final class FlamingoLlama: Module {
     /// features, `mediaLocations` marks the `<image>` tokens that introduce them.
     public func logits(ids: Tensor, features: Tensor, mediaLocations: [[Bool]]) -> Tensor {
         let lm = language_model
-        let hidden = hiddenStates(lm.embed(ids), media: media(features: features), textTimes: mediaLocations.map { mediaTimes($0) })
+        let hidden = hiddenStates(
+            lm.embed(ids), media: media(features: features), textTimes: mediaLocations.map { mediaTimes($0) })
         return lm.logits(hidden)
     }
 }

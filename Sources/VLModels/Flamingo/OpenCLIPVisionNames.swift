@@ -9,8 +9,10 @@ public enum OpenCLIPVisionNames {
     /// open_clip's name for an HF name, and which third of the fused projection it is (q 0, k 1, v 2).
     public static func name(_ hfName: String) -> (name: String, third: Int?) {
         let key = hfName.hasPrefix("vision_model.") ? String(hfName.dropFirst("vision_model.".count)) : hfName
-        let fixed = ["embeddings.class_embedding": "class_embedding", "embeddings.patch_embedding.weight": "conv1.weight",
-                     "embeddings.position_embedding.weight": "positional_embedding"]
+        let fixed = [
+            "embeddings.class_embedding": "class_embedding", "embeddings.patch_embedding.weight": "conv1.weight",
+            "embeddings.position_embedding.weight": "positional_embedding",
+        ]
         if let f = fixed[key] { return (f, nil) }
         for (i, p) in ["q_proj", "k_proj", "v_proj"].enumerated() where key.contains(".self_attn.\(p).") {
             let renamed = key.replacingOccurrences(of: "encoder.layers.", with: "transformer.resblocks.")
@@ -18,9 +20,12 @@ public enum OpenCLIPVisionNames {
             return (renamed, i)
         }
         var k = key
-        for (from, to) in [("pre_layrnorm.", "ln_pre."), ("post_layernorm.", "ln_post."), ("encoder.layers.", "transformer.resblocks."),
-                           (".layer_norm1.", ".ln_1."), (".layer_norm2.", ".ln_2."), (".self_attn.out_proj.", ".attn.out_proj."),
-                           (".mlp.fc1.", ".mlp.c_fc."), (".mlp.fc2.", ".mlp.c_proj.")] {
+        for (from, to) in [
+            ("pre_layrnorm.", "ln_pre."), ("post_layernorm.", "ln_post."),
+            ("encoder.layers.", "transformer.resblocks."),
+            (".layer_norm1.", ".ln_1."), (".layer_norm2.", ".ln_2."), (".self_attn.out_proj.", ".attn.out_proj."),
+            (".mlp.fc1.", ".mlp.c_fc."), (".mlp.fc2.", ".mlp.c_proj."),
+        ] {
             k = k.replacingOccurrences(of: from, with: to)
         }
         return (k, nil)
@@ -40,7 +45,8 @@ public enum OpenCLIPVisionNames {
 
     /// The tensors of open_clip's `state` for the HF names `hfNames`. Missing and unexpected keys
     /// are reported together; `proj` (the projection into CLIP's joint space) is not used.
-    public static func hfState(_ state: [String: Tensor], hfNames: [String], source: String) throws -> [String: Tensor] {
+    public static func hfState(_ state: [String: Tensor], hfNames: [String], source: String) throws -> [String: Tensor]
+    {
         var out: [String: Tensor] = [:], used: Set<String> = ["proj"], missing: [String] = []
         for hf in hfNames {
             let (name, third) = name(hf)

@@ -46,8 +46,10 @@ public final class BatchDecoder {
 
     /// Prefills a prompt [1, L, hidden] and samples its first token; unless that ends it, the
     /// sequence then decodes with the batch, or alone with `model` when one is given.
-    public func add(sequence: Int, promptEmbeddings: Tensor, promptIds: [Int] = [], sampling: SamplingParameters,
-                    stop: StopConditions, model: LanguageModel? = nil) -> Event {
+    public func add(
+        sequence: Int, promptEmbeddings: Tensor, promptIds: [Int] = [], sampling: SamplingParameters,
+        stop: StopConditions, model: LanguageModel? = nil
+    ) -> Event {
         precondition(!sequences.contains(sequence), "sequence \(sequence) is already decoding")
         precondition(stop.maxNewTokens > 0, "a sequence needs room for at least one new token")
         return noGrad {
@@ -55,7 +57,9 @@ public final class BatchDecoder {
             let prefiller = model.map { Generator(model: $0, prefillChunk: generator.prefillChunk) } ?? generator
             let hidden = prefiller.prefill(promptEmbeddings, cache: own)
             let logits = prefiller.model.logits(hidden.select(1, hidden.shape[1] - 1)).toArray()
-            var row = Row(sequence: sequence, sampler: Sampler(sampling), history: promptIds, generated: 0, stop: stop, pending: -1)
+            var row = Row(
+                sequence: sequence, sampler: Sampler(sampling), history: promptIds, generated: 0, stop: stop,
+                pending: -1)
             let event = sample(&row, logits: logits[...])
             guard event.finish == nil else { return event }
             if let model {
@@ -115,10 +119,13 @@ public final class BatchDecoder {
     /// Picks a row's next token with the stop rules of `Generator`.
     private func sample(_ row: inout Row, logits: ArraySlice<Float>) -> Event {
         let token = row.sampler.next(logits: Array(logits), history: row.history)
-        if row.stop.stopTokenIds.contains(token) { return Event(sequence: row.sequence, token: nil, finish: .stopToken) }
+        if row.stop.stopTokenIds.contains(token) {
+            return Event(sequence: row.sequence, token: nil, finish: .stopToken)
+        }
         row.history.append(token)
         row.generated += 1
         row.pending = token
-        return Event(sequence: row.sequence, token: token, finish: row.generated >= row.stop.maxNewTokens ? .length : nil)
+        return Event(
+            sequence: row.sequence, token: token, finish: row.generated >= row.stop.maxNewTokens ? .length : nil)
     }
 }

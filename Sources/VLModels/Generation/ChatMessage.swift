@@ -20,7 +20,9 @@ public struct ChatMessage {
     /// string when the text places its images itself with `<image>` markers, or has none and
     /// `asParts` is false (a text-only model's turn).
     public static func turn(role: String, text: String, images: Int, asParts: Bool = true) -> ChatMessage {
-        if text.contains(imageMarker) || (images == 0 && !asParts) { return ChatMessage(role: role, content: .text(text)) }
+        if text.contains(imageMarker) || (images == 0 && !asParts) {
+            return ChatMessage(role: role, content: .text(text))
+        }
         return ChatMessage(role: role, content: .parts([Part](repeating: .image, count: images) + [.text(text)]))
     }
 
@@ -43,7 +45,11 @@ public struct ChatMessage {
         case .parts(let parts):
             var text = "", previousIsText = false
             for part in parts {
-                if case .text(let t) = part { text += (previousIsText ? "\n" : "") + t } else { text += Self.imageMarker }
+                if case .text(let t) = part {
+                    text += (previousIsText ? "\n" : "") + t
+                } else {
+                    text += Self.imageMarker
+                }
                 previousIsText = part != .image
             }
             return text
@@ -55,7 +61,8 @@ public struct ChatMessage {
         switch content {
         case .text(let t): return t.replacingOccurrences(of: Self.imageMarker, with: "")
         case .parts(let parts):
-            return parts.compactMap { if case .text(let t) = $0 { return t } else { return nil } }.joined(separator: "\n")
+            return parts.compactMap { if case .text(let t) = $0 { return t } else { return nil } }.joined(
+                separator: "\n")
         }
     }
 

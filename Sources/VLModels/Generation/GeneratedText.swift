@@ -44,7 +44,8 @@ public struct GeneratedText {
     private func heldBack() -> Int {
         var held = 0
         for stop in stopStrings {
-            for n in stride(from: Swift.min(stop.count - 1, text.count), to: 0, by: -1) where text.hasSuffix(String(stop.prefix(n))) {
+            for n in stride(from: Swift.min(stop.count - 1, text.count), to: 0, by: -1)
+            where text.hasSuffix(String(stop.prefix(n))) {
                 held = Swift.max(held, n)
                 break
             }

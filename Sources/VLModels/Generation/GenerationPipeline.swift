@@ -31,14 +31,19 @@ public final class GenerationPipeline {
     public let templateContent: TemplateContentFormat
     let specialTokenText: [String: TemplateValue]
 
-    public convenience init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
+    public convenience init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws
+    {
         try self.init(ModelDirectory(directory), format: format, quantization: quantization)
     }
 
-    public init(_ directory: ModelDirectory, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws {
+    public init(
+        _ directory: ModelDirectory, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil
+    ) throws {
         guard let generative = try ModelRegistry.modelClass(for: directory) as? any GenerativeModel.Type else {
-            throw ConfigError("\(directory.configPath): model_type \"\(directory.modelType)\" does not generate text; "
-                + "generative models: " + ModelRegistry.models.filter { $0 is any GenerativeModel.Type }
+            throw ConfigError(
+                "\(directory.configPath): model_type \"\(directory.modelType)\" does not generate text; "
+                    + "generative models: "
+                    + ModelRegistry.models.filter { $0 is any GenerativeModel.Type }
                     .flatMap { $0.modelTypes }.joined(separator: ", "))
         }
         model = try generative.load(directory, format: format)
@@ -57,17 +62,22 @@ public final class GenerationPipeline {
         if let processor, let size = model.imageSize { try Self.check(processor, gives: size, directory: directory) }
         var stops = Set<Int>(model.extraStopTokenIds)
         if let ids = try text.generationConfig?.ints("eos_token_id") { stops.formUnion(ids) }
-        if let ids = try (directory.config.sub("text_config") ?? directory.config).ints("eos_token_id") { stops.formUnion(ids) }
+        if let ids = try (directory.config.sub("text_config") ?? directory.config).ints("eos_token_id") {
+            stops.formUnion(ids)
+        }
         if let eos = tokenizer.eosTokenId { stops.insert(eos) }
         stopTokenIds = stops
     }
 
     /// A processor whose fixed output size is not the vision tower's image size would give a patch
     /// grid the position embeddings do not cover (transformers refuses such input too).
-    static func check(_ processor: ImageProcessor, gives size: (height: Int, width: Int), directory: ModelDirectory) throws {
+    static func check(
+        _ processor: ImageProcessor, gives size: (height: Int, width: Int), directory: ModelDirectory
+    ) throws {
         guard let out = processor.fixedOutputSize, out.height != size.height || out.width != size.width else { return }
-        throw ConfigError("\(directory.url.path): the image processor makes \(out.height)×\(out.width) images, but the "
-            + "vision tower's image_size is \(size.height)×\(size.width) (config.json); make them agree")
+        throw ConfigError(
+            "\(directory.url.path): the image processor makes \(out.height)×\(out.width) images, but the "
+                + "vision tower's image_size is \(size.height)×\(size.width) (config.json); make them agree")
     }
 
     /// A continuous-batching decoder over this model's language model.
@@ -103,12 +113,13 @@ public final class GenerationPipeline {
         switch given {
         case .text(let t): content = .string(t)
         case .parts(let parts):
-            content = .list(parts.map { part in
-                switch part {
-                case .text(let t): return .object([("type", .string("text")), ("text", .string(t))])
-                case .image: return .object([("type", .string("image"))])
-                }
-            })
+            content = .list(
+                parts.map { part in
+                    switch part {
+                    case .text(let t): return .object([("type", .string("text")), ("text", .string(t))])
+                    case .image: return .object([("type", .string("image"))])
+                    }
+                })
         }
         return .object([("role", .string(m.role)), ("content", content)])
     }
@@ -118,31 +129,41 @@ public final class GenerationPipeline {
     /// places them with `<image>` markers) through the chat template or the model's own format.
     public func format(_ prompt: String, images: Int, raw: Bool) throws -> (text: String, addSpecialTokens: Bool) {
         if raw { return (prompt, true) }
-        return try format(conversation: [ChatMessage.turn(role: "user", text: prompt, images: images, asParts: takesImages)])
+        return try format(conversation: [
+            ChatMessage.turn(role: "user", text: prompt, images: images, asParts: takesImages)
+        ])
     }
 
     /// Token ids (image markers expanded to the model's image tokens) and input embeddings.
-    public func prepare(prompt: String, images: [RGBImage], raw: Bool = false) throws -> (ids: [Int], embeddings: Tensor) {
+    public func prepare(
+        prompt: String, images: [RGBImage], raw: Bool = false
+    ) throws -> (ids: [Int], embeddings: Tensor) {
         try prepare(formatted: format(prompt, images: images.count, raw: raw), images: images)
     }
 
     /// Token ids and embeddings of already formatted text. A prompt of more than `maxTokens`
     /// tokens is refused (`PromptTooLongError`) before any embedding is computed.
-    public func prepare(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage],
-                        maxTokens: Int = .max) throws -> (ids: [Int], embeddings: Tensor) {
+    public func prepare(
+        formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage],
+        maxTokens: Int = .max
+    ) throws -> (ids: [Int], embeddings: Tensor) {
         let prompt = try promptTokens(formatted, images: images)
-        guard prompt.ids.count <= maxTokens else { throw PromptTooLongError(tokens: prompt.ids.count, limit: maxTokens) }
+        guard prompt.ids.count <= maxTokens else {
+            throw PromptTooLongError(tokens: prompt.ids.count, limit: maxTokens)
+        }
         let pixels = try pixels(images)
         return (prompt.ids, try noGrad { try model.inputEmbeddings(prompt, pixels: pixels) })
     }
 
     func promptTokens(_ formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage]) throws -> PromptTokens {
         guard images.isEmpty || processor != nil else { throw ModelInputError("this model takes no images") }
-        let prompt = try model.promptTokens(formatted.text, images: images.count, tokenizer: tokenizer,
-                                            addSpecialTokens: formatted.addSpecialTokens)
+        let prompt = try model.promptTokens(
+            formatted.text, images: images.count, tokenizer: tokenizer,
+            addSpecialTokens: formatted.addSpecialTokens)
         let vocab = model.languageModel.vocabSize
         if let bad = prompt.ids.first(where: { ($0 < 0 || $0 >= vocab) && $0 != model.imageTokenId }) {
-            throw ModelInputError("token id \(bad) is outside the model's vocabulary of \(vocab) (tokenizer and model do not match)")
+            throw ModelInputError(
+                "token id \(bad) is outside the model's vocabulary of \(vocab) (tokenizer and model do not match)")
         }
         return prompt
     }
@@ -153,8 +174,9 @@ public final class GenerationPipeline {
         guard let processor else { throw ModelInputError("this model takes no images") }
         let pixels = processor.batch(images)
         if let size = model.imageSize, pixels.shape[2] != size.height || pixels.shape[3] != size.width {
-            throw ModelInputError("the image processor made a \(pixels.shape[2])×\(pixels.shape[3]) image; the vision "
-                + "tower takes \(size.height)×\(size.width)")
+            throw ModelInputError(
+                "the image processor made a \(pixels.shape[2])×\(pixels.shape[3]) image; the vision "
+                    + "tower takes \(size.height)×\(size.width)")
         }
         return pixels
     }
@@ -168,35 +190,48 @@ public final class GenerationPipeline {
 
     /// Generates after the prompt; `onText` receives decoded pieces as they complete and returns
     /// false to stop.
-    public func generate(prompt: String, images: [RGBImage] = [], raw: Bool = false, sampling: SamplingParameters,
-                         maxTokens: Int, stopStrings: [String] = [], onText: (String) -> Bool = { _ in true }) throws -> Result {
-        try generate(formatted: raw ? (prompt, true) : format(prompt, images: images.count, raw: false), images: images,
-                     sampling: sampling, maxTokens: maxTokens, stopStrings: stopStrings, onText: onText)
+    public func generate(
+        prompt: String, images: [RGBImage] = [], raw: Bool = false, sampling: SamplingParameters,
+        maxTokens: Int, stopStrings: [String] = [], onText: (String) -> Bool = { _ in true }
+    ) throws -> Result {
+        try generate(
+            formatted: raw ? (prompt, true) : format(prompt, images: images.count, raw: false), images: images,
+            sampling: sampling, maxTokens: maxTokens, stopStrings: stopStrings, onText: onText)
     }
 
     /// The next assistant turn of a conversation; `images` are all the conversation's images in order.
-    public func reply(to conversation: [ChatMessage], images: [RGBImage], sampling: SamplingParameters, maxTokens: Int,
-                      onText: (String) -> Bool = { _ in true }) throws -> Result {
-        try generate(formatted: format(conversation: conversation), images: images, sampling: sampling, maxTokens: maxTokens, onText: onText)
+    public func reply(
+        to conversation: [ChatMessage], images: [RGBImage], sampling: SamplingParameters, maxTokens: Int,
+        onText: (String) -> Bool = { _ in true }
+    ) throws -> Result {
+        try generate(
+            formatted: format(conversation: conversation), images: images, sampling: sampling, maxTokens: maxTokens,
+            onText: onText)
     }
 
     /// Generation after formatted text. With stop strings, text is held back while it could be the
     /// start of one, and generation ends where one appears (the stop string is not returned).
-    func generate(formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage], sampling: SamplingParameters,
-                  maxTokens: Int, stopStrings: [String] = [], onText: (String) -> Bool) throws -> Result {
+    func generate(
+        formatted: (text: String, addSpecialTokens: Bool), images: [RGBImage], sampling: SamplingParameters,
+        maxTokens: Int, stopStrings: [String] = [], onText: (String) -> Bool
+    ) throws -> Result {
         let prompt = try promptTokens(formatted, images: images)
         let pixels = try pixels(images)
         let embeddings = try noGrad { try model.inputEmbeddings(prompt, pixels: pixels) }
         let ids = prompt.ids
         let length = embeddings.shape[1]
         guard length + maxTokens <= contextLength else {
-            throw ModelInputError("the prompt has \(length) tokens; with \(maxTokens) new ones that exceeds the model's context of \(contextLength)")
+            throw ModelInputError(
+                "the prompt has \(length) tokens; with \(maxTokens) new ones that exceeds the model's context of \(contextLength)"
+            )
         }
         let stopStrings = stopStrings + self.stopStrings
         var text = GeneratedText(tokenizer: tokenizer, stopStrings: stopStrings)
-        var (tokens, reason) = Generator(model: try model.promptDecoder(prompt, pixels: pixels) ?? model.languageModel).generate(
-            promptEmbeddings: embeddings, promptIds: ids, sampling: sampling,
-            stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stopTokenIds)) { token in
+        var (tokens, reason) = Generator(model: try model.promptDecoder(prompt, pixels: pixels) ?? model.languageModel)
+            .generate(
+                promptEmbeddings: embeddings, promptIds: ids, sampling: sampling,
+                stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stopTokenIds)
+            ) { token in
                 let (piece, stopped) = text.push(token)
                 if !piece.isEmpty { _ = onText(piece) }
                 return !stopped

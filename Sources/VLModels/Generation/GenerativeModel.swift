@@ -69,7 +69,9 @@ extension GenerativeModel {
     }
 
     /// Plain tokenization for text-only models.
-    public func promptTokens(_ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool) throws
+    public func promptTokens(
+        _ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool
+    ) throws
         -> PromptTokens
     {
         guard images == 0 else { throw ModelInputError("this model takes no images") }
@@ -85,7 +87,8 @@ extension GenerativeModel {
 /// `processor_config.json`); config.json's `model_type` picks the class when the file names none.
 func directoryImageProcessor(_ directory: ModelDirectory) throws -> ImageProcessor {
     guard let config = directory.imageProcessorConfig else {
-        throw ConfigError("\(directory.url.path): no image processor config (preprocessor_config.json or processor_config.json)")
+        throw ConfigError(
+            "\(directory.url.path): no image processor config (preprocessor_config.json or processor_config.json)")
     }
     return try ImageProcessor(config, modelType: directory.modelType)
 }
@@ -102,11 +105,15 @@ public protocol ImageTokenModel: GenerativeModel {
 extension ImageTokenModel {
     public var imageTokenId: Int? { imageToken }
 
-    public func promptTokens(_ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool) throws
+    public func promptTokens(
+        _ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool
+    ) throws
         -> PromptTokens
     {
-        PromptTokens(ids: try tokenizer.idsExpandingImages(text, images: images, tokensPerImage: tokensPerImage,
-                                                           imageTokenId: imageToken, addSpecialTokens: addSpecialTokens))
+        PromptTokens(
+            ids: try tokenizer.idsExpandingImages(
+                text, images: images, tokensPerImage: tokensPerImage,
+                imageTokenId: imageToken, addSpecialTokens: addSpecialTokens))
     }
 
     public func inputEmbeddings(_ prompt: PromptTokens, pixels: Tensor?) throws -> Tensor {
@@ -117,15 +124,18 @@ extension ImageTokenModel {
 /// Tokenization shared by models whose image tokens take the places of `<image>` markers (LLaVA, mPLUG-Owl).
 extension Tokenizer {
     /// `text` tokenized with each `<image>` marker expanded to `tokensPerImage` image tokens.
-    func idsExpandingImages(_ text: String, images: Int, tokensPerImage: Int, imageTokenId: Int,
-                            addSpecialTokens: Bool) throws -> [Int] {
+    func idsExpandingImages(
+        _ text: String, images: Int, tokensPerImage: Int, imageTokenId: Int,
+        addSpecialTokens: Bool
+    ) throws -> [Int] {
         let marker = ChatMessage.imageMarker
         let markers = text.components(separatedBy: marker).count - 1
         guard markers == images else {
             throw ModelInputError("the prompt has \(markers) \(marker) marker(s) for \(images) image(s)")
         }
         guard imageTokenId >= 0, let special = tokenId(marker) else {
-            return idsAroundImages(text, imageToken: imageTokenId, count: tokensPerImage, addSpecialTokens: addSpecialTokens)
+            return idsAroundImages(
+                text, imageToken: imageTokenId, count: tokensPerImage, addSpecialTokens: addSpecialTokens)
         }
         let expanded = text.replacingOccurrences(of: marker, with: String(repeating: marker, count: tokensPerImage))
         return encode(expanded, addSpecialTokens: addSpecialTokens).map { $0 == special ? imageTokenId : $0 }

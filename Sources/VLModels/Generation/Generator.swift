@@ -33,8 +33,10 @@ public struct Generator {
     /// as far as they exist (for the repetition penalty). `onToken` sees each new token and
     /// returns false to stop (a client went away, a stop string matched).
     /// Returns the new tokens (a stop token is not included) and why generation ended.
-    public func generate(promptEmbeddings: Tensor, promptIds: [Int] = [], sampling: SamplingParameters,
-                         stop: StopConditions, onToken: (Int) -> Bool = { _ in true }) -> ([Int], FinishReason) {
+    public func generate(
+        promptEmbeddings: Tensor, promptIds: [Int] = [], sampling: SamplingParameters,
+        stop: StopConditions, onToken: (Int) -> Bool = { _ in true }
+    ) -> ([Int], FinishReason) {
         noGrad {
             let cache = KVCache()
             var sampler = Sampler(sampling)
@@ -52,8 +54,9 @@ public struct Generator {
                 if !onToken(token) { return (tokens, .cancelled) }
                 if tokens.count == stop.maxNewTokens { break }
                 let position = promptLength + tokens.count - 1
-                hidden = model.hiddenStates(model.embed(Tensor(ints: [token], shape: [1, 1])), positions: [position],
-                                            cache: cache, keyPadding: nil)
+                hidden = model.hiddenStates(
+                    model.embed(Tensor(ints: [token], shape: [1, 1])), positions: [position],
+                    cache: cache, keyPadding: nil)
             }
             return (tokens, .length)
         }
@@ -66,8 +69,9 @@ public struct Generator {
         var hidden = promptEmbeddings
         for start in stride(from: 0, to: promptLength, by: prefillChunk) {
             let length = Swift.min(prefillChunk, promptLength - start)
-            hidden = model.hiddenStates(promptEmbeddings.narrow(1, start: start, length: length),
-                                        positions: Array(start..<(start + length)), cache: cache, keyPadding: nil)
+            hidden = model.hiddenStates(
+                promptEmbeddings.narrow(1, start: start, length: length),
+                positions: Array(start..<(start + length)), cache: cache, keyPadding: nil)
         }
         return hidden
     }

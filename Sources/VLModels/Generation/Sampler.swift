@@ -10,8 +10,11 @@ public struct SamplingParameters: Equatable {
     public var repetitionPenalty: Float = 1  // 1: off
     public var seed: UInt64 = 0
 
-    public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, repetitionPenalty: Float = 1, seed: UInt64 = 0) {
-        (self.temperature, self.topK, self.topP, self.repetitionPenalty, self.seed) = (temperature, topK, topP, repetitionPenalty, seed)
+    public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, repetitionPenalty: Float = 1, seed: UInt64 = 0)
+    {
+        (self.temperature, self.topK, self.topP, self.repetitionPenalty, self.seed) = (
+            temperature, topK, topP, repetitionPenalty, seed
+        )
     }
 }
 

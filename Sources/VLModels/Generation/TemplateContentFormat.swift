@@ -16,8 +16,10 @@ public enum TemplateContentFormat: Equatable {
         func has(_ pattern: String) -> Bool { source.range(of: pattern, options: .regularExpression) != nil }
         if has(#"content'?"?\]?\s+is\s+(not\s+)?(string|iterable|sequence|mapping)"#) {
             self = .either
-        } else if has(#"for\s+\w+\s+in\s+\w+"# + content) || has(content + #"\s*\|\s*(selectattr|rejectattr|select|reject|map)"#)
-                    || has(content + #"\s*\[\s*0\s*\]"#) {
+        } else if has(#"for\s+\w+\s+in\s+\w+"# + content)
+            || has(content + #"\s*\|\s*(selectattr|rejectattr|select|reject|map)"#)
+            || has(content + #"\s*\[\s*0\s*\]"#)
+        {
             self = .parts
         } else {
             self = .string

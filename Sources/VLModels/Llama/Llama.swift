@@ -135,8 +135,11 @@ struct RotaryTable {
             // NTK-aware: a larger base once the sequence outgrows the trained context.
             let seqLen = (positions.max() ?? 0) + 1
             if seqLen > c.maxPositionEmbeddings {
-                let scaled = Float(Double(r.theta) * pow(Double(r.factor) * Double(seqLen) / Double(c.maxPositionEmbeddings)
-                    - Double(r.factor - 1), Double(headDim) / Double(headDim - 2)))
+                let scaled = Float(
+                    Double(r.theta)
+                        * pow(
+                            Double(r.factor) * Double(seqLen) / Double(c.maxPositionEmbeddings)
+                                - Double(r.factor - 1), Double(headDim) / Double(headDim - 2)))
                 inverseFrequencies = ropeInverseFrequencies(headDim: headDim, theta: scaled)
             } else {
                 inverseFrequencies = base
@@ -155,6 +158,7 @@ struct RotaryTable {
     }
 
     func apply(_ x: Tensor) -> Tensor {
-        applyRotaryEmbedding(x, positions: positions, inverseFrequencies: inverseFrequencies, attentionScaling: attentionScaling)
+        applyRotaryEmbedding(
+            x, positions: positions, inverseFrequencies: inverseFrequencies, attentionScaling: attentionScaling)
     }
 }

@@ -6,7 +6,8 @@ extension LlamaConfig {
 
     /// The fields read from and written to `config.json` as they are.
     static let fields: [ConfigField<LlamaConfig>] = [
-        .int("vocab_size", \.vocabSize), .int("hidden_size", \.hiddenSize), .int("intermediate_size", \.intermediateSize),
+        .int("vocab_size", \.vocabSize), .int("hidden_size", \.hiddenSize),
+        .int("intermediate_size", \.intermediateSize),
         .int("num_hidden_layers", \.numHiddenLayers), .int("num_attention_heads", \.numAttentionHeads),
         .optionalInt("num_key_value_heads", \.numKeyValueHeads), .optionalInt("head_dim", \.headDim),
         .string("hidden_act", \.hiddenAct), .int("max_position_embeddings", \.maxPositionEmbeddings),
@@ -19,8 +20,9 @@ extension LlamaConfig {
         self.init()
         let type = try r.string("model_type", "llama")
         guard LlamaConfig.modelTypes.contains(type) else {
-            throw ConfigError("\(r.source): model_type \"\(type)\" is not a LLaMA-family model ("
-                + LlamaConfig.modelTypes.joined(separator: ", ") + ")")
+            throw ConfigError(
+                "\(r.source): model_type \"\(type)\" is not a LLaMA-family model ("
+                    + LlamaConfig.modelTypes.joined(separator: ", ") + ")")
         }
         try Self.fields.read(into: &self, from: r)
         // Qwen2 has biases on q/k/v but not on the output projection, whatever attention_bias says.
@@ -28,7 +30,8 @@ extension LlamaConfig {
         outputProjectionBias = type == "qwen2" ? false : attentionBias
         rope = try RopeScaling(r)
         guard numAttentionHeads > 0, numAttentionHeads % kvHeads == 0 else {
-            throw ConfigError("\(r.source): \(numAttentionHeads) attention heads are not a multiple of \(kvHeads) KV heads")
+            throw ConfigError(
+                "\(r.source): \(numAttentionHeads) attention heads are not a multiple of \(kvHeads) KV heads")
         }
     }
 }

@@ -4,10 +4,11 @@ extension LlamaForCausalLM: LoadableModel {
     public static var modelTypes: [String] { LlamaConfig.modelTypes }
     public static let architectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"]
     public static let descriptions = [
-        ModelDescription(modelTypes: "llama, mistral, qwen2", architecture: "LlamaForCausalLM family",
-                         inference: "yes (f32, bf16, q8, q4)",
-                         training: "causal-LM pre-training, LoRA / adapters / prefix tuning (recipe language-model)",
-                         commands: "generate, chat, train, serve"),
+        ModelDescription(
+            modelTypes: "llama, mistral, qwen2", architecture: "LlamaForCausalLM family",
+            inference: "yes (f32, bf16, q8, q4)",
+            training: "causal-LM pre-training, LoRA / adapters / prefix tuning (recipe language-model)",
+            commands: "generate, chat, train, serve")
     ]
 
     public static func load(from directory: ModelDirectory, format: WeightFormat) throws -> LlamaForCausalLM {

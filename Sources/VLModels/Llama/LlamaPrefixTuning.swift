@@ -5,7 +5,9 @@ extension LlamaForCausalLM {
     /// other parameters. Keys: `model.layers.<i>.self_attn.prefix.key` / `.value`, [Hkv, P, D].
     public func attachPrefixTuning(length: Int) throws {
         guard length >= 0 else { throw PEFTError("prefix length must not be negative, got \(length)") }
-        guard model.layers.allSatisfy({ $0.self_attn.prefix == nil }) else { throw PEFTError("the model already has prefix tuning") }
+        guard model.layers.allSatisfy({ $0.self_attn.prefix == nil }) else {
+            throw PEFTError("the model already has prefix tuning")
+        }
         freeze()
         for layer in model.layers {
             let attention = layer.self_attn

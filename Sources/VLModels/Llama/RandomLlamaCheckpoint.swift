@@ -12,11 +12,16 @@ public func writeRandomLlamaCheckpoint(_ c: LlamaConfig, seed: UInt64, tokenizer
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     GlobalRandom.seed(seed)
     let model = try LlamaForCausalLM(c)
-    try writeSafetensors(model.stateDict(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
+    try writeSafetensors(
+        model.stateDict(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
     var config = c.jsonObject
     (config["bos_token_id"], config["eos_token_id"]) = (1, NSNull())
-    try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: dir.appendingPathComponent("config.json"))
-    try FileManager.default.copyItem(at: tokenizerDirectory.appendingPathComponent("tokenizer.json"), to: dir.appendingPathComponent("tokenizer.json"))
+    try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(
+        to: dir.appendingPathComponent("config.json"))
+    try FileManager.default.copyItem(
+        at: tokenizerDirectory.appendingPathComponent("tokenizer.json"),
+        to: dir.appendingPathComponent("tokenizer.json"))
     // The tokenizer's own configuration would name an end-of-sequence token; this one names none.
-    try #"{"bos_token": "<s>"}"#.write(to: dir.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
+    try #"{"bos_token": "<s>"}"#.write(
+        to: dir.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
 }

@@ -4,17 +4,21 @@ extension LlavaForConditionalGeneration: LoadableModel {
     public static let modelTypes = ["llava", "llava_llama"]
     public static let architectures = ["LlavaForConditionalGeneration", "LlavaLlamaForCausalLM"]
     public static let descriptions = [
-        ModelDescription(modelTypes: "llava", architecture: "LlavaForConditionalGeneration (CLIP + MLP projector + LLaMA)",
-                         inference: "yes",
-                         training: "stage 1 (projector) and stage 2 (projector + LLM or LoRA): recipes llava-stage1, llava-stage2",
-                         commands: "generate, chat, train, eval, serve, demo"),
-        ModelDescription(modelTypes: "llava, llava_llama",
-                         architecture: "original LLaVA repository (LlavaLlamaForCausalLM, mm_projector linear or mlp2x_gelu)",
-                         inference: "yes (vision tower from mm_vision_tower)", training: "gradients",
-                         commands: "generate, chat, serve"),
+        ModelDescription(
+            modelTypes: "llava", architecture: "LlavaForConditionalGeneration (CLIP + MLP projector + LLaMA)",
+            inference: "yes",
+            training: "stage 1 (projector) and stage 2 (projector + LLM or LoRA): recipes llava-stage1, llava-stage2",
+            commands: "generate, chat, train, eval, serve, demo"),
+        ModelDescription(
+            modelTypes: "llava, llava_llama",
+            architecture: "original LLaVA repository (LlavaLlamaForCausalLM, mm_projector linear or mlp2x_gelu)",
+            inference: "yes (vision tower from mm_vision_tower)", training: "gradients",
+            commands: "generate, chat, serve"),
     ]
 
-    public static func load(from directory: ModelDirectory, format: WeightFormat) throws -> LlavaForConditionalGeneration {
+    public static func load(
+        from directory: ModelDirectory, format: WeightFormat
+    ) throws -> LlavaForConditionalGeneration {
         let r = directory.config
         let original = LlavaConfig.isOriginalLayout(r)
         let config = original ? try LlavaConfig(original: r, directory: directory.url) : try LlavaConfig(r)
@@ -24,10 +28,12 @@ extension LlavaForConditionalGeneration: LoadableModel {
             return model
         }
         // The original LLaVA layout: the vision weights come from the tower's own checkpoint.
-        try loadWeights(into: model.vision_tower, from: ModelDirectory(tower),
-                        ignore: { !$0.hasPrefix("vision_model.") || $0.hasSuffix("position_ids") }, format: format)
-        try loadWeights(into: model, from: directory, keyMap: llavaOriginalKeyMap,
-                        keepInitialised: { $0.hasPrefix("vision_tower.") }, format: format)
+        try loadWeights(
+            into: model.vision_tower, from: ModelDirectory(tower),
+            ignore: { !$0.hasPrefix("vision_model.") || $0.hasSuffix("position_ids") }, format: format)
+        try loadWeights(
+            into: model, from: directory, keyMap: llavaOriginalKeyMap,
+            keepInitialised: { $0.hasPrefix("vision_tower.") }, format: format)
         return model
     }
 }

@@ -37,11 +37,13 @@ public final class LlavaForConditionalGeneration: Module {
         vision_tower = try CLIPVisionModel(c.vision, selection: c.selection)
         switch c.projector {
         case .mlp:
-            multi_modal_projector = MLPProjector(inputSize: vision_tower.featureSize, outputSize: c.text.hiddenSize,
-                                                 activation: try Activation(name: c.projectorHiddenAct), bias: c.projectorBias)
+            multi_modal_projector = MLPProjector(
+                inputSize: vision_tower.featureSize, outputSize: c.text.hiddenSize,
+                activation: try Activation(name: c.projectorHiddenAct), bias: c.projectorBias)
         case .linear:
-            multi_modal_projector = LinearProjector(inputSize: vision_tower.featureSize, outputSize: c.text.hiddenSize,
-                                                    bias: c.projectorBias)
+            multi_modal_projector = LinearProjector(
+                inputSize: vision_tower.featureSize, outputSize: c.text.hiddenSize,
+                bias: c.projectorBias)
         }
         language_model = try LlamaForCausalLM(c.text)
     }
@@ -56,15 +58,18 @@ public final class LlavaForConditionalGeneration: Module {
     /// images' features. ids [1, L] with exactly `images × tokensPerImage` image tokens (whose id
     /// may lie outside the vocabulary, as the original LLaVA's -200 does).
     public func inputEmbeddings(ids: [Int], pixels: Tensor?) throws -> Tensor {
-        try embeddingsWithImages(language_model, ids: ids, imageTokenId: config.imageTokenId, features: pixels.map(imageFeatures))
+        try embeddingsWithImages(
+            language_model, ids: ids, imageTokenId: config.imageTokenId, features: pixels.map(imageFeatures))
     }
 }
 
 /// The names LLaVA checkpoints use in the wild, mapped onto the hub layout our modules follow.
 public func llavaKeyMap(_ key: String) -> String {
     var k = key
-    for (from, to) in [("model.language_model.", "language_model.model."), ("model.vision_tower.", "vision_tower."),
-                       ("model.multi_modal_projector.", "multi_modal_projector."), ("lm_head.", "language_model.lm_head.")]
+    for (from, to) in [
+        ("model.language_model.", "language_model.model."), ("model.vision_tower.", "vision_tower."),
+        ("model.multi_modal_projector.", "multi_modal_projector."), ("lm_head.", "language_model.lm_head."),
+    ]
     where k.hasPrefix(from) {
         k = to + k.dropFirst(from.count)
         break

@@ -22,11 +22,15 @@ extension MPlugOwlForConditionalGeneration: ImageTokenModel {
     /// The released checkpoints' conversation: a system line, "Human: <image>" per image, "Human: …"
     /// and "AI: …" turns, ending with "AI: "; recipe-built ones (CLIP tower) use USER/ASSISTANT.
     public func formatWithoutTemplate(_ conversation: [ChatMessage], eosToken: String) -> String {
-        guard config.visionTower == .mplugOwl else { return userAssistantPrompt(conversation, system: "", eosToken: eosToken) }
+        guard config.visionTower == .mplugOwl else {
+            return userAssistantPrompt(conversation, system: "", eosToken: eosToken)
+        }
         let lines = conversation.flatMap { m -> [String] in
             if m.role == "assistant" { return ["AI: \(m.text)"] }
             if m.hasMarkers { return ["Human: \(m.text)"] }
-            return [String](repeating: "Human: \(ChatMessage.imageMarker)", count: m.imageCount) + ["Human: \(m.textOnly)"]
+            return [String](repeating: "Human: \(ChatMessage.imageMarker)", count: m.imageCount) + [
+                "Human: \(m.textOnly)"
+            ]
         }
         return ([MPlugOwlConfig.systemPrompt] + lines + ["AI: "]).joined(separator: "\n")
     }

@@ -18,8 +18,9 @@ public final class MPlugOwlForConditionalGeneration: Module {
 
     public init(_ c: MPlugOwlConfig) throws {
         guard c.abstractor.hiddenSize == c.vision.hiddenSize else {
-            throw ConfigError("mPLUG-Owl: the abstractor's width \(c.abstractor.hiddenSize) must equal the vision tower's "
-                + "\(c.vision.hiddenSize) (its keys and values read the vision tokens unprojected)")
+            throw ConfigError(
+                "mPLUG-Owl: the abstractor's width \(c.abstractor.hiddenSize) must equal the vision tower's "
+                    + "\(c.vision.hiddenSize) (its keys and values read the vision tokens unprojected)")
         }
         config = c
         switch c.visionTower {
@@ -45,7 +46,8 @@ public final class MPlugOwlForConditionalGeneration: Module {
 
     /// Token embeddings with the image tokens of `ids` replaced by the images' features.
     public func inputEmbeddings(ids: [Int], pixels: Tensor?) throws -> Tensor {
-        try embeddingsWithImages(language_model, ids: ids, imageTokenId: config.imageTokenId, features: pixels.map(imageFeatures))
+        try embeddingsWithImages(
+            language_model, ids: ids, imageTokenId: config.imageTokenId, features: pixels.map(imageFeatures))
     }
 }
 

@@ -31,14 +31,18 @@ public final class MPlugOwlAbstractorAttention: Module {
     let heads: Int
 
     init(_ c: MPlugOwlAbstractorConfig) {
-        (query, key, value) = (Linear(c.hiddenSize, c.hiddenSize), Linear(c.hiddenSize, c.hiddenSize), Linear(c.hiddenSize, c.hiddenSize))
+        (query, key, value) = (
+            Linear(c.hiddenSize, c.hiddenSize), Linear(c.hiddenSize, c.hiddenSize), Linear(c.hiddenSize, c.hiddenSize)
+        )
         heads = c.numAttentionHeads
     }
 
     /// queries [B, Q, hidden] attend to memory [B, M, hidden] → [B, Q, hidden] (heads merged).
     func callAsFunction(_ queries: Tensor, memory: Tensor) -> Tensor {
-        mergeHeads(scaledDotProductAttention(splitHeads(query(queries), heads), splitHeads(key(memory), heads),
-                                             splitHeads(value(memory), heads)))
+        mergeHeads(
+            scaledDotProductAttention(
+                splitHeads(query(queries), heads), splitHeads(key(memory), heads),
+                splitHeads(value(memory), heads)))
     }
 }
 

@@ -23,7 +23,8 @@ public struct MPlugOwlConfig: Equatable {
     public init() {}
 
     /// The released model's conversation prompt starts with this line.
-    public static let systemPrompt = "The following is a conversation between a curious human and AI assistant. "
+    public static let systemPrompt =
+        "The following is a conversation between a curious human and AI assistant. "
         + "The assistant gives helpful, detailed, and polite answers to the user's questions."
 
     /// `MplugOwlVisionConfig`'s defaults (ViT-L/14 at 224).
@@ -39,13 +40,19 @@ extension MPlugOwlConfig {
     public init(_ r: ConfigReader) throws {
         self.init()
         let type = try r.string("model_type", "mplug-owl")
-        guard type == "mplug-owl" else { throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"mplug-owl\"") }
-        guard let v = try r.sub("vision_config"), let a = try r.sub("visual_abstractor_config"), let t = try r.sub("text_config") else {
-            throw ConfigError("\(r.source): an mplug-owl config needs vision_config, visual_abstractor_config and text_config")
+        guard type == "mplug-owl" else {
+            throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"mplug-owl\"")
+        }
+        guard let v = try r.sub("vision_config"), let a = try r.sub("visual_abstractor_config"),
+            let t = try r.sub("text_config")
+        else {
+            throw ConfigError(
+                "\(r.source): an mplug-owl config needs vision_config, visual_abstractor_config and text_config")
         }
         let towerType = try v.string("model_type", VisionTower.mplugOwl.rawValue)
         guard let tower = VisionTower(rawValue: towerType) else {
-            throw ConfigError("\(v.source): model_type is \"\(towerType)\"; expected mplug_owl_vision_model or clip_vision_model")
+            throw ConfigError(
+                "\(v.source): model_type is \"\(towerType)\"; expected mplug_owl_vision_model or clip_vision_model")
         }
         visionTower = tower
         vision = try CLIPVisionConfig(v, defaults: tower == .clip ? CLIPVisionConfig() : Self.releasedVisionDefaults)
@@ -53,7 +60,8 @@ extension MPlugOwlConfig {
         abstractor = try MPlugOwlAbstractorConfig(a, queries: r.int("num_query_tokens", abstractor.numQueryTokens))
         imageTokenId = try r.int("image_token_index", imageTokenId)
         guard try a.int("encoder_hidden_size", vision.hiddenSize) == vision.hiddenSize else {
-            throw ConfigError("\(a.source): encoder_hidden_size must equal the vision tower's hidden_size \(vision.hiddenSize)")
+            throw ConfigError(
+                "\(a.source): encoder_hidden_size must equal the vision tower's hidden_size \(vision.hiddenSize)")
         }
     }
 
@@ -63,10 +71,12 @@ extension MPlugOwlConfig {
         textObject["dtype"] = nil
         var visionObject = vision.jsonObject
         visionObject["model_type"] = visionTower.rawValue
-        return ["architectures": ["MplugOwlForConditionalGeneration"], "model_type": "mplug-owl", "dtype": "float32",
-                "image_token_index": imageTokenId, "num_query_tokens": abstractor.numQueryTokens,
-                "visual_abstractor_config": abstractor.jsonObject(encoderHiddenSize: vision.hiddenSize),
-                "text_config": textObject, "vision_config": visionObject]
+        return [
+            "architectures": ["MplugOwlForConditionalGeneration"], "model_type": "mplug-owl", "dtype": "float32",
+            "image_token_index": imageTokenId, "num_query_tokens": abstractor.numQueryTokens,
+            "visual_abstractor_config": abstractor.jsonObject(encoderHiddenSize: vision.hiddenSize),
+            "text_config": textObject, "vision_config": visionObject,
+        ]
     }
 }
 
@@ -85,8 +95,10 @@ extension MPlugOwlAbstractorConfig {
     }
 
     func jsonObject(encoderHiddenSize: Int) -> [String: Any] {
-        ["model_type": "mplug_owl_visual_abstract", "hidden_size": hiddenSize, "num_hidden_layers": numHiddenLayers,
-         "num_attention_heads": numAttentionHeads, "intermediate_size": resolvedIntermediateSize,
-         "layer_norm_eps": decimal(layerNormEps), "encoder_hidden_size": encoderHiddenSize]
+        [
+            "model_type": "mplug_owl_visual_abstract", "hidden_size": hiddenSize, "num_hidden_layers": numHiddenLayers,
+            "num_attention_heads": numAttentionHeads, "intermediate_size": resolvedIntermediateSize,
+            "layer_norm_eps": decimal(layerNormEps), "encoder_hidden_size": encoderHiddenSize,
+        ]
     }
 }

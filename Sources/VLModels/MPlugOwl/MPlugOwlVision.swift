@@ -24,7 +24,8 @@ public final class MPlugOwlVisionEmbeddings: Module {
 
     /// pixels [B, 3, H, W] → [B, 1 + patches, hidden].
     func callAsFunction(_ pixels: Tensor) -> Tensor {
-        pre_layernorm(patchTokens(pixels, conv: patch_embed, classToken: cls_token.value, positions: position_embedding.value))
+        pre_layernorm(
+            patchTokens(pixels, conv: patch_embed, classToken: cls_token.value, positions: position_embedding.value))
     }
 }
 
@@ -44,7 +45,9 @@ public final class MPlugOwlVisionAttention: Module {
     func callAsFunction(_ x: Tensor) -> Tensor {
         let (b, l, c) = (x.shape[0], x.shape[1], x.shape[2])
         let qkv = query_key_value(x).reshape([b, l, heads, 3, c / heads])
-        let (q, k, v) = (qkv.select(3, 0).transpose(1, 2), qkv.select(3, 1).transpose(1, 2), qkv.select(3, 2).transpose(1, 2))
+        let (q, k, v) = (
+            qkv.select(3, 0).transpose(1, 2), qkv.select(3, 1).transpose(1, 2), qkv.select(3, 2).transpose(1, 2)
+        )
         return dense(mergeHeads(scaledDotProductAttention(q, k, v)))
     }
 }

@@ -25,21 +25,25 @@ extension MiniGPT4: GenerativeModel {
         conversation.map { m in
             if m.role == "assistant" { return m.text }
             if m.hasMarkers {
-                return config.userTurn(m.text.replacingOccurrences(of: ChatMessage.imageMarker, with: config.imagePrompt),
-                                       hasImage: false)
+                return config.userTurn(
+                    m.text.replacingOccurrences(of: ChatMessage.imageMarker, with: config.imagePrompt),
+                    hasImage: false)
             }
             return config.userTurn(m.textOnly, hasImage: m.imageCount > 0)
         }.joined(separator: " ")
     }
 
     /// Tokenized as the paper does: the text before `<ImageHere>` (with the special tokens) and after it.
-    public func promptTokens(_ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool) throws
+    public func promptTokens(
+        _ text: String, images: Int, tokenizer: Tokenizer, addSpecialTokens: Bool
+    ) throws
         -> PromptTokens
     {
         let pieces = text.components(separatedBy: MiniGPT4.imagePlaceholder)
         guard images <= 1, pieces.count - 1 == images else {
-            throw ModelInputError("MiniGPT-4 takes at most one image; the prompt has \(pieces.count - 1) "
-                + "\(MiniGPT4.imagePlaceholder) for \(images) image(s)")
+            throw ModelInputError(
+                "MiniGPT-4 takes at most one image; the prompt has \(pieces.count - 1) "
+                    + "\(MiniGPT4.imagePlaceholder) for \(images) image(s)")
         }
         let before = tokenizer.encode(pieces[0], addSpecialTokens: addSpecialTokens)
         let after = pieces.count == 2 ? tokenizer.encode(pieces[1], addSpecialTokens: false) : []
@@ -50,6 +54,7 @@ extension MiniGPT4: GenerativeModel {
         guard let pixels, let offset = prompt.imageOffset else {
             return language_model.embed(Tensor(ints: prompt.ids, shape: [1, prompt.ids.count]))
         }
-        return inputEmbeddings(before: Array(prompt.ids[..<offset]), pixels: pixels, after: Array(prompt.ids[offset...]))
+        return inputEmbeddings(
+            before: Array(prompt.ids[..<offset]), pixels: pixels, after: Array(prompt.ids[offset...]))
     }
 }

@@ -3,11 +3,12 @@ import VLIO
 extension MiniGPT4: LoadableModel {
     public static var modelTypes: [String] { [MiniGPT4Config.modelType] }
     public static let descriptions = [
-        ModelDescription(modelTypes: "minigpt4 (config.json naming blip2/, language_model/, llama_proj.safetensors)",
-                         architecture: "MiniGPT4 (BLIP-2 ViT + Q-Former, one linear llama_proj, LLaMA)",
-                         inference: "yes: one image, MiniGPT-4's ###Human: <Img><ImageHere></Img> … ###Assistant: prompt, "
-                             + "stops at ###",
-                         training: "llama_proj alone (recipe minigpt4)", commands: "generate, chat, train, eval, serve"),
+        ModelDescription(
+            modelTypes: "minigpt4 (config.json naming blip2/, language_model/, llama_proj.safetensors)",
+            architecture: "MiniGPT4 (BLIP-2 ViT + Q-Former, one linear llama_proj, LLaMA)",
+            inference: "yes: one image, MiniGPT-4's ###Human: <Img><ImageHere></Img> … ###Assistant: prompt, "
+                + "stops at ###",
+            training: "llama_proj alone (recipe minigpt4)", commands: "generate, chat, train, eval, serve")
     ]
 
     /// A MiniGPT-4 directory: its `config.json` (see `MiniGPT4Config`) and the parts it names, each

@@ -32,14 +32,21 @@ public final class MiniGPT4: Module {
     }
 
     /// Loads the three parts; `projection` nil starts a fresh (untrained) projection.
-    public static func assemble(blip2 blip2Directory: URL, llama llamaDirectory: URL, projection: URL?) throws -> MiniGPT4 {
-        let model = MiniGPT4(blip2: try Blip2ForConditionalGeneration.load(directory: blip2Directory),
-                             languageModel: try LlamaForCausalLM.load(directory: llamaDirectory))
+    public static func assemble(
+        blip2 blip2Directory: URL, llama llamaDirectory: URL, projection: URL?
+    ) throws -> MiniGPT4 {
+        let model = MiniGPT4(
+            blip2: try Blip2ForConditionalGeneration.load(directory: blip2Directory),
+            languageModel: try LlamaForCausalLM.load(directory: llamaDirectory))
         if let projection {
             let tensors = try loadSafetensors(path: projection.path)
             var state: [String: Tensor] = [:]
-            for (k, v) in tensors { state[k.hasPrefix("llama_proj.") ? String(k.dropFirst("llama_proj.".count)) : k] = v.to(.f32) }
-            do { try model.llama_proj.load(stateDict: state) } catch { throw ConfigError("\(projection.path): \(error)") }
+            for (k, v) in tensors {
+                state[k.hasPrefix("llama_proj.") ? String(k.dropFirst("llama_proj.".count)) : k] = v.to(.f32)
+            }
+            do { try model.llama_proj.load(stateDict: state) } catch {
+                throw ConfigError("\(projection.path): \(error)")
+            }
         }
         model.eval()
         return model
@@ -57,8 +64,12 @@ public final class MiniGPT4: Module {
     /// embeddings, the text after it.
     public func inputEmbeddings(prompt: String, tokenizer: Tokenizer, pixels: Tensor) throws -> Tensor {
         let parts = prompt.components(separatedBy: MiniGPT4.imagePlaceholder)
-        guard parts.count == 2 else { throw ModelInputError("the prompt needs exactly one \(MiniGPT4.imagePlaceholder)") }
-        return inputEmbeddings(before: tokenizer.encode(parts[0]), pixels: pixels, after: tokenizer.encode(parts[1], addSpecialTokens: false))
+        guard parts.count == 2 else {
+            throw ModelInputError("the prompt needs exactly one \(MiniGPT4.imagePlaceholder)")
+        }
+        return inputEmbeddings(
+            before: tokenizer.encode(parts[0]), pixels: pixels,
+            after: tokenizer.encode(parts[1], addSpecialTokens: false))
     }
 
     /// The embeddings of the ids `before` the image, the image's query outputs, the ids `after` it.

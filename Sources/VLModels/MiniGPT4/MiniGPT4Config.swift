@@ -32,15 +32,19 @@ public struct MiniGPT4Config {
         promptTemplate = try r.string("prompt_template", promptTemplate)
         imagePrompt = try r.string("image_prompt", imagePrompt)
         stop = try r.string("stop", stop)
-        guard promptTemplate.contains("{}") else { throw ConfigError("\(r.source): prompt_template needs {} where the user's text goes") }
+        guard promptTemplate.contains("{}") else {
+            throw ConfigError("\(r.source): prompt_template needs {} where the user's text goes")
+        }
         guard imagePrompt.contains(MiniGPT4.imagePlaceholder) else {
             throw ConfigError("\(r.source): image_prompt needs \(MiniGPT4.imagePlaceholder) where the image goes")
         }
     }
 
     public var jsonObject: [String: Any] {
-        ["model_type": Self.modelType, "blip2": blip2, "language_model": languageModel, "llama_proj": projection,
-         "prompt_template": promptTemplate, "image_prompt": imagePrompt, "stop": stop]
+        [
+            "model_type": Self.modelType, "blip2": blip2, "language_model": languageModel, "llama_proj": projection,
+            "prompt_template": promptTemplate, "image_prompt": imagePrompt, "stop": stop,
+        ]
     }
 
     /// A user turn's text as the model reads it.
@@ -54,7 +58,9 @@ public struct MiniGPT4Config {
         func part(_ key: String, _ path: String) throws -> URL {
             let url = directory.appendingPathComponent(path)
             guard fm.fileExists(atPath: url.path) else {
-                throw ConfigError("\(directory.appendingPathComponent("config.json").path): \"\(key)\" is \(url.path), which does not exist")
+                throw ConfigError(
+                    "\(directory.appendingPathComponent("config.json").path): \"\(key)\" is \(url.path), which does not exist"
+                )
             }
             return url
         }

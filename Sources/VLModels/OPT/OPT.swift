@@ -82,7 +82,8 @@ public final class OPTDecoder: Module {
         project_in = projected ? Linear(c.embedDim, c.hiddenSize, bias: false) : nil
         project_out = projected ? Linear(c.hiddenSize, c.embedDim, bias: false) : nil
         layers = try (0..<c.numHiddenLayers).map { _ in try OPTDecoderLayer(c) }
-        final_layer_norm = c.doLayerNormBefore && !c.removeFinalLayerNorm
+        final_layer_norm =
+            c.doLayerNormBefore && !c.removeFinalLayerNorm
             ? LayerNorm(c.hiddenSize, affine: c.layerNormElementwiseAffine) : nil
     }
 }

@@ -4,8 +4,9 @@ extension OPTForCausalLM: LoadableModel {
     public static let modelTypes = ["opt"]
     public static let architectures = ["OPTForCausalLM"]
     public static let descriptions = [
-        ModelDescription(modelTypes: "opt", architecture: "OPTForCausalLM", inference: "yes (f32, bf16, q8, q4)",
-                         training: "gradients", commands: "generate, chat"),
+        ModelDescription(
+            modelTypes: "opt", architecture: "OPTForCausalLM", inference: "yes (f32, bf16, q8, q4)",
+            training: "gradients", commands: "generate, chat")
     ]
 
     public static func load(from directory: ModelDirectory, format: WeightFormat) throws -> OPTForCausalLM {

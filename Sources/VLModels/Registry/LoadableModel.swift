@@ -43,8 +43,9 @@ extension LoadableModel {
     public static func load(_ directory: ModelDirectory, format: WeightFormat = .f32) throws -> Self {
         let found = try ModelRegistry.modelClass(for: directory)
         guard found == Self.self else {
-            throw ConfigError("\(directory.configPath): model_type is \"\(directory.modelType)\"; this needs "
-                + modelTypes.joined(separator: " or "))
+            throw ConfigError(
+                "\(directory.configPath): model_type is \"\(directory.modelType)\"; this needs "
+                    + modelTypes.joined(separator: " or "))
         }
         let model = try Init.skipping { try load(from: directory, format: format) }
         model.eval()

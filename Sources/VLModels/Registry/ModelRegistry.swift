@@ -17,7 +17,9 @@ public enum ModelRegistry {
     public static func modelClass(for directory: ModelDirectory) throws -> any LoadableModel.Type {
         let type = directory.modelType
         if let m = models.first(where: { $0.modelTypes.contains(type) }) { return m }
-        if type.isEmpty, let m = models.first(where: { !Set($0.architectures).isDisjoint(with: directory.architectures) }) {
+        if type.isEmpty,
+            let m = models.first(where: { !Set($0.architectures).isDisjoint(with: directory.architectures) })
+        {
             return m
         }
         let found = type.isEmpty ? "no model_type" : "model_type \"\(type)\" is not supported"

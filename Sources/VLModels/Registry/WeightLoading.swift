@@ -17,17 +17,21 @@ public enum WeightFormat: String, CaseIterable {
 /// unexpected or mis-shaped key is reported at once. `keyMap` renames checkpoint keys onto the
 /// model's names; `ignore` drops keys that the model legitimately lacks (e.g. a tied lm_head);
 /// `keepInitialised` names parameters the checkpoint may lack (heads added for training).
-public func loadWeights(into model: Module, from directory: ModelDirectory, keyMap: (String) -> String = { $0 },
-                        ignore: (String) -> Bool = { _ in false }, keepInitialised: (String) -> Bool = { _ in false },
-                        format: WeightFormat = .f32) throws {
+public func loadWeights(
+    into model: Module, from directory: ModelDirectory, keyMap: (String) -> String = { $0 },
+    ignore: (String) -> Bool = { _ in false }, keepInitialised: (String) -> Bool = { _ in false },
+    format: WeightFormat = .f32
+) throws {
     let checkpoint = try directory.checkpoint()
     var state: [String: Tensor] = [:]
     for name in checkpoint.names where !ignore(name) {
         let t = try checkpoint.tensor(name)
         let key = keyMap(name)
         let lowPrecision = format == .bf16 && t.rank == 2 && t.dtype.isFloatingPoint
-        let value = lowPrecision ? (t.dtype == .bf16 ? t : t.to(.bf16, hugePages: true))
-                                 : (t.dtype == .f16 || t.dtype == .bf16 ? t.to(.f32, hugePages: true) : t)
+        let value =
+            lowPrecision
+            ? (t.dtype == .bf16 ? t : t.to(.bf16, hugePages: true))
+            : (t.dtype == .f16 || t.dtype == .bf16 ? t.to(.f32, hugePages: true) : t)
         if value.dtype != t.dtype { checkpoint.releasePages(name) }  // the converted copy is what stays
         state[key] = value
     }

@@ -8,9 +8,11 @@ import CKernels
 /// Goto-style blocking: B is packed in KC × NC blocks of NR-wide panels, A in MC × KC blocks of
 /// MR-high panels, and the C micro-kernel (AVX-512 8×32, AVX2 6×16, portable 4×16) computes one
 /// MR × NR tile per call. m = 1 (decode) goes to matrix-vector kernels instead.
-public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+public func sgemm(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
     if m == 0 || n == 0 { return }
     if k == 0 || alpha == 0 {
         scaleRows(c, m: m, n: n, ldc: ldc, by: beta)
@@ -19,12 +21,14 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
     if beta != 0 && beta != 1 { scaleRows(c, m: m, n: n, ldc: ldc, by: beta) }
     let accumulate = beta != 0
     if m == 1 {
-        gemv(transA: transA, transB: transB, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-             y: c, accumulate: accumulate)
+        gemv(
+            transA: transA, transB: transB, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            y: c, accumulate: accumulate)
         return
     }
-    GemmPlan(m: m, n: n, k: k).run(transA: transA, transB: transB, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                                   c: c, ldc: ldc, accumulate: accumulate)
+    GemmPlan(m: m, n: n, k: k).run(
+        transA: transA, transB: transB, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+        c: c, ldc: ldc, accumulate: accumulate)
 }
 
 private func scaleRows(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ldc: Int, by beta: Float) {
@@ -35,8 +39,10 @@ private func scaleRows(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ldc: In
 }
 
 /// y (+)= alpha · x · op(B) for one row x, split over threads by output columns.
-private func gemv(transA: Bool, transB: Bool, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
-                  b: UnsafePointer<Float>, ldb: Int, y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+private func gemv(
+    transA: Bool, transB: Bool, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int, y: UnsafeMutablePointer<Float>, accumulate: Bool
+) {
     // With transA the row of op(A) is a strided column of A: gather it first.
     var gathered: [Float] = []
     if transA && k > 1 && lda != 1 { gathered = (0..<k).map { a[$0 * lda] } }
@@ -75,17 +81,22 @@ struct GemmPlan {
         kc = roundUp((k + blocks - 1) / blocks, 8)
     }
 
-    func run(transA: Bool, transB: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        run(transA: transA, alpha: alpha, a: a, lda: lda, c: c, ldc: ldc, accumulate: accumulate) { p0, kc, j0, nc, dst in
+    func run(
+        transA: Bool, transB: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        run(transA: transA, alpha: alpha, a: a, lda: lda, c: c, ldc: ldc, accumulate: accumulate) {
+            p0, kc, j0, nc, dst in
             packB(transB: transB, b: b, ldb: ldb, p0: p0, kc: kc, j0: j0, nc: nc, into: dst)
         }
     }
 
     /// The blocked loops with any source of packed B blocks: `pack(p0, kc, j0, nc, into)` fills
     /// the NR-wide panels of op(B)[p0..<p0+kc, j0..<j0+nc].
-    func run(transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-             accumulate: Bool, pack: (Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+    func run(
+        transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+        accumulate: Bool, pack: (Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
         let packedB = UnsafeMutablePointer<Float>.allocate(capacity: kc * roundUp(Swift.min(nc, n), nr))
         defer { packedB.deallocate() }
         var jc = 0
@@ -95,8 +106,9 @@ struct GemmPlan {
             while pc < k {
                 let kcb = Swift.min(kc, k - pc)
                 pack(pc, kcb, jc, ncb, packedB)
-                multiplyBlock(transA: transA, alpha: alpha, a: a, lda: lda, p0: pc, kc: kcb, packedB: packedB,
-                              j0: jc, nc: ncb, c: c, ldc: ldc, accumulate: accumulate || pc > 0)
+                multiplyBlock(
+                    transA: transA, alpha: alpha, a: a, lda: lda, p0: pc, kc: kcb, packedB: packedB,
+                    j0: jc, nc: ncb, c: c, ldc: ldc, accumulate: accumulate || pc > 0)
                 pc += kcb
             }
             jc += ncb
@@ -107,9 +119,11 @@ struct GemmPlan {
     /// row blocks × column-panel groups, at least eight a thread, that threads take one at a time: the
     /// last task to finish is short, so no thread waits long for another (a row-only split of a
     /// 256-row weight gradient left one of two threads idle a fifth of the time).
-    func multiplyBlock(transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, p0: Int, kc: Int,
-                               packedB: UnsafePointer<Float>, j0: Int, nc: Int,
-                               c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    func multiplyBlock(
+        transA: Bool, alpha: Float, a: UnsafePointer<Float>, lda: Int, p0: Int, kc: Int,
+        packedB: UnsafePointer<Float>, j0: Int, nc: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
         let panels = (nc + nr - 1) / nr
         let small = Double(m) * Double(nc) * Double(kc) < 2e5
         let threads = Parallel.isInsideParallelRegion || small ? 1 : Parallel.threadCount
@@ -121,17 +135,20 @@ struct GemmPlan {
             let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mc * kc)
             defer { packedA.deallocate() }
             let (block, group) = (task / groups, task % groups)
-            self.multiplyRows(block * rowBlock..<Swift.min(self.m, (block + 1) * rowBlock),
-                              panels: (panels * group / groups)..<(panels * (group + 1) / groups),
-                              transA: transA, alpha: alpha, a: a, lda: lda, p0: p0, kc: kc, packedB: packedB, j0: j0, nc: nc,
-                              c: c, ldc: ldc, accumulate: accumulate, packedA: packedA)
+            self.multiplyRows(
+                block * rowBlock..<Swift.min(self.m, (block + 1) * rowBlock),
+                panels: (panels * group / groups)..<(panels * (group + 1) / groups),
+                transA: transA, alpha: alpha, a: a, lda: lda, p0: p0, kc: kc, packedB: packedB, j0: j0, nc: nc,
+                c: c, ldc: ldc, accumulate: accumulate, packedA: packedA)
         }
     }
 
     /// C[rows, panels] (+)= op(A)[rows, p0..<p0+kc] · packedB[panels], packing A in MC-row blocks.
-    private func multiplyRows(_ rows: Range<Int>, panels cols: Range<Int>, transA: Bool, alpha: Float, a: UnsafePointer<Float>,
-                              lda: Int, p0: Int, kc: Int, packedB: UnsafePointer<Float>, j0: Int, nc: Int,
-                              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, packedA: UnsafeMutablePointer<Float>) {
+    private func multiplyRows(
+        _ rows: Range<Int>, panels cols: Range<Int>, transA: Bool, alpha: Float, a: UnsafePointer<Float>,
+        lda: Int, p0: Int, kc: Int, packedB: UnsafePointer<Float>, j0: Int, nc: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, packedA: UnsafeMutablePointer<Float>
+    ) {
         var i0 = rows.lowerBound
         while i0 < rows.upperBound {
             let mcb = Swift.min(mc, rows.upperBound - i0)
@@ -141,8 +158,9 @@ struct GemmPlan {
                 var ir = 0
                 while ir < mcb {
                     let mrb = Swift.min(mr, mcb - ir)
-                    ck_gemm_micro(kc, packedA + ir * kc, packedB + jr * kc, c + (i0 + ir) * ldc + j0 + jr, ldc,
-                                  mrb, nrb, accumulate ? 1 : 0, alpha)
+                    ck_gemm_micro(
+                        kc, packedA + ir * kc, packedB + jr * kc, c + (i0 + ir) * ldc + j0 + jr, ldc,
+                        mrb, nrb, accumulate ? 1 : 0, alpha)
                     ir += mr
                 }
             }
@@ -151,8 +169,10 @@ struct GemmPlan {
     }
 
     /// Packs op(A)[i0..<i0+mc, p0..<p0+kc] into MR-high panels laid out [panel][p][MR], zero-padded.
-    private func packA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mc: Int, p0: Int, kc: Int,
-                       into dst: UnsafeMutablePointer<Float>) {
+    private func packA(
+        transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mc: Int, p0: Int, kc: Int,
+        into dst: UnsafeMutablePointer<Float>
+    ) {
         var ir = 0
         while ir < mc {
             let rows = Swift.min(mr, mc - ir)
@@ -174,8 +194,10 @@ struct GemmPlan {
     }
 
     /// Packs op(B)[p0..<p0+kc, j0..<j0+nc] into NR-wide panels laid out [panel][p][NR], zero-padded.
-    func packB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kc: Int, j0: Int, nc: Int,
-                       into dst: UnsafeMutablePointer<Float>) {
+    func packB(
+        transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kc: Int, j0: Int, nc: Int,
+        into dst: UnsafeMutablePointer<Float>
+    ) {
         let panels = (nc + nr - 1) / nr
         Parallel.forRange(panels, grain: Swift.max(1, 16384 / Swift.max(kc * nr, 1))) { range in
             for panelIndex in range {

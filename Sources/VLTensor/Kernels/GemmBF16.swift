@@ -4,9 +4,11 @@ import CKernels
 /// f32 activations A [m, k]. With AVX512_BF16 the activations are rounded to bf16 and the
 /// products run on `vdpbf16ps` (relative error ~1e-3), also for m = 1 (GEMV); elsewhere the
 /// weights are widened to f32 (exactly). `bias` [n] (only with beta = 0) is added to every row.
-public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
-                      w: UnsafePointer<UInt16>, ldw: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                      bias: UnsafePointer<Float>? = nil) {
+public func sgemmBF16(
+    m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    w: UnsafePointer<UInt16>, ldw: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+    bias: UnsafePointer<Float>? = nil
+) {
     if m == 0 || n == 0 { return }
     precondition(bias == nil || beta == 0, "a bias goes with beta = 0")
     let dotProducts = ck_has_bf16_dot() != 0 && k % 2 == 0 && ldw % 2 == 0 && k > 0
@@ -29,25 +31,30 @@ public func sgemmBF16(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer
         let wide = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
         defer { wide.deallocate() }
         for j in 0..<n { for p in 0..<k { wide[j * k + p] = bf16ToFloat(w[j * ldw + p]) } }
-        sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: wide, ldb: k,
-              beta: beta, c: c, ldc: ldc)
+        sgemm(
+            transA: false, transB: true, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: wide, ldb: k,
+            beta: beta, c: c, ldc: ldc)
         return
     }
     if beta != 0 && beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
     if m >= 32 {
-        weightStreamingBF16(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0,
-                            bias: bias)
+        weightStreamingBF16(
+            m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0,
+            bias: bias)
         return
     }
-    BF16GemmPlan(m: m, n: n, k: k).run(alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0)
+    BF16GemmPlan(m: m, n: n, k: k).run(
+        alpha: alpha, a: a, lda: lda, w: w, ldw: ldw, c: c, ldc: ldc, accumulate: beta != 0)
 }
 
 /// Prefill shapes (m ≥ 32, k even): the weights are read where they are stored and never packed —
 /// they are the broadcast operand of 32 × 12 tiles — and the activations are packed once into
 /// 32-row panels of bf16 pairs. A thread runs each 12-row weight strip it takes over every panel, so
 /// a strip is read from memory once and then from cache. The bias is added as the tiles are stored.
-func weightStreamingBF16(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int,
-                         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>?) {
+func weightStreamingBF16(
+    m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>?
+) {
     let kq = k / 2, panels = (m + 31) / 32
     let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: panels * kq * 32)
     defer { packed.deallocate() }
@@ -61,8 +68,9 @@ func weightStreamingBF16(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<
         for s in strips * task / tasks..<strips * (task + 1) / tasks {
             let j0 = s * 12
             for p in 0..<panels {
-                ck_gemm_wt_bf16(kq, packed + p * kq * 32, w + j0 * ldw, ldw, Swift.min(12, n - j0), c + p * 32 * ldc + j0, ldc,
-                                Swift.min(32, m - p * 32), accumulate ? 1 : 0, alpha, bias.map { $0 + j0 })
+                ck_gemm_wt_bf16(
+                    kq, packed + p * kq * 32, w + j0 * ldw, ldw, Swift.min(12, n - j0), c + p * 32 * ldc + j0, ldc,
+                    Swift.min(32, m - p * 32), accumulate ? 1 : 0, alpha, bias.map { $0 + j0 })
             }
         }
     }
@@ -80,8 +88,10 @@ struct BF16GemmPlan {
         kc = roundUp((k + blocks - 1) / blocks, 2)
     }
 
-    func run(alpha: Float, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int,
-             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    func run(
+        alpha: Float, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
         let packedB = UnsafeMutablePointer<UInt32>.allocate(capacity: kc / 2 * roundUp(Swift.min(nc, n), nr))
         defer { packedB.deallocate() }
         var jc = 0
@@ -97,16 +107,19 @@ struct BF16GemmPlan {
                         ck_pack_b_bf16(w + (jc + j) * ldw + pc, ldw, kcb, Swift.min(nr, ncb - j), packedB + j * kcb / 2)
                     }
                 }
-                multiply(alpha: alpha, a: a + pc, lda: lda, kc: kcb, packedB: packedB, j0: jc, nc: ncb, c: c, ldc: ldc,
-                         accumulate: accumulate || pc > 0)
+                multiply(
+                    alpha: alpha, a: a + pc, lda: lda, kc: kcb, packedB: packedB, j0: jc, nc: ncb, c: c, ldc: ldc,
+                    accumulate: accumulate || pc > 0)
                 pc += kcb
             }
             jc += ncb
         }
     }
 
-    private func multiply(alpha: Float, a: UnsafePointer<Float>, lda: Int, kc: Int, packedB: UnsafePointer<UInt32>,
-                          j0: Int, nc: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    private func multiply(
+        alpha: Float, a: UnsafePointer<Float>, lda: Int, kc: Int, packedB: UnsafePointer<UInt32>,
+        j0: Int, nc: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
         let panels = (nc + nr - 1) / nr, kq = kc / 2
         let threads = Parallel.isInsideParallelRegion ? 1 : Parallel.threadCount
         Parallel.forRange(threads) { tasks in
@@ -126,8 +139,9 @@ struct BF16GemmPlan {
                         let jr = panel * nr
                         ir = 0
                         while ir < mcb {
-                            ck_gemm_micro_bf16(kq, packedA + ir * kq, packedB + jr * kq, c + (i0 + ir) * ldc + j0 + jr, ldc,
-                                               Swift.min(mr, mcb - ir), Swift.min(nr, nc - jr), accumulate ? 1 : 0, alpha)
+                            ck_gemm_micro_bf16(
+                                kq, packedA + ir * kq, packedB + jr * kq, c + (i0 + ir) * ldc + j0 + jr, ldc,
+                                Swift.min(mr, mcb - ir), Swift.min(nr, nc - jr), accumulate ? 1 : 0, alpha)
                             ir += mr
                         }
                     }

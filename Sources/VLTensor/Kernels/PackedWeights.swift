@@ -30,11 +30,13 @@ public final class PackedWeight {
         }
         self.offsets = offsets
         byteCount = total * 4
-        buffer = Storage.allocate(Swift.max(total, 1) * 4, hugePages: true).bindMemory(to: Float.self, capacity: Swift.max(total, 1))
+        buffer = Storage.allocate(Swift.max(total, 1) * 4, hugePages: true).bindMemory(
+            to: Float.self, capacity: Swift.max(total, 1))
         for (ji, jc) in stride(from: 0, to: n, by: plan.nc).enumerated() {
             for (pi, pc) in stride(from: 0, to: k, by: plan.kc).enumerated() {
-                plan.packB(transB: true, b: weight, ldb: ld, p0: pc, kc: Swift.min(plan.kc, k - pc), j0: jc,
-                           nc: Swift.min(plan.nc, n - jc), into: buffer + offsets[ji][pi])
+                plan.packB(
+                    transB: true, b: weight, ldb: ld, p0: pc, kc: Swift.min(plan.kc, k - pc), j0: jc,
+                    nc: Swift.min(plan.nc, n - jc), into: buffer + offsets[ji][pi])
             }
         }
     }
@@ -45,7 +47,8 @@ public final class PackedWeight {
     }
 
     /// The process-wide limit on memory held by packed weights (VLKIT_PACKED_WEIGHTS_MB, default 2048).
-    static let budget = MemoryBudget(bytes: (ProcessInfo.processInfo.environment["VLKIT_PACKED_WEIGHTS_MB"].flatMap(Int.init) ?? 2048) << 20)
+    static let budget = MemoryBudget(
+        bytes: (ProcessInfo.processInfo.environment["VLKIT_PACKED_WEIGHTS_MB"].flatMap(Int.init) ?? 2048) << 20)
 }
 
 /// Bytes handed out against a fixed limit.
@@ -56,7 +59,14 @@ final class MemoryBudget {
 
     init(bytes: Int) { limit = bytes }
 
-    func reserve(_ n: Int) -> Bool { lock.withLock { used + n <= limit ? { used += n; return true }() : false } }
+    func reserve(_ n: Int) -> Bool {
+        lock.withLock {
+            used + n <= limit
+                ? {
+                    used += n; return true
+                }() : false
+        }
+    }
     func release(_ n: Int) { lock.withLock { used -= n } }
 }
 
@@ -86,15 +96,18 @@ extension Tensor {
 }
 
 /// C = alpha · A · Wᵀ + beta · C with W pre-packed.
-func sgemmPacked(m: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, packed: PackedWeight, beta: Float,
-                 c: UnsafeMutablePointer<Float>, ldc: Int) {
+func sgemmPacked(
+    m: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, packed: PackedWeight, beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
     if beta != 0 && beta != 1 { for i in 0..<m { for j in 0..<packed.n { c[i * ldc + j] *= beta } } }
     let plan = GemmPlan(m: m, n: packed.n, k: packed.k)
     for (ji, jc) in stride(from: 0, to: packed.n, by: plan.nc).enumerated() {
         for (pi, pc) in stride(from: 0, to: packed.k, by: plan.kc).enumerated() {
-            plan.multiplyBlock(transA: false, alpha: alpha, a: a, lda: lda, p0: pc, kc: Swift.min(plan.kc, packed.k - pc),
-                               packedB: packed.buffer + packed.offsets[ji][pi], j0: jc, nc: Swift.min(plan.nc, packed.n - jc),
-                               c: c, ldc: ldc, accumulate: beta != 0 || pc > 0)
+            plan.multiplyBlock(
+                transA: false, alpha: alpha, a: a, lda: lda, p0: pc, kc: Swift.min(plan.kc, packed.k - pc),
+                packedB: packed.buffer + packed.offsets[ji][pi], j0: jc, nc: Swift.min(plan.nc, packed.n - jc),
+                c: c, ldc: ldc, accumulate: beta != 0 || pc > 0)
         }
     }
 }

@@ -32,8 +32,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
         let bytes = format == .q8 ? storedRows * k : storedRows * k / 2
         values = Storage.allocate(bytes, hugePages: true)
         values.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        scales = Storage.allocate(storedRows * k / QuantizedMatrix.blockSize * 2, hugePages: true).bindMemory(to: UInt16.self,
-                                                                                            capacity: storedRows * k / QuantizedMatrix.blockSize)
+        scales = Storage.allocate(storedRows * k / QuantizedMatrix.blockSize * 2, hugePages: true).bindMemory(
+            to: UInt16.self,
+            capacity: storedRows * k / QuantizedMatrix.blockSize)
         scales.initialize(repeating: 0, count: storedRows * k / QuantizedMatrix.blockSize)
         let (n, k) = (self.n, self.k)
         let rowsPerChunk = 64
@@ -43,8 +44,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
                 let wide = weight.narrow(0, start: j0, length: rows).materialize(as: .f32)
                 let s = self.scales + j0 * k / QuantizedMatrix.blockSize
                 switch format {
-                case .q8: ck_quantize_q8(wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k, s)
-                case .q4: ck_quantize_q4(wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k / 2, s)
+                case .q8:
+                    ck_quantize_q8(wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k, s)
+                case .q4:
+                    ck_quantize_q4(
+                        wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k / 2, s)
                 }
             }
         }
@@ -69,7 +73,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
         return out
     }
 
-    public var byteCount: Int { (format == .q8 ? storedRows * k : storedRows * k / 2) + storedRows * k / QuantizedMatrix.blockSize * 2 }
+    public var byteCount: Int {
+        (format == .q8 ? storedRows * k : storedRows * k / 2) + storedRows * k / QuantizedMatrix.blockSize * 2
+    }
 
     /// y = x · Wᵀ (+ bias) for x [..., k] → [..., n]; inference only (not recorded).
     public func linear(_ x: Tensor, bias: Tensor?) -> Tensor { QuantizedMatrix.linear([self], x, biases: [bias])[0] }
@@ -101,8 +107,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
     }
 
     /// One parallel pass over the rows of every matrix (`Parallel.forEachRowPiece`).
-    private static func gemv(_ matrices: [QuantizedMatrix], x: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>],
-                             accumulate: [Bool]) {
+    private static func gemv(
+        _ matrices: [QuantizedMatrix], x: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>],
+        accumulate: [Bool]
+    ) {
         let k = matrices[0].k, q4 = matrices[0].format == .q4
         let prepared = UnsafeMutableRawPointer.allocate(byteCount: ck_gemv_x_bytes(k), alignment: 64)
         defer { prepared.deallocate() }
@@ -111,9 +119,13 @@ public final class QuantizedMatrix: @unchecked Sendable {
             let matrix = matrices[i], acc: Int32 = accumulate[i] ? 1 : 0
             let scales = matrix.scales + j * k / QuantizedMatrix.blockSize
             if q4 {
-                ck_gemv_q4(rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k / 2, scales, prepared, outputs[i] + j, 1, acc)
+                ck_gemv_q4(
+                    rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k / 2, scales, prepared,
+                    outputs[i] + j, 1, acc)
             } else {
-                ck_gemv_q8(rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k, scales, prepared, outputs[i] + j, 1, acc)
+                ck_gemv_q8(
+                    rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k, scales, prepared,
+                    outputs[i] + j, 1, acc)
             }
         }
     }
@@ -123,7 +135,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
         if ck_has_qgemm() != 0 {
             int8Gemm(a: a, m: m, c: c, accumulate: accumulate)
         } else {
-            GemmPlan(m: m, n: n, k: k).run(transA: false, alpha: 1, a: a, lda: k, c: c, ldc: n, accumulate: accumulate) {
+            GemmPlan(m: m, n: n, k: k).run(transA: false, alpha: 1, a: a, lda: k, c: c, ldc: n, accumulate: accumulate)
+            {
                 p0, kc, j0, nc, dst in self.pack(p0: p0, kc: kc, j0: j0, nc: nc, nr: ck_gemm_nr(), into: dst)
             }
         }
@@ -140,7 +153,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
         defer { packedA.deallocate() }
         let offset: Int32 = format == .q8 ? 128 : 8
         Parallel.forRange(tiles) { r in
-            for t in r { ck_qgemm_pack_a(a + t * mr * self.k, self.k, Swift.min(mr, m - t * mr), self.k, offset, packedA + t * tileBytes) }
+            for t in r {
+                ck_qgemm_pack_a(
+                    a + t * mr * self.k, self.k, Swift.min(mr, m - t * mr), self.k, offset, packedA + t * tileBytes)
+            }
         }
         let rangeBlocks = 16
         let panels = (n + nr - 1) / nr, tasks = Swift.min(panels, 8 * Parallel.threadCount)
@@ -150,11 +166,14 @@ public final class QuantizedMatrix: @unchecked Sendable {
             for p in panels * task / tasks..<panels * (task + 1) / tasks {
                 let j0 = p * nr, cols = Swift.min(nr, self.n - j0)
                 for b0 in stride(from: 0, to: blocks, by: rangeBlocks) {
-                    let nb = Swift.min(rangeBlocks, blocks - b0), p0 = b0 * QuantizedMatrix.blockSize, kc = nb * QuantizedMatrix.blockSize
-                    ck_qgemm_pack_b(self.format == .q4 ? 1 : 0, self.values, self.scales, self.k, j0, cols, p0, kc, panel)
+                    let nb = Swift.min(rangeBlocks, blocks - b0), p0 = b0 * QuantizedMatrix.blockSize,
+                        kc = nb * QuantizedMatrix.blockSize
+                    ck_qgemm_pack_b(
+                        self.format == .q4 ? 1 : 0, self.values, self.scales, self.k, j0, cols, p0, kc, panel)
                     for t in 0..<tiles {
-                        ck_qgemm_micro(nb, packedA + t * tileBytes + b0 * aBlock, panel, c + t * mr * self.n + j0, self.n,
-                                       Swift.min(mr, m - t * mr), cols, accumulate || b0 > 0 ? 1 : 0, 1)
+                        ck_qgemm_micro(
+                            nb, packedA + t * tileBytes + b0 * aBlock, panel, c + t * mr * self.n + j0, self.n,
+                            Swift.min(mr, m - t * mr), cols, accumulate || b0 > 0 ? 1 : 0, 1)
                     }
                 }
             }
@@ -171,8 +190,14 @@ public final class QuantizedMatrix: @unchecked Sendable {
             for panel in r {
                 let jr = panel * nr, cols = Swift.min(nr, nc - jr)
                 switch self.format {
-                case .q8: ck_dequantize_rows_q8(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc, rows)
-                case .q4: ck_dequantize_rows_q4(self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc, rows)
+                case .q8:
+                    ck_dequantize_rows_q8(
+                        self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc,
+                        rows)
+                case .q4:
+                    ck_dequantize_rows_q4(
+                        self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc,
+                        rows)
                 }
                 ck_pack_b_trans(rows, kc, kc, cols, dst + jr * kc)
             }

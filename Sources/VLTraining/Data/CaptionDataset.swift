@@ -9,11 +9,17 @@ public struct ImageCaption: Equatable, Sendable {
 extension Dataset where Entry == ImageCaption {
     /// Image–caption pairs from JSONL, one `{"image": "path", "caption": "…"}` a line (`"text"` is
     /// accepted for the caption); image paths are relative to `imageFolder` (the file's folder by default).
-    public static func captions(_ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()) throws -> Dataset {
+    public static func captions(
+        _ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()
+    ) throws -> Dataset {
         let folder = imageFolder ?? file.deletingLastPathComponent()
-        let validation = EntryValidation<ImageCaption>(file: file, options: options, parse: { record in
-            ImageCaption(image: try record.imagePath("image", in: folder), caption: try record.string(oneOf: ["caption", "text"]))
-        }, images: { [$0.image] })
+        let validation = EntryValidation<ImageCaption>(
+            file: file, options: options,
+            parse: { record in
+                ImageCaption(
+                    image: try record.imagePath("image", in: folder),
+                    caption: try record.string(oneOf: ["caption", "text"]))
+            }, images: { [$0.image] })
         return try validation.run(RawEntries.jsonLines(DatasetFile.text(of: file)))
     }
 }

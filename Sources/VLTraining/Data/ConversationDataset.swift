@@ -16,11 +16,15 @@ public struct Conversation: Equatable, Sendable {
 extension Dataset where Entry == Conversation {
     /// LLaVA conversation JSON: an array of `{"id", "image", "conversations": [{"from": "human",
     /// "value": "<image>\n…"}, {"from": "gpt", "value": "…"}, …]}`, human and gpt alternating.
-    public static func conversations(_ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()) throws -> Dataset {
+    public static func conversations(
+        _ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()
+    ) throws -> Dataset {
         let folder = imageFolder ?? file.deletingLastPathComponent()
-        let validation = EntryValidation<Conversation>(file: file, options: options, parse: { record in
-            try Conversation(record, folder: folder)
-        }, images: { $0.image.map { [$0] } ?? [] })
+        let validation = EntryValidation<Conversation>(
+            file: file, options: options,
+            parse: { record in
+                try Conversation(record, folder: folder)
+            }, images: { $0.image.map { [$0] } ?? [] })
         let text = try DatasetFile.text(of: file)
         return try validation.run(RawEntries.jsonArray(text, file: file))
     }
@@ -32,7 +36,8 @@ extension Conversation {
     init(_ record: JSONRecord, folder: URL) throws {
         id = try record.identifier("id")
         image = record.has("image") ? try record.imagePath("image", in: folder) : nil
-        let messages = try record.array("conversations", of: [String: Any].self, named: "an object").map(JSONRecord.init)
+        let messages = try record.array("conversations", of: [String: Any].self, named: "an object").map(
+            JSONRecord.init)
         guard !messages.isEmpty, messages.count % 2 == 0 else {
             throw EntryProblem("\"conversations\" should hold human/gpt pairs, found \(messages.count) message(s)")
         }
@@ -45,7 +50,8 @@ extension Conversation {
         }
         // An entry with an image may leave the marker out (LLaVA then puts the image first).
         guard markers <= (image == nil ? 0 : 1) else {
-            throw EntryProblem("\(markers) \(Conversation.imageMarker) marker(s) for \(image == nil ? "no" : "one") image")
+            throw EntryProblem(
+                "\(markers) \(Conversation.imageMarker) marker(s) for \(image == nil ? "no" : "one") image")
         }
     }
 

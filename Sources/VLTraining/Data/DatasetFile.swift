@@ -9,7 +9,9 @@ enum DatasetFile {
             throw DatasetError(file, "no such file")
         }
         guard !isFolder.boolValue else { throw DatasetError(file, "is a folder, not a dataset file") }
-        guard let data = FileManager.default.contents(atPath: file.path) else { throw DatasetError(file, "cannot be read") }
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            throw DatasetError(file, "cannot be read")
+        }
         guard let text = String(validatingUTF8Data: data) else {
             throw DatasetError(file, line: firstLineNotUTF8(data), "is not UTF-8 text")
         }

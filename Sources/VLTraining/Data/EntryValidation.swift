@@ -23,7 +23,9 @@ struct EntryValidation<Entry> {
         for (r, result) in zip(raw, parsed) {
             do {
                 let entry = try result.get()
-                if let problem = images(entry).lazy.compactMap({ imageProblems[$0] }).first { throw EntryProblem(problem) }
+                if let problem = images(entry).lazy.compactMap({ imageProblems[$0] }).first {
+                    throw EntryProblem(problem)
+                }
                 entries.append(entry)
             } catch let p as EntryProblem {
                 if options.strict { throw DatasetError(file, line: r.line, p.message) }

@@ -13,11 +13,15 @@ public struct InterleavedDocument: Equatable, Sendable {
 extension Dataset where Entry == InterleavedDocument {
     /// Interleaved documents from JSONL, one `{"images": ["a.png", …], "text": "<image>… <|endofchunk|>…"}`
     /// a line; the number of `<image>` markers must equal the number of images.
-    public static func interleaved(_ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()) throws -> Dataset {
+    public static func interleaved(
+        _ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()
+    ) throws -> Dataset {
         let folder = imageFolder ?? file.deletingLastPathComponent()
-        let validation = EntryValidation<InterleavedDocument>(file: file, options: options, parse: { record in
-            try InterleavedDocument(record, folder: folder)
-        }, images: \.images)
+        let validation = EntryValidation<InterleavedDocument>(
+            file: file, options: options,
+            parse: { record in
+                try InterleavedDocument(record, folder: folder)
+            }, images: \.images)
         return try validation.run(RawEntries.jsonLines(DatasetFile.text(of: file)))
     }
 }

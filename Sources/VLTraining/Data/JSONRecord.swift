@@ -5,7 +5,9 @@ struct JSONRecord {
     let fields: [String: Any]
 
     init(_ value: Any) throws {
-        guard let fields = value as? [String: Any] else { throw EntryProblem("expected a JSON object, found \(JSONRecord.kind(of: value))") }
+        guard let fields = value as? [String: Any] else {
+            throw EntryProblem("expected a JSON object, found \(JSONRecord.kind(of: value))")
+        }
         self.fields = fields
     }
 

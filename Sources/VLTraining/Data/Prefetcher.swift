@@ -9,7 +9,8 @@ public final class Prefetcher<Batch> {
 
     /// `load(i)` must depend only on `i` (it runs on other threads, in any order).
     public init(count: Int, depth: Int = 2, threads: Int = 1, load: @escaping (Int) throws -> Batch) {
-        precondition(count >= 0 && depth >= 0 && threads >= 1, "a prefetcher needs count ≥ 0, depth ≥ 0 and threads ≥ 1")
+        precondition(
+            count >= 0 && depth >= 0 && threads >= 1, "a prefetcher needs count ≥ 0, depth ≥ 0 and threads ≥ 1")
         state = PrefetchState(count: count, depth: depth, load: load)
         guard depth > 0 else { return }
         for t in 0..<min(threads, depth) {

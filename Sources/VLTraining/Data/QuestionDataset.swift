@@ -10,12 +10,17 @@ public struct VisualQuestion: Equatable, Sendable {
 
 extension Dataset where Entry == VisualQuestion {
     /// Questions from JSONL, one `{"image", "question", "answer", "type"}` a line (`type` optional).
-    public static func questions(_ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()) throws -> Dataset {
+    public static func questions(
+        _ file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions()
+    ) throws -> Dataset {
         let folder = imageFolder ?? file.deletingLastPathComponent()
-        let validation = EntryValidation<VisualQuestion>(file: file, options: options, parse: { record in
-            VisualQuestion(image: try record.imagePath("image", in: folder), question: try record.string("question"),
-                           answer: try record.string("answer"), type: record.has("type") ? try record.string("type") : nil)
-        }, images: { [$0.image] })
+        let validation = EntryValidation<VisualQuestion>(
+            file: file, options: options,
+            parse: { record in
+                VisualQuestion(
+                    image: try record.imagePath("image", in: folder), question: try record.string("question"),
+                    answer: try record.string("answer"), type: record.has("type") ? try record.string("type") : nil)
+            }, images: { [$0.image] })
         return try validation.run(RawEntries.jsonLines(DatasetFile.text(of: file)))
     }
 }

@@ -7,7 +7,8 @@ enum RawEntries {
     static func jsonLines(_ text: String) -> [RawEntry] {
         text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { i, line in
             guard line.contains(where: { !$0.isWhitespace }) else { return nil }
-            guard let value = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed]) else {
+            guard let value = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
+            else {
                 return RawEntry(line: i + 1, value: .failure(EntryProblem("not valid JSON")))
             }
             return RawEntry(line: i + 1, value: .success(value))
@@ -26,7 +27,9 @@ enum RawEntries {
             throw DatasetError(file, "expected a JSON array of entries, found \(JSONRecord.kind(of: value))")
         }
         let lines = DatasetFile.lineNumbers(of: topLevelElementOffsets(text), in: text)
-        guard lines.count == items.count else { throw DatasetError(file, "cannot locate the array's \(items.count) entries") }
+        guard lines.count == items.count else {
+            throw DatasetError(file, "cannot locate the array's \(items.count) entries")
+        }
         return zip(lines, items).map { RawEntry(line: $0, value: .success($1)) }
     }
 
@@ -35,7 +38,13 @@ enum RawEntries {
         var offsets: [Int] = [], depth = 0, inString = false, escaped = false, expectingElement = false
         for (offset, byte) in text.utf8.enumerated() {
             if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 continue
             }
             let isSpace = byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09

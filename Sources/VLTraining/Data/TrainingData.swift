@@ -26,7 +26,9 @@ public struct TrainingImages {
     let storage: Storage
     let maxPixels: Int
 
-    init(_ storage: Storage, maxPixels: Int = RGBImage.defaultMaxPixels) { (self.storage, self.maxPixels) = (storage, maxPixels) }
+    init(_ storage: Storage, maxPixels: Int = RGBImage.defaultMaxPixels) {
+        (self.storage, self.maxPixels) = (storage, maxPixels)
+    }
 
     public var count: Int {
         switch storage {
@@ -44,7 +46,9 @@ public struct TrainingImages {
     }
 
     /// Pixels [rows.count, 3, H, W] of `rows`, as `processor` prepares them.
-    public func pixels(_ rows: [Int], processor: ImageProcessor) throws -> Tensor { processor.batch(try rows.map(image)) }
+    public func pixels(_ rows: [Int], processor: ImageProcessor) throws -> Tensor {
+        processor.batch(try rows.map(image))
+    }
 
     /// `encode` (without gradients) of every image's pixels, a chunk of `chunk` images at a time,
     /// the chunks decoded ahead on all cores by a `Prefetcher`: for frozen towers, whose outputs
@@ -52,7 +56,8 @@ public struct TrainingImages {
     public func encoded(processor: ImageProcessor, chunk: Int = 256, _ encode: (Tensor) -> Tensor) throws -> Tensor {
         precondition(count > 0, "no images to encode")
         let chunks = stride(from: 0, to: count, by: chunk).map { Array($0..<min($0 + chunk, count)) }
-        let loader = Prefetcher(count: chunks.count, depth: Parallel.threadCount, threads: Parallel.threadCount) { [self] i in
+        let loader = Prefetcher(count: chunks.count, depth: Parallel.threadCount, threads: Parallel.threadCount) {
+            [self] i in
             try pixels(chunks[i], processor: processor)
         }
         var parts: [Tensor] = []
@@ -133,7 +138,9 @@ public struct TrainingData {
     /// What a captioning stage trains on: the captions as caption requests — or, for a LLaVA file,
     /// its turns as written (LLaVA's stage-1 data is conversations of one caption request each).
     public var captionTurns: [ImageTurn] {
-        kind == .llavaJSON ? turns : captions.map { ImageTurn(image: $0.image, question: WorldEvaluation.captionRequest, answer: $0.text) }
+        kind == .llavaJSON
+            ? turns
+            : captions.map { ImageTurn(image: $0.image, question: WorldEvaluation.captionRequest, answer: $0.text) }
     }
 }
 
@@ -150,19 +157,26 @@ extension TrainingData {
             [ImageTurn(image: i, question: WorldEvaluation.captionRequest, answer: samples[i].caption)]
                 + samples[i].questions.map { ImageTurn(image: i, question: $0.question, answer: $0.answer) }
         }
-        let documents = samples.isEmpty ? [] : samples.indices.map { d -> ImageDocument in
-            var rng = RandomGenerator(seed: seed &* 0x5851_F42D_4C95_7F2D &+ 0xD0C &+ UInt64(d))
-            let captioned = rng.nextInt(2) == 0
-            let rows = (0..<imagesPerDocument).map { _ in rng.nextInt(samples.count) }
-            let texts = rows.map { i -> String in
-                let s = samples[i]
-                guard !captioned, !s.questions.isEmpty else { return s.caption }
-                return FlamingoPretraining.questionAndAnswer(s.questions[rng.nextInt(s.questions.count)])
+        let documents =
+            samples.isEmpty
+            ? []
+            : samples.indices.map { d -> ImageDocument in
+                var rng = RandomGenerator(seed: seed &* 0x5851_F42D_4C95_7F2D &+ 0xD0C &+ UInt64(d))
+                let captioned = rng.nextInt(2) == 0
+                let rows = (0..<imagesPerDocument).map { _ in rng.nextInt(samples.count) }
+                let texts = rows.map { i -> String in
+                    let s = samples[i]
+                    guard !captioned, !s.questions.isEmpty else { return s.caption }
+                    return FlamingoPretraining.questionAndAnswer(s.questions[rng.nextInt(s.questions.count)])
+                }
+                return ImageDocument(
+                    images: rows,
+                    text: texts.map { InterleavedDocument.imageMarker + $0 + InterleavedDocument.endOfChunk }.joined())
             }
-            return ImageDocument(images: rows, text: texts.map { InterleavedDocument.imageMarker + $0 + InterleavedDocument.endOfChunk }.joined())
-        }
-        return TrainingData(kind: nil, images: TrainingImages(.scenes(samples.map(\.scene))), captions: captions, conversations: conversations,
-                            documents: documents, scenes: samples, hardNegatives: [:], summary: "\(samples.count) world scenes")
+        return TrainingData(
+            kind: nil, images: TrainingImages(.scenes(samples.map(\.scene))), captions: captions,
+            conversations: conversations,
+            documents: documents, scenes: samples, hardNegatives: [:], summary: "\(samples.count) world scenes")
     }
 
     /// These data with a shape-changed twin of each world scene that has one appended (rows after
@@ -175,9 +189,11 @@ extension TrainingData {
         let pairs = scenes.enumerated().compactMap { i, s in world.shapeTwin(of: s, rng: &rng).map { (i, $0) } }
         let twins = Dictionary(uniqueKeysWithValues: pairs.enumerated().map { ($1.0, scenes.count + $0) })
         let twinCaptions = pairs.enumerated().map { ImageText(image: scenes.count + $0, text: $1.1.caption) }
-        return TrainingData(kind: kind, images: images.appending(TrainingImages(.scenes(pairs.map(\.1.scene)))), captions: captions + twinCaptions,
-                            conversations: conversations, documents: documents, scenes: scenes + pairs.map(\.1), hardNegatives: twins,
-                            summary: summary + " and \(pairs.count) shape twins")
+        return TrainingData(
+            kind: kind, images: images.appending(TrainingImages(.scenes(pairs.map(\.1.scene)))),
+            captions: captions + twinCaptions,
+            conversations: conversations, documents: documents, scenes: scenes + pairs.map(\.1), hardNegatives: twins,
+            summary: summary + " and \(pairs.count) shape twins")
     }
 }
 
@@ -186,8 +202,10 @@ extension TrainingData {
     /// default). Errors name `field` ("data.llava_json"): a missing or unreadable file, a file that
     /// holds another kind of dataset, a missing image folder, and the loaders' own errors (in
     /// strict mode, the first bad entry with its line). Skipped entries are summarised through `options.warn`.
-    public static func load(_ kind: DataKind, file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions(),
-                            field: String) throws -> TrainingData {
+    public static func load(
+        _ kind: DataKind, file: URL, imageFolder: URL? = nil, options: LoadOptions = LoadOptions(),
+        field: String
+    ) throws -> TrainingData {
         func named<T>(_ body: () throws -> T) throws -> T {
             do { return try body() } catch let e as DatasetError { throw RecipeError("\"\(field)\": \(e)") }
         }
@@ -196,10 +214,13 @@ extension TrainingData {
             guard FileManager.default.fileExists(atPath: imageFolder.path, isDirectory: &isFolder) else {
                 throw RecipeError("\"data.images\": \(imageFolder.path): no such folder")
             }
-            guard isFolder.boolValue else { throw RecipeError("\"data.images\": \(imageFolder.path) is a file, not a folder of images") }
+            guard isFolder.boolValue else {
+                throw RecipeError("\"data.images\": \(imageFolder.path) is a file, not a folder of images")
+            }
         }
         if let found = DataKind.sniff(file), found != kind {
-            throw RecipeError("\"\(field)\": \(file.path) holds \(found.what), not \(kind.what) (is it \"data.\(found.rawValue)\"?)")
+            throw RecipeError(
+                "\"\(field)\": \(file.path) holds \(found.what), not \(kind.what) (is it \"data.\(found.rawValue)\"?)")
         }
         var rows: [URL: Int] = [:], files: [URL] = []
         func row(_ url: URL) -> Int {
@@ -213,29 +234,40 @@ extension TrainingData {
         case .captions:
             let d = try named { try Dataset.captions(file, imageFolder: imageFolder, options: options) }
             let captions = d.entries.map { ImageText(image: row($0.image), text: $0.caption) }
-            let turns = captions.map { [ImageTurn(image: $0.image, question: WorldEvaluation.captionRequest, answer: $0.text)] }
-            return TrainingData(kind: kind, images: TrainingImages(.files(files), maxPixels: maxPixels), captions: captions, conversations: turns,
-                                documents: [], scenes: [], hardNegatives: [:],
-                                summary: "\(file.path) (\(captions.count) captions of \(files.count) images)")
+            let turns = captions.map {
+                [ImageTurn(image: $0.image, question: WorldEvaluation.captionRequest, answer: $0.text)]
+            }
+            return TrainingData(
+                kind: kind, images: TrainingImages(.files(files), maxPixels: maxPixels), captions: captions,
+                conversations: turns,
+                documents: [], scenes: [], hardNegatives: [:],
+                summary: "\(file.path) (\(captions.count) captions of \(files.count) images)")
         case .llavaJSON:
             let d = try named { try Dataset.conversations(file, imageFolder: imageFolder, options: options) }
             let withImage = d.entries.filter { $0.image != nil }
             if withImage.count < d.entries.count {
-                options.warn("\(file.path): \(d.entries.count - withImage.count) of \(d.entries.count) conversations have no image and are left out")
+                options.warn(
+                    "\(file.path): \(d.entries.count - withImage.count) of \(d.entries.count) conversations have no image and are left out"
+                )
             }
-            guard !withImage.isEmpty else { throw RecipeError("\"\(field)\": \(file.path): no conversation has an image") }
+            guard !withImage.isEmpty else {
+                throw RecipeError("\"\(field)\": \(file.path): no conversation has an image")
+            }
             let conversations = withImage.map { c in
                 c.turns.map { ImageTurn(image: row(c.image!), question: $0.question, answer: $0.answer) }
             }
-            return TrainingData(kind: kind, images: TrainingImages(.files(files), maxPixels: maxPixels), captions: [],
-                                conversations: conversations, documents: [], scenes: [], hardNegatives: [:],
-                                summary: "\(file.path) (\(conversations.count) conversations of \(files.count) images)")
+            return TrainingData(
+                kind: kind, images: TrainingImages(.files(files), maxPixels: maxPixels), captions: [],
+                conversations: conversations, documents: [], scenes: [], hardNegatives: [:],
+                summary: "\(file.path) (\(conversations.count) conversations of \(files.count) images)")
         case .interleaved:
             let d = try named { try Dataset.interleaved(file, imageFolder: imageFolder, options: options) }
             let documents = d.entries.map { ImageDocument(images: $0.images.map(row), text: $0.text) }
-            return TrainingData(kind: kind, images: TrainingImages(.files(files), maxPixels: maxPixels), captions: [], conversations: [],
-                                documents: documents, scenes: [], hardNegatives: [:],
-                                summary: "\(file.path) (\(documents.count) documents of \(files.count) images)")
+            return TrainingData(
+                kind: kind, images: TrainingImages(.files(files), maxPixels: maxPixels), captions: [],
+                conversations: [],
+                documents: documents, scenes: [], hardNegatives: [:],
+                summary: "\(file.path) (\(documents.count) documents of \(files.count) images)")
         }
     }
 }
@@ -252,8 +284,10 @@ extension DataKind {
         let text = String(decoding: head, as: UTF8.self)
         guard let first = text.first(where: { !$0.isWhitespace }) else { return nil }
         if first == "[" { return .llavaJSON }
-        guard first == "{", let line = text.split(separator: "\n").first(where: { $0.contains(where: { !$0.isWhitespace }) }),
-              let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return nil }
+        guard first == "{",
+            let line = text.split(separator: "\n").first(where: { $0.contains(where: { !$0.isWhitespace }) }),
+            let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        else { return nil }
         if object["conversations"] != nil { return .llavaJSON }
         if object["images"] != nil { return .interleaved }
         if object["image"] != nil && (object["caption"] != nil || object["text"] != nil) { return .captions }

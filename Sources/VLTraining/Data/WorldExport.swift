@@ -21,7 +21,9 @@ public enum WorldExport {
         try makeFolder(folder.appendingPathComponent("images"))
         try writeImages(samples, to: folder, progress: progress)
         try writeFile(folder.appendingPathComponent(captionsFile), jsonLines(samples.map(captionRecord)))
-        try writeFile(folder.appendingPathComponent(conversationsFile), json(samples.map(conversationRecord), pretty: true) + Data("\n".utf8))
+        try writeFile(
+            folder.appendingPathComponent(conversationsFile),
+            json(samples.map(conversationRecord), pretty: true) + Data("\n".utf8))
         try writeFile(folder.appendingPathComponent(questionsFile), jsonLines(samples.flatMap(questionRecords)))
     }
 
@@ -33,13 +35,18 @@ public enum WorldExport {
     static func conversationRecord(_ s: WorldSample) -> [String: Any] {
         let turns = [(WorldEvaluation.captionRequest, s.caption)] + s.questions.map { ($0.question, $0.answer) }
         let messages = turns.enumerated().flatMap { i, turn in
-            [["from": "human", "value": i == 0 ? "\(Conversation.imageMarker)\n\(turn.0)" : turn.0], ["from": "gpt", "value": turn.1]]
+            [
+                ["from": "human", "value": i == 0 ? "\(Conversation.imageMarker)\n\(turn.0)" : turn.0],
+                ["from": "gpt", "value": turn.1],
+            ]
         }
         return ["id": s.id, "image": imagePath(s), "conversations": messages]
     }
 
     static func questionRecords(_ s: WorldSample) -> [[String: Any]] {
-        s.questions.map { ["image": imagePath(s), "question": $0.question, "answer": $0.answer, "type": $0.type.rawValue] }
+        s.questions.map {
+            ["image": imagePath(s), "question": $0.question, "answer": $0.answer, "type": $0.type.rawValue]
+        }
     }
 
     /// Renders and writes the PNGs on all cores, a chunk at a time so progress can be reported.
@@ -51,7 +58,9 @@ public enum WorldExport {
             errors.withUnsafeMutableBufferPointer { out in
                 Parallel.forRange(part.count) { range in
                     for i in range {
-                        do { try part[i].scene.render().writePNG(to: folder.appendingPathComponent(imagePath(part[i]))) } catch { out[i] = error }
+                        do {
+                            try part[i].scene.render().writePNG(to: folder.appendingPathComponent(imagePath(part[i])))
+                        } catch { out[i] = error }
                     }
                 }
             }
@@ -74,12 +83,17 @@ public enum WorldExport {
     }
 
     static func writeFile(_ file: URL, _ data: Data) throws {
-        do { try writeAtomically(data, to: file) } catch let e as FileWriteError { throw DatasetError(file, "cannot write: \(e.reason)") }
+        do { try writeAtomically(data, to: file) } catch let e as FileWriteError {
+            throw DatasetError(file, "cannot write: \(e.reason)")
+        }
     }
 
     static func json(_ value: Any, pretty: Bool = false) throws -> Data {
-        try JSONSerialization.data(withJSONObject: value, options: pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-                                                                           : [.sortedKeys, .withoutEscapingSlashes])
+        try JSONSerialization.data(
+            withJSONObject: value,
+            options: pretty
+                ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+                : [.sortedKeys, .withoutEscapingSlashes])
     }
 
     static func jsonLines(_ records: [[String: Any]]) throws -> Data {

@@ -47,12 +47,21 @@ public struct Demo {
     /// The recipe files the stages run, in `recipes/` of the working directory or of the source
     /// tree this was built from.
     public static func recipesFolder() throws -> URL {
-        let candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("recipes"),
-                          URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                              .deletingLastPathComponent().appendingPathComponent("recipes")]
-        guard let folder = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("llava-stage2.json").path) }) else {
-            throw RecipeError("vlkit demo runs the recipes in recipes/ (clip.json, language-model.json, llava-stage1.json, llava-stage2.json): "
-                + "found neither in \(candidates.map(\.path).joined(separator: " nor in ")); run it from the repository")
+        let candidates = [
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("recipes"),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("recipes"),
+        ]
+        guard
+            let folder = candidates.first(where: {
+                FileManager.default.fileExists(atPath: $0.appendingPathComponent("llava-stage2.json").path)
+            })
+        else {
+            throw RecipeError(
+                "vlkit demo runs the recipes in recipes/ (clip.json, language-model.json, llava-stage1.json, llava-stage2.json): "
+                    + "found neither in \(candidates.map(\.path).joined(separator: " nor in ")); run it from the repository"
+            )
         }
         return folder
     }
@@ -60,16 +69,20 @@ public struct Demo {
     /// `recipes/<file>` with the demo's schedule (`settings`), world and seed set over it as
     /// `--set` would set them (no checkpoints), and `fields` (its inputs and output, absolute paths).
     func recipe(_ file: String, _ settings: TrainingSettings, _ fields: [String: URL]) throws -> Recipe {
-        let schedule = ["training.steps=\(settings.steps)", "training.batch_size=\(settings.batchSize)",
-                        "training.learning_rate=\(settings.learningRate)", "training.warmup_steps=\(settings.warmupSteps)",
-                        "training.checkpoint_every=0", "training.seed=\(options.seed &+ settings.seed)",
-                        "world.train_scenes=\(options.trainScenes)", "world.seed=\(options.seed)"]
-        return try Recipe(contentsOf: Demo.recipesFolder().appendingPathComponent(file),
-                          overrides: schedule + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(absolute($0.value).path)" })
+        let schedule = [
+            "training.steps=\(settings.steps)", "training.batch_size=\(settings.batchSize)",
+            "training.learning_rate=\(settings.learningRate)", "training.warmup_steps=\(settings.warmupSteps)",
+            "training.checkpoint_every=0", "training.seed=\(options.seed &+ settings.seed)",
+            "world.train_scenes=\(options.trainScenes)", "world.seed=\(options.seed)",
+        ]
+        return try Recipe(
+            contentsOf: Demo.recipesFolder().appendingPathComponent(file),
+            overrides: schedule + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(absolute($0.value).path)" })
     }
 
     private func absolute(_ url: URL) -> URL {
-        url.path.hasPrefix("/") ? url : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(url.path)
+        url.path.hasPrefix("/")
+            ? url : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(url.path)
     }
 
     /// Runs `recipe`; the trainers its stages made, by stage name.
@@ -87,29 +100,40 @@ public struct Demo {
     public func pretrain(into result: inout DemoResult) throws -> Pretrained {
         let world = World()
         let processor = CLIPPretraining.worldProcessor(imageSize: world.imageSize)
-        let train = TrainingData.world(world.samples(.train, count: options.trainScenes, seed: options.seed), seed: options.seed)
+        let train = TrainingData.world(
+            world.samples(.train, count: options.trainScenes, seed: options.seed), seed: options.seed)
         let test = WorldData(world.samples(.test, count: options.testScenes, seed: options.seed), processor: processor)
         let novel = world.samples(.compositional, count: options.testScenes / 2, seed: options.seed)
-        log("world: \(train.scenes.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs")
+        log(
+            "world: \(train.scenes.count) training scenes, \(test.samples.count) test scenes, \(novel.count) with held-out colour–shape pairs"
+        )
 
         // CLIP from scratch on captions, and a small LLaMA on the world's text.
-        let clipDir = outputDirectory.appendingPathComponent("clip"), lmDir = outputDirectory.appendingPathComponent("language-model")
-        result.curves["clip"] = try run(recipe("clip.json", options.clip, ["output": clipDir]))["clip"]?.history.map(\.loss)
+        let clipDir = outputDirectory.appendingPathComponent("clip"),
+            lmDir = outputDirectory.appendingPathComponent("language-model")
+        result.curves["clip"] = try run(recipe("clip.json", options.clip, ["output": clipDir]))["clip"]?.history.map(
+            \.loss)
         let clip = try CLIPModel.load(directory: clipDir)
         let clipTokenizer = try CLIPTokenizer(directory: clipDir)
         let zeroShot = WorldEvaluation.zeroShot(clip, tokenizer: clipTokenizer, data: test)
         (result.zeroShotAccuracy, result.zeroShotChance) = (zeroShot.accuracy, zeroShot.chance)
-        let retrieval = WorldEvaluation.retrieval(clip, tokenizer: clipTokenizer, data: test.withDistinctCaptions(processor: processor))
+        let retrieval = WorldEvaluation.retrieval(
+            clip, tokenizer: clipTokenizer, data: test.withDistinctCaptions(processor: processor))
         result.retrievalR1 = retrieval.textToImage[1] ?? 0
         result.retrievalR5 = retrieval.textToImage[5] ?? 0
         result.retrievalR10 = retrieval.textToImage[10] ?? 0
-        log(String(format: "clip: zero-shot %.1f%% (chance %.1f%%), text→image R@1 %.1f%%", 100 * zeroShot.accuracy, 100 * zeroShot.chance,
-                   100 * result.retrievalR1))
-        result.curves["language model"] = try run(recipe("language-model.json", options.languageModel, ["output": lmDir]))["language model"]?
+        log(
+            String(
+                format: "clip: zero-shot %.1f%% (chance %.1f%%), text→image R@1 %.1f%%", 100 * zeroShot.accuracy,
+                100 * zeroShot.chance,
+                100 * result.retrievalR1))
+        result.curves["language model"] = try run(
+            recipe("language-model.json", options.languageModel, ["output": lmDir]))["language model"]?
             .history.map(\.loss)
         let lm = try LlamaForCausalLM.load(directory: lmDir)
-        return Pretrained(train: train, test: test, novel: novel, processor: processor, clip: clip, languageModel: lm,
-                          tokenizer: try Tokenizer(directory: lmDir), llavaDirectory: outputDirectory.appendingPathComponent("llava"))
+        return Pretrained(
+            train: train, test: test, novel: novel, processor: processor, clip: clip, languageModel: lm,
+            tokenizer: try Tokenizer(directory: lmDir), llavaDirectory: outputDirectory.appendingPathComponent("llava"))
     }
 
     /// The default demo: pre-training, LLaVA's two stages (recipes/llava-stage1.json, then
@@ -122,10 +146,16 @@ public struct Demo {
 
         // LLaVA: stage 1 aligns the projector on captions, stage 2 tunes projector + LLM on questions.
         let llavaDir = p.llavaDirectory
-        let stage1 = try run(recipe("llava-stage1.json", options.stage1, ["vision": outputDirectory.appendingPathComponent("clip"),
-                                                                       "language_model": outputDirectory.appendingPathComponent("language-model"),
-                                                                       "output": llavaDir]))["llava stage 1"]!
-        let stage2 = try run(recipe("llava-stage2.json", options.stage2, ["model": llavaDir, "output": llavaDir]))["llava stage 2"]!
+        let stage1 = try run(
+            recipe(
+                "llava-stage1.json", options.stage1,
+                [
+                    "vision": outputDirectory.appendingPathComponent("clip"),
+                    "language_model": outputDirectory.appendingPathComponent("language-model"),
+                    "output": llavaDir,
+                ]))["llava stage 1"]!
+        let stage2 = try run(recipe("llava-stage2.json", options.stage2, ["model": llavaDir, "output": llavaDir]))[
+            "llava stage 2"]!
         result.curves["llava stage 1"] = stage1.history.map(\.loss)
         result.curves["llava stage 2"] = stage2.history.map(\.loss)
         result.trainableParameters["llava stage 1"] = stage1.optimizer.parameters.reduce(0) { $0 + $1.value.count }
@@ -136,12 +166,20 @@ public struct Demo {
         var done = 0
         let captioned = Array(test.samples.prefix(50))
         let total = test.samples.count + p.novel.count + captioned.count
-        let outcomes = try WorldEvaluation.answers(pipeline, samples: test.samples) { done += 1; onEvaluate("evaluation", total, done) }
+        let outcomes = try WorldEvaluation.answers(pipeline, samples: test.samples) {
+            done += 1; onEvaluate("evaluation", total, done)
+        }
         result.vqa = VQAAccuracy(outcomes)
-        result.compositionalVQA = VQAAccuracy(try WorldEvaluation.answers(pipeline, samples: p.novel) { done += 1; onEvaluate("evaluation", total, done) })
-        let captions = try WorldEvaluation.captions(pipeline, samples: captioned) { done += 1; onEvaluate("evaluation", total, done) }
+        result.compositionalVQA = VQAAccuracy(
+            try WorldEvaluation.answers(pipeline, samples: p.novel) {
+                done += 1; onEvaluate("evaluation", total, done)
+            })
+        let captions = try WorldEvaluation.captions(pipeline, samples: captioned) {
+            done += 1; onEvaluate("evaluation", total, done)
+        }
         (result.bleu4, result.cider) = (captions.bleu4, captions.cider)
-        result.answered = zip(test.samples.flatMap { s in s.questions.map { (s, $0) } }, outcomes).map { pair, outcome in
+        result.answered = zip(test.samples.flatMap { s in s.questions.map { (s, $0) } }, outcomes).map {
+            pair, outcome in
             DemoResult.Answered(sample: pair.0, question: pair.1, answer: outcome.prediction)
         }
         result.seconds = Date().timeIntervalSince(started)
@@ -150,7 +188,9 @@ public struct Demo {
 
     /// `--compare-connectors`: every connector family between the same frozen towers, trained on
     /// the same examples for the same steps; VQA and captions on the test scenes.
-    public func compareConnectors(families: [ConnectorFamily] = ConnectorFamily.allCases) throws -> (DemoResult, [ConnectorScore]) {
+    public func compareConnectors(
+        families: [ConnectorFamily] = ConnectorFamily.allCases
+    ) throws -> (DemoResult, [ConnectorScore]) {
         var result = DemoResult()
         let p = try pretrain(into: &result)
         let tokenizer = p.tokenizer
@@ -159,27 +199,43 @@ public struct Demo {
         var scores: [ConnectorScore] = []
         for family in families {
             GlobalRandom.seed(options.seed &+ 17)
-            let variant = try ConnectorVariant.make(family, visionWidth: vision.featureSize, featureTokens: features.shape[1],
-                                                    languageModel: p.languageModel, imageTokenId: imageToken)
-            let examples = p.train.turns.map { variant.example(tokenizer, question: $0.question, answer: $0.answer, image: $0.image) }
+            let variant = try ConnectorVariant.make(
+                family, visionWidth: vision.featureSize, featureTokens: features.shape[1],
+                languageModel: p.languageModel, imageTokenId: imageToken)
+            let examples = p.train.turns.map {
+                variant.example(tokenizer, question: $0.question, answer: $0.answer, image: $0.image)
+            }
             let started = Date()
             let trainer = Trainer(model: variant.model, settings: options.connectors)
             trainer.onStep = { onStep(family.rawValue, options.connectors, $0) }
-            try variant.train(examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
+            try variant.train(
+                examples: examples, features: features, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
             let seconds = Date().timeIntervalSince(started)
-            let vqa = try testAccuracy(variant, p, features: testFeatures) { onEvaluate(family.rawValue, p.test.samples.count, $0) }
+            let vqa = try testAccuracy(variant, p, features: testFeatures) {
+                onEvaluate(family.rawValue, p.test.samples.count, $0)
+            }
             let captioned = min(40, p.test.samples.count)
             let candidates = try (0..<captioned).map {
-                try variant.answer(tokenizer, question: WorldEvaluation.captionRequest, features: testFeatures.narrow(0, start: $0, length: 1),
-                                   maxTokens: 30).split(separator: " ").map(String.init)
+                try variant.answer(
+                    tokenizer, question: WorldEvaluation.captionRequest,
+                    features: testFeatures.narrow(0, start: $0, length: 1),
+                    maxTokens: 30
+                ).split(separator: " ").map(String.init)
             }
-            let references = p.test.samples.prefix(captioned).map { [$0.caption.split(separator: " ").map(String.init)] }
-            scores.append(ConnectorScore(family: family, trainableParameters: trainer.optimizer.parameters.reduce(0) { $0 + $1.value.count },
-                                         imageTokens: variant.imageTokens, vqa: vqa,
-                                         bleu4: bleu4(candidates: candidates, references: references),
-                                         cider: cider(candidates: candidates, references: references), seconds: seconds,
-                                         finalLoss: trainer.history.last?.loss ?? .nan))
-            log(String(format: "%@: VQA %.1f%%, CIDEr %.2f, %.0f s", family.rawValue, 100 * scores.last!.vqa.overall.accuracy, scores.last!.cider, seconds))
+            let references = p.test.samples.prefix(captioned).map {
+                [$0.caption.split(separator: " ").map(String.init)]
+            }
+            scores.append(
+                ConnectorScore(
+                    family: family, trainableParameters: trainer.optimizer.parameters.reduce(0) { $0 + $1.value.count },
+                    imageTokens: variant.imageTokens, vqa: vqa,
+                    bleu4: bleu4(candidates: candidates, references: references),
+                    cider: cider(candidates: candidates, references: references), seconds: seconds,
+                    finalLoss: trainer.history.last?.loss ?? .nan))
+            log(
+                String(
+                    format: "%@: VQA %.1f%%, CIDEr %.2f, %.0f s", family.rawValue,
+                    100 * scores.last!.vqa.overall.accuracy, scores.last!.cider, seconds))
         }
         return (result, scores)
     }
@@ -197,13 +253,15 @@ public struct Demo {
         let steps = options.connectors
         let examples = p.train.scenes.indices.flatMap { i in
             p.train.scenes[i].questions.map {
-                LlavaAlignment.example(tokenizer, question: $0.question, answer: $0.answer, image: i, imageTokenId: imageToken,
-                                       imageTokens: features.shape[1])
+                LlavaAlignment.example(
+                    tokenizer, question: $0.question, answer: $0.answer, image: i, imageTokenId: imageToken,
+                    imageTokens: features.shape[1])
             }
         }
         func setting(_ lm: LlamaForCausalLM) -> VPGTransfer.Setting {
-            var s = VPGTransfer.Setting(languageModel: lm, imageTokenId: imageToken, features: features, examples: examples,
-                                        padId: tokenizer.padTokenId ?? 0)
+            var s = VPGTransfer.Setting(
+                languageModel: lm, imageTokenId: imageToken, features: features, examples: examples,
+                padId: tokenizer.padTokenId ?? 0)
             s.makeTrainer = { [onStep] phase, model, settings in
                 let trainer = Trainer(model: model, settings: settings)
                 trainer.onStep = { onStep(phase.rawValue, settings, $0) }
@@ -211,7 +269,9 @@ public struct Demo {
             }
             return s
         }
-        func accuracy(_ variant: ConnectorVariant) throws -> Double { try testAccuracy(variant, p, features: testFeatures).overall.accuracy }
+        func accuracy(_ variant: ConnectorVariant) throws -> Double {
+            try testAccuracy(variant, p, features: testFeatures).overall.accuracy
+        }
         GlobalRandom.seed(options.seed &+ 101)
         let source = MLPProjector(inputSize: vision.featureSize, outputSize: p.languageModel.config.hiddenSize)
         try setting(p.languageModel).train(source, .source, steps)
@@ -220,23 +280,29 @@ public struct Demo {
         var targetSettings = options.languageModel
         targetSettings.seed &+= 7
         GlobalRandom.seed(options.seed &+ 202)
-        let (target, _, _) = try runner.trainLanguageModel(on: p.train, settings: targetSettings,
-                                                           output: outputDirectory.appendingPathComponent("language-model-2"), hidden: 192)
+        let (target, _, _) = try runner.trainLanguageModel(
+            on: p.train, settings: targetSettings,
+            output: outputDirectory.appendingPathComponent("language-model-2"), hidden: 192)
         let onTarget = setting(target)
         GlobalRandom.seed(options.seed &+ 303)
-        let (scratchVariant, scratch) = try onTarget.train(MLPProjector(inputSize: vision.featureSize, outputSize: 192), .scratch, steps)
+        let (scratchVariant, scratch) = try onTarget.train(
+            MLPProjector(inputSize: vision.featureSize, outputSize: 192), .scratch, steps)
 
-        let converter = try VPGTransfer.trainEmbeddingConverter(source: p.languageModel.model.embed_tokens.weight.value,
-                                                                target: target.model.embed_tokens.weight.value)
+        let converter = try VPGTransfer.trainEmbeddingConverter(
+            source: p.languageModel.model.embed_tokens.weight.value,
+            target: target.model.embed_tokens.weight.value)
         let warmup = max(1, steps.steps / 10)
         var rest = steps
         rest.steps = steps.steps - warmup
-        let (transferVariant, warm, fine) = try onTarget.transfer(VPGTransfer.transferred(source, converter: converter), warmupSteps: warmup,
-                                                                  finetune: rest)
-        let comparison = VPGTransfer.Comparison(transfer: (warm.history + fine.history).map(\.loss), scratch: scratch.history.map(\.loss))
-        return VPGTransferResult(steps: steps.steps, scratchLoss: comparison.scratchLoss,
-                                 transferStepsToScratchLoss: comparison.transferStepsToScratchLoss,
-                                 scratchAccuracy: try accuracy(scratchVariant), transferAccuracy: try accuracy(transferVariant))
+        let (transferVariant, warm, fine) = try onTarget.transfer(
+            VPGTransfer.transferred(source, converter: converter), warmupSteps: warmup,
+            finetune: rest)
+        let comparison = VPGTransfer.Comparison(
+            transfer: (warm.history + fine.history).map(\.loss), scratch: scratch.history.map(\.loss))
+        return VPGTransferResult(
+            steps: steps.steps, scratchLoss: comparison.scratchLoss,
+            transferStepsToScratchLoss: comparison.transferStepsToScratchLoss,
+            scratchAccuracy: try accuracy(scratchVariant), transferAccuracy: try accuracy(transferVariant))
     }
 
     /// The frozen CLIP tower's features (the LLaVA selection) of the training and test scenes.
@@ -248,14 +314,19 @@ public struct Demo {
     }
 
     /// Greedy answers of `variant` to every test question; `progress` gets the scenes done.
-    private func testAccuracy(_ variant: ConnectorVariant, _ p: Pretrained, features: Tensor,
-                              progress: (Int) -> Void = { _ in }) throws -> VQAAccuracy {
+    private func testAccuracy(
+        _ variant: ConnectorVariant, _ p: Pretrained, features: Tensor,
+        progress: (Int) -> Void = { _ in }
+    ) throws -> VQAAccuracy {
         var outcomes: [VQAOutcome] = []
         for (i, s) in p.test.samples.enumerated() {
             let f = features.narrow(0, start: i, length: 1)
             for qa in s.questions {
-                outcomes.append(VQAOutcome(questionType: qa.type.rawValue, prediction: try variant.answer(p.tokenizer, question: qa.question, features: f),
-                                           truth: qa.answer))
+                outcomes.append(
+                    VQAOutcome(
+                        questionType: qa.type.rawValue,
+                        prediction: try variant.answer(p.tokenizer, question: qa.question, features: f),
+                        truth: qa.answer))
             }
             progress(i + 1)
         }

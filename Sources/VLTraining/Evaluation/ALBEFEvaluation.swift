@@ -16,13 +16,17 @@ public struct ALBEFScores {
     public let zeroShotITC: Double, zeroShotITM: Double, zeroShotChance: Double, zeroShotCount: Int
 
     public var summary: String {
-        func pct(_ d: [Int: Double]) -> String { [1, 5, 10].map { String(format: "%.1f", 100 * (d[$0] ?? 0)) }.joined(separator: "/") }
-        let chance = [1, 5, 10].map { String(format: "%.1f", 100 * Double($0) / Double(max(retrievalCount, 1))) }.joined(separator: "/")
+        func pct(_ d: [Int: Double]) -> String {
+            [1, 5, 10].map { String(format: "%.1f", 100 * (d[$0] ?? 0)) }.joined(separator: "/")
+        }
+        let chance = [1, 5, 10].map { String(format: "%.1f", 100 * Double($0) / Double(max(retrievalCount, 1))) }
+            .joined(separator: "/")
         return "retrieval over \(retrievalCount) scenes, R@1/5/10 % (chance \(chance)): "
             + "ITC image→text \(pct(itc.imageToText)), text→image \(pct(itc.textToImage)); "
             + "ITM re-ranking top \(rerankTop) image→text \(pct(itmImageToText)), text→image \(pct(itmTextToImage)); "
-            + String(format: "zero-shot over %d scenes: ITC %.1f%%, ITM %.1f%% (chance %.1f%%)",
-                     zeroShotCount, 100 * zeroShotITC, 100 * zeroShotITM, 100 * zeroShotChance)
+            + String(
+                format: "zero-shot over %d scenes: ITC %.1f%%, ITM %.1f%% (chance %.1f%%)",
+                zeroShotCount, 100 * zeroShotITC, 100 * zeroShotITM, 100 * zeroShotChance)
     }
 }
 
@@ -40,19 +44,23 @@ public enum ALBEFEvaluation {
             let (ids, mask) = ALBEFRecipe.encode(texts, tokenizer: tokenizer)
             let length = ids[0].count
             let maskTensor = Tensor(ints: mask.flatMap { $0 }, shape: [texts.count, length])
-            let text = albef.textEmbeds(ids: Tensor(ints: ids.flatMap { $0 }, shape: [texts.count, length]), attentionMask: maskTensor)
+            let text = albef.textEmbeds(
+                ids: Tensor(ints: ids.flatMap { $0 }, shape: [texts.count, length]), attentionMask: maskTensor)
             let image = albef.imageEmbeds(pixels)
             let s = matmul(albef.imageFeature(image), albef.textFeature(text).mT).toArray()
-            return Encoded(image: image, text: text, mask: maskTensor,
-                           similarity: (0..<pixels.shape[0]).map { Array(s[($0 * texts.count)..<(($0 + 1) * texts.count)]) })
+            return Encoded(
+                image: image, text: text, mask: maskTensor,
+                similarity: (0..<pixels.shape[0]).map { Array(s[($0 * texts.count)..<(($0 + 1) * texts.count)]) })
         }
     }
 
     /// ITM match logits of the pairs (images[i], texts[i]).
     static func matchScores(_ albef: ALBEF, _ e: Encoded, images: [Int], texts: [Int]) -> [Float] {
         noGrad {
-            albef.matchingLogits(textEmbeds: e.text.indexSelect(0, texts), attentionMask: e.mask.indexSelect(0, texts),
-                                 image: e.image.indexSelect(0, images)).select(1, 1).toArray()
+            albef.matchingLogits(
+                textEmbeds: e.text.indexSelect(0, texts), attentionMask: e.mask.indexSelect(0, texts),
+                image: e.image.indexSelect(0, images)
+            ).select(1, 1).toArray()
         }
     }
 
@@ -69,28 +77,42 @@ public enum ALBEFEvaluation {
     static func transposed(_ m: [[Float]]) -> [[Float]] { (0..<(m.first?.count ?? 0)).map { c in m.map { $0[c] } } }
 
     /// Retrieval on `data` (whose captions should be distinct) and zero-shot on `zeroShot`'s single-object scenes.
-    public static func scores(_ albef: ALBEF, tokenizer: WordPieceTokenizer, retrieval data: WorldData, zeroShot: WorldData,
-                              rerankTop k: Int = 16) -> ALBEFScores {
+    public static func scores(
+        _ albef: ALBEF, tokenizer: WordPieceTokenizer, retrieval data: WorldData, zeroShot: WorldData,
+        rerankTop k: Int = 16
+    ) -> ALBEFScores {
         let e = encode(albef, tokenizer: tokenizer, pixels: data.pixels, texts: data.captions)
         let truth = Array(data.samples.indices)
-        let i2t = rerank(e.similarity, top: k) { matchScores(albef, e, images: [Int](repeating: $0, count: $1.count), texts: $1) }
-        let t2i = rerank(transposed(e.similarity), top: k) { matchScores(albef, e, images: $1, texts: [Int](repeating: $0, count: $1.count)) }
+        let i2t = rerank(e.similarity, top: k) {
+            matchScores(albef, e, images: [Int](repeating: $0, count: $1.count), texts: $1)
+        }
+        let t2i = rerank(transposed(e.similarity), top: k) {
+            matchScores(albef, e, images: $1, texts: [Int](repeating: $0, count: $1.count))
+        }
         let z = zeroShotAccuracies(albef, tokenizer: tokenizer, data: zeroShot, rerankTop: k)
-        return ALBEFScores(itc: RetrievalRecall(similarity: e.similarity, imageOfText: truth),
-                           itmImageToText: RetrievalRecall(similarity: i2t, imageOfText: truth).imageToText,
-                           itmTextToImage: RetrievalRecall(similarity: transposed(t2i), imageOfText: truth).textToImage, rerankTop: k,
-                           retrievalCount: truth.count, zeroShotITC: z.itc, zeroShotITM: z.itm,
-                           zeroShotChance: 1 / Double(WorldEvaluation.objectLabels.count), zeroShotCount: z.count)
+        return ALBEFScores(
+            itc: RetrievalRecall(similarity: e.similarity, imageOfText: truth),
+            itmImageToText: RetrievalRecall(similarity: i2t, imageOfText: truth).imageToText,
+            itmTextToImage: RetrievalRecall(similarity: transposed(t2i), imageOfText: truth).textToImage, rerankTop: k,
+            retrievalCount: truth.count, zeroShotITC: z.itc, zeroShotITM: z.itm,
+            zeroShotChance: 1 / Double(WorldEvaluation.objectLabels.count), zeroShotCount: z.count)
     }
 
     /// Zero-shot classification of the single-object scenes among every object label, by ITC and by ITM re-ranking.
-    static func zeroShotAccuracies(_ albef: ALBEF, tokenizer: WordPieceTokenizer, data: WorldData, rerankTop k: Int) -> (itc: Double, itm: Double, count: Int) {
+    static func zeroShotAccuracies(
+        _ albef: ALBEF, tokenizer: WordPieceTokenizer, data: WorldData, rerankTop k: Int
+    ) -> (itc: Double, itm: Double, count: Int) {
         let single = data.samples.indices.filter { data.samples[$0].scene.objects.count == 1 }
         guard !single.isEmpty else { return (0, 0, 0) }
         let labels = WorldEvaluation.objectLabels
         let z = encode(albef, tokenizer: tokenizer, pixels: data.pixels.indexSelect(0, single), texts: labels)
         let classes = single.map { labels.firstIndex(of: data.samples[$0].caption)! }
-        let itm = rerank(z.similarity, top: k) { matchScores(albef, z, images: [Int](repeating: $0, count: $1.count), texts: $1) }
-        return (zeroShotAccuracy(scores: z.similarity, labels: classes), zeroShotAccuracy(scores: itm, labels: classes), single.count)
+        let itm = rerank(z.similarity, top: k) {
+            matchScores(albef, z, images: [Int](repeating: $0, count: $1.count), texts: $1)
+        }
+        return (
+            zeroShotAccuracy(scores: z.similarity, labels: classes), zeroShotAccuracy(scores: itm, labels: classes),
+            single.count
+        )
     }
 }

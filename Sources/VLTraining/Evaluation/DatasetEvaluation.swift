@@ -11,33 +11,46 @@ import VLTokenizers
 /// BLIP-2 stage-1 Q-Former and ALBEF.
 public enum DatasetEvaluation {
     /// Greedy answers to every question, exact match per question type.
-    public static func vqa(_ pipeline: GenerationPipeline, questions: [VisualQuestion], progress: (Int) -> Void = { _ in }) throws -> VQAAccuracy {
+    public static func vqa(
+        _ pipeline: GenerationPipeline, questions: [VisualQuestion], progress: (Int) -> Void = { _ in }
+    ) throws -> VQAAccuracy {
         var cache: [URL: RGBImage] = [:]
         var outcomes: [VQAOutcome] = []
         for (i, q) in questions.enumerated() {
             let image = try cache[q.image] ?? RGBImage(contentsOf: q.image)
             cache[q.image] = image
-            let r = try pipeline.generate(prompt: q.question, images: [image], sampling: SamplingParameters(), maxTokens: 8)
-            outcomes.append(VQAOutcome(questionType: q.type ?? "all", prediction: r.text.trimmingCharacters(in: .whitespaces), truth: q.answer))
+            let r = try pipeline.generate(
+                prompt: q.question, images: [image], sampling: SamplingParameters(), maxTokens: 8)
+            outcomes.append(
+                VQAOutcome(
+                    questionType: q.type ?? "all", prediction: r.text.trimmingCharacters(in: .whitespaces),
+                    truth: q.answer))
             progress(i + 1)
         }
         return VQAAccuracy(outcomes)
     }
 
     /// Greedy captions (asked with `WorldEvaluation.captionRequest`) against the references of each image.
-    public static func captions(_ pipeline: GenerationPipeline, captions: [ImageCaption], limit: Int = 100,
-                                progress: (Int) -> Void = { _ in }) throws -> (bleu4: Double, cider: Double, count: Int) {
+    public static func captions(
+        _ pipeline: GenerationPipeline, captions: [ImageCaption], limit: Int = 100,
+        progress: (Int) -> Void = { _ in }
+    ) throws -> (bleu4: Double, cider: Double, count: Int) {
         let references = Dictionary(grouping: captions, by: \.image)
         let images = Array(Set(captions.map(\.image))).sorted { $0.path < $1.path }.prefix(limit)
         var candidates: [[String]] = [], refs: [[[String]]] = []
         for (i, url) in images.enumerated() {
-            let text = try pipeline.generate(prompt: WorldEvaluation.captionRequest, images: [RGBImage(contentsOf: url)],
-                                             sampling: SamplingParameters(), maxTokens: 40).text
+            let text = try pipeline.generate(
+                prompt: WorldEvaluation.captionRequest, images: [RGBImage(contentsOf: url)],
+                sampling: SamplingParameters(), maxTokens: 40
+            ).text
             candidates.append(words(text))
             refs.append(references[url]!.map { words($0.caption) })
             progress(i + 1)
         }
-        return (bleu4(candidates: candidates, references: refs), cider(candidates: candidates, references: refs), images.count)
+        return (
+            bleu4(candidates: candidates, references: refs), cider(candidates: candidates, references: refs),
+            images.count
+        )
     }
 
     /// Image↔text retrieval with a CLIP directory: recall at 1, 5, 10 (a caption belongs to its image).
@@ -48,8 +61,10 @@ public enum DatasetEvaluation {
     }
 
     /// Retrieval by ITC with a BLIP-2 stage-1 Q-Former (`Blip2ForImageTextRetrieval`, best query per pair).
-    public static func retrieval(_ model: Blip2ForImageTextRetrieval, tokenizer: WordPieceTokenizer, processor: ImageProcessor,
-                                 captions: [ImageCaption]) throws -> RetrievalRecall {
+    public static func retrieval(
+        _ model: Blip2ForImageTextRetrieval, tokenizer: WordPieceTokenizer, processor: ImageProcessor,
+        captions: [ImageCaption]
+    ) throws -> RetrievalRecall {
         try retrieval(captions) { images, texts in
             let features = noGrad { encodeInChunks(images, processor) { model.imageFeatures($0) } }
             return Blip2Pretraining.similarities(model, features: features, texts: texts, tokenizer: tokenizer)
@@ -57,11 +72,14 @@ public enum DatasetEvaluation {
     }
 
     /// Retrieval by ITC cosine similarity with an ALBEF directory (as `ALBEFEvaluation` ranks before re-ranking).
-    public static func retrieval(_ albef: ALBEF, tokenizer: WordPieceTokenizer, processor: ImageProcessor,
-                                 captions: [ImageCaption]) throws -> RetrievalRecall {
+    public static func retrieval(
+        _ albef: ALBEF, tokenizer: WordPieceTokenizer, processor: ImageProcessor,
+        captions: [ImageCaption]
+    ) throws -> RetrievalRecall {
         try retrieval(captions) { images, texts in
             let pixels = noGrad { encodeInChunks(images, processor) { $0 } }
-            return ALBEFEvaluation.encode(albef, tokenizer: tokenizer, pixels: pixels, texts: texts).similarity.flatMap { $0 }
+            return ALBEFEvaluation.encode(albef, tokenizer: tokenizer, pixels: pixels, texts: texts).similarity.flatMap
+            { $0 }
         }
     }
 
@@ -78,11 +96,16 @@ public enum DatasetEvaluation {
             return { try retrieval(clip, captions: $0) }
         case "albef":
             let albef = try ALBEF.load(directory: directory)
-            let (tokenizer, processor) = (try WordPieceTokenizer(directory: directory), try ImageProcessor(directory: directory))
+            let (tokenizer, processor) = (
+                try WordPieceTokenizer(directory: directory), try ImageProcessor(directory: directory)
+            )
             return { try retrieval(albef, tokenizer: tokenizer, processor: processor, captions: $0) }
-        case "blip-2" where (config.values["architectures"] as? [String])?.contains("Blip2ForImageTextRetrieval") == true:
+        case "blip-2"
+        where (config.values["architectures"] as? [String])?.contains("Blip2ForImageTextRetrieval") == true:
             let model = try Blip2ForImageTextRetrieval.load(directory)
-            let (tokenizer, processor) = (try WordPieceTokenizer(directory: directory), try ImageProcessor(directory: directory))
+            let (tokenizer, processor) = (
+                try WordPieceTokenizer(directory: directory), try ImageProcessor(directory: directory)
+            )
             return { try retrieval(model, tokenizer: tokenizer, processor: processor, captions: $0) }
         default: return nil
         }
@@ -90,7 +113,9 @@ public enum DatasetEvaluation {
 
     /// Recall over the captions' distinct images (sorted by path) and every caption;
     /// `similarities(images, texts)` gives [image][text] row-major.
-    static func retrieval(_ captions: [ImageCaption], similarities: ([RGBImage], [String]) throws -> [Float]) throws -> RetrievalRecall {
+    static func retrieval(
+        _ captions: [ImageCaption], similarities: ([RGBImage], [String]) throws -> [Float]
+    ) throws -> RetrievalRecall {
         let images = Array(Set(captions.map(\.image))).sorted { $0.path < $1.path }
         let row = Dictionary(uniqueKeysWithValues: images.enumerated().map { ($1, $0) })
         let s = try similarities(try images.map { try RGBImage(contentsOf: $0) }, captions.map(\.caption))
@@ -100,10 +125,13 @@ public enum DatasetEvaluation {
     }
 
     /// `encode` of the images' pixels, a chunk at a time, concatenated along the batch.
-    static func encodeInChunks(_ images: [RGBImage], _ processor: ImageProcessor, chunk: Int = 64, encode: (Tensor) -> Tensor) -> Tensor {
-        cat(stride(from: 0, to: images.count, by: chunk).map {
-            encode(processor.batch(Array(images[$0..<min($0 + chunk, images.count)]))).contiguous()
-        }, dim: 0)
+    static func encodeInChunks(
+        _ images: [RGBImage], _ processor: ImageProcessor, chunk: Int = 64, encode: (Tensor) -> Tensor
+    ) -> Tensor {
+        cat(
+            stride(from: 0, to: images.count, by: chunk).map {
+                encode(processor.batch(Array(images[$0..<min($0 + chunk, images.count)]))).contiguous()
+            }, dim: 0)
     }
 
     static func words(_ text: String) -> [String] { text.lowercased().split(separator: " ").map(String.init) }

@@ -7,7 +7,8 @@ import Foundation
 /// to each candidate n-gram total, so a missing order gives a tiny score rather than a division by zero.
 /// `candidates[i]` is the tokenised caption for image i, `references[i]` its reference captions.
 public func bleuScores(candidates: [[String]], references: [[[String]]], maxOrder: Int = 4) -> [Double] {
-    precondition(candidates.count == references.count, "\(candidates.count) candidates for \(references.count) reference sets")
+    precondition(
+        candidates.count == references.count, "\(candidates.count) candidates for \(references.count) reference sets")
     precondition(references.allSatisfy { !$0.isEmpty }, "every candidate needs at least one reference")
     var totals = BLEUCounts(maxOrder: maxOrder)
     for (candidate, refs) in zip(candidates, references) {

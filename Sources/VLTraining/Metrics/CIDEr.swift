@@ -6,7 +6,8 @@ import Foundation
 /// and over references, times 10, averaged over images. Like the reference code, the "length" in
 /// the penalty is the number of bigrams, and a corpus of one image scores 0 (its idf is log 1 = 0).
 public func cider(candidates: [[String]], references: [[[String]]]) -> Double {
-    precondition(candidates.count == references.count, "\(candidates.count) candidates for \(references.count) reference sets")
+    precondition(
+        candidates.count == references.count, "\(candidates.count) candidates for \(references.count) reference sets")
     precondition(references.allSatisfy { !$0.isEmpty }, "every candidate needs at least one reference")
     guard !candidates.isEmpty else { return 0 }
     let corpus = CIDErCorpus(references: references)

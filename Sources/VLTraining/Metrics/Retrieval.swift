@@ -11,9 +11,12 @@ public struct RetrievalRecall: Equatable {
     public let textToImage: [Int: Double]
 
     public init<Score: Comparable>(similarity: [[Score]], imageOfText: [Int], ks: [Int] = [1, 5, 10]) {
-        precondition(similarity.allSatisfy { $0.count == imageOfText.count },
-                     "each similarity row needs one score per text (\(imageOfText.count))")
-        precondition(imageOfText.allSatisfy { similarity.indices.contains($0) }, "a text belongs to an image that is not in the matrix")
+        precondition(
+            similarity.allSatisfy { $0.count == imageOfText.count },
+            "each similarity row needs one score per text (\(imageOfText.count))")
+        precondition(
+            imageOfText.allSatisfy { similarity.indices.contains($0) },
+            "a text belongs to an image that is not in the matrix")
         let imageRanks = similarity.indices.map { image in
             rank(scores: similarity[image], isRight: { imageOfText[$0] == image })
         }
@@ -33,7 +36,8 @@ private func rank<Score: Comparable>(scores: [Score], isRight: (Int) -> Bool) ->
 
 /// For each K, the fraction of queries ranked below K. A query with no right candidate counts as a miss.
 private func recallAtK(ranks: [Int?], ks: [Int]) -> [Int: Double] {
-    Dictionary(uniqueKeysWithValues: ks.map { k in
-        (k, ranks.isEmpty ? 0 : Double(ranks.filter { ($0 ?? .max) < k }.count) / Double(ranks.count))
-    })
+    Dictionary(
+        uniqueKeysWithValues: ks.map { k in
+            (k, ranks.isEmpty ? 0 : Double(ranks.filter { ($0 ?? .max) < k }.count) / Double(ranks.count))
+        })
 }

@@ -11,7 +11,9 @@ import VLTokenizers
 /// outputs and a frozen LLM and trains queries, Q-Former and projection with the LM loss.
 public enum Blip2Pretraining {
     /// A Q-Former sized for the world: 2 layers of 128, each cross-attending to the image, 8 queries.
-    public static func worldStage1Config(vision: Blip2VisionConfig, vocabSize: Int, maxTextLength: Int = 32) -> Blip2Config {
+    public static func worldStage1Config(
+        vision: Blip2VisionConfig, vocabSize: Int, maxTextLength: Int = 32
+    ) -> Blip2Config {
         var c = Blip2Config()
         c.vision = vision
         c.qformer.hiddenSize = 128
@@ -30,7 +32,8 @@ public enum Blip2Pretraining {
 
     /// The stage-1 model with LAVIS's training heads around a copy of `vision`, which is frozen.
     public static func assembleStage1(vision: Blip2VisionModel, vocabSize: Int) throws -> Blip2ForImageTextRetrieval {
-        let model = try Blip2ForImageTextRetrieval(worldStage1Config(vision: vision.config, vocabSize: vocabSize), trainingHeads: true)
+        let model = try Blip2ForImageTextRetrieval(
+            worldStage1Config(vision: vision.config, vocabSize: vocabSize), trainingHeads: true)
         try model.vision_model.load(stateDict: vision.stateDict().mapValues { $0.clone() })
         model.vision_model.freeze()
         return model
@@ -40,8 +43,11 @@ public enum Blip2Pretraining {
     public static func visionFeatures(_ vision: Blip2VisionModel, pixels: Tensor, chunk: Int = 256) -> Tensor {
         noGrad {
             let n = pixels.shape[0]
-            return cat(stride(from: 0, to: n, by: chunk).map { vision.features(pixels.narrow(0, start: $0, length: min(chunk, n - $0))).contiguous() },
-                       dim: 0)
+            return cat(
+                stride(from: 0, to: n, by: chunk).map {
+                    vision.features(pixels.narrow(0, start: $0, length: min(chunk, n - $0))).contiguous()
+                },
+                dim: 0)
         }
     }
 
@@ -66,39 +72,53 @@ public enum Blip2Pretraining {
     /// Batches of image–caption pairs for stage 1, a batch's repeated captions left out (all but
     /// the first), so that no in-batch negative of ITC or ITM is in truth a match: the world
     /// repeats short captions.
-    public static func stage1Batches(_ captions: [ImageText], tokenizer: WordPieceTokenizer, decoderTokenId: Int) -> Batches<Stage1Batch> {
+    public static func stage1Batches(
+        _ captions: [ImageText], tokenizer: WordPieceTokenizer, decoderTokenId: Int
+    ) -> Batches<Stage1Batch> {
         let texts = EncodedTexts(captions.map(\.text), tokenizer: tokenizer, decoderTokenId: decoderTokenId)
         return Batches(count: captions.count) { picked in
             var seen = Set<String>()
             let rows = picked.filter { seen.insert(captions[$0].text).inserted }
-            return Stage1Batch(images: rows.map { captions[$0].image }, ids: texts.tensor(texts.ids, rows),
-                               decoderIds: texts.tensor(texts.decoderIds, rows), attentionMask: texts.tensor(texts.mask, rows))
+            return Stage1Batch(
+                images: rows.map { captions[$0].image }, ids: texts.tensor(texts.ids, rows),
+                decoderIds: texts.tensor(texts.decoderIds, rows), attentionMask: texts.tensor(texts.mask, rows))
         }
     }
 
     /// ITC + ITM + ITG summed, as LAVIS trains, on a batch whose images index `features` (the frozen encoder's).
-    public static func stage1Loss(_ model: Blip2ForImageTextRetrieval, features: Tensor)
-        -> (Stage1Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+    public static func stage1Loss(
+        _ model: Blip2ForImageTextRetrieval, features: Tensor
+    )
+        -> (Stage1Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)
+    {
         { b, rng in
-            let losses = model.stage1Losses(image: features.indexSelect(0, b.images), ids: b.ids, decoderIds: b.decoderIds,
-                                            attentionMask: b.attentionMask, rng: &rng)
+            let losses = model.stage1Losses(
+                image: features.indexSelect(0, b.images), ids: b.ids, decoderIds: b.decoderIds,
+                attentionMask: b.attentionMask, rng: &rng)
             return (losses.total, b.images.count)
         }
     }
 
     /// Stage 1 on (image `features` row of each caption, caption).
-    public static func trainStage1(_ model: Blip2ForImageTextRetrieval, features: Tensor, captions: [ImageText],
-                                   tokenizer: WordPieceTokenizer, decoderTokenId: Int, trainer: Trainer) throws {
-        try trainer.run(stage1Batches(captions, tokenizer: tokenizer, decoderTokenId: decoderTokenId), stage1Loss(model, features: features))
+    public static func trainStage1(
+        _ model: Blip2ForImageTextRetrieval, features: Tensor, captions: [ImageText],
+        tokenizer: WordPieceTokenizer, decoderTokenId: Int, trainer: Trainer
+    ) throws {
+        try trainer.run(
+            stage1Batches(captions, tokenizer: tokenizer, decoderTokenId: decoderTokenId),
+            stage1Loss(model, features: features))
     }
 
     /// ITC similarities [image][text] row-major (best query per pair) of image `features` and `texts`.
-    public static func similarities(_ model: Blip2ForImageTextRetrieval, features: Tensor, texts: [String],
-                                    tokenizer: WordPieceTokenizer) -> [Float] {
+    public static func similarities(
+        _ model: Blip2ForImageTextRetrieval, features: Tensor, texts: [String],
+        tokenizer: WordPieceTokenizer
+    ) -> [Float] {
         let encoded = EncodedTexts(texts, tokenizer: tokenizer, decoderTokenId: tokenizer.clsTokenId)
         let all = Array(texts.indices)
         return noGrad {
-            let text = model.textEmbeds(ids: encoded.tensor(encoded.ids, all), attentionMask: encoded.tensor(encoded.mask, all))
+            let text = model.textEmbeds(
+                ids: encoded.tensor(encoded.ids, all), attentionMask: encoded.tensor(encoded.mask, all))
             return queryTextSimilarity(imageEmbeds: model.imageEmbeds(image: features), textEmbeds: text).toArray()
         }
     }
@@ -108,8 +128,10 @@ extension Blip2Pretraining {
     /// The stage-2 model: stage 1's vision tower, queries and Q-Former (without its text-only
     /// parts), a new `language_projection`, and `languageModel`. The query outputs take the place
     /// of `imageTokenId` tokens, which the prompt starts with (transformers' processor does the same).
-    public static func assembleStage2(stage1: Blip2ForImageTextRetrieval, languageModel: LlamaForCausalLM,
-                                      imageTokenId: Int) throws -> Blip2ForConditionalGeneration {
+    public static func assembleStage2(
+        stage1: Blip2ForImageTextRetrieval, languageModel: LlamaForCausalLM,
+        imageTokenId: Int
+    ) throws -> Blip2ForConditionalGeneration {
         var c = stage1.config
         c.qformer.useQformerTextInput = false
         c.text = .llama(languageModel.config)
@@ -120,7 +142,9 @@ extension Blip2Pretraining {
         for (k, v) in stage1.stateDict() where names.contains(k) { state[k] = v.clone() }
         for (k, v) in languageModel.stateDict() { state["language_model." + k] = v.clone() }
         // Init.skipping left the projection uninitialised: PyTorch's default initialisation.
-        for (k, v) in Linear(c.qformer.hiddenSize, c.text.hiddenSize).stateDict() { state["language_projection." + k] = v }
+        for (k, v) in Linear(c.qformer.hiddenSize, c.text.hiddenSize).stateDict() {
+            state["language_projection." + k] = v
+        }
         try model.load(stateDict: state)
         model.freeze()
         model.unfreeze(["query_tokens", "qformer", "language_projection"])
@@ -129,29 +153,39 @@ extension Blip2Pretraining {
 
     /// A prompt (caption request or question) about image `image`, answered by `answer`: the query
     /// outputs' image tokens, then BOS, prompt and answer as `vlkit generate` tokenises them.
-    public static func example(_ tokenizer: Tokenizer, model: Blip2ForConditionalGeneration, prompt: String, answer: String,
-                               image: Int) -> TokenizedExample {
+    public static func example(
+        _ tokenizer: Tokenizer, model: Blip2ForConditionalGeneration, prompt: String, answer: String,
+        image: Int
+    ) -> TokenizedExample {
         let e = TokenizedExample.promptResponse(tokenizer, prompt: prompt, response: answer, image: image)
         let q = model.config.numQueryTokens
-        return TokenizedExample(ids: [Int](repeating: model.config.imageTokenId!, count: q) + e.ids,
-                                trained: [Bool](repeating: false, count: q) + e.trained, image: image)
+        return TokenizedExample(
+            ids: [Int](repeating: model.config.imageTokenId!, count: q) + e.ids,
+            trained: [Bool](repeating: false, count: q) + e.trained, image: image)
     }
 
     /// Stage 2's LM loss of a batch whose images index `features` (the frozen encoder's).
-    public static func stage2Loss(_ model: Blip2ForConditionalGeneration, features: Tensor)
-        -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+    public static func stage2Loss(
+        _ model: Blip2ForConditionalGeneration, features: Tensor
+    )
+        -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)
+    {
         { b, _ in
             try LlavaAlignment.loss(model.language_model, imageTokenId: model.config.imageTokenId!, b) { rows in
                 let q = model.query_tokens.value
-                return model.language_projection(model.qformer(queries: q.expand([rows.count, q.shape[1], q.shape[2]]),
-                                                               image: features.indexSelect(0, rows)))
+                return model.language_projection(
+                    model.qformer(
+                        queries: q.expand([rows.count, q.shape[1], q.shape[2]]),
+                        image: features.indexSelect(0, rows)))
             }
         }
     }
 
     /// Stage 2 on batches of `examples` whose images index `features` (the frozen encoder's).
-    public static func trainStage2(_ model: Blip2ForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
-                                   padId: Int, trainer: Trainer) throws {
+    public static func trainStage2(
+        _ model: Blip2ForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
+        padId: Int, trainer: Trainer
+    ) throws {
         try trainer.run(.examples(examples, padId: padId), stage2Loss(model, features: features))
     }
 }

@@ -40,7 +40,9 @@ public final class Blip2VisionContrastive: Module, ContrastiveTowers {
     public var textLength: Int { text_model.config.maxPositionEmbeddings }
 
     /// Image embeddings [B, projectionDim]: the class token of the last hidden state (after post_layernorm).
-    public func imageFeatures(_ pixels: Tensor) -> Tensor { visual_projection(vision_model.features(pixels).select(1, 0)) }
+    public func imageFeatures(_ pixels: Tensor) -> Tensor {
+        visual_projection(vision_model.features(pixels).select(1, 0))
+    }
 
     public func logitsPerText(pixels: Tensor, ids: Tensor, attentionMask: Tensor) -> Tensor {
         let image = imageFeatures(pixels).l2Normalized()

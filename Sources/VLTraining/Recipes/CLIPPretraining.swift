@@ -9,7 +9,9 @@ import VLTokenizers
 /// loss over image–caption pairs.
 public enum CLIPPretraining {
     /// A CLIP small enough to pre-train on the world in a minute on two cores.
-    public static func worldConfig(vocabSize: Int, imageSize: Int = 64, hidden: Int = 128, layers: Int = 4) -> CLIPConfig {
+    public static func worldConfig(
+        vocabSize: Int, imageSize: Int = 64, hidden: Int = 128, layers: Int = 4
+    ) -> CLIPConfig {
         var c = CLIPConfig()
         c.projectionDim = hidden
         c.vision.hiddenSize = hidden
@@ -45,8 +47,10 @@ public enum CLIPPretraining {
     /// Image–caption batches of `data` for contrastive towers, the captions tokenised once. With
     /// hard negatives (the world's shape twins), half of each batch is drawn and the other half are
     /// their twins.
-    public static func batches(_ data: TrainingData, processor: ImageProcessor, tokenizer: CLIPTokenizer, textLength: Int,
-                               batchSize: Int) throws -> Batches<ContrastiveBatch> {
+    public static func batches(
+        _ data: TrainingData, processor: ImageProcessor, tokenizer: CLIPTokenizer, textLength: Int,
+        batchSize: Int
+    ) throws -> Batches<ContrastiveBatch> {
         let captions = data.captions, twins = data.hardNegatives
         let encoded = tokenizer(captions.map(\.text), padTo: textLength)
         let pixels = try data.images.pixelSource(processor: processor)
@@ -54,16 +58,20 @@ public enum CLIPPretraining {
         return Batches(count: drawable.count, batchSize: twins.isEmpty ? batchSize : max(1, batchSize / 2)) { picked in
             let drawn = picked.map { drawable[$0] }
             let rows = twins.isEmpty ? drawn : drawn + drawn.map { twins[$0]! }
-            return ContrastiveBatch(pixels: try pixels(rows.map { captions[$0].image }),
-                                    ids: Tensor(ints: rows.flatMap { encoded.ids[$0] }, shape: [rows.count, textLength]),
-                                    attentionMask: Tensor(ints: rows.flatMap { encoded.attentionMask[$0] }, shape: [rows.count, textLength]),
-                                    captions: rows.map { captions[$0].text })
+            return ContrastiveBatch(
+                pixels: try pixels(rows.map { captions[$0].image }),
+                ids: Tensor(ints: rows.flatMap { encoded.ids[$0] }, shape: [rows.count, textLength]),
+                attentionMask: Tensor(
+                    ints: rows.flatMap { encoded.attentionMask[$0] }, shape: [rows.count, textLength]),
+                captions: rows.map { captions[$0].text })
         }
     }
 
     /// The contrastive loss of a batch. Captions that occur more than once in it are all counted
     /// as matches (the world repeats short captions).
-    public static func loss(_ model: ContrastiveTowers) -> (ContrastiveBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+    public static func loss(
+        _ model: ContrastiveTowers
+    ) -> (ContrastiveBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
         { b, _ in
             let logits = model.logitsPerText(pixels: b.pixels, ids: b.ids, attentionMask: b.attentionMask)
             return (multiPositiveContrastiveLoss(logits, groups: b.captions), b.captions.count)
@@ -71,11 +79,15 @@ public enum CLIPPretraining {
     }
 
     /// Trains `model` on `data`'s image–caption pairs (see `batches`).
-    public static func train(_ model: ContrastiveTowers, data: TrainingData, processor: ImageProcessor, tokenizer: CLIPTokenizer,
-                             trainer: Trainer) throws {
+    public static func train(
+        _ model: ContrastiveTowers, data: TrainingData, processor: ImageProcessor, tokenizer: CLIPTokenizer,
+        trainer: Trainer
+    ) throws {
         trainer.afterUpdate = { model.clampLogitScale(max: 100) }
-        try trainer.run(batches(data, processor: processor, tokenizer: tokenizer, textLength: model.textLength,
-                                batchSize: trainer.settings.batchSize), loss(model))
+        try trainer.run(
+            batches(
+                data, processor: processor, tokenizer: tokenizer, textLength: model.textLength,
+                batchSize: trainer.settings.batchSize), loss(model))
     }
 }
 
@@ -95,8 +107,9 @@ public enum CLIPRecipe: TrainingRecipe {
     public static let data: [DataKind] = [.captions]
 
     public static func run(_ stage: RecipeStage) throws {
-        _ = try stage.runner.trainCLIP(on: stage.data(), processor: stage.processor, settings: stage.settings, output: stage.output,
-                                       validation: try stage.validationData().map { ($0, stage.validationEvery) })
+        _ = try stage.runner.trainCLIP(
+            on: stage.data(), processor: stage.processor, settings: stage.settings, output: stage.output,
+            validation: try stage.validationData().map { ($0, stage.validationEvery) })
     }
 }
 

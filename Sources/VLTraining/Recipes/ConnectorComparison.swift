@@ -49,8 +49,10 @@ public struct ConnectorVariant {
     let continuation: ([Int], Tensor, Int, Set<Int>) throws -> [Int]
 
     /// `family` between vision features of width `visionWidth` (`featureTokens` per image) and `lm`.
-    public static func make(_ family: ConnectorFamily, visionWidth: Int, featureTokens: Int, languageModel lm: LlamaForCausalLM,
-                            imageTokenId: Int, queries: Int = 8) throws -> ConnectorVariant {
+    public static func make(
+        _ family: ConnectorFamily, visionWidth: Int, featureTokens: Int, languageModel lm: LlamaForCausalLM,
+        imageTokenId: Int, queries: Int = 8
+    ) throws -> ConnectorVariant {
         let width = lm.config.hiddenSize
         let connector: Connector
         switch family {
@@ -58,40 +60,53 @@ public struct ConnectorVariant {
         case .mlp: connector = MLPProjector(inputSize: visionWidth, outputSize: width)
         case .qformer:
             var q = QFormerConfig()
-            (q.hiddenSize, q.numHiddenLayers, q.numAttentionHeads, q.intermediateSize) = (width, 2, max(1, width / 32), width * 4)
+            (q.hiddenSize, q.numHiddenLayers, q.numAttentionHeads, q.intermediateSize) = (
+                width, 2, max(1, width / 32), width * 4
+            )
             (q.encoderHiddenSize, q.crossAttentionFrequency, q.layerNormEps) = (visionWidth, 1, 1e-12)
             connector = try QFormerConnector(qformer: q, queries: queries, outputWidth: width)
         case .abstractor:
-            connector = VisualAbstractor(imageWidth: visionWidth, dim: width, outputWidth: width, queries: queries, layers: 2,
-                                         heads: max(1, width / 32))
+            connector = VisualAbstractor(
+                imageWidth: visionWidth, dim: width, outputWidth: width, queries: queries, layers: 2,
+                heads: max(1, width / 32))
         case .flamingo:
-            let flamingo = FlamingoLlama(languageModel: lm, visionWidth: visionWidth, crossAttentionEvery: 2, latents: queries,
-                                         resamplerDepth: 2)
+            let flamingo = FlamingoLlama(
+                languageModel: lm, visionWidth: visionWidth, crossAttentionEvery: 2, latents: queries,
+                resamplerDepth: 2)
             flamingo.freeze(["language_model"])
             return flamingoVariant(flamingo, imageTokenId: imageTokenId)
         }
-        return prefix(family, connector: connector, featureTokens: featureTokens, languageModel: lm, imageTokenId: imageTokenId)
+        return prefix(
+            family, connector: connector, featureTokens: featureTokens, languageModel: lm, imageTokenId: imageTokenId)
     }
 
     /// `connector` (trainable) in front of `lm` (frozen).
-    public static func prefix(_ family: ConnectorFamily, connector: Connector, featureTokens: Int, languageModel lm: LlamaForCausalLM,
-                              imageTokenId: Int) -> ConnectorVariant {
+    public static func prefix(
+        _ family: ConnectorFamily, connector: Connector, featureTokens: Int, languageModel lm: LlamaForCausalLM,
+        imageTokenId: Int
+    ) -> ConnectorVariant {
         let model = PrefixVLM(connector: connector, languageModel: lm)
         model.freeze(["language_model"])
-        return ConnectorVariant(family: family, model: model, imageTokens: connector.outputTokens(featureTokens), imageTokenId: imageTokenId,
+        return ConnectorVariant(
+            family: family, model: model, imageTokens: connector.outputTokens(featureTokens),
+            imageTokenId: imageTokenId,
             logits: { batch, features in
-                let embeddings = try LlavaAlignment.splice(connector(features), into: lm.embed(batch.inputs), ids: batch.inputIds,
-                                                           imageTokenId: imageTokenId)
+                let embeddings = try LlavaAlignment.splice(
+                    connector(features), into: lm.embed(batch.inputs), ids: batch.inputIds,
+                    imageTokenId: imageTokenId)
                 let length = batch.inputs.shape[1]
                 return lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<length), cache: nil, keyPadding: nil))
             },
             continuation: { ids, features, maxTokens, stops in
                 let embeddings = try noGrad {
-                    try LlavaAlignment.splice(connector(features), into: lm.embed(Tensor(ints: ids, shape: [1, ids.count])), ids: [ids],
-                                              imageTokenId: imageTokenId)
+                    try LlavaAlignment.splice(
+                        connector(features), into: lm.embed(Tensor(ints: ids, shape: [1, ids.count])), ids: [ids],
+                        imageTokenId: imageTokenId)
                 }
-                return Generator(model: lm).generate(promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
-                                                     stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stops)).0
+                return Generator(model: lm).generate(
+                    promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
+                    stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stops)
+                ).0
             })
     }
 
@@ -99,21 +114,28 @@ public struct ConnectorVariant {
     /// visible to the gated cross-attention layers.
     static func flamingoVariant(_ flamingo: FlamingoLlama, imageTokenId: Int) -> ConnectorVariant {
         func mediaLocations(_ ids: [[Int]]) -> [[Bool]] { ids.map { $0.map { $0 == imageTokenId } } }
-        return ConnectorVariant(family: .flamingo, model: flamingo, imageTokens: 1, imageTokenId: imageTokenId,
+        return ConnectorVariant(
+            family: .flamingo, model: flamingo, imageTokens: 1, imageTokenId: imageTokenId,
             logits: { batch, features in
-                flamingo.logits(ids: batch.inputs, features: features.unsqueeze(1), mediaLocations: mediaLocations(batch.inputIds))
+                flamingo.logits(
+                    ids: batch.inputs, features: features.unsqueeze(1), mediaLocations: mediaLocations(batch.inputIds))
             },
             continuation: { ids, features, maxTokens, stops in
-                let prompt = FlamingoPrompt(flamingo, features: features.unsqueeze(1), mediaLocations: ids.map { $0 == imageTokenId })
+                let prompt = FlamingoPrompt(
+                    flamingo, features: features.unsqueeze(1), mediaLocations: ids.map { $0 == imageTokenId })
                 let embeddings = noGrad { flamingo.language_model.embed(Tensor(ints: ids, shape: [1, ids.count])) }
-                return Generator(model: prompt).generate(promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
-                                                         stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stops)).0
+                return Generator(model: prompt).generate(
+                    promptEmbeddings: embeddings, promptIds: ids, sampling: SamplingParameters(),
+                    stop: StopConditions(maxNewTokens: maxTokens, stopTokenIds: stops)
+                ).0
             })
     }
 
     /// A question about image `image` with this variant's image tokens.
     public func example(_ tokenizer: Tokenizer, question: String, answer: String, image: Int) -> TokenizedExample {
-        LlavaAlignment.example(tokenizer, question: question, answer: answer, image: image, imageTokenId: imageTokenId, imageTokens: imageTokens)
+        LlavaAlignment.example(
+            tokenizer, question: question, answer: answer, image: image, imageTokenId: imageTokenId,
+            imageTokens: imageTokens)
     }
 
     /// Trains the connector (and, for Flamingo, the gated blocks) on batches of `examples`.
@@ -140,7 +162,8 @@ public struct ConnectorVariant {
     }
 
     /// The greedy answer to `question` about an image with features [1, N, Cv].
-    public func answer(_ tokenizer: Tokenizer, question: String, features: Tensor, maxTokens: Int = 4) throws -> String {
+    public func answer(_ tokenizer: Tokenizer, question: String, features: Tensor, maxTokens: Int = 4) throws -> String
+    {
         let ids = Array(example(tokenizer, question: question, answer: "", image: 0).ids.dropLast())
         let stops = Set([tokenizer.eosTokenId].compactMap { $0 })
         return tokenizer.decode(try continuation(ids, features, maxTokens, stops), skipSpecialTokens: true)

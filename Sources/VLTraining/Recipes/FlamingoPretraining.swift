@@ -27,16 +27,21 @@ public enum FlamingoPretraining {
         var added = json["added_tokens"] as? [[String: Any]] ?? []
         var next = existing.vocabSize
         for token in [mediaToken, endOfChunk] where existing.tokenId(token) == nil {
-            added.append(["id": next, "content": token, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false,
-                          "special": true])
+            added.append([
+                "id": next, "content": token, "single_word": false, "lstrip": false, "rstrip": false,
+                "normalized": false,
+                "special": true,
+            ])
             next += 1
         }
         json["added_tokens"] = added
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        try writeAtomically(JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes]),
-                            to: output.appendingPathComponent("tokenizer.json"))
-        try writeAtomically(Data(contentsOf: source.appendingPathComponent("tokenizer_config.json")),
-                            to: output.appendingPathComponent("tokenizer_config.json"))
+        try writeAtomically(
+            JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes]),
+            to: output.appendingPathComponent("tokenizer.json"))
+        try writeAtomically(
+            Data(contentsOf: source.appendingPathComponent("tokenizer_config.json")),
+            to: output.appendingPathComponent("tokenizer_config.json"))
     }
 
     /// `lm` with `vocabSize` token rows; new input and output rows start at the mean of the old
@@ -58,8 +63,10 @@ public enum FlamingoPretraining {
 
     /// A Flamingo of a trained CLIP's vision tower and `lm` (which has the media tokens), with the
     /// connector comparison's sizes: 8 latents, 2 resampler layers, a gated block every 2 layers.
-    public static func assemble(clip: CLIPModel, languageModel lm: LlamaForCausalLM, mediaTokenId: Int,
-                                endOfChunkTokenId: Int) throws -> FlamingoForConditionalGeneration {
+    public static func assemble(
+        clip: CLIPModel, languageModel lm: LlamaForCausalLM, mediaTokenId: Int,
+        endOfChunkTokenId: Int
+    ) throws -> FlamingoForConditionalGeneration {
         var c = FlamingoConfig()
         (c.vision, c.selection, c.text) = (clip.config.vision, RecipeRunner.worldFeatureSelection, lm.config)
         (c.crossAttnEveryNLayers, c.perceiverDepth, c.perceiverNumLatents) = (2, 2, 8)
@@ -76,7 +83,9 @@ public enum FlamingoPretraining {
     public static func chunk(_ text: String) -> String { mediaToken + text + endOfChunk }
 
     /// A prompt of in-context `examples` (one chunk each), then `<image>` and `query` to continue.
-    public static func prompt(examples: [String], query: String) -> String { examples.map(chunk).joined() + mediaToken + query }
+    public static func prompt(examples: [String], query: String) -> String {
+        examples.map(chunk).joined() + mediaToken + query
+    }
 
     /// A scene's question with its answer, as a chunk's text.
     public static func questionAndAnswer(_ qa: QuestionAnswer) -> String { "\(qa.question) \(qa.answer)" }
@@ -89,20 +98,25 @@ public enum FlamingoPretraining {
 
     /// Padded batches of `documents`, each with its documents' image rows (`-1` where a document
     /// has fewer images than the batch's longest, padding no text position sees).
-    public static func batches(_ documents: [ImageDocument], tokenizer: Tokenizer, mediaTokenId: Int) -> Batches<DocumentBatch> {
+    public static func batches(
+        _ documents: [ImageDocument], tokenizer: Tokenizer, mediaTokenId: Int
+    ) -> Batches<DocumentBatch> {
         let examples = documents.map { example($0, tokenizer: tokenizer, mediaTokenId: mediaTokenId) }
         let padId = tokenizer.padTokenId ?? 0
         return Batches(count: documents.count) { rows in
             let t = rows.map { documents[$0].images.count }.max() ?? 0
-            return DocumentBatch(batch: LanguageModelBatch(rows.map { examples[$0] }, padId: padId),
-                                 images: rows.map { documents[$0].images + [Int](repeating: -1, count: t - documents[$0].images.count) })
+            return DocumentBatch(
+                batch: LanguageModelBatch(rows.map { examples[$0] }, padId: padId),
+                images: rows.map { documents[$0].images + [Int](repeating: -1, count: t - documents[$0].images.count) })
         }
     }
 
     /// The language-model loss of `trainee` on a batch of documents whose images index `features`
     /// [images, N, Dv] (the frozen tower's).
-    public static func loss(_ trainee: FlamingoTrainee, features: Tensor,
-                            mediaTokenId: Int) -> (DocumentBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+    public static func loss(
+        _ trainee: FlamingoTrainee, features: Tensor,
+        mediaTokenId: Int
+    ) -> (DocumentBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
         let (n, d) = (features.shape[1], features.shape[2])
         let padded = cat([features, Tensor.zeros([1, n, d])], dim: 0), padRow = features.shape[0]
         return { b, _ in
@@ -111,18 +125,22 @@ public enum FlamingoPretraining {
             let length = b.batch.inputs.shape[1], flat = b.batch.inputs.toInts()
             let ids = (0..<size).map { Array(flat[($0 * length)..<(($0 + 1) * length)]) }
             let flamingo = trainee.flamingo
-            let hidden = flamingo.hiddenStates(trainee.embed(ids), media: flamingo.media(features: f),
-                                               textTimes: ids.map { mediaTimes($0.map { $0 == mediaTokenId }) })
+            let hidden = flamingo.hiddenStates(
+                trainee.embed(ids), media: flamingo.media(features: f),
+                textTimes: ids.map { mediaTimes($0.map { $0 == mediaTokenId }) })
             return (languageModelLoss(logits: trainee.logits(hidden), targets: b.batch.targets), size)
         }
     }
 
     /// Trains `trainee` on batches of `documents`, whose images' frozen vision features are
     /// `features` [images, N, Dv].
-    public static func train(_ trainee: FlamingoTrainee, documents: [ImageDocument], features: Tensor, tokenizer: Tokenizer,
-                             mediaTokenId: Int, trainer: Trainer) throws {
-        try trainer.run(batches(documents, tokenizer: tokenizer, mediaTokenId: mediaTokenId),
-                        loss(trainee, features: features, mediaTokenId: mediaTokenId))
+    public static func train(
+        _ trainee: FlamingoTrainee, documents: [ImageDocument], features: Tensor, tokenizer: Tokenizer,
+        mediaTokenId: Int, trainer: Trainer
+    ) throws {
+        try trainer.run(
+            batches(documents, tokenizer: tokenizer, mediaTokenId: mediaTokenId),
+            loss(trainee, features: features, mediaTokenId: mediaTokenId))
     }
 }
 
@@ -185,7 +203,9 @@ public final class FlamingoTrainee: Module {
     private func write(_ rows: Tensor, into p: Parameter) {
         var w = p.value.toArray()
         let d = p.value.shape[1], r = rows.toArray()
-        for (j, id) in tokenIds.enumerated() { w.replaceSubrange((id * d)..<((id + 1) * d), with: r[(j * d)..<((j + 1) * d)]) }
+        for (j, id) in tokenIds.enumerated() {
+            w.replaceSubrange((id * d)..<((id + 1) * d), with: r[(j * d)..<((j + 1) * d)])
+        }
         p.value = Tensor(w, shape: p.value.shape)
     }
 }

@@ -33,20 +33,25 @@ extension RecipeRunner {
         let pretrained = try load(LlamaForCausalLM.self, "language_model", lmDir)
         try FlamingoPretraining.writeTokenizer(from: URL(fileURLWithPath: lmDir), to: output)
         let tokenizer = try Tokenizer(directory: output)
-        let media = tokenizer.tokenId(FlamingoPretraining.mediaToken)!, chunk = tokenizer.tokenId(FlamingoPretraining.endOfChunk)!
+        let media = tokenizer.tokenId(FlamingoPretraining.mediaToken)!,
+            chunk = tokenizer.tokenId(FlamingoPretraining.endOfChunk)!
         let lm = try FlamingoPretraining.resized(pretrained, vocabSize: tokenizer.vocabSize)
-        let flamingo = try FlamingoPretraining.assemble(clip: clip, languageModel: lm, mediaTokenId: media, endOfChunkTokenId: chunk)
+        let flamingo = try FlamingoPretraining.assemble(
+            clip: clip, languageModel: lm, mediaTokenId: media, endOfChunkTokenId: chunk)
         let trainee = FlamingoTrainee(flamingo.model, tokenIds: [media, chunk])
         let trainer = try makeTrainer("flamingo", trainee, stage.settings, output)
         func features(_ data: TrainingData) throws -> Tensor {
             try data.images.encoded(processor: stage.processor) { flamingo.vision_encoder.features($0) }
         }
         if let validation {
-            trainer.validate(every: stage.validationEvery, on: FlamingoPretraining.batches(validation.documents, tokenizer: tokenizer, mediaTokenId: media),
-                             FlamingoPretraining.loss(trainee, features: try features(validation), mediaTokenId: media))
+            trainer.validate(
+                every: stage.validationEvery,
+                on: FlamingoPretraining.batches(validation.documents, tokenizer: tokenizer, mediaTokenId: media),
+                FlamingoPretraining.loss(trainee, features: try features(validation), mediaTokenId: media))
         }
-        try FlamingoPretraining.train(trainee, documents: train.documents, features: features(train), tokenizer: tokenizer, mediaTokenId: media,
-                                      trainer: trainer)
+        try FlamingoPretraining.train(
+            trainee, documents: train.documents, features: features(train), tokenizer: tokenizer, mediaTokenId: media,
+            trainer: trainer)
         trainee.mergeRows()
         try HFExport.write(flamingo, processor: stage.processor, to: output)
         let test = stage.worldTestScenes(recipe.evaluation.testScenes)
@@ -54,18 +59,27 @@ extension RecipeRunner {
     }
 
     /// Scores the saved directory; logs one line per shot count and writes `evaluation.json`.
-    func evaluateFlamingo(at output: URL, recipe: Recipe, test: [WorldSample], demos: [WorldSample]) throws -> [FlamingoScores] {
+    func evaluateFlamingo(
+        at output: URL, recipe: Recipe, test: [WorldSample], demos: [WorldSample]
+    ) throws -> [FlamingoScores] {
         let pipeline = try GenerationPipeline(directory: output)
         let scores = try recipe.evaluation.shots.map { shots in
             try FlamingoEvaluation.scores(pipeline, test: test, demos: demos, shots: shots, seed: recipe.world.seed)
         }
         for s in scores {
-            log(String(format: "flamingo %d-shot, %d test scenes: VQA %.1f%% of %d (majority answer per type %.1f%%), caption BLEU-4 %.3f, CIDEr-D %.3f",
-                       s.shots, s.scenes, 100 * s.vqa.overall.accuracy, s.vqa.overall.count, 100 * s.vqa.typePriorBaseline, s.bleu4, s.cider))
+            log(
+                String(
+                    format:
+                        "flamingo %d-shot, %d test scenes: VQA %.1f%% of %d (majority answer per type %.1f%%), caption BLEU-4 %.3f, CIDEr-D %.3f",
+                    s.shots, s.scenes, 100 * s.vqa.overall.accuracy, s.vqa.overall.count, 100 * s.vqa.typePriorBaseline,
+                    s.bleu4, s.cider))
         }
         let json: [[String: Any]] = scores.map { s in
-            ["shots": s.shots, "test_scenes": s.scenes, "vqa_accuracy": s.vqa.overall.accuracy, "vqa_questions": s.vqa.overall.count,
-             "vqa_by_type": s.vqa.byType.mapValues { $0.accuracy }, "bleu4": s.bleu4, "cider": s.cider]
+            [
+                "shots": s.shots, "test_scenes": s.scenes, "vqa_accuracy": s.vqa.overall.accuracy,
+                "vqa_questions": s.vqa.overall.count,
+                "vqa_by_type": s.vqa.byType.mapValues { $0.accuracy }, "bleu4": s.bleu4, "cider": s.cider,
+            ]
         }
         try writeJSON(json, to: output.appendingPathComponent("evaluation.json"))
         return scores
@@ -75,9 +89,13 @@ extension RecipeRunner {
 extension HFExport {
     /// A Flamingo directory: config.json (model_type "flamingo"), model.safetensors in
     /// OpenFlamingo's names, generation and preprocessor configs; tokenizer files come from the recipe.
-    public static func write(_ model: FlamingoForConditionalGeneration, processor: ImageProcessor, to directory: URL) throws {
+    public static func write(
+        _ model: FlamingoForConditionalGeneration, processor: ImageProcessor, to directory: URL
+    ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try writeSafetensors(model.openFlamingoStateDict(), metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        try writeSafetensors(
+            model.openFlamingoStateDict(), metadata: ["format": "pt"],
+            to: directory.appendingPathComponent("model.safetensors"))
         try writeJSON(model.config.jsonObject, to: directory.appendingPathComponent("config.json"))
         try writeJSON(processor.jsonObject, to: directory.appendingPathComponent("preprocessor_config.json"))
         try writeGenerationConfig(model.config.text, to: directory)

@@ -16,15 +16,23 @@ extension HFExport {
     }
 
     public static func write(_ model: Blip2ForImageTextRetrieval, processor: ImageProcessor, to directory: URL) throws {
-        try writeBlip2(model, config: model.config.jsonObject(architecture: "Blip2ForImageTextRetrieval"), processor: processor, to: directory)
+        try writeBlip2(
+            model, config: model.config.jsonObject(architecture: "Blip2ForImageTextRetrieval"), processor: processor,
+            to: directory)
     }
 
-    public static func write(_ model: Blip2ForConditionalGeneration, processor: ImageProcessor, to directory: URL) throws {
-        try writeBlip2(model, config: model.config.jsonObject(architecture: "Blip2ForConditionalGeneration"), processor: processor, to: directory)
+    public static func write(
+        _ model: Blip2ForConditionalGeneration, processor: ImageProcessor, to directory: URL
+    ) throws {
+        try writeBlip2(
+            model, config: model.config.jsonObject(architecture: "Blip2ForConditionalGeneration"), processor: processor,
+            to: directory)
         if case .llama(let c) = model.config.text { try writeGenerationConfig(c, to: directory) }
     }
 
-    private static func writeBlip2(_ model: Module, config: [String: Any], processor: ImageProcessor, to directory: URL) throws {
+    private static func writeBlip2(
+        _ model: Module, config: [String: Any], processor: ImageProcessor, to directory: URL
+    ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try writeWeights(model, to: directory)
         try writeJSON(config, to: directory.appendingPathComponent("config.json"))

@@ -21,7 +21,9 @@ public enum HFExport {
         try writeGenerationConfig(model.config, to: directory)
     }
 
-    public static func write(_ model: LlavaForConditionalGeneration, processor: ImageProcessor, to directory: URL) throws {
+    public static func write(
+        _ model: LlavaForConditionalGeneration, processor: ImageProcessor, to directory: URL
+    ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try writeWeights(model, to: directory)
         try writeJSON(model.config.jsonObject, to: directory.appendingPathComponent("config.json"))
@@ -30,11 +32,15 @@ public enum HFExport {
     }
 
     static func writeWeights(_ model: Module, to directory: URL) throws {
-        try writeSafetensors(model.stateDict(includingAdapters: false), metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        try writeSafetensors(
+            model.stateDict(includingAdapters: false), metadata: ["format": "pt"],
+            to: directory.appendingPathComponent("model.safetensors"))
     }
 
     static func writeGenerationConfig(_ c: LlamaConfig, to directory: URL) throws {
-        var o: [String: Any] = ["eos_token_id": c.eosTokenIds.count == 1 ? c.eosTokenIds[0] as Any : c.eosTokenIds as Any]
+        var o: [String: Any] = [
+            "eos_token_id": c.eosTokenIds.count == 1 ? c.eosTokenIds[0] as Any : c.eosTokenIds as Any
+        ]
         o["bos_token_id"] = c.bosTokenId
         o["pad_token_id"] = c.padTokenId
         try writeJSON(o, to: directory.appendingPathComponent("generation_config.json"))

@@ -19,12 +19,15 @@ public struct TokenizedExample: Equatable, Sendable {
 
 extension TokenizedExample {
     /// A prompt whose tokens are not learned followed by a response whose tokens are (ends with EOS).
-    public static func promptResponse(_ tokenizer: Tokenizer, prompt: String, response: String, image: Int? = nil) -> TokenizedExample {
+    public static func promptResponse(
+        _ tokenizer: Tokenizer, prompt: String, response: String, image: Int? = nil
+    ) -> TokenizedExample {
         let p = tokenizer.encode(prompt, addSpecialTokens: true)
         var r = tokenizer.encode(response, addSpecialTokens: false)
         if let eos = tokenizer.eosTokenId { r.append(eos) }
-        return TokenizedExample(ids: p + r, trained: [Bool](repeating: false, count: p.count) + [Bool](repeating: true, count: r.count),
-                                image: image)
+        return TokenizedExample(
+            ids: p + r, trained: [Bool](repeating: false, count: p.count) + [Bool](repeating: true, count: r.count),
+            image: image)
     }
 }
 
@@ -78,10 +81,13 @@ public enum LanguageModelPretraining {
     }
 
     /// Trains on batches of `examples` (text only).
-    public static func train(_ model: LlamaForCausalLM, examples: [TokenizedExample], padId: Int, trainer: Trainer) throws {
+    public static func train(
+        _ model: LlamaForCausalLM, examples: [TokenizedExample], padId: Int, trainer: Trainer
+    ) throws {
         try trainer.run(.examples(examples, padId: padId)) { b, _ in
             let length = b.batch.inputs.shape[1]
-            let hidden = model.hiddenStates(model.embed(b.batch.inputs), positions: Array(0..<length), cache: nil, keyPadding: nil)
+            let hidden = model.hiddenStates(
+                model.embed(b.batch.inputs), positions: Array(0..<length), cache: nil, keyPadding: nil)
             return (languageModelLoss(logits: model.logits(hidden), targets: b.batch.targets), b.examples)
         }
     }
@@ -107,7 +113,9 @@ extension Batches where Batch == ExampleBatch {
     public static func examples(_ examples: [TokenizedExample], padId: Int) -> Batches {
         Batches(count: examples.count) { rows in
             let chosen = rows.map { examples[$0] }
-            return ExampleBatch(batch: LanguageModelBatch(chosen, padId: padId), images: chosen.compactMap(\.image), examples: chosen.count)
+            return ExampleBatch(
+                batch: LanguageModelBatch(chosen, padId: padId), images: chosen.compactMap(\.image),
+                examples: chosen.count)
         }
     }
 }
@@ -122,7 +130,8 @@ public enum LanguageModelRecipe: TrainingRecipe {
 
     public static func run(_ stage: RecipeStage) throws {
         let c = stage.recipe.config
-        _ = try stage.runner.trainLanguageModel(on: stage.data(), settings: stage.settings, output: stage.output,
-                                                hidden: c?.hiddenSize ?? 128, layers: c?.numHiddenLayers ?? 4)
+        _ = try stage.runner.trainLanguageModel(
+            on: stage.data(), settings: stage.settings, output: stage.output,
+            hidden: c?.hiddenSize ?? 128, layers: c?.numHiddenLayers ?? 4)
     }
 }

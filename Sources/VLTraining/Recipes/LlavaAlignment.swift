@@ -15,20 +15,25 @@ public enum LlavaAlignment {
 
     /// A LLaVA-1.5 assembly from a trained CLIP and a trained decoder: the vision tower's weights
     /// are CLIP's `vision_model`, the language model's are the decoder's; the projector is new.
-    public static func assemble(clip: CLIPModel, languageModel: LlamaForCausalLM, imageTokenId: Int,
-                                selection: VisionFeatureSelection = VisionFeatureSelection()) throws -> LlavaForConditionalGeneration {
+    public static func assemble(
+        clip: CLIPModel, languageModel: LlamaForCausalLM, imageTokenId: Int,
+        selection: VisionFeatureSelection = VisionFeatureSelection()
+    ) throws -> LlavaForConditionalGeneration {
         var c = LlavaConfig()
         c.vision = clip.config.vision
         c.selection = selection
-        return try assemble(c, vision: clip.vision_model.stateDict(), languageModel: languageModel, imageTokenId: imageTokenId)
+        return try assemble(
+            c, vision: clip.vision_model.stateDict(), languageModel: languageModel, imageTokenId: imageTokenId)
     }
 
     /// A LLaVA of `config`'s vision tower and projector kind with `languageModel` (its config
     /// becomes the text config): the tower's weights are `vision` (names `embeddings.*`,
     /// `encoder.*`… as `CLIPVisionTransformer` has them), the projector's are `projector`
     /// (`linear_1.*`, `linear_2.*`) or new (PyTorch's default initialisation).
-    public static func assemble(_ config: LlavaConfig, vision: [String: Tensor], languageModel: LlamaForCausalLM, imageTokenId: Int,
-                                projector: [String: Tensor]? = nil) throws -> LlavaForConditionalGeneration {
+    public static func assemble(
+        _ config: LlavaConfig, vision: [String: Tensor], languageModel: LlamaForCausalLM, imageTokenId: Int,
+        projector: [String: Tensor]? = nil
+    ) throws -> LlavaForConditionalGeneration {
         var c = config
         c.text = languageModel.config
         c.imageTokenId = imageTokenId
@@ -37,7 +42,9 @@ public enum LlavaAlignment {
         for (k, v) in vision { state["vision_tower.vision_model." + k] = v.clone() }
         for (k, v) in languageModel.stateDict() { state["language_model." + k] = v.clone() }
         // Init.skipping left the projector uninitialised: give it PyTorch's default initialisation.
-        let fresh = { MLPProjector(inputSize: llava.vision_tower.featureSize, outputSize: c.text.hiddenSize).stateDict() }
+        let fresh = {
+            MLPProjector(inputSize: llava.vision_tower.featureSize, outputSize: c.text.hiddenSize).stateDict()
+        }
         for (k, v) in projector ?? fresh() { state["multi_modal_projector." + k] = v.clone() }
         try llava.load(stateDict: state)
         return llava
@@ -52,35 +59,50 @@ public enum LlavaAlignment {
     }
 
     /// A question (or caption request) about image `image`, answered by `answer`.
-    public static func example(_ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, question: String, answer: String,
-                               image: Int) -> TokenizedExample {
-        example(tokenizer, question: question, answer: answer, image: image, imageTokenId: llava.config.imageTokenId,
-                imageTokens: llava.tokensPerImage)
+    public static func example(
+        _ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, question: String, answer: String,
+        image: Int
+    ) -> TokenizedExample {
+        example(
+            tokenizer, question: question, answer: answer, image: image, imageTokenId: llava.config.imageTokenId,
+            imageTokens: llava.tokensPerImage)
     }
 
     /// The same for any model whose `<image>` (`imageTokenId`) becomes `imageTokens` tokens.
-    public static func example(_ tokenizer: Tokenizer, question: String, answer: String, image: Int, imageTokenId: Int,
-                               imageTokens n: Int) -> TokenizedExample {
+    public static func example(
+        _ tokenizer: Tokenizer, question: String, answer: String, image: Int, imageTokenId: Int,
+        imageTokens n: Int
+    ) -> TokenizedExample {
         var e = TokenizedExample.promptResponse(tokenizer, prompt: prompt(question), response: answer, image: image)
-        e.trained = e.ids.indices.flatMap { e.ids[$0] == imageTokenId ? [Bool](repeating: false, count: n) : [e.trained[$0]] }
+        e.trained = e.ids.indices.flatMap {
+            e.ids[$0] == imageTokenId ? [Bool](repeating: false, count: n) : [e.trained[$0]]
+        }
         e.ids = expandImageTokens(e.ids, imageTokenId: imageTokenId, count: n)
         return e
     }
 
     /// Every turn of `turns` as an example about its image.
-    public static func examples(_ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, turns: [ImageTurn]) -> [TokenizedExample] {
+    public static func examples(
+        _ tokenizer: Tokenizer, llava: LlavaForConditionalGeneration, turns: [ImageTurn]
+    ) -> [TokenizedExample] {
         examples(tokenizer, imageTokenId: llava.config.imageTokenId, imageTokens: llava.tokensPerImage, turns: turns)
     }
 
     /// The same for any model whose `<image>` (`imageTokenId`) becomes `imageTokens` tokens.
-    public static func examples(_ tokenizer: Tokenizer, imageTokenId: Int, imageTokens: Int, turns: [ImageTurn]) -> [TokenizedExample] {
+    public static func examples(
+        _ tokenizer: Tokenizer, imageTokenId: Int, imageTokens: Int, turns: [ImageTurn]
+    ) -> [TokenizedExample] {
         turns.map {
-            example(tokenizer, question: $0.question, answer: $0.answer, image: $0.image, imageTokenId: imageTokenId, imageTokens: imageTokens)
+            example(
+                tokenizer, question: $0.question, answer: $0.answer, image: $0.image, imageTokenId: imageTokenId,
+                imageTokens: imageTokens)
         }
     }
 
     /// The frozen vision tower's features for every image, computed once: [N, tokens, vision hidden].
-    public static func visionFeatures(_ llava: LlavaForConditionalGeneration, pixels: Tensor, chunk: Int = 256) -> Tensor {
+    public static func visionFeatures(
+        _ llava: LlavaForConditionalGeneration, pixels: Tensor, chunk: Int = 256
+    ) -> Tensor {
         noGrad {
             let n = pixels.shape[0]
             let parts = stride(from: 0, to: n, by: chunk).map { start in
@@ -91,7 +113,9 @@ public enum LlavaAlignment {
     }
 
     /// The same for the rows of `images`, decoded (or rendered) a chunk at a time.
-    public static func visionFeatures(_ llava: LlavaForConditionalGeneration, images: TrainingImages, processor: ImageProcessor) throws -> Tensor {
+    public static func visionFeatures(
+        _ llava: LlavaForConditionalGeneration, images: TrainingImages, processor: ImageProcessor
+    ) throws -> Tensor {
         try images.encoded(processor: processor) { llava.vision_tower.features($0) }
     }
 
@@ -106,25 +130,40 @@ public enum LlavaAlignment {
     }
 
     /// Trains on batches of `examples` whose images index `features`.
-    public static func train(_ llava: LlavaForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
-                             padId: Int, trainer: Trainer) throws {
+    public static func train(
+        _ llava: LlavaForConditionalGeneration, examples: [TokenizedExample], features: Tensor,
+        padId: Int, trainer: Trainer
+    ) throws {
         try trainer.run(.examples(examples, padId: padId), loss(llava, features: features))
     }
 
     /// The loss of a batch whose images index `features` (the frozen tower's), through the projector.
-    public static func loss(_ llava: LlavaForConditionalGeneration, features: Tensor) -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
-        { b, _ in try loss(llava.language_model, imageTokenId: llava.config.imageTokenId, b) { llava.multi_modal_projector(features.indexSelect(0, $0)) } }
+    public static func loss(
+        _ llava: LlavaForConditionalGeneration, features: Tensor
+    ) -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
+        { b, _ in
+            try loss(llava.language_model, imageTokenId: llava.config.imageTokenId, b) {
+                llava.multi_modal_projector(features.indexSelect(0, $0))
+            }
+        }
     }
 
     /// The same for any model whose image tokens `images(indices)` gives in the language model's width [B, N, hidden].
-    public static func train(_ lm: LlamaForCausalLM, imageTokenId: Int, examples: [TokenizedExample], padId: Int, trainer: Trainer,
-                             images: ([Int]) -> Tensor) throws {
-        try trainer.run(.examples(examples, padId: padId)) { b, _ in try loss(lm, imageTokenId: imageTokenId, b, images: images) }
+    public static func train(
+        _ lm: LlamaForCausalLM, imageTokenId: Int, examples: [TokenizedExample], padId: Int, trainer: Trainer,
+        images: ([Int]) -> Tensor
+    ) throws {
+        try trainer.run(.examples(examples, padId: padId)) { b, _ in
+            try loss(lm, imageTokenId: imageTokenId, b, images: images)
+        }
     }
 
     /// The language-model loss of a batch with its image tokens replaced by `images(rows)` [B, N, hidden].
-    public static func loss(_ lm: LanguageModel, imageTokenId: Int, _ b: ExampleBatch, images: ([Int]) -> Tensor) throws -> (loss: Tensor, samples: Int) {
-        let embeddings = try splice(images(b.images), into: lm.embed(b.batch.inputs), ids: b.batch.inputIds, imageTokenId: imageTokenId)
+    public static func loss(
+        _ lm: LanguageModel, imageTokenId: Int, _ b: ExampleBatch, images: ([Int]) -> Tensor
+    ) throws -> (loss: Tensor, samples: Int) {
+        let embeddings = try splice(
+            images(b.images), into: lm.embed(b.batch.inputs), ids: b.batch.inputIds, imageTokenId: imageTokenId)
         let length = b.batch.inputs.shape[1]
         let hidden = lm.hiddenStates(embeddings, positions: Array(0..<length), cache: nil, keyPadding: nil)
         return (languageModelLoss(logits: lm.logits(hidden), targets: b.batch.targets), b.images.count)
@@ -137,7 +176,8 @@ public enum LlavaAlignment {
         let n = images.shape[1]
         let starts = ids.map { $0.firstIndex(of: imageTokenId) }
         guard let start = starts[0], starts.allSatisfy({ $0 == start }),
-              ids.allSatisfy({ $0.count >= start + n && $0[start..<(start + n)].allSatisfy { $0 == imageTokenId } }) else {
+            ids.allSatisfy({ $0.count >= start + n && $0[start..<(start + n)].allSatisfy { $0 == imageTokenId } })
+        else {
             throw ModelInputError("every example of a batch needs its \(n) image tokens at the same place")
         }
         let length = text.shape[1]

@@ -14,17 +14,21 @@ public enum LlavaStage1Recipe: TrainingRecipe {
     public static func run(_ stage: RecipeStage) throws {
         let runner = stage.runner, recipe = stage.recipe
         guard let vision = recipe.vision, let lmDir = recipe.languageModel else {
-            throw RecipeError("llava-stage1 needs \"vision\" (a CLIP directory) and \"language_model\" (a LLaMA directory)")
+            throw RecipeError(
+                "llava-stage1 needs \"vision\" (a CLIP directory) and \"language_model\" (a LLaMA directory)")
         }
         let train = try stage.data(), validation = try stage.validationData()
         let clip = try runner.load(CLIPModel.self, "vision", vision)
         let lm = try runner.load(LlamaForCausalLM.self, "language_model", lmDir)
         try runner.copyTokenizer(from: URL(fileURLWithPath: lmDir), to: stage.output)
         let tokenizer = try Tokenizer(directory: stage.output)
-        let llava = try LlavaAlignment.assemble(clip: clip, languageModel: lm, imageTokenId: try runner.imageTokenId(tokenizer, lmDir),
-                                                selection: RecipeRunner.worldFeatureSelection)
-        try runner.trainLlava(llava, stage: .featureAlignment, on: train, tokenizer: tokenizer, settings: stage.settings, output: stage.output,
-                              processor: stage.processor, validation: validation.map { ($0, stage.validationEvery) })
+        let llava = try LlavaAlignment.assemble(
+            clip: clip, languageModel: lm, imageTokenId: try runner.imageTokenId(tokenizer, lmDir),
+            selection: RecipeRunner.worldFeatureSelection)
+        try runner.trainLlava(
+            llava, stage: .featureAlignment, on: train, tokenizer: tokenizer, settings: stage.settings,
+            output: stage.output,
+            processor: stage.processor, validation: validation.map { ($0, stage.validationEvery) })
     }
 }
 
@@ -38,7 +42,9 @@ public enum LlavaStage2Recipe: TrainingRecipe {
 
     public static func run(_ stage: RecipeStage) throws {
         let runner = stage.runner, recipe = stage.recipe
-        guard let modelDir = recipe.model else { throw RecipeError("llava-stage2 needs \"model\" (a LLaVA directory from stage 1)") }
+        guard let modelDir = recipe.model else {
+            throw RecipeError("llava-stage2 needs \"model\" (a LLaVA directory from stage 1)")
+        }
         let train = try stage.data(), validation = try stage.validationData()
         let llava = try runner.load(LlavaForConditionalGeneration.self, "model", modelDir)
         try runner.copyTokenizer(from: URL(fileURLWithPath: modelDir), to: stage.output)
@@ -48,7 +54,9 @@ public enum LlavaStage2Recipe: TrainingRecipe {
             lora = LoRAConfig(rank: l.r, alpha: l.alpha, dropout: l.dropout, targets: .names(l.targetModules))
             try llava.language_model.attachLoRA(lora!)
         }
-        try runner.trainLlava(llava, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: stage.settings, output: stage.output,
-                              processor: stage.processor, lora: lora, validation: validation.map { ($0, stage.validationEvery) })
+        try runner.trainLlava(
+            llava, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: stage.settings,
+            output: stage.output,
+            processor: stage.processor, lora: lora, validation: validation.map { ($0, stage.validationEvery) })
     }
 }

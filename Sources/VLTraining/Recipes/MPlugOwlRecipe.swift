@@ -14,12 +14,17 @@ public enum MPlugOwlRecipe {
 
     /// An mPLUG-Owl from a trained CLIP's vision tower and a trained LLaMA, with a new abstractor
     /// of `layers` layers and `queries` queries in the language model's width.
-    public static func assemble(clip: CLIPModel, languageModel: LlamaForCausalLM, imageTokenId: Int, queries: Int = 8,
-                                layers: Int = 2) throws -> MPlugOwlForConditionalGeneration {
+    public static func assemble(
+        clip: CLIPModel, languageModel: LlamaForCausalLM, imageTokenId: Int, queries: Int = 8,
+        layers: Int = 2
+    ) throws -> MPlugOwlForConditionalGeneration {
         var c = MPlugOwlConfig()
         (c.vision, c.text, c.imageTokenId) = (clip.config.vision, languageModel.config, imageTokenId)
         let width = languageModel.config.hiddenSize
-        (c.abstractor.hiddenSize, c.abstractor.numHiddenLayers, c.abstractor.numAttentionHeads, c.abstractor.numQueryTokens) =
+        (
+            c.abstractor.hiddenSize, c.abstractor.numHiddenLayers, c.abstractor.numAttentionHeads,
+            c.abstractor.numQueryTokens
+        ) =
             (width, layers, max(1, width / 32), queries)
         let owl = try MPlugOwlForConditionalGeneration(c)
         try owl.vision_model.load(stateDict: clip.vision_model.stateDict().mapValues { $0.clone() })
@@ -38,18 +43,25 @@ public enum MPlugOwlRecipe {
     }
 
     /// What a stage trains on: caption turns in stage 1, every turn in stage 2.
-    public static func turns(_ data: TrainingData, stage: Stage) -> [ImageTurn] { stage == .pretraining ? data.captionTurns : data.turns }
+    public static func turns(_ data: TrainingData, stage: Stage) -> [ImageTurn] {
+        stage == .pretraining ? data.captionTurns : data.turns
+    }
 
     /// Every turn of `turns` as an example about its image, in LLaVA's prompt format.
-    public static func examples(_ tokenizer: Tokenizer, owl: MPlugOwlForConditionalGeneration, turns: [ImageTurn]) -> [TokenizedExample] {
-        LlavaAlignment.examples(tokenizer, imageTokenId: owl.config.imageTokenId, imageTokens: owl.tokensPerImage, turns: turns)
+    public static func examples(
+        _ tokenizer: Tokenizer, owl: MPlugOwlForConditionalGeneration, turns: [ImageTurn]
+    ) -> [TokenizedExample] {
+        LlavaAlignment.examples(
+            tokenizer, imageTokenId: owl.config.imageTokenId, imageTokens: owl.tokensPerImage, turns: turns)
     }
 
     /// Trains on batches of `examples` whose images index `pixels`. Stage 1 runs the vision
     /// encoder and abstractor in every step; in stage 2 they are frozen, so their outputs are
     /// computed once.
-    public static func train(_ owl: MPlugOwlForConditionalGeneration, stage: Stage, examples: [TokenizedExample], pixels: Tensor,
-                             padId: Int, trainer: Trainer) throws {
+    public static func train(
+        _ owl: MPlugOwlForConditionalGeneration, stage: Stage, examples: [TokenizedExample], pixels: Tensor,
+        padId: Int, trainer: Trainer
+    ) throws {
         let batches = Batches.examples(examples, padId: padId)
         switch stage {
         case .pretraining:
@@ -60,23 +72,42 @@ public enum MPlugOwlRecipe {
     }
 
     /// Stage 1's loss of a batch with its images' pixels: through the vision encoder and abstractor, which train.
-    public static func pretrainingLoss(_ owl: MPlugOwlForConditionalGeneration)
-        -> ((ExampleBatch, Tensor), inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
-        { b, _ in try LlavaAlignment.loss(owl.language_model, imageTokenId: owl.config.imageTokenId, b.0) { _ in owl.imageFeatures(b.1) } }
+    public static func pretrainingLoss(
+        _ owl: MPlugOwlForConditionalGeneration
+    )
+        -> ((ExampleBatch, Tensor), inout RandomGenerator) throws -> (loss: Tensor, samples: Int)
+    {
+        { b, _ in
+            try LlavaAlignment.loss(owl.language_model, imageTokenId: owl.config.imageTokenId, b.0) { _ in
+                owl.imageFeatures(b.1)
+            }
+        }
     }
 
     /// Stage 2's loss of a batch whose images index `features`, the frozen abstractor's outputs.
-    public static func instructionLoss(_ owl: MPlugOwlForConditionalGeneration, features: Tensor)
-        -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int) {
-        { b, _ in try LlavaAlignment.loss(owl.language_model, imageTokenId: owl.config.imageTokenId, b) { features.indexSelect(0, $0) } }
+    public static func instructionLoss(
+        _ owl: MPlugOwlForConditionalGeneration, features: Tensor
+    )
+        -> (ExampleBatch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)
+    {
+        { b, _ in
+            try LlavaAlignment.loss(owl.language_model, imageTokenId: owl.config.imageTokenId, b) {
+                features.indexSelect(0, $0)
+            }
+        }
     }
 
     /// The abstractor's outputs for every image, without gradients: [N, queries, text hidden].
-    public static func imageFeatures(_ owl: MPlugOwlForConditionalGeneration, pixels: Tensor, chunk: Int = 256) -> Tensor {
+    public static func imageFeatures(
+        _ owl: MPlugOwlForConditionalGeneration, pixels: Tensor, chunk: Int = 256
+    ) -> Tensor {
         noGrad {
             let n = pixels.shape[0]
-            return cat(stride(from: 0, to: n, by: chunk).map { owl.imageFeatures(pixels.narrow(0, start: $0, length: min(chunk, n - $0))).contiguous() },
-                       dim: 0)
+            return cat(
+                stride(from: 0, to: n, by: chunk).map {
+                    owl.imageFeatures(pixels.narrow(0, start: $0, length: min(chunk, n - $0))).contiguous()
+                },
+                dim: 0)
         }
     }
 }
@@ -90,16 +121,22 @@ public enum MPlugOwlStage1Recipe: TrainingRecipe {
 
     public static func run(_ stage: RecipeStage) throws {
         let runner = stage.runner, recipe = stage.recipe
-        guard let vision = recipe.vision else { throw RecipeError("mplug-owl-stage1 needs \"vision\" (a CLIP directory)") }
-        guard let lmDir = recipe.languageModel else { throw RecipeError("mplug-owl-stage1 needs \"language_model\" (a LLaMA directory)") }
+        guard let vision = recipe.vision else {
+            throw RecipeError("mplug-owl-stage1 needs \"vision\" (a CLIP directory)")
+        }
+        guard let lmDir = recipe.languageModel else {
+            throw RecipeError("mplug-owl-stage1 needs \"language_model\" (a LLaMA directory)")
+        }
         let train = try stage.data(), validation = try stage.validationData()
         let clip = try runner.load(CLIPModel.self, "vision", vision)
         let lm = try runner.load(LlamaForCausalLM.self, "language_model", lmDir)
         try runner.copyTokenizer(from: URL(fileURLWithPath: lmDir), to: stage.output)
         let tokenizer = try Tokenizer(directory: stage.output)
-        let owl = try MPlugOwlRecipe.assemble(clip: clip, languageModel: lm, imageTokenId: try runner.imageTokenId(tokenizer, lmDir))
-        try runner.trainMPlugOwl(owl, stage: .pretraining, on: train, tokenizer: tokenizer, settings: stage.settings, output: stage.output,
-                                 processor: stage.processor, validation: validation.map { ($0, stage.validationEvery) })
+        let owl = try MPlugOwlRecipe.assemble(
+            clip: clip, languageModel: lm, imageTokenId: try runner.imageTokenId(tokenizer, lmDir))
+        try runner.trainMPlugOwl(
+            owl, stage: .pretraining, on: train, tokenizer: tokenizer, settings: stage.settings, output: stage.output,
+            processor: stage.processor, validation: validation.map { ($0, stage.validationEvery) })
     }
 }
 
@@ -113,7 +150,9 @@ public enum MPlugOwlStage2Recipe: TrainingRecipe {
 
     public static func run(_ stage: RecipeStage) throws {
         let runner = stage.runner, recipe = stage.recipe, output = stage.output
-        guard let modelDir = recipe.model else { throw RecipeError("mplug-owl-stage2 needs \"model\" (an mPLUG-Owl directory from stage 1)") }
+        guard let modelDir = recipe.model else {
+            throw RecipeError("mplug-owl-stage2 needs \"model\" (an mPLUG-Owl directory from stage 1)")
+        }
         let train = try stage.data(), validation = try stage.validationData()
         let owl = try runner.load(MPlugOwlForConditionalGeneration.self, "model", modelDir)
         try runner.copyTokenizer(from: URL(fileURLWithPath: modelDir), to: output)
@@ -121,12 +160,18 @@ public enum MPlugOwlStage2Recipe: TrainingRecipe {
         let l = recipe.lora ?? Recipe.LoRA()
         let lora = LoRAConfig(rank: l.r, alpha: l.alpha, dropout: l.dropout, targets: .names(l.targetModules))
         try owl.language_model.attachLoRA(lora)
-        try runner.trainMPlugOwl(owl, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: stage.settings, output: output,
-                                 processor: stage.processor, lora: lora, validation: validation.map { ($0, stage.validationEvery) })
+        try runner.trainMPlugOwl(
+            owl, stage: .instructionTuning, on: train, tokenizer: tokenizer, settings: stage.settings, output: output,
+            processor: stage.processor, lora: lora, validation: validation.map { ($0, stage.validationEvery) })
         let test = stage.worldTestScenes(runner.evaluationScenes)
         guard !test.isEmpty else { return }
-        runner.log("mplug-owl: VQA on \(test.count) test scenes: " + VQAAccuracy(try WorldEvaluation.answers(GenerationPipeline(directory: output),
-                                                                                                           samples: test)).summary)
+        runner.log(
+            "mplug-owl: VQA on \(test.count) test scenes: "
+                + VQAAccuracy(
+                    try WorldEvaluation.answers(
+                        GenerationPipeline(directory: output),
+                        samples: test)
+                ).summary)
     }
 }
 
@@ -134,14 +179,20 @@ extension RecipeRunner {
     /// One mPLUG-Owl stage on `train` (see `MPlugOwlRecipe.turns`); writes the directory (with
     /// LoRA: the adapters alone in PEFT's layout under `adapter/`, merged into the weights).
     @discardableResult
-    public func trainMPlugOwl(_ owl: MPlugOwlForConditionalGeneration, stage: MPlugOwlRecipe.Stage, on train: TrainingData, tokenizer: Tokenizer,
-                              settings: TrainingSettings, output: URL, processor: ImageProcessor, lora: LoRAConfig? = nil,
-                              validation: (data: TrainingData, every: Int)? = nil) throws -> Trainer {
+    public func trainMPlugOwl(
+        _ owl: MPlugOwlForConditionalGeneration, stage: MPlugOwlRecipe.Stage, on train: TrainingData,
+        tokenizer: Tokenizer,
+        settings: TrainingSettings, output: URL, processor: ImageProcessor, lora: LoRAConfig? = nil,
+        validation: (data: TrainingData, every: Int)? = nil
+    ) throws -> Trainer {
         MPlugOwlRecipe.prepare(owl, stage: stage)
-        let trainer = try makeTrainer(stage == .pretraining ? "mplug-owl stage 1" : "mplug-owl stage 2", owl, settings, output)
+        let trainer = try makeTrainer(
+            stage == .pretraining ? "mplug-owl stage 1" : "mplug-owl stage 2", owl, settings, output)
         let padId = tokenizer.padTokenId ?? 0
         func examples(_ data: TrainingData) -> Batches<ExampleBatch> {
-            .examples(MPlugOwlRecipe.examples(tokenizer, owl: owl, turns: MPlugOwlRecipe.turns(data, stage: stage)), padId: padId)
+            .examples(
+                MPlugOwlRecipe.examples(tokenizer, owl: owl, turns: MPlugOwlRecipe.turns(data, stage: stage)),
+                padId: padId)
         }
         switch stage {
         case .pretraining:
@@ -149,12 +200,17 @@ extension RecipeRunner {
                 let pixels = try data.images.pixelSource(processor: processor)
                 return examples(data).adding { try pixels($0.images) }
             }
-            if let (data, every) = validation { trainer.validate(every: every, on: try batches(data), MPlugOwlRecipe.pretrainingLoss(owl)) }
+            if let (data, every) = validation {
+                trainer.validate(every: every, on: try batches(data), MPlugOwlRecipe.pretrainingLoss(owl))
+            }
             try trainer.run(try batches(train), MPlugOwlRecipe.pretrainingLoss(owl))
         case .instructionTuning:
-            func features(_ data: TrainingData) throws -> Tensor { try data.images.encoded(processor: processor) { owl.imageFeatures($0) } }
+            func features(_ data: TrainingData) throws -> Tensor {
+                try data.images.encoded(processor: processor) { owl.imageFeatures($0) }
+            }
             if let (data, every) = validation {
-                trainer.validate(every: every, on: examples(data), MPlugOwlRecipe.instructionLoss(owl, features: try features(data)))
+                trainer.validate(
+                    every: every, on: examples(data), MPlugOwlRecipe.instructionLoss(owl, features: try features(data)))
             }
             try trainer.run(examples(train), MPlugOwlRecipe.instructionLoss(owl, features: try features(train)))
         }
@@ -174,7 +230,9 @@ extension RecipeRunner {
 }
 
 extension HFExport {
-    public static func write(_ model: MPlugOwlForConditionalGeneration, processor: ImageProcessor, to directory: URL) throws {
+    public static func write(
+        _ model: MPlugOwlForConditionalGeneration, processor: ImageProcessor, to directory: URL
+    ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try writeWeights(model, to: directory)
         try writeJSON(model.config.jsonObject, to: directory.appendingPathComponent("config.json"))
@@ -189,7 +247,9 @@ extension VQAAccuracy {
         func row(_ name: String, _ a: AccuracyWithChance, _ chance: Double) -> String {
             String(format: "%@ %.1f%% (chance %.1f%%, %d)", name, 100 * a.accuracy, 100 * chance, a.count)
         }
-        return ([row("all", overall, typePriorBaseline)] + byType.sorted { $0.key < $1.key }.map { row($0.key, $0.value, $0.value.majorityBaseline) })
+        return
+            ([row("all", overall, typePriorBaseline)]
+            + byType.sorted { $0.key < $1.key }.map { row($0.key, $0.value, $0.value.majorityBaseline) })
             .joined(separator: "; ")
     }
 }

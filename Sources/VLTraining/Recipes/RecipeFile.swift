@@ -6,7 +6,9 @@ import VLNN
 /// `recipes/*` are ready-made.
 public struct Recipe: Codable, Equatable {
     /// The recipe's name as files write it ("llava-stage2"); `RecipeRegistry` maps it to the code that runs it.
-    public struct Name: RawRepresentable, Hashable, Codable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public struct Name: RawRepresentable, Hashable, Codable, Sendable, ExpressibleByStringLiteral,
+        CustomStringConvertible
+    {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         public init(stringLiteral value: String) { rawValue = value }
@@ -25,7 +27,9 @@ public struct Recipe: Codable, Equatable {
         /// Scenes of the test split that recipes which report a measure are scored on.
         public var testScenes = 200
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case trainScenes = "train_scenes", seed, testScenes = "test_scenes" }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case trainScenes = "train_scenes", seed, testScenes = "test_scenes"
+        }
         public init() {}
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -75,7 +79,9 @@ public struct Recipe: Codable, Equatable {
         public var dropout: Float = 0
         public var targetModules = ["q_proj", "v_proj"]
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case r, alpha = "lora_alpha", dropout = "lora_dropout", targetModules = "target_modules" }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case r, alpha = "lora_alpha", dropout = "lora_dropout", targetModules = "target_modules"
+        }
         public init() {}
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -107,8 +113,10 @@ public struct Recipe: Codable, Equatable {
             case validationEvery = "validation_every", strict
         }
 
-        public init(llavaJSON: String? = nil, captions: String? = nil, interleaved: String? = nil, images: String? = nil,
-                    validation: String? = nil, strict: Bool = false) {
+        public init(
+            llavaJSON: String? = nil, captions: String? = nil, interleaved: String? = nil, images: String? = nil,
+            validation: String? = nil, strict: Bool = false
+        ) {
             (self.llavaJSON, self.captions, self.interleaved, self.images) = (llavaJSON, captions, interleaved, images)
             (self.validation, self.strict) = (validation, strict)
         }
@@ -126,7 +134,9 @@ public struct Recipe: Codable, Equatable {
 
         /// The files named, by kind (one is allowed).
         var named: [(DataKind, String)] {
-            [(DataKind.llavaJSON, llavaJSON), (.captions, captions), (.interleaved, interleaved)].compactMap { k, v in v.map { (k, $0) } }
+            [(DataKind.llavaJSON, llavaJSON), (.captions, captions), (.interleaved, interleaved)].compactMap { k, v in
+                v.map { (k, $0) }
+            }
         }
 
         /// The training file and its kind.
@@ -171,8 +181,12 @@ public struct Recipe: Codable, Equatable {
         public var hiddenSize: Int?
         public var numHiddenLayers: Int?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers" }
-        public init(hiddenSize: Int? = nil, numHiddenLayers: Int? = nil) { (self.hiddenSize, self.numHiddenLayers) = (hiddenSize, numHiddenLayers) }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
+        }
+        public init(hiddenSize: Int? = nil, numHiddenLayers: Int? = nil) {
+            (self.hiddenSize, self.numHiddenLayers) = (hiddenSize, numHiddenLayers)
+        }
     }
     public var config: ModelConfig?
 
@@ -200,16 +214,19 @@ public struct Recipe: Codable, Equatable {
             case converterSteps = "converter_steps", converterLearningRate = "converter_learning_rate"
             case projectorWarmupSteps = "projector_warmup_steps", projectorWarmupEpochs = "projector_warmup_epochs"
             case projectorWarmupLRScale = "projector_warmup_lr_scale", compareScratch = "compare_scratch"
-            case converterTokens = "converter_tokens", validationEvery = "validation_every", validationScenes = "validation_scenes"
+            case converterTokens = "converter_tokens", validationEvery = "validation_every", validationScenes =
+                "validation_scenes"
         }
         public init() {}
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             converterSteps = try c.decodeIfPresent(Int.self, forKey: .converterSteps) ?? converterSteps
-            converterLearningRate = try c.decodeIfPresent(Float.self, forKey: .converterLearningRate) ?? converterLearningRate
+            converterLearningRate =
+                try c.decodeIfPresent(Float.self, forKey: .converterLearningRate) ?? converterLearningRate
             projectorWarmupSteps = try c.decodeIfPresent(Int.self, forKey: .projectorWarmupSteps)
             projectorWarmupEpochs = try c.decodeIfPresent(Double.self, forKey: .projectorWarmupEpochs)
-            projectorWarmupLRScale = try c.decodeIfPresent(Float.self, forKey: .projectorWarmupLRScale) ?? projectorWarmupLRScale
+            projectorWarmupLRScale =
+                try c.decodeIfPresent(Float.self, forKey: .projectorWarmupLRScale) ?? projectorWarmupLRScale
             compareScratch = try c.decodeIfPresent(Bool.self, forKey: .compareScratch) ?? compareScratch
             converterTokens = try c.decodeIfPresent(ConverterTokens.self, forKey: .converterTokens) ?? converterTokens
             validationEvery = try c.decodeIfPresent(Int.self, forKey: .validationEvery) ?? validationEvery
@@ -259,21 +276,29 @@ public struct Recipe: Codable, Equatable {
         do {
             self = try JSONDecoder().decode(Recipe.self, from: JSONSerialization.data(withJSONObject: object))
         } catch let DecodingError.keyNotFound(key, context) {
-            throw RecipeError("\(url.path): \"\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))\" is missing")
+            throw RecipeError(
+                "\(url.path): \"\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))\" is missing")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw RecipeError("\(url.path): \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+            throw RecipeError(
+                "\(url.path): \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
         } catch let DecodingError.dataCorrupted(context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            let known = field == "recipe" ? "recipes: " + RecipeRegistry.names.joined(separator: ", ")
+            let known =
+                field == "recipe"
+                ? "recipes: " + RecipeRegistry.names.joined(separator: ", ")
                 : field == "vpgtrans.converter_tokens" ? "all or data" : context.debugDescription
             throw RecipeError("\(url.path): \"\(field)\" is not valid (\(known))")
         }
         let base = url.deletingLastPathComponent()
-        func resolve(_ path: String?) -> String? { path.map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path } }
+        func resolve(_ path: String?) -> String? {
+            path.map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path }
+        }
         output = resolve(output)!
         (model, vision, languageModel) = (resolve(model), resolve(vision), resolve(languageModel))
         if var d = self.data {
-            (d.llavaJSON, d.captions, d.interleaved) = (resolve(d.llavaJSON), resolve(d.captions), resolve(d.interleaved))
+            (d.llavaJSON, d.captions, d.interleaved) = (
+                resolve(d.llavaJSON), resolve(d.captions), resolve(d.interleaved)
+            )
             (d.images, d.validation) = (resolve(d.images), resolve(d.validation))
             self.data = d
         }
@@ -283,9 +308,12 @@ public struct Recipe: Codable, Equatable {
     /// The fields a recipe object may have, and those of its sections.
     static let fields: [String: [String]] = [
         "": CodingKeys.allCases.map(\.stringValue), "world": WorldScenes.CodingKeys.allCases.map(\.stringValue),
-        "training": Training.CodingKeys.allCases.map(\.stringValue), "lora": LoRA.CodingKeys.allCases.map(\.stringValue),
-        "evaluation": Evaluation.CodingKeys.allCases.map(\.stringValue), "config": ModelConfig.CodingKeys.allCases.map(\.stringValue),
-        "vpgtrans": VPGTrans.CodingKeys.allCases.map(\.stringValue), "data": DataFiles.CodingKeys.allCases.map(\.stringValue),
+        "training": Training.CodingKeys.allCases.map(\.stringValue),
+        "lora": LoRA.CodingKeys.allCases.map(\.stringValue),
+        "evaluation": Evaluation.CodingKeys.allCases.map(\.stringValue),
+        "config": ModelConfig.CodingKeys.allCases.map(\.stringValue),
+        "vpgtrans": VPGTrans.CodingKeys.allCases.map(\.stringValue),
+        "data": DataFiles.CodingKeys.allCases.map(\.stringValue),
     ]
 
     /// A field the recipe does not know (a misspelt key would otherwise be ignored) is an error naming it.
@@ -294,7 +322,9 @@ public struct Recipe: Codable, Equatable {
             let known = fields[section]!
             for key in keys.sorted() where !known.contains(key) {
                 let name = section.isEmpty ? key : "\(section).\(key)"
-                throw RecipeError("\(file): \"\(name)\" is not a recipe field (\(section.isEmpty ? "fields" : section): \(known.joined(separator: ", ")))")
+                throw RecipeError(
+                    "\(file): \"\(name)\" is not a recipe field (\(section.isEmpty ? "fields" : section): \(known.joined(separator: ", ")))"
+                )
             }
         }
         try check(Array(object.keys), section: "")
@@ -314,8 +344,11 @@ public struct Recipe: Codable, Equatable {
         try Recipe.positive(training.steps, "training.steps")
         try Recipe.positive(training.batchSize, "training.batch_size")
         let sections = runner.sections
-        for (section, present) in [("config", config != nil), ("vpgtrans", vpgtrans != nil)] where present && !sections.contains(section) {
-            throw RecipeError("\"\(section)\" is read only by the \(RecipeRegistry.readers(of: section).joined(separator: " and ")) recipe")
+        for (section, present) in [("config", config != nil), ("vpgtrans", vpgtrans != nil)]
+        where present && !sections.contains(section) {
+            throw RecipeError(
+                "\"\(section)\" is read only by the \(RecipeRegistry.readers(of: section).joined(separator: " and ")) recipe"
+            )
         }
         try Recipe.positive(config?.hiddenSize, "config.hidden_size")
         try Recipe.positive(config?.numHiddenLayers, "config.num_hidden_layers")
@@ -336,18 +369,23 @@ public struct Recipe: Codable, Equatable {
         let options = reads.map { "\"data.\($0.rawValue)\" (\($0.what))" }.joined(separator: " or ")
         let named = d.named
         guard !named.isEmpty else {
-            throw RecipeError(reads.isEmpty
-                ? "\"data\": \(recipe) trains on the built-in world only; leave \"data\" out"
-                : "\"data\" names no dataset file: give \(options), or leave \"data\" out to train on the built-in world")
+            throw RecipeError(
+                reads.isEmpty
+                    ? "\"data\": \(recipe) trains on the built-in world only; leave \"data\" out"
+                    : "\"data\" names no dataset file: give \(options), or leave \"data\" out to train on the built-in world"
+            )
         }
         guard named.count == 1 else {
-            throw RecipeError("\"data.\(named[0].0.rawValue)\" and \"data.\(named[1].0.rawValue)\" cannot both be set: a recipe trains on one dataset file")
+            throw RecipeError(
+                "\"data.\(named[0].0.rawValue)\" and \"data.\(named[1].0.rawValue)\" cannot both be set: a recipe trains on one dataset file"
+            )
         }
         let kind = named[0].0
         guard reads.contains(kind) else {
-            throw RecipeError(reads.isEmpty
-                ? "\"data.\(kind.rawValue)\": \(recipe) trains on the built-in world only; leave \"data\" out"
-                : "\"data.\(kind.rawValue)\": \(recipe) does not train on \(kind.what); it reads \(options)")
+            throw RecipeError(
+                reads.isEmpty
+                    ? "\"data.\(kind.rawValue)\": \(recipe) trains on the built-in world only; leave \"data\" out"
+                    : "\"data.\(kind.rawValue)\": \(recipe) does not train on \(kind.what); it reads \(options)")
         }
         try Recipe.positive(d.validationEvery, "data.validation_every")
         if d.validationEvery != nil && d.validation == nil {
@@ -367,7 +405,9 @@ public struct Recipe: Codable, Equatable {
             let key = keys.first!
             if keys.count == 1 { dict[key] = value; return }
             var child = dict[key] as? [String: Any] ?? [:]
-            if dict[key] != nil && !(dict[key] is [String: Any]) { throw RecipeError("--set \(override): \(key) is not an object") }
+            if dict[key] != nil && !(dict[key] is [String: Any]) {
+                throw RecipeError("--set \(override): \(key) is not an object")
+            }
             try set(&child, keys.dropFirst())
             dict[key] = child
         }

@@ -31,12 +31,14 @@ extension TrainingRecipe {
 public enum RecipeRegistry {
     /// Every recipe, in the order `vlkit train --help` lists them.
     public static let recipes: [any TrainingRecipe.Type] = [
-        CLIPRecipe.self, LanguageModelRecipe.self, LlavaStage1Recipe.self, LlavaStage2Recipe.self, FlamingoTrainingRecipe.self,
+        CLIPRecipe.self, LanguageModelRecipe.self, LlavaStage1Recipe.self, LlavaStage2Recipe.self,
+        FlamingoTrainingRecipe.self,
         ALBEFTrainingRecipe.self, MPlugOwlStage1Recipe.self, MPlugOwlStage2Recipe.self, Blip2VisionRecipe.self,
         Blip2Stage1Recipe.self, Blip2Stage2Recipe.self, MiniGPT4Recipe.self, VPGTransTrainingRecipe.self,
     ]
 
-    static let byName: [Recipe.Name: any TrainingRecipe.Type] = Dictionary(uniqueKeysWithValues: recipes.map { ($0.name, $0) })
+    static let byName: [Recipe.Name: any TrainingRecipe.Type] = Dictionary(
+        uniqueKeysWithValues: recipes.map { ($0.name, $0) })
 
     public static var names: [String] { recipes.map { $0.name.rawValue } }
 
@@ -68,13 +70,16 @@ public struct RecipeStage {
     /// Recipes read it before loading their models, so a bad `data` fails first.
     public func data() throws -> TrainingData {
         guard let d = recipe.data, let (kind, path) = d.file else {
-            return TrainingData.world(World().samples(.train, count: recipe.world.trainScenes, seed: recipe.world.seed), seed: recipe.world.seed)
+            return TrainingData.world(
+                World().samples(.train, count: recipe.world.trainScenes, seed: recipe.world.seed),
+                seed: recipe.world.seed)
         }
         if let validation = d.validation, !FileManager.default.fileExists(atPath: validation) {
             throw RecipeError("\"data.validation\": \(validation): no such file")
         }
-        let data = try TrainingData.load(kind, file: URL(fileURLWithPath: path), imageFolder: d.images.map { URL(fileURLWithPath: $0) },
-                                         options: loadOptions, field: "data.\(kind.rawValue)")
+        let data = try TrainingData.load(
+            kind, file: URL(fileURLWithPath: path), imageFolder: d.images.map { URL(fileURLWithPath: $0) },
+            options: loadOptions, field: "data.\(kind.rawValue)")
         runner.log("\(recipe.recipe): training on \(data.summary)")
         return data
     }
@@ -82,8 +87,9 @@ public struct RecipeStage {
     /// The held-out file (`data.validation`), of the training file's kind, if the recipe names one.
     public func validationData() throws -> TrainingData? {
         guard let d = recipe.data, let (kind, _) = d.file, let path = d.validation else { return nil }
-        return try TrainingData.load(kind, file: URL(fileURLWithPath: path), imageFolder: d.images.map { URL(fileURLWithPath: $0) },
-                                     options: loadOptions, field: "data.validation")
+        return try TrainingData.load(
+            kind, file: URL(fileURLWithPath: path), imageFolder: d.images.map { URL(fileURLWithPath: $0) },
+            options: loadOptions, field: "data.validation")
     }
 
     /// Steps between held-out losses: `data.validation_every`, or a tenth of the steps.
@@ -100,20 +106,26 @@ public struct RecipeStage {
     /// they trained on the world: on other data, `vlkit eval --data` scores the written directory.
     public func worldTestScenes(_ count: Int? = nil) -> [WorldSample] {
         guard onWorld else {
-            runner.log("\(recipe.recipe): trained on \(recipe.data?.file?.path ?? "files"); not scored on the built-in world's test split")
+            runner.log(
+                "\(recipe.recipe): trained on \(recipe.data?.file?.path ?? "files"); not scored on the built-in world's test split"
+            )
             return []
         }
         return World().samples(.test, count: count ?? recipe.world.testScenes, seed: recipe.world.seed)
     }
 
     /// A trainer for `model` reporting as `name` (see `RecipeRunner.makeTrainer`).
-    public func trainer(_ name: String, _ model: Module, settings: TrainingSettings? = nil, checkpoints: String = "checkpoints") throws -> Trainer {
+    public func trainer(
+        _ name: String, _ model: Module, settings: TrainingSettings? = nil, checkpoints: String = "checkpoints"
+    ) throws -> Trainer {
         try runner.makeTrainer(name, model, settings ?? self.settings, output, checkpoints: checkpoints)
     }
 
     /// A trainer that also measures the held-out loss of `validation` batches, when the recipe names a file.
-    public func trainer<Batch>(_ name: String, _ model: Module, validation: Batches<Batch>?,
-                               loss: @escaping (Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)) throws -> Trainer {
+    public func trainer<Batch>(
+        _ name: String, _ model: Module, validation: Batches<Batch>?,
+        loss: @escaping (Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)
+    ) throws -> Trainer {
         let t = try trainer(name, model)
         if let validation { t.validate(every: validationEvery, on: validation, loss) }
         return t

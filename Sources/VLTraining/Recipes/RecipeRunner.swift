@@ -37,38 +37,52 @@ public struct RecipeRunner {
         let output = URL(fileURLWithPath: recipe.output)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         GlobalRandom.seed(settings.seed)
-        try kind.run(RecipeStage(runner: self, recipe: recipe, settings: settings, output: output,
-                                 processor: CLIPPretraining.worldProcessor(imageSize: World().imageSize)))
+        try kind.run(
+            RecipeStage(
+                runner: self, recipe: recipe, settings: settings, output: output,
+                processor: CLIPPretraining.worldProcessor(imageSize: World().imageSize)))
     }
 
     /// CLIP from scratch on `train`'s captions (on the world, with its shape twins as hard
     /// negatives); writes the directory with its tokenizer.
-    public func trainCLIP(on train: TrainingData, processor: ImageProcessor, settings: TrainingSettings, output: URL,
-                          validation: (data: TrainingData, every: Int)? = nil) throws -> (CLIPModel, CLIPTokenizer, Trainer) {
+    public func trainCLIP(
+        on train: TrainingData, processor: ImageProcessor, settings: TrainingSettings, output: URL,
+        validation: (data: TrainingData, every: Int)? = nil
+    ) throws -> (CLIPModel, CLIPTokenizer, Trainer) {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let vocab = try WorldTokenizers.writeCLIPTokenizer(to: output, maxLength: 32)
         let tokenizer = try CLIPTokenizer(directory: output)
         let clip = try CLIPModel(CLIPPretraining.worldConfig(vocabSize: vocab, imageSize: processor.cropHeight))
         let trainer = try makeTrainer("clip", clip, settings, output)
         if let (data, every) = validation {
-            trainer.validate(every: every, on: try CLIPPretraining.batches(data, processor: processor, tokenizer: tokenizer,
-                                                                           textLength: clip.textLength, batchSize: settings.batchSize),
-                             CLIPPretraining.loss(clip))
+            trainer.validate(
+                every: every,
+                on: try CLIPPretraining.batches(
+                    data, processor: processor, tokenizer: tokenizer,
+                    textLength: clip.textLength, batchSize: settings.batchSize),
+                CLIPPretraining.loss(clip))
         }
-        try CLIPPretraining.train(clip, data: train.withShapeTwins(imageSize: processor.cropHeight, seed: settings.seed), processor: processor,
-                                  tokenizer: tokenizer, trainer: trainer)
+        try CLIPPretraining.train(
+            clip, data: train.withShapeTwins(imageSize: processor.cropHeight, seed: settings.seed),
+            processor: processor,
+            tokenizer: tokenizer, trainer: trainer)
         try HFExport.write(clip, processor: processor, to: output)
         return (clip, tokenizer, trainer)
     }
 
     /// A small LLaMA on `train`'s text (captions, questions with their answers); writes the directory.
-    public func trainLanguageModel(on train: TrainingData, settings: TrainingSettings, output: URL,
-                                   hidden: Int = 128, layers: Int = 4) throws -> (LlamaForCausalLM, Tokenizer, Trainer) {
+    public func trainLanguageModel(
+        on train: TrainingData, settings: TrainingSettings, output: URL,
+        hidden: Int = 128, layers: Int = 4
+    ) throws -> (LlamaForCausalLM, Tokenizer, Trainer) {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         try WorldTokenizers.writeLanguageModelTokenizer(to: output)
         let tokenizer = try Tokenizer(directory: output)
-        let lm = try LlamaForCausalLM(LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: hidden, layers: layers))
-        let text = LanguageModelPretraining.texts(train).map { TokenizedExample.promptResponse(tokenizer, prompt: "", response: $0) }
+        let lm = try LlamaForCausalLM(
+            LanguageModelPretraining.worldConfig(vocabSize: tokenizer.vocabSize, hidden: hidden, layers: layers))
+        let text = LanguageModelPretraining.texts(train).map {
+            TokenizedExample.promptResponse(tokenizer, prompt: "", response: $0)
+        }
         let trainer = try makeTrainer("language model", lm, settings, output)
         try LanguageModelPretraining.train(lm, examples: text, padId: tokenizer.padTokenId ?? 0, trainer: trainer)
         try HFExport.write(lm, to: output)
@@ -80,17 +94,25 @@ public struct RecipeRunner {
     /// of that data's examples is logged too. With LoRA the adapters are also saved alone in PEFT's
     /// layout (`adapter/`), and merged into the directory's weights.
     @discardableResult
-    public func trainLlava(_ llava: LlavaForConditionalGeneration, stage: LlavaAlignment.Stage, on train: TrainingData, tokenizer: Tokenizer,
-                           settings: TrainingSettings, output: URL, processor: ImageProcessor, lora: LoRAConfig? = nil,
-                           validation: (data: TrainingData, every: Int)? = nil) throws -> Trainer {
+    public func trainLlava(
+        _ llava: LlavaForConditionalGeneration, stage: LlavaAlignment.Stage, on train: TrainingData,
+        tokenizer: Tokenizer,
+        settings: TrainingSettings, output: URL, processor: ImageProcessor, lora: LoRAConfig? = nil,
+        validation: (data: TrainingData, every: Int)? = nil
+    ) throws -> Trainer {
         let padId = tokenizer.padTokenId ?? 0
         func batches(_ data: TrainingData) throws -> (Batches<ExampleBatch>, Tensor) {
-            let examples = LlavaAlignment.examples(tokenizer, llava: llava, turns: stage == .featureAlignment ? data.captionTurns : data.turns)
-            return (.examples(examples, padId: padId), try LlavaAlignment.visionFeatures(llava, images: data.images, processor: processor))
+            let examples = LlavaAlignment.examples(
+                tokenizer, llava: llava, turns: stage == .featureAlignment ? data.captionTurns : data.turns)
+            return (
+                .examples(examples, padId: padId),
+                try LlavaAlignment.visionFeatures(llava, images: data.images, processor: processor)
+            )
         }
         let (training, features) = try batches(train)
         LlavaAlignment.prepare(llava, stage: stage)
-        let trainer = try makeTrainer(stage == .featureAlignment ? "llava stage 1" : "llava stage 2", llava, settings, output)
+        let trainer = try makeTrainer(
+            stage == .featureAlignment ? "llava stage 1" : "llava stage 2", llava, settings, output)
         if let (data, every) = validation {
             let (held, heldFeatures) = try batches(data)
             trainer.validate(every: every, on: held, LlavaAlignment.loss(llava, features: heldFeatures))
@@ -103,14 +125,18 @@ public struct RecipeRunner {
 
     /// The adapters alone in PEFT's layout under `<output>/adapter`, then merged into the weights.
     func saveAndMergeLoRA(_ lm: LlamaForCausalLM, _ lora: LoRAConfig, output: URL) throws {
-        try savePEFTAdapter(of: lm, config: PEFTAdapterConfig(lora: lora, taskType: "CAUSAL_LM"), to: output.appendingPathComponent("adapter"))
+        try savePEFTAdapter(
+            of: lm, config: PEFTAdapterConfig(lora: lora, taskType: "CAUSAL_LM"),
+            to: output.appendingPathComponent("adapter"))
         try lm.mergeLoRA()
     }
 
     /// A stage's trainer reporting to `onStep`; with `settings.checkpointEvery` it writes checkpoints
     /// to `<output>/<checkpoints>` (and resumes from there when asked).
-    func makeTrainer(_ name: String, _ model: Module, _ settings: TrainingSettings, _ output: URL,
-                     checkpoints folder: String = "checkpoints") throws -> Trainer {
+    func makeTrainer(
+        _ name: String, _ model: Module, _ settings: TrainingSettings, _ output: URL,
+        checkpoints folder: String = "checkpoints"
+    ) throws -> Trainer {
         let trainer = Trainer(model: model, settings: settings)
         trainer.onStep = { try onStep(name, settings, $0) }
         onTrainer(name, trainer)

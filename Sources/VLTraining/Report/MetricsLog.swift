@@ -4,7 +4,8 @@ import VLIO
 
 /// A value in a metrics log line.
 public enum MetricValue: Equatable, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
-    ExpressibleByStringLiteral, ExpressibleByBooleanLiteral {
+    ExpressibleByStringLiteral, ExpressibleByBooleanLiteral
+{
     case int(Int), double(Double), string(String), bool(Bool)
 
     public init(integerLiteral value: Int) { self = .int(value) }
@@ -42,13 +43,17 @@ public final class MetricsLog {
             do { try writeAtomically(Data(), to: url) } catch { throw ReportError("\(error)") }
         }
         descriptor = open(url.path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard descriptor >= 0 else { throw ReportError("\(url.path): cannot open: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw ReportError("\(url.path): cannot open: \(String(cString: strerror(errno)))")
+        }
     }
 
     deinit { close(descriptor) }
 
     /// Appends one line, e.g. `try log.write(["step": 3, "loss": .double(loss), "stage": "align"])`.
-    public func write(_ fields: KeyValuePairs<String, MetricValue>) throws { try write(fields.map { ($0.key, $0.value) }) }
+    public func write(_ fields: KeyValuePairs<String, MetricValue>) throws {
+        try write(fields.map { ($0.key, $0.value) })
+    }
 
     /// The same for fields put together at run time (some lines have a field others lack).
     public func write(_ fields: [(key: String, value: MetricValue)]) throws {
@@ -66,7 +71,9 @@ public final class MetricsLog {
 
 /// Cuts a file back to just after its last newline.
 private func dropPartialLastLine(of url: URL) throws {
-    guard let data = FileManager.default.contents(atPath: url.path) else { throw ReportError("\(url.path): cannot be read") }
+    guard let data = FileManager.default.contents(atPath: url.path) else {
+        throw ReportError("\(url.path): cannot be read")
+    }
     let keep = (data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? 0
     guard keep < data.count else { return }
     guard truncate(url.path, off_t(keep)) == 0 else {

@@ -21,15 +21,20 @@ public final class ProgressBar {
 
     /// `samplesPerStep` turns steps into samples for the rate (the batch size).
     public convenience init(total: Int, label: String, samplesPerStep: Int = 1, plainLineEvery percent: Int = 10) {
-        self.init(total: total, label: label, samplesPerStep: samplesPerStep, plainLineEvery: percent,
-                  interactive: isatty(STDERR_FILENO) != 0,
-                  write: { FileHandle.standardError.write(Data($0.utf8)) }, now: Date.init)
+        self.init(
+            total: total, label: label, samplesPerStep: samplesPerStep, plainLineEvery: percent,
+            interactive: isatty(STDERR_FILENO) != 0,
+            write: { FileHandle.standardError.write(Data($0.utf8)) }, now: Date.init)
     }
 
-    init(total: Int, label: String, samplesPerStep: Int, plainLineEvery percent: Int,
-         interactive: Bool, write: @escaping (String) -> Void, now: @escaping () -> Date) {
+    init(
+        total: Int, label: String, samplesPerStep: Int, plainLineEvery percent: Int,
+        interactive: Bool, write: @escaping (String) -> Void, now: @escaping () -> Date
+    ) {
         (self.total, self.label, self.samplesPerStep) = (max(total, 1), label, samplesPerStep)
-        (self.plainLineEvery, self.interactive, self.write, self.now) = (min(max(percent, 1), 100), interactive, write, now)
+        (self.plainLineEvery, self.interactive, self.write, self.now) = (
+            min(max(percent, 1), 100), interactive, write, now
+        )
         start = now()
     }
 

@@ -8,24 +8,27 @@ public enum PlotScale { case linear, log }
 ///
 /// A NaN or infinite value (and, on a log scale, a value ≤ 0) is left out and breaks its line;
 /// a point with no neighbour to join is drawn as a dot, so a single point still shows.
-public func svgLinePlot(series: [(name: String, points: [(Double, Double)])], title: String, xLabel: String,
-                        yLabel: String, yScale: PlotScale = .linear, width: Int = 640, height: Int = 400) -> String {
+public func svgLinePlot(
+    series: [(name: String, points: [(Double, Double)])], title: String, xLabel: String,
+    yLabel: String, yScale: PlotScale = .linear, width: Int = 640, height: Int = 400
+) -> String {
     let frame = PlotFrame(width: Double(width), height: Double(height))
     let runs = series.map { visibleRuns($0.points, yScale: yScale) }
     let allPoints = runs.flatMap { $0.flatMap { $0 } }
     let xAxis = Axis(values: allPoints.map(\.0), scale: .linear)
     let yAxis = Axis(values: allPoints.map(\.1), scale: yScale)
     var svg = """
-    <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(width)" height="\(height)" \
-    viewBox="0 0 \(width) \(height)" font-family="Helvetica, Arial, sans-serif" font-size="12">
-    <rect width="100%" height="100%" fill="white"/>
-    <text x="\(fmt(frame.left + frame.plotWidth / 2))" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(xmlEscape(title))</text>
+        <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(width)" height="\(height)" \
+        viewBox="0 0 \(width) \(height)" font-family="Helvetica, Arial, sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(fmt(frame.left + frame.plotWidth / 2))" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(xmlEscape(title))</text>
 
-    """
+        """
     svg += gridAndTicks(frame: frame, xAxis: xAxis, yAxis: yAxis)
     svg += axisLabels(frame: frame, xLabel: xLabel, yLabel: yLabel)
     if allPoints.isEmpty {
-        svg += "<text x=\"\(fmt(frame.left + frame.plotWidth / 2))\" y=\"\(fmt(frame.top + frame.plotHeight / 2))\" text-anchor=\"middle\" fill=\"#888\">no data</text>\n"
+        svg +=
+            "<text x=\"\(fmt(frame.left + frame.plotWidth / 2))\" y=\"\(fmt(frame.top + frame.plotHeight / 2))\" text-anchor=\"middle\" fill=\"#888\">no data</text>\n"
     }
     for (index, seriesRuns) in runs.enumerated() {
         svg += seriesMarks(seriesRuns, colour: plotColour(index), frame: frame, xAxis: xAxis, yAxis: yAxis)
@@ -75,7 +78,9 @@ private struct Axis {
     }
 
     func label(_ tick: Double) -> String {
-        scale == .log ? tickLabel(pow(10, tick), step: pow(10, tick)) : tickLabel(tick, step: ticks.count > 1 ? ticks[1] - ticks[0] : 1)
+        scale == .log
+            ? tickLabel(pow(10, tick), step: pow(10, tick))
+            : tickLabel(tick, step: ticks.count > 1 ? ticks[1] - ticks[0] : 1)
     }
 }
 
@@ -118,31 +123,37 @@ private func gridAndTicks(frame: PlotFrame, xAxis: Axis, yAxis: Axis) -> String 
     for tick in yAxis.ticks {
         let y = fmt(bottom - (tick - yAxis.low) / (yAxis.high - yAxis.low) * frame.plotHeight)
         svg += "<line x1=\"\(fmt(frame.left - 5))\" y1=\"\(y)\" x2=\"\(fmt(right))\" y2=\"\(y)\" stroke=\"#e3e3e3\"/>\n"
-        svg += "<text x=\"\(fmt(frame.left - 8))\" y=\"\(y)\" dy=\"4\" text-anchor=\"end\">\(yAxis.label(tick))</text>\n"
+        svg +=
+            "<text x=\"\(fmt(frame.left - 8))\" y=\"\(y)\" dy=\"4\" text-anchor=\"end\">\(yAxis.label(tick))</text>\n"
     }
-    svg += "<rect x=\"\(fmt(frame.left))\" y=\"\(fmt(frame.top))\" width=\"\(fmt(frame.plotWidth))\" height=\"\(fmt(frame.plotHeight))\" fill=\"none\" stroke=\"#444\"/>\n"
+    svg +=
+        "<rect x=\"\(fmt(frame.left))\" y=\"\(fmt(frame.top))\" width=\"\(fmt(frame.plotWidth))\" height=\"\(fmt(frame.plotHeight))\" fill=\"none\" stroke=\"#444\"/>\n"
     return svg
 }
 
 private func axisLabels(frame: PlotFrame, xLabel: String, yLabel: String) -> String {
     let centreX = fmt(frame.left + frame.plotWidth / 2), centreY = fmt(frame.top + frame.plotHeight / 2)
     return """
-    <text x="\(centreX)" y="\(fmt(frame.height - 10))" text-anchor="middle">\(xmlEscape(xLabel))</text>
-    <text x="16" y="\(centreY)" text-anchor="middle" transform="rotate(-90 16 \(centreY))">\(xmlEscape(yLabel))</text>
+        <text x="\(centreX)" y="\(fmt(frame.height - 10))" text-anchor="middle">\(xmlEscape(xLabel))</text>
+        <text x="16" y="\(centreY)" text-anchor="middle" transform="rotate(-90 16 \(centreY))">\(xmlEscape(yLabel))</text>
 
-    """
+        """
 }
 
-private func seriesMarks(_ runs: [[(Double, Double)]], colour: String, frame: PlotFrame, xAxis: Axis, yAxis: Axis) -> String {
+private func seriesMarks(
+    _ runs: [[(Double, Double)]], colour: String, frame: PlotFrame, xAxis: Axis, yAxis: Axis
+) -> String {
     func position(_ p: (Double, Double)) -> String {
-        fmt(frame.left + xAxis.fraction(p.0) * frame.plotWidth) + "," + fmt(frame.top + (1 - yAxis.fraction(p.1)) * frame.plotHeight)
+        fmt(frame.left + xAxis.fraction(p.0) * frame.plotWidth) + ","
+            + fmt(frame.top + (1 - yAxis.fraction(p.1)) * frame.plotHeight)
     }
     return runs.map { run in
         if run.count == 1 {
             let xy = position(run[0]).split(separator: ",")
             return "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(colour)\"/>\n"
         }
-        return "<polyline points=\"\(run.map(position).joined(separator: " "))\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.8\" stroke-linejoin=\"round\"/>\n"
+        return
+            "<polyline points=\"\(run.map(position).joined(separator: " "))\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.8\" stroke-linejoin=\"round\"/>\n"
     }.joined()
 }
 
@@ -150,14 +161,17 @@ private func legend(names: [String], frame: PlotFrame) -> String {
     let x = frame.left + frame.plotWidth + 16
     return names.enumerated().map { index, name in
         let y = frame.top + 10 + Double(index) * 20
-        return "<line x1=\"\(fmt(x))\" y1=\"\(fmt(y))\" x2=\"\(fmt(x + 22))\" y2=\"\(fmt(y))\" stroke=\"\(plotColour(index))\" stroke-width=\"3\"/>\n"
+        return
+            "<line x1=\"\(fmt(x))\" y1=\"\(fmt(y))\" x2=\"\(fmt(x + 22))\" y2=\"\(fmt(y))\" stroke=\"\(plotColour(index))\" stroke-width=\"3\"/>\n"
             + "<text x=\"\(fmt(x + 28))\" y=\"\(fmt(y))\" dy=\"4\">\(xmlEscape(name))</text>\n"
     }.joined()
 }
 
 /// Tableau's ten categorical colours, repeated beyond ten series.
 private func plotColour(_ index: Int) -> String {
-    let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    let palette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    ]
     return palette[index % palette.count]
 }
 

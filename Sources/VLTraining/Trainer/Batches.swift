@@ -36,11 +36,15 @@ extension Trainer {
     /// and sample count (the generator is the trainer's, for what a recipe samples inside a batch).
     /// The order depends only on the seed and the step, so a resumed run sees the batches the
     /// interrupted one would have, and the same items train the same way whatever their source.
-    public func run<Batch>(_ batches: Batches<Batch>, depth: Int = 2,
-                           _ loss: (Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)) throws {
+    public func run<Batch>(
+        _ batches: Batches<Batch>, depth: Int = 2,
+        _ loss: (Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)
+    ) throws {
         let order = try batchOrder(batches)
         let first = step * settings.accumulation, total = settings.steps * settings.accumulation
-        let prefetcher = Prefetcher(count: max(0, total - first), depth: depth) { j in try batches.load(order.batch(first + j)) }
+        let prefetcher = Prefetcher(count: max(0, total - first), depth: depth) { j in
+            try batches.load(order.batch(first + j))
+        }
         try run { rng in
             guard let batch = try prefetcher.next() else { preconditionFailure("the prefetcher ran out of batches") }
             return try loss(batch, &rng)
@@ -50,19 +54,24 @@ extension Trainer {
     /// Measures `loss` on every item of `batches` (in order, in batches of the training size) as
     /// the held-out loss every `every` steps and after the last: the mean over batches weighted by
     /// their samples, with a generator of fixed seed (the same draws at every measurement).
-    public func validate<Batch>(every: Int, on batches: Batches<Batch>,
-                                _ loss: @escaping (Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)) {
+    public func validate<Batch>(
+        every: Int, on batches: Batches<Batch>,
+        _ loss: @escaping (Batch, inout RandomGenerator) throws -> (loss: Tensor, samples: Int)
+    ) {
         let size = max(1, batches.batchSize ?? settings.batchSize), seed = settings.seed
-        validation = (every, {
-            var rng = RandomGenerator(seed: seed &+ 0x7A11D)
-            var total: Double = 0, samples = 0
-            for start in stride(from: 0, to: batches.count, by: size) {
-                let (l, n) = try loss(try batches.load(Array(start..<min(start + size, batches.count))), &rng)
-                total += Double(l.item()) * Double(n)
-                samples += n
+        validation = (
+            every,
+            {
+                var rng = RandomGenerator(seed: seed &+ 0x7A11D)
+                var total: Double = 0, samples = 0
+                for start in stride(from: 0, to: batches.count, by: size) {
+                    let (l, n) = try loss(try batches.load(Array(start..<min(start + size, batches.count))), &rng)
+                    total += Double(l.item()) * Double(n)
+                    samples += n
+                }
+                return samples > 0 ? Float(total / Double(samples)) : .nan
             }
-            return samples > 0 ? Float(total / Double(samples)) : .nan
-        })
+        )
     }
 
     func batchOrder<Batch>(_ batches: Batches<Batch>) throws -> BatchOrder {

@@ -31,18 +31,23 @@ extension Trainer {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let name = String(format: "step-%06d", step)
-        let temporary = directory.appendingPathComponent(".\(name).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        let temporary = directory.appendingPathComponent(
+            ".\(name).partial-\(ProcessInfo.processInfo.processIdentifier)")
         try? fm.removeItem(at: temporary)
         try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
         var weights: [String: Tensor] = [:], moments: [String: Tensor] = [:]
         for (key, p) in parameters {
             weights[key] = p.value
-            if let (m, v) = optimizer.state(of: p) { (moments[key + ".exp_avg"], moments[key + ".exp_avg_sq"]) = (m, v) }
+            if let (m, v) = optimizer.state(of: p) {
+                (moments[key + ".exp_avg"], moments[key + ".exp_avg_sq"]) = (m, v)
+            }
         }
-        try writeSafetensors(weights, metadata: ["format": "pt"], to: temporary.appendingPathComponent(Trainer.weightsFile))
+        try writeSafetensors(
+            weights, metadata: ["format": "pt"], to: temporary.appendingPathComponent(Trainer.weightsFile))
         try writeSafetensors(moments, to: temporary.appendingPathComponent(Trainer.optimizerFile))
-        let state = TrainerState(step: step, optimizerStep: optimizer.stepCount, rng: rng.state.map { String($0, radix: 16) },
-                                 history: history)
+        let state = TrainerState(
+            step: step, optimizerStep: optimizer.stepCount, rng: rng.state.map { String($0, radix: 16) },
+            history: history)
         try writeAtomically(try JSONEncoder().encode(state), to: temporary.appendingPathComponent(Trainer.stateFile))
         let final = directory.appendingPathComponent(name)
         try? fm.removeItem(at: final)
@@ -64,7 +69,9 @@ extension Trainer {
         guard let newest = Trainer.checkpoints(in: directory).last else { return false }
         let stateURL = newest.appendingPathComponent(Trainer.stateFile)
         guard let data = FileManager.default.contents(atPath: stateURL.path) else {
-            throw CheckpointError("\(stateURL.path): missing (the checkpoint is incomplete; remove \(newest.lastPathComponent) to resume from the one before)")
+            throw CheckpointError(
+                "\(stateURL.path): missing (the checkpoint is incomplete; remove \(newest.lastPathComponent) to resume from the one before)"
+            )
         }
         let state: TrainerState
         do { state = try JSONDecoder().decode(TrainerState.self, from: data) } catch {
@@ -78,9 +85,11 @@ extension Trainer {
         let moments = try readTensors(newest.appendingPathComponent(Trainer.optimizerFile))
         let expected = Set(parameters.map(\.0))
         guard Set(weights.keys) == expected else {
-            let missing = expected.subtracting(weights.keys).sorted().prefix(5), extra = Set(weights.keys).subtracting(expected).sorted().prefix(5)
-            throw CheckpointError("\(newest.path): its trainable parameters do not match the model's (missing: \(missing.joined(separator: ", ")); "
-                + "unexpected: \(extra.joined(separator: ", ")))")
+            let missing = expected.subtracting(weights.keys).sorted().prefix(5),
+                extra = Set(weights.keys).subtracting(expected).sorted().prefix(5)
+            throw CheckpointError(
+                "\(newest.path): its trainable parameters do not match the model's (missing: \(missing.joined(separator: ", ")); "
+                    + "unexpected: \(extra.joined(separator: ", ")))")
         }
         for (key, p) in parameters where weights[key]!.shape != p.shape {
             throw CheckpointError("\(newest.path): \(key) has shape \(weights[key]!.shape), the model \(p.shape)")

@@ -19,7 +19,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var checkpointEvery = 0
 
     public init(steps: Int = 100, batchSize: Int = 32, learningRate: Float = 1e-3, warmupSteps: Int = 10) {
-        (self.steps, self.batchSize, self.learningRate, self.warmupSteps) = (steps, batchSize, learningRate, warmupSteps)
+        (self.steps, self.batchSize, self.learningRate, self.warmupSteps) = (
+            steps, batchSize, learningRate, warmupSteps
+        )
     }
 }
 
@@ -63,8 +65,9 @@ public final class Trainer {
     }
 
     public var schedule: WarmupCosineSchedule {
-        WarmupCosineSchedule(baseLR: settings.learningRate, warmupSteps: settings.warmupSteps,
-                             totalSteps: settings.steps, minLR: settings.minLearningRate)
+        WarmupCosineSchedule(
+            baseLR: settings.learningRate, warmupSteps: settings.warmupSteps,
+            totalSteps: settings.steps, minLR: settings.minLearningRate)
     }
 
     /// Runs the remaining steps. `microBatch` returns the loss of one micro-batch (drawing its data
@@ -87,8 +90,9 @@ public final class Trainer {
             optimizer.zeroGrad(optimizer.parameters)
             afterUpdate?()
             step += 1
-            var record = StepRecord(step: step, loss: lossSum / Float(settings.accumulation), learningRate: optimizer.learningRate,
-                                    samplesPerSecond: Double(samples) / max(Date().timeIntervalSince(started), 1e-9), gradNorm: norm)
+            var record = StepRecord(
+                step: step, loss: lossSum / Float(settings.accumulation), learningRate: optimizer.learningRate,
+                samplesPerSecond: Double(samples) / max(Date().timeIntervalSince(started), 1e-9), gradNorm: norm)
             if let (every, loss) = validation, every > 0, step % every == 0 || step == settings.steps {
                 model.eval()
                 record.validationLoss = try noGrad { try loss() }
@@ -96,7 +100,9 @@ public final class Trainer {
             }
             history.append(record)
             try onStep?(record)
-            if let dir = checkpointDirectory, settings.checkpointEvery > 0, step % settings.checkpointEvery == 0 || step == settings.steps {
+            if let dir = checkpointDirectory, settings.checkpointEvery > 0,
+                step % settings.checkpointEvery == 0 || step == settings.steps
+            {
                 try saveCheckpoint(in: dir)
             }
         }

@@ -50,16 +50,21 @@ public struct World: Sendable {
         (0..<count).map { i in
             var rng = RandomGenerator(seed: seed &* 0x9E37_79B9 &+ split.seedOffset &+ UInt64(i) &* 7919)
             let scene = makeScene(compositional: split == .compositional, rng: &rng)
-            return WorldSample(id: "\(split.rawValue)-\(i)", scene: scene, caption: caption(scene),
-                               questions: questions(scene, rng: &rng))
+            return WorldSample(
+                id: "\(split.rawValue)-\(i)", scene: scene, caption: caption(scene),
+                questions: questions(scene, rng: &rng))
         }
     }
 
     /// Every word a caption, question or answer can use, in a fixed order.
     public static var vocabulary: [String] {
-        var words = ["a", "the", "of", "to", "left", "right", "and", ",", "from", "?", "is", "there", "what", "color",
-                     "shape", "object", "how", "many", "shapes", "are", "which", "on", "yes", "no"]
-        words += ShapeSize.allCases.map(\.rawValue) + ShapeColor.allCases.map(\.rawValue) + ShapeKind.allCases.map(\.rawValue)
+        var words = [
+            "a", "the", "of", "to", "left", "right", "and", ",", "from", "?", "is", "there", "what", "color",
+            "shape", "object", "how", "many", "shapes", "are", "which", "on", "yes", "no",
+        ]
+        words +=
+            ShapeSize.allCases.map(\.rawValue) + ShapeColor.allCases.map(\.rawValue)
+            + ShapeKind.allCases.map(\.rawValue)
         words += numberWords.dropFirst()
         return words
     }
@@ -87,13 +92,19 @@ public struct World: Sendable {
                 if objects.contains(where: { o in
                     let d = (o.x - x) * (o.x - x) + (o.y - y) * (o.y - y)
                     return d <= (o.radius + radius + 2) * (o.radius + radius + 2) || abs(o.x - x) < 6
-                }) { continue }
+                }) {
+                    continue
+                }
                 objects.append(candidate)
             }
             guard objects.count == count else { continue }
             objects.sort { $0.x < $1.x }
             let scene = Scene(objects: objects, noiseSeed: rng.next(), imageSize: imageSize)
-            if compositional && !objects.contains(where: { heldOut.contains("\($0.color.rawValue) \($0.shape.rawValue)") }) { continue }
+            if compositional
+                && !objects.contains(where: { heldOut.contains("\($0.color.rawValue) \($0.shape.rawValue)") })
+            {
+                continue
+            }
             return scene
         }
     }
@@ -131,15 +142,21 @@ public struct World: Sendable {
         let objects = scene.objects
         let pick = objects[Int(rng.next() % UInt64(objects.count))]
         var qa = [
-            QuestionAnswer(question: "what color is the \(pick.shape.rawValue) ?", answer: pick.color.rawValue, type: .color),
-            QuestionAnswer(question: "what shape is the \(pick.color.rawValue) object ?", answer: pick.shape.rawValue, type: .shape),
-            QuestionAnswer(question: "how many shapes are there ?", answer: World.numberWords[objects.count], type: .count),
+            QuestionAnswer(
+                question: "what color is the \(pick.shape.rawValue) ?", answer: pick.color.rawValue, type: .color),
+            QuestionAnswer(
+                question: "what shape is the \(pick.color.rawValue) object ?", answer: pick.shape.rawValue, type: .shape
+            ),
+            QuestionAnswer(
+                question: "how many shapes are there ?", answer: World.numberWords[objects.count], type: .count),
         ]
         if objects.count > 1 {
             let leftSide = rng.next() % 2 == 0
             let o = leftSide ? objects.first! : objects.last!
-            qa.append(QuestionAnswer(question: "which shape is on the \(leftSide ? "left" : "right") ?",
-                                     answer: o.shape.rawValue, type: .position))
+            qa.append(
+                QuestionAnswer(
+                    question: "which shape is on the \(leftSide ? "left" : "right") ?",
+                    answer: o.shape.rawValue, type: .position))
         }
         // Half the yes/no questions ask about a pair that is there, half about one that is not.
         let present = rng.next() % 2 == 0
@@ -150,7 +167,10 @@ public struct World: Sendable {
                 shape = ShapeKind.allCases[Int(rng.next() % 4)]
             } while objects.contains(where: { $0.color == color && $0.shape == shape })
         }
-        qa.append(QuestionAnswer(question: "is there a \(color.rawValue) \(shape.rawValue) ?", answer: present ? "yes" : "no", type: .yesNo))
+        qa.append(
+            QuestionAnswer(
+                question: "is there a \(color.rawValue) \(shape.rawValue) ?", answer: present ? "yes" : "no",
+                type: .yesNo))
         return qa
     }
 }
