@@ -25,4 +25,13 @@ final class ConfigFieldTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("\"hidden_size\" should be an integer"), "\($0)")
         }
     }
+
+    func testCLIPConfigRoundTripsThroughItsJSON() throws {
+        var c = CLIPConfig()
+        (c.projectionDim, c.logitScaleInitValue, c.text.vocabSize, c.text.eosTokenId) = (16, 1.5, 99, 98)
+        (c.vision.imageSize, c.vision.patchSize, c.vision.hiddenAct, c.vision.layerNormEps) = (36, 6, "gelu", 1e-6)
+        let json = try JSONSerialization.data(withJSONObject: c.jsonObject)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: json) as? [String: Any])
+        XCTAssertEqual(try CLIPConfig(ConfigReader(object, source: "config.json")), c)
+    }
 }

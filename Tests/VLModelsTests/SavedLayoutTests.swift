@@ -166,3 +166,28 @@ final class SavedLayoutTests: XCTestCase {
             TemplateContentFormat(template: "{% for c in message.content %}{{ c.text }}{% endfor %}"), .parts)
     }
 }
+
+/// A CLIP saved by transformers 5 with its whole CLIPProcessor (processor_config.json, 36 px images).
+final class SavedCLIPLayoutTests: XCTestCase {
+    func testClipSavedByTransformers5GivesItsEmbeddings() throws {
+        let dir = SavedLayoutTests.root.appendingPathComponent("clip_t5")
+        let ref = try loadSafetensors(path: dir.appendingPathComponent("reference.safetensors").path)
+        let json = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json")))
+                as? [String: Any])
+        let texts = try XCTUnwrap(json["texts"] as? [String])
+        let pipeline = try CLIPPipeline(directory: dir)
+        let image = try RGBImage(contentsOf: SavedLayoutTests.root.appendingPathComponent("image.png"))
+        assertClose(pipeline.processor.batch([image]), ref["pixel_values"]!, tol: 1e-5, "pixel values")
+        let ids = try XCTUnwrap(json["input_ids"] as? [[Int]]), mask = try XCTUnwrap(json["attention_mask"] as? [[Int]])
+        for (i, text) in texts.enumerated() {
+            XCTAssertEqual(
+                pipeline.tokenizer.encode(text), Array(ids[i].prefix(mask[i].reduce(0, +))), "ids of \(text)")
+        }
+        assertClose(pipeline.imageEmbeddings([image]), ref["image_embeds"]!, "image embeddings")
+        assertClose(pipeline.textEmbeddings(texts), ref["text_embeds"]!, "text embeddings")
+        let logits = pipeline.logitsPerImage(
+            imageEmbeds: pipeline.imageEmbeddings([image]), textEmbeds: pipeline.textEmbeddings(texts))
+        assertClose(logits, ref["logits_per_image"]!, "logits per image")
+    }
+}

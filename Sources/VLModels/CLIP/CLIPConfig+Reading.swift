@@ -1,20 +1,20 @@
 import VLFiles
 import VLIO
 extension CLIPVisionConfig {
+    /// The fields read from and written to `config.json` as they are.
+    static let fields: [ConfigField<CLIPVisionConfig>] = [
+        .int("hidden_size", \.hiddenSize), .int("intermediate_size", \.intermediateSize),
+        .int("num_hidden_layers", \.numHiddenLayers), .int("num_attention_heads", \.numAttentionHeads),
+        .int("num_channels", \.numChannels), .int("image_size", \.imageSize), .int("patch_size", \.patchSize),
+        .string("hidden_act", \.hiddenAct), .float("layer_norm_eps", \.layerNormEps),
+        .int("projection_dim", \.projectionDim),
+    ]
+
     /// From a `vision_config` object or a standalone `clip_vision_model` config; missing fields
     /// keep `defaults`.
     public init(_ r: ConfigReader, defaults: CLIPVisionConfig = CLIPVisionConfig()) throws {
         self = defaults
-        hiddenSize = try r.int("hidden_size", hiddenSize)
-        intermediateSize = try r.int("intermediate_size", intermediateSize)
-        numHiddenLayers = try r.int("num_hidden_layers", numHiddenLayers)
-        numAttentionHeads = try r.int("num_attention_heads", numAttentionHeads)
-        numChannels = try r.int("num_channels", numChannels)
-        imageSize = try r.int("image_size", imageSize)
-        patchSize = try r.int("patch_size", patchSize)
-        hiddenAct = try r.string("hidden_act", hiddenAct)
-        layerNormEps = try r.float("layer_norm_eps", layerNormEps)
-        projectionDim = try r.int("projection_dim", projectionDim)
+        try Self.fields.read(into: &self, from: r)
         guard patchSize > 0, imageSize % patchSize == 0 else {
             throw ConfigError("\(r.source): image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
         }
@@ -25,20 +25,19 @@ extension CLIPVisionConfig {
 }
 
 extension CLIPTextConfig {
+    /// The fields read from and written to `config.json` as they are.
+    static let fields: [ConfigField<CLIPTextConfig>] = [
+        .int("vocab_size", \.vocabSize), .int("hidden_size", \.hiddenSize),
+        .int("intermediate_size", \.intermediateSize),
+        .int("num_hidden_layers", \.numHiddenLayers), .int("num_attention_heads", \.numAttentionHeads),
+        .int("max_position_embeddings", \.maxPositionEmbeddings), .string("hidden_act", \.hiddenAct),
+        .float("layer_norm_eps", \.layerNormEps), .int("projection_dim", \.projectionDim),
+        .int("pad_token_id", \.padTokenId), .int("bos_token_id", \.bosTokenId), .int("eos_token_id", \.eosTokenId),
+    ]
+
     public init(_ r: ConfigReader) throws {
         self.init()
-        vocabSize = try r.int("vocab_size", vocabSize)
-        hiddenSize = try r.int("hidden_size", hiddenSize)
-        intermediateSize = try r.int("intermediate_size", intermediateSize)
-        numHiddenLayers = try r.int("num_hidden_layers", numHiddenLayers)
-        numAttentionHeads = try r.int("num_attention_heads", numAttentionHeads)
-        maxPositionEmbeddings = try r.int("max_position_embeddings", maxPositionEmbeddings)
-        hiddenAct = try r.string("hidden_act", hiddenAct)
-        layerNormEps = try r.float("layer_norm_eps", layerNormEps)
-        projectionDim = try r.int("projection_dim", projectionDim)
-        padTokenId = try r.int("pad_token_id", padTokenId)
-        bosTokenId = try r.int("bos_token_id", bosTokenId)
-        eosTokenId = try r.int("eos_token_id", eosTokenId)
+        try Self.fields.read(into: &self, from: r)
         guard numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
             throw ConfigError("\(r.source): hidden_size \(hiddenSize) is not divisible by \(numAttentionHeads) heads")
         }
@@ -46,6 +45,11 @@ extension CLIPTextConfig {
 }
 
 extension CLIPConfig {
+    /// The fields read from and written to `config.json` as they are (the towers are nested objects).
+    static let fields: [ConfigField<CLIPConfig>] = [
+        .int("projection_dim", \.projectionDim), .float("logit_scale_init_value", \.logitScaleInitValue),
+    ]
+
     /// From a `clip` config (`text_config` + `vision_config`).
     public init(_ r: ConfigReader) throws {
         let type = try r.string("model_type", "clip")
@@ -53,8 +57,7 @@ extension CLIPConfig {
             throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"clip\"")
         }
         self.init()
-        projectionDim = try r.int("projection_dim", projectionDim)
-        logitScaleInitValue = try r.float("logit_scale_init_value", logitScaleInitValue)
+        try Self.fields.read(into: &self, from: r)
         text = try r.sub("text_config").map(CLIPTextConfig.init) ?? CLIPTextConfig()
         vision = try r.sub("vision_config").map { try CLIPVisionConfig($0) } ?? CLIPVisionConfig()
     }
