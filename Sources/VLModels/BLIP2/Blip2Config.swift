@@ -83,18 +83,30 @@ public enum TextDecoderConfig {
 }
 
 extension Blip2VisionConfig {
+    /// The fields read from and written to `config.json` as they are.
+    static let fields: [ConfigField<Blip2VisionConfig>] = [
+        .int("hidden_size", \.hiddenSize), .int("intermediate_size", \.intermediateSize),
+        .int("num_hidden_layers", \.numHiddenLayers), .int("num_attention_heads", \.numAttentionHeads),
+        .int("image_size", \.imageSize), .int("patch_size", \.patchSize), .string("hidden_act", \.hiddenAct),
+        .float("layer_norm_eps", \.layerNormEps), .bool("qkv_bias", \.qkvBias),
+    ]
+
     public init(_ v: ConfigReader) throws {
         self.init()
-        hiddenSize = try v.int("hidden_size", hiddenSize)
-        intermediateSize = try v.int("intermediate_size", intermediateSize)
-        numHiddenLayers = try v.int("num_hidden_layers", numHiddenLayers)
-        numAttentionHeads = try v.int("num_attention_heads", numAttentionHeads)
-        imageSize = try v.int("image_size", imageSize)
-        patchSize = try v.int("patch_size", patchSize)
-        hiddenAct = try v.string("hidden_act", hiddenAct)
-        layerNormEps = try v.float("layer_norm_eps", layerNormEps)
-        qkvBias = try v.bool("qkv_bias", qkvBias)
+        try Self.fields.read(into: &self, from: v)
     }
+}
+
+extension QFormerConfig {
+    /// The fields read from and written to `config.json` as they are.
+    static let fields: [ConfigField<QFormerConfig>] = [
+        .int("hidden_size", \.hiddenSize), .int("num_hidden_layers", \.numHiddenLayers),
+        .int("num_attention_heads", \.numAttentionHeads), .int("intermediate_size", \.intermediateSize),
+        .string("hidden_act", \.hiddenAct), .float("layer_norm_eps", \.layerNormEps),
+        .int("cross_attention_frequency", \.crossAttentionFrequency), .int("encoder_hidden_size", \.encoderHiddenSize),
+        .int("vocab_size", \.vocabSize), .int("max_position_embeddings", \.maxPositionEmbeddings),
+        .bool("use_qformer_text_input", \.useQformerTextInput),
+    ]
 }
 
 extension Blip2Config {
@@ -104,17 +116,8 @@ extension Blip2Config {
         guard type == "blip-2" else { throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"blip-2\"") }
         if let v = try r.sub("vision_config") { vision = try Blip2VisionConfig(v) }
         if let q = try r.sub("qformer_config") {
-            qformer.hiddenSize = try q.int("hidden_size", qformer.hiddenSize)
-            qformer.numHiddenLayers = try q.int("num_hidden_layers", qformer.numHiddenLayers)
-            qformer.numAttentionHeads = try q.int("num_attention_heads", qformer.numAttentionHeads)
-            qformer.intermediateSize = try q.int("intermediate_size", qformer.intermediateSize)
-            qformer.hiddenAct = try q.string("hidden_act", qformer.hiddenAct)
-            qformer.layerNormEps = try q.float("layer_norm_eps", qformer.layerNormEps)
-            qformer.crossAttentionFrequency = try q.int("cross_attention_frequency", qformer.crossAttentionFrequency)
-            qformer.encoderHiddenSize = try q.int("encoder_hidden_size", vision.hiddenSize)
-            qformer.vocabSize = try q.int("vocab_size", qformer.vocabSize)
-            qformer.maxPositionEmbeddings = try q.int("max_position_embeddings", qformer.maxPositionEmbeddings)
-            qformer.useQformerTextInput = try q.bool("use_qformer_text_input", qformer.useQformerTextInput)
+            qformer.encoderHiddenSize = vision.hiddenSize  // the default: the vision tower's width
+            try QFormerConfig.fields.read(into: &qformer, from: q)
         }
         text = try r.sub("text_config").map(TextDecoderConfig.init) ?? .opt(OPTConfig())
         numQueryTokens = try r.int("num_query_tokens", numQueryTokens)

@@ -6,42 +6,25 @@ import VLFiles
 
 extension Blip2VisionConfig {
     public var jsonObject: [String: Any] {
-        [
-            "model_type": "blip_2_vision_model", "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
-            "num_hidden_layers": numHiddenLayers, "num_attention_heads": numAttentionHeads, "image_size": imageSize,
-            "patch_size": patchSize, "hidden_act": hiddenAct, "layer_norm_eps": decimal(layerNormEps),
-            "qkv_bias": qkvBias,
-            "attention_dropout": 0.0, "initializer_range": 1e-10,
-        ]
+        Self.fields.jsonObject(of: self).merging([
+            "model_type": "blip_2_vision_model", "attention_dropout": 0.0, "initializer_range": 1e-10,
+        ]) { _, new in new }
     }
 }
 
 extension QFormerConfig {
     public var jsonObject: [String: Any] {
-        [
-            "model_type": "blip_2_qformer", "hidden_size": hiddenSize, "num_hidden_layers": numHiddenLayers,
-            "num_attention_heads": numAttentionHeads, "intermediate_size": intermediateSize, "hidden_act": hiddenAct,
-            "layer_norm_eps": decimal(layerNormEps), "cross_attention_frequency": crossAttentionFrequency,
-            "encoder_hidden_size": encoderHiddenSize, "vocab_size": vocabSize,
-            "max_position_embeddings": maxPositionEmbeddings,
-            "use_qformer_text_input": useQformerTextInput, "pad_token_id": 0, "hidden_dropout_prob": 0.0,
+        Self.fields.jsonObject(of: self).merging([
+            "model_type": "blip_2_qformer", "pad_token_id": 0, "hidden_dropout_prob": 0.0,
             "attention_probs_dropout_prob": 0.0, "initializer_range": 0.02,
-        ]
+        ]) { _, new in new }
     }
 }
 
 extension OPTConfig {
     public var jsonObject: [String: Any] {
-        var o: [String: Any] = [
-            "architectures": ["OPTForCausalLM"], "model_type": "opt", "vocab_size": vocabSize,
-            "hidden_size": hiddenSize,
-            "num_hidden_layers": numHiddenLayers, "ffn_dim": ffnDim, "num_attention_heads": numAttentionHeads,
-            "max_position_embeddings": maxPositionEmbeddings, "do_layer_norm_before": doLayerNormBefore,
-            "activation_function": activationFunction, "enable_bias": enableBias,
-            "layer_norm_elementwise_affine": layerNormElementwiseAffine,
-            "_remove_final_layer_norm": removeFinalLayerNorm,
-            "bos_token_id": bosTokenId, "eos_token_id": eosTokenId, "pad_token_id": padTokenId,
-        ]
+        var o = Self.fields.jsonObject(of: self)
+        (o["architectures"], o["model_type"]) = (["OPTForCausalLM"], "opt")
         o["word_embed_proj_dim"] = wordEmbedProjDim ?? hiddenSize
         return o
     }

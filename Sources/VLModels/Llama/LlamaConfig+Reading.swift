@@ -55,29 +55,6 @@ extension RopeScaling {
     }
 }
 
-extension OPTConfig {
-    public init(_ r: ConfigReader) throws {
-        self.init()
-        let type = try r.string("model_type", "opt")
-        guard type == "opt" else { throw ConfigError("\(r.source): model_type is \"\(type)\", expected \"opt\"") }
-        vocabSize = try r.int("vocab_size", vocabSize)
-        hiddenSize = try r.int("hidden_size", hiddenSize)
-        numHiddenLayers = try r.int("num_hidden_layers", numHiddenLayers)
-        ffnDim = try r.int("ffn_dim", ffnDim)
-        numAttentionHeads = try r.int("num_attention_heads", numAttentionHeads)
-        maxPositionEmbeddings = try r.int("max_position_embeddings", maxPositionEmbeddings)
-        doLayerNormBefore = try r.bool("do_layer_norm_before", doLayerNormBefore)
-        wordEmbedProjDim = try r.optionalInt("word_embed_proj_dim")
-        activationFunction = try r.string("activation_function", activationFunction)
-        enableBias = try r.bool("enable_bias", enableBias)
-        layerNormElementwiseAffine = try r.bool("layer_norm_elementwise_affine", layerNormElementwiseAffine)
-        removeFinalLayerNorm = try r.bool("_remove_final_layer_norm", removeFinalLayerNorm)
-        bosTokenId = try r.int("bos_token_id", bosTokenId)
-        eosTokenId = try r.int("eos_token_id", eosTokenId)
-        padTokenId = try r.int("pad_token_id", padTokenId)
-    }
-}
-
 extension LlavaConfig {
     public init(_ r: ConfigReader) throws {
         self.init()
