@@ -248,7 +248,7 @@ extension ImageProcessor {
                     if !(target >= 1 && target < Double(Self.maxSide + 1)) {
                         throw fail(
                             "crop_pct",
-                            "is \(cropPct!): the resize before ConvNeXT's crop would be \(target) pixels, not from 1 to \(Self.maxSide)"
+                            "is \(cropPct ?? pct): the resize before ConvNeXT's crop would be \(target) pixels, not from 1 to \(Self.maxSide)"
                         )
                     }
                 }
