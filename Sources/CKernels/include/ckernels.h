@@ -6,6 +6,7 @@
 #include "ck_math.h"
 #include "ck_gemm.h"
 #include "ck_quant.h"
+#include "ck_ggml.h"
 #include "ck_atomic.h"
 
 /* Name of the instruction set the kernels chose at run time ("avx512", "avx2", "neon", "portable"). */
