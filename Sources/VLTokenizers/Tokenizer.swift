@@ -35,19 +35,27 @@ public final class Tokenizer {
 
     /// Reads `tokenizer.json`, or else a SentencePiece `tokenizer.model`, with an already parsed
     /// `tokenizer_config.json` (a model directory reads that file once).
-    public init(directory: URL, tokenizerConfig: [String: Any]?) throws {
+    public convenience init(directory: URL, tokenizerConfig: [String: Any]?) throws {
         let fm = FileManager.default
         let json = directory.appendingPathComponent("tokenizer.json"),
             spm = directory.appendingPathComponent("tokenizer.model")
-        let config = tokenizerConfig ?? [:]
         let root: [String: Any], file: String
         if fm.fileExists(atPath: json.path) {
             (root, file) = (try BPEFiles.readJSONObject(json), json.path)
         } else if fm.fileExists(atPath: spm.path) {
-            (root, file) = (try SentencePieceModel(contentsOf: spm).tokenizerJSON(config: config), spm.path)
+            (root, file) = (
+                try SentencePieceModel(contentsOf: spm).tokenizerJSON(config: tokenizerConfig ?? [:]), spm.path
+            )
         } else {
             throw TokenizerError("\(directory.path): no tokenizer.json or tokenizer.model")
         }
+        try self.init(tokenizerJSON: root, tokenizerConfig: tokenizerConfig, file: file)
+    }
+
+    /// From the object of a `tokenizer.json` (read from a file or built in memory, e.g. from a GGUF
+    /// file's metadata) and of a `tokenizer_config.json`; `file` names the source in errors.
+    public init(tokenizerJSON root: [String: Any], tokenizerConfig: [String: Any]?, file: String) throws {
+        let config = tokenizerConfig ?? [:]
         let files = try BPEFiles.fromTokenizerJSON(root, file: file)
         guard let model = root["model"] as? [String: Any] else { throw TokenizerError("\(file): no model") }
         let bpe = BytePairEncoder(
