@@ -28,6 +28,12 @@ final class GGUFTokenizerTests: XCTestCase {
         let cases: [Case]
         let added: [Added]?
         let vocabSize: Int?
+        let specials: Specials?
+
+        struct Specials: Decodable {
+            let bos_token_id: Int?, eos_token_id: Int?, pad_token_id: Int?
+            let add_bos_token: Bool, add_eos_token: Bool, has_chat_template: Bool
+        }
 
         init(_ url: URL) throws {
             let data = try Data(contentsOf: url)
@@ -37,9 +43,10 @@ final class GGUFTokenizerTests: XCTestCase {
                 let cases: [Case]
                 let added_tokens: [Added]?
                 let vocab_size: Int?
+                let special_tokens: Specials?
             }
             let rest = try JSONDecoder().decode(Rest.self, from: data)
-            (cases, added, vocabSize) = (rest.cases, rest.added_tokens, rest.vocab_size)
+            (cases, added, vocabSize, specials) = (rest.cases, rest.added_tokens, rest.vocab_size, rest.special_tokens)
         }
     }
 
@@ -48,6 +55,15 @@ final class GGUFTokenizerTests: XCTestCase {
         let reference = try Reference(url)
         let vocabulary = try GGUFVocabulary(metadata: reference.metadata, file: name)
         let tokenizer = try Tokenizer(gguf: vocabulary, file: name)
+        if let s = reference.specials {
+            let config = try vocabulary.tokenizerFiles(file: name).tokenizerConfig
+            XCTAssertEqual(tokenizer.bosTokenId, s.bos_token_id, "\(name): BOS")
+            XCTAssertEqual(tokenizer.eosTokenId, s.eos_token_id, "\(name): EOS")
+            XCTAssertEqual(tokenizer.padTokenId, s.pad_token_id, "\(name): padding")
+            XCTAssertEqual(config["add_bos_token"] as? Bool, s.add_bos_token, "\(name): add_bos_token")
+            XCTAssertEqual(config["add_eos_token"] as? Bool, s.add_eos_token, "\(name): add_eos_token")
+            XCTAssertEqual(config["chat_template"] != nil, s.has_chat_template, "\(name): chat template")
+        }
         XCTAssertGreaterThanOrEqual(reference.cases.count, minimumCases, name)
         if let added = reference.added {
             let ours = tokenizer.addedTokens.map { Added(id: $0.id, content: $0.content, special: $0.special) }
