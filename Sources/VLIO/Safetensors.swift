@@ -29,22 +29,24 @@ final class MappedFile {
     let base: UnsafeMutableRawPointer
     let size: Int
 
-    init(path: String) throws {
+    /// `problem` makes the error a failure throws (the format's own error type), given the path and what is wrong.
+    init(
+        path: String,
+        problem: (String, String) -> Error = { SafetensorsError(path: $0, problem: $1) }
+    ) throws {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw SafetensorsError(path: path, problem: "cannot open: \(String(cString: strerror(errno)))")
-        }
+        guard fd >= 0 else { throw problem(path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SafetensorsError(path: path, problem: "cannot stat") }
+        guard fstat(fd, &st) == 0 else { throw problem(path, "cannot stat") }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw SafetensorsError(path: path, problem: "not a regular file")
+            throw problem(path, (st.st_mode & S_IFMT) == S_IFDIR ? "is a directory, not a file" : "not a regular file")
         }
         size = Int(st.st_size)
-        guard size > 0 else { throw SafetensorsError(path: path, problem: "the file is empty") }
+        guard size > 0 else { throw problem(path, "the file is empty") }
         // Private writable mapping: a stray write is copy-on-write and never reaches the file.
         let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
-        guard let p, p != MAP_FAILED else { throw SafetensorsError(path: path, problem: "cannot map the file") }
+        guard let p, p != MAP_FAILED else { throw problem(path, "cannot map the file") }
         base = p
     }
 
