@@ -30,7 +30,11 @@
 #include "half.h"
 
 /* The products are rounded as ggml and numpy round them: never fused into an FMA. */
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 size_t ck_ggml_block_size(int type) {
     switch (type) {
