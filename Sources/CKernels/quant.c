@@ -257,3 +257,36 @@ void ck_dequantize_rows_q4(const uint8_t *q, const uint16_t *scales, size_t k, s
 #endif
     dequantize_rows(1, q, scales, k, j0, rows, p0, kc, out);
 }
+
+/* ggml's Q8_0 and Q4_0 blocks are exactly these formats (a half scale per 32 weights; int8 values, or
+   nibbles q with w = d·(q − 8)), so GGUF files of those types are repacked into strips losslessly. */
+void ck_repack_ggml_q8_0(const void *rows, size_t row_bytes, size_t n, size_t k, uint8_t *q, uint16_t *scales) {
+    int8_t *values = malloc(k);
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = (const uint8_t *)rows + j * row_bytes;
+        for (size_t b = 0; b < k / BLOCK; b++) {
+            const uint8_t *blk = row + b * 34;
+            scales[strip_scale_index(k, j, b)] = (uint16_t)(blk[0] | (blk[1] << 8));
+            memcpy(values + b * BLOCK, blk + 2, BLOCK);
+        }
+        q8_store_row(values, k, j, q);
+    }
+    free(values);
+}
+
+void ck_repack_ggml_q4_0(const void *rows, size_t row_bytes, size_t n, size_t k, uint8_t *q, uint16_t *scales) {
+    int8_t *values = malloc(k);
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = (const uint8_t *)rows + j * row_bytes;
+        for (size_t b = 0; b < k / BLOCK; b++) {
+            const uint8_t *blk = row + b * 18;
+            scales[strip_scale_index(k, j, b)] = (uint16_t)(blk[0] | (blk[1] << 8));
+            for (int i = 0; i < 16; i++) {
+                values[b * BLOCK + i] = (int8_t)((blk[2 + i] & 0x0F) - 8);
+                values[b * BLOCK + 16 + i] = (int8_t)((blk[2 + i] >> 4) - 8);
+            }
+        }
+        q4_store_row(values, k, j, q);
+    }
+    free(values);
+}

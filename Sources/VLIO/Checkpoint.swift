@@ -2,17 +2,24 @@ import Foundation
 import VLTensor
 
 /// The weights of a Hugging Face model directory: `model.safetensors`, or shards listed in
-/// `model.safetensors.index.json` (`weight_map`: tensor name → shard file).
+/// `model.safetensors.index.json` (`weight_map`: tensor name → shard file); or of a GGUF file, under
+/// the model's names.
 public struct Checkpoint {
     public let directory: URL
     /// Tensor name → the file that holds it.
     private let files: [String: SafetensorsFile]
+    private let gguf: GGUFTensorMap?
+
+    public init(gguf map: GGUFTensorMap) {
+        (directory, files, gguf) = (URL(fileURLWithPath: map.file.path), [:], map)
+    }
 
     public init(directory: URL) throws {
         self.directory = directory
         let single = directory.appendingPathComponent("model.safetensors")
         let indexURL = directory.appendingPathComponent("model.safetensors.index.json")
         let fm = FileManager.default
+        gguf = nil
         if fm.fileExists(atPath: indexURL.path) {
             files = try Checkpoint.openShards(indexURL, in: directory)
         } else if fm.fileExists(atPath: single.path) {
@@ -25,14 +32,18 @@ public struct Checkpoint {
         }
     }
 
-    public var names: [String] { files.keys.sorted() }
+    public var names: [String] { gguf.map { $0.entries.keys.sorted() } ?? files.keys.sorted() }
 
     public func tensor(_ name: String) throws -> Tensor {
+        if let gguf { return try gguf.tensor(name) }
         guard let f = files[name] else {
             throw SafetensorsError(path: directory.path, problem: "no tensor named \(name)")
         }
         return try f.tensor(name)
     }
+
+    /// The tensor as stored block-quantised (GGUF), for the quantised kernels; nil when it is not.
+    public func quantizedMatrix(_ name: String) throws -> QuantizedMatrix? { try gguf?.quantizedMatrix(name) }
 
     /// See `SafetensorsFile.releasePages`.
     public func releasePages(_ name: String) { files[name]?.releasePages(name) }
@@ -40,7 +51,7 @@ public struct Checkpoint {
     /// Every tensor by name (zero-copy views of the mapped files).
     public func tensors() throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]
-        for (name, f) in files { result[name] = try f.tensor(name) }
+        for name in names { result[name] = try tensor(name) }
         return result
     }
 

@@ -26,6 +26,10 @@ public final class ModelDirectory {
     public let imageProcessorConfig: ConfigReader?
     /// The chat template text and the file it came from.
     public let chatTemplate: (text: String, file: String)?
+    /// A tokenizer.json as parsed, when it comes from elsewhere than the folder (a GGUF file's metadata).
+    public let tokenizerJSON: [String: Any]?
+    /// The GGUF file the model comes from, when it is one.
+    public let gguf: GGUFFile?
     private var openedCheckpoint: Checkpoint?
 
     public init(_ url: URL) throws {
@@ -50,10 +54,28 @@ public final class ModelDirectory {
         }
         imageProcessorConfig = try Self.imageProcessorConfig(url, processor: processorConfig)
         chatTemplate = try Self.chatTemplate(url, processor: processorConfig, tokenizer: tokenizerConfig)
+        (tokenizerJSON, gguf) = (nil, nil)
     }
 
-    /// The path of a file in the directory, or nil when it does not exist.
+    /// A GGUF file seen as the directory transformers would make of it: `config` and the tokenizer's
+    /// files built from its metadata by the model family, the tensors under the model's names.
+    public init(
+        gguf tensors: GGUFTensorMap, config: [String: Any], tokenizerJSON: [String: Any],
+        tokenizerConfig: [String: Any], chatTemplate: String?
+    ) throws {
+        url = URL(fileURLWithPath: tensors.file.path)
+        self.config = ConfigReader(config, source: url.lastPathComponent)
+        modelType = try self.config.string("model_type", "")
+        architectures = try self.config.strings("architectures") ?? []
+        (self.tokenizerJSON, self.tokenizerConfig, gguf) = (tokenizerJSON, tokenizerConfig, tensors.file)
+        (generationConfig, processorConfig, imageProcessorConfig) = (nil, nil, nil)
+        self.chatTemplate = chatTemplate.map { ($0, "tokenizer.chat_template") }
+        openedCheckpoint = Checkpoint(gguf: tensors)
+    }
+
+    /// The path of a file in the directory, or nil when it does not exist (or the model is a GGUF file).
     public func file(_ name: String) -> URL? {
+        guard gguf == nil else { return nil }
         let u = url.appendingPathComponent(name)
         return FileManager.default.fileExists(atPath: u.path) ? u : nil
     }
@@ -66,8 +88,8 @@ public final class ModelDirectory {
         return c
     }
 
-    /// `config.json` with the directory's path, for error messages.
-    public var configPath: String { url.appendingPathComponent("config.json").path }
+    /// `config.json` with the directory's path (a GGUF file's own path), for error messages.
+    public var configPath: String { gguf == nil ? url.appendingPathComponent("config.json").path : url.path }
 
     /// A JSON object file of the directory, nil when the file is absent; an error when it is not an object.
     static func object(_ dir: URL, _ name: String) throws -> [String: Any]? {

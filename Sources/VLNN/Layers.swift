@@ -52,10 +52,17 @@ public final class Linear: Module {
     @discardableResult
     public func quantize(_ format: QuantizationFormat) -> Bool {
         guard quantized == nil, let q = QuantizedMatrix(weight.value, format: format) else { return false }
+        use(q)
+        return true
+    }
+
+    /// Runs on an already quantised weight of this layer's shape (e.g. a GGUF file's blocks).
+    public func use(_ q: QuantizedMatrix) {
+        precondition(
+            q.n == outFeatures && q.k == inFeatures, "quantised weight \(q.n)×\(q.k) for a \(weight.shape) layer")
         quantized = q
         weight.value = Tensor(storage: Storage(byteCount: 4), dtype: .f32, shape: weight.shape, strides: [0, 0])
         weight.isTrainable = false
-        return true
     }
 
     public var inFeatures: Int { weight.shape[1] }

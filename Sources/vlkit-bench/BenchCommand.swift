@@ -47,26 +47,29 @@ struct Bench: ParsableCommand {
         let models = try modelBenchmarks(quick: quick, wants: wants).filter(selected)
         let llms = try llmBenchmarks(quick: quick, wants: wants).filter(selected)
         let training = try trainingBenchmarks().filter(selected)
+        let ggufFiles = quick ? [] : GGUFBenchFile.all(wants: wants)
         let memory = only == nil || "clip_load_memory".contains(only!)
         let llamaMemory = (only == nil && !quick) || (only.map { "llama_load_memory".contains($0) } ?? false)
         let ttft = (only == nil && !quick) || (only.map { "llava_ttft".contains($0) } ?? false)
         let serve = (only == nil && !quick) || (only.map { "serve".contains($0) } ?? false)
         guard
-            !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || !training.isEmpty || memory || llamaMemory || ttft
-                || serve
+            !kernels.isEmpty || !models.isEmpty || !llms.isEmpty || !training.isEmpty || !ggufFiles.isEmpty || memory
+                || llamaMemory || ttft || serve
         else {
             throw ValidationError("no benchmark matches --only \(only ?? "")")
         }
         // Every peer's measurements by case key, in the order the peers ran (a LLaMA case can have
         // two: PyTorch and llama.cpp).
         var peer: [String: [(Double, String)]] = [:]
-        for (cases, script, python, name) in [
-            (kernels, Peer.numpyScript, python, "numpy"), (models, Peer.torchScript, torchPython, "pytorch"),
-            (llms, Peer.torchLLMScript, torchPython, "pytorch"),
-            (llms, Peer.llamaCppScript, torchPython, "llama.cpp"),
-            (training, Peer.torchTrainScript, torchPython, "pytorch"),
+        let ggufKeys = ggufFiles.flatMap { [$0.prefill, $0.decode] }.filter(wants)
+        for (keys, script, python, name) in [
+            (kernels.compactMap(\.peer), Peer.numpyScript, python, "numpy"),
+            (models.compactMap(\.peer), Peer.torchScript, torchPython, "pytorch"),
+            (llms.compactMap(\.peer), Peer.torchLLMScript, torchPython, "pytorch"),
+            (llms.compactMap(\.peer) + ggufKeys, Peer.llamaCppScript, torchPython, "llama.cpp"),
+            (training.compactMap(\.peer), Peer.torchTrainScript, torchPython, "pytorch"),
         ] {
-            let wanted = cases.compactMap(\.peer)
+            let wanted = keys
             guard !wanted.isEmpty else { continue }
             let (values, problem, status) = try Peer.run(
                 script: script, python: python, cases: wanted, repeats: repeats)
@@ -79,7 +82,7 @@ struct Bench: ParsableCommand {
             }
             for (k, v) in values { peer[k, default: []].append((v, name)) }
         }
-        let cases = kernels + models + llms + training
+        let cases = kernels + models + llms + ggufBenchmarks(ggufFiles, wants: wants) + training
         if !llms.isEmpty {
             for d in try quantizationDrift() {
                 if json {

@@ -6,7 +6,7 @@ import VLTensor
 
 /// Options shared by `generate` and `chat`.
 struct GenerationOptions: ParsableArguments {
-    @Option(help: "A Hugging Face model directory with tokenizer.json.") var model: String
+    @Option(help: "A Hugging Face model directory, or a GGUF file (llama.cpp's).") var model: String
     @Option(help: "Most new tokens per answer.") var maxTokens = 128
     @Option(help: "0 for greedy decoding.") var temperature: Float = 0
     @Option(help: "Nucleus sampling mass (1: off).") var topP: Float = 1
@@ -15,10 +15,12 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Option(help: "Refuse images with more pixels than this.") var maxPixels = RGBImage.defaultMaxPixels
     @Option(
-        help:
-            "Weights in memory: f32, or bf16 for the weight matrices (half the memory; faster decoding and image encoding)."
+        help: """
+            Weights in memory: auto (f32; a GGUF file's quantised blocks stay quantised), f32 (everything \
+            de-quantised), or bf16 for the weight matrices (half the memory; faster decoding and image encoding).
+            """
     )
-    var dtype = "f32"
+    var dtype = "auto"
     @Option(help: "Quantise the language model's weights at load: q8 or q4 (32-weight blocks, weight-only).")
     var quantize: String?
 
@@ -28,7 +30,7 @@ struct GenerationOptions: ParsableArguments {
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         guard topK >= 0 else { throw ValidationError("--top-k must not be negative") }
         guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be positive") }
-        guard WeightFormat(rawValue: dtype) != nil else { throw ValidationError("--dtype must be f32 or bf16") }
+        guard WeightFormat(rawValue: dtype) != nil else { throw ValidationError("--dtype must be auto, f32 or bf16") }
         if let quantize, QuantizationFormat(rawValue: quantize) == nil {
             throw ValidationError("--quantize must be q8 or q4")
         }

@@ -25,5 +25,8 @@ struct Models: ParsableCommand {
         }
         print(
             "Checkpoints: Hugging Face directories (config.json, model.safetensors or a sharded index, f32/f16/bf16).")
+        print(
+            "GGUF files (llama.cpp): architectures \(ModelRegistry.ggufArchitectures.joined(separator: ", ")); "
+                + "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q6_K tensors (vlkit info FILE.gguf shows one).")
     }
 }

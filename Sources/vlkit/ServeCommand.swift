@@ -9,7 +9,8 @@ struct Serve: AsyncParsableCommand {
         abstract:
             "Serve a model over an OpenAI-compatible HTTP API: /v1/chat/completions, /v1/embeddings (CLIP), /v1/models, /health."
     )
-    @Option(help: "A Hugging Face model directory (a generative model, or CLIP for embeddings).") var model: String
+    @Option(help: "A Hugging Face model directory (a generative model, or CLIP for embeddings), or a GGUF file.")
+    var model: String
     @Option(help: "The address to listen on.") var host = "127.0.0.1"
     @Option(help: "The port to listen on (0: any free port).") var port = 8080
     @Option(help: "Quantise the language model's weights at load: q8 or q4.") var quantize: String?

@@ -9,13 +9,6 @@ struct VLKitCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, TrainCommand.self, EvalCommand.self, DataCommand.self, Generate.self, Chat.self,
             Embed.self, CLIPCommand.self, Models.self, Serve.self,
-            Info.self,
+            InfoCommand.self,
         ])
-}
-
-struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the kernels and threads this machine uses.")
-    func run() {
-        print("kernels: \(String(cString: ck_isa_name()))  threads: \(Parallel.threadCount)")
-    }
 }

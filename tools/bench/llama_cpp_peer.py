@@ -7,6 +7,10 @@ Prefill: one eval of the same 128-token prompt as ours; decode: a 1-token prompt
 tokens (65 evals, as ours and PyTorch's). 2 threads, best of `repeats`. Exits with status 3 when
 `import llama_cpp` fails. Progress lines ("progress: ...") on stderr are shown while it runs.
 
+The gguf_* cases time the very files VLKit reads: gguf_smollm2_* the real SmolLM2-135M-Instruct Q4_1
+file (.downloads/smollm2/, fetched by scripts/test.sh), gguf_llama1b_<type>_* the random 1.1B model's
+q8_0, q4_0 and q4_k_m files in the cache (q4_k_m quantised from the f32 file once, as llama-quantize does).
+
 Run by vlkit-bench as `python llama_cpp_peer.py CASES REPEATS` (CASES: comma-separated case names); prints
 one JSON object {case name: value} on stdout.
 """
@@ -26,7 +30,13 @@ def progress(message):
     print("progress: llama.cpp peer: " + message, file=sys.stderr, flush=True)
 
 FORMATS = {"f32": "f32", "bf16": "bf16", "q8": "q8_0", "q4": "q4_0"}  # our name → GGUF type
-formats = [f for f in FORMATS if f"llama1b_prefill128_{f}" in wanted or f"llama1b_decode64_{f}" in wanted]
+GGUF_FILES = {"q8_0": "q8", "q4_0": "q4"}  # gguf_llama1b_<type> → the file of that format
+SMOLLM2 = os.path.join(".downloads", "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+gguf_cases = sorted({c.rsplit("_", 1)[0] for c in wanted if c.startswith("gguf_")})  # e.g. gguf_llama1b_q4_k_m
+formats = [f for f in FORMATS if f"llama1b_prefill128_{f}" in wanted or f"llama1b_decode64_{f}" in wanted
+           or any(c == f"gguf_llama1b_{t}" for t, g in GGUF_FILES.items() if g == f for c in gguf_cases)]
+if "gguf_llama1b_q4_k_m" in gguf_cases and "f32" not in formats:
+    formats.append("f32")
 cache = os.path.join(os.path.abspath(os.environ.get("VLKIT_BENCH_CACHE", ".bench-cache")), "llama1b-random")
 hf_dir = os.path.join(cache, "hf")
 converter = os.path.join(sys.prefix, "share", "llama.cpp", "convert_hf_to_gguf.py")
@@ -85,16 +95,31 @@ def make_ggufs():
         os.rename(tmp, gguf_path(f))
     if all(os.path.exists(gguf_path(f)) for f in FORMATS):
         shutil.rmtree(hf_dir, ignore_errors=True)  # 4.4 GB no longer needed
+    q4km = os.path.join(cache, "llama1b-q4_k_m.gguf")
+    if "gguf_llama1b_q4_k_m" in gguf_cases and not os.path.exists(q4km):
+        progress(f"quantising the f32 GGUF to {q4km} (once)")
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype, params.nthread = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M, 2
+        if llama_cpp.llama_model_quantize(gguf_path("f32").encode(), (q4km + ".tmp").encode(), params) != 0:
+            raise SystemExit("llama_model_quantize failed for q4_k_m")
+        os.rename(q4km + ".tmp", q4km)
+
+def gguf_case_path(case):
+    if case == "gguf_smollm2":
+        return SMOLLM2
+    kind = case[len("gguf_llama1b_"):]
+    return gguf_path(GGUF_FILES[kind]) if kind in GGUF_FILES else os.path.join(cache, f"llama1b-{kind}.gguf")
 
 if formats:
     make_ggufs()
 progress(f"llama-cpp-python {llama_cpp.__version__}; {llama_cpp.llama_print_system_info().decode().strip()}")
-prompt = [(i * 37) % 32000 for i in range(128)]
 out = {}
-for f in formats:
-    llm = llama_cpp.Llama(model_path=gguf_path(f), n_ctx=256, n_batch=128, n_ubatch=128, n_threads=2, n_threads_batch=2,
+
+def measure(path, prefill_key, decode_key):
+    llm = llama_cpp.Llama(model_path=path, n_ctx=256, n_batch=128, n_ubatch=128, n_threads=2, n_threads_batch=2,
                           seed=0, verbose=False)
     n_vocab = llm.n_vocab()
+    prompt = [(i * 37) % n_vocab for i in range(128)]
     def prefill():
         llm.reset()
         llm.eval(prompt)
@@ -104,11 +129,17 @@ for f in formats:
         for _ in range(64):
             logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(n_vocab,))
             llm.eval([int(logits.argmax())])
-    if f"llama1b_prefill128_{f}" in wanted:
-        out[f"llama1b_prefill128_{f}"] = 128 / best(prefill, repeats)
-    if f"llama1b_decode64_{f}" in wanted:
-        out[f"llama1b_decode64_{f}"] = 64 / best(decode, repeats)
+    if prefill_key in wanted:
+        out[prefill_key] = 128 / best(prefill, repeats)
+    if decode_key in wanted:
+        out[decode_key] = 64 / best(decode, repeats)
     llm.close()
     del llm
     gc.collect()
+
+for f in formats:
+    measure(gguf_path(f), f"llama1b_prefill128_{f}", f"llama1b_decode64_{f}")
+for case in gguf_cases:
+    if os.path.exists(gguf_case_path(case)):
+        measure(gguf_case_path(case), case + "_prefill128", case + "_decode64")
 print(json.dumps(out))

@@ -14,6 +14,9 @@ int ck_quant_isa_limit(void);
 
 void ck_quantize_q8(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *scales);
 void ck_quantize_q4(const float *w, size_t n, size_t k, uint8_t *q, uint16_t *scales);
+/* Rows of ggml Q8_0 / Q4_0 blocks (row j at rows + j·row_bytes) into the q8 / q4 strips, losslessly. */
+void ck_repack_ggml_q8_0(const void *rows, size_t row_bytes, size_t n, size_t k, uint8_t *q, uint16_t *scales);
+void ck_repack_ggml_q4_0(const void *rows, size_t row_bytes, size_t n, size_t k, uint8_t *q, uint16_t *scales);
 
 /* GEMV: x is prepared once (ck_gemv_prepare_x into ck_gemv_x_bytes(k) bytes, 64-byte aligned) and
    then read by every call over any rows of any matrix with the same k and format. With

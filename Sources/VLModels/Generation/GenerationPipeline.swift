@@ -31,13 +31,17 @@ public final class GenerationPipeline {
     public let templateContent: TemplateContentFormat
     let specialTokenText: [String: TemplateValue]
 
-    public convenience init(directory: URL, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil) throws
+    /// A Hugging Face model directory or a GGUF file.
+    public convenience init(
+        directory: URL, format: WeightFormat = .auto, quantization: QuantizationFormat? = nil
+    )
+        throws
     {
-        try self.init(ModelDirectory(directory), format: format, quantization: quantization)
+        try self.init(ModelRegistry.open(directory), format: format, quantization: quantization)
     }
 
     public init(
-        _ directory: ModelDirectory, format: WeightFormat = .f32, quantization: QuantizationFormat? = nil
+        _ directory: ModelDirectory, format: WeightFormat = .auto, quantization: QuantizationFormat? = nil
     ) throws {
         guard let generative = try ModelRegistry.modelClass(for: directory) as? any GenerativeModel.Type else {
             throw ConfigError(
@@ -48,7 +52,10 @@ public final class GenerationPipeline {
         }
         model = try generative.load(directory, format: format)
         let text = try model.textDirectory(directory)
-        tokenizer = try Tokenizer(directory: text.url, tokenizerConfig: text.tokenizerConfig)
+        tokenizer =
+            try text.tokenizerJSON.map {
+                try Tokenizer(tokenizerJSON: $0, tokenizerConfig: text.tokenizerConfig, file: text.url.path)
+            } ?? Tokenizer(directory: text.url, tokenizerConfig: text.tokenizerConfig)
         chatTemplate = try text.chatTemplate.map { try ChatTemplate($0.text) }
         templateContent = text.chatTemplate.map { TemplateContentFormat(template: $0.text) } ?? .either
         var specials: [String: TemplateValue] = [:]

@@ -88,6 +88,9 @@ public final class LlamaForCausalLM: Module, LanguageModel {
     public let model: LlamaModel
     public let lm_head: Linear?
     public let config: LlamaConfig
+    /// The tied output projection in quantised blocks (a GGUF file's embedding table, which the
+    /// lookup reads de-quantised); nil: logits from the embedding weight itself.
+    public internal(set) var tiedOutput: QuantizedMatrix?
 
     public init(_ c: LlamaConfig) throws {
         config = c
@@ -111,7 +114,8 @@ public final class LlamaForCausalLM: Module, LanguageModel {
     }
 
     public func logits(_ hidden: Tensor) -> Tensor {
-        lm_head.map { $0(hidden) } ?? linear(hidden, model.embed_tokens.weight.value)
+        lm_head.map { $0(hidden) } ?? tiedOutput?.linear(hidden, bias: nil)
+            ?? linear(hidden, model.embed_tokens.weight.value)
     }
 }
 

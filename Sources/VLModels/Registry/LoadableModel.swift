@@ -34,9 +34,9 @@ public protocol LoadableModel: Module {
 extension LoadableModel {
     public static var architectures: [String] { [] }
 
-    /// Opens `directory` and loads it as this model; another model type is an error naming both.
+    /// Opens `directory` (or a GGUF file) and loads it as this model; another model type is an error naming both.
     public static func load(directory: URL, format: WeightFormat = .f32) throws -> Self {
-        try load(ModelDirectory(directory), format: format)
+        try load(ModelRegistry.open(directory), format: format)
     }
 
     /// Loads an already opened directory as this model; another model type is an error naming both.

@@ -11,6 +11,9 @@ public enum WeightFormat: String, CaseIterable {
     /// Matrices as bf16 (2 bytes a weight; bf16 GEMM/GEMV kernels), the vision tower's too (its
     /// encode is GEMM-bound: twice the f32 speed with AVX512-BF16); vectors and convolutions stay f32.
     case bf16
+    /// As the file stores the weights where VLKit has kernels for that: a GGUF file's quantised
+    /// matrices stay in their blocks, f16/bf16 matrices become bf16; everything else as `.f32`.
+    case auto
 }
 
 /// Loads the weights of a Hugging Face directory into `model` by name, strictly: every missing,
@@ -24,10 +27,28 @@ public func loadWeights(
 ) throws {
     let checkpoint = try directory.checkpoint()
     var state: [String: Tensor] = [:]
+    let linears =
+        format == .f32
+        ? [:]
+        : Dictionary(
+            uniqueKeysWithValues: model.namedModules().compactMap { name, m in
+                (m as? Linear).map { (name.isEmpty ? "weight" : name + ".weight", $0) }
+            })
     for name in checkpoint.names where !ignore(name) {
-        let t = try checkpoint.tensor(name)
         let key = keyMap(name)
-        let lowPrecision = format == .bf16 && t.rank == 2 && t.dtype.isFloatingPoint
+        if let linear = linears[key], let q = try checkpoint.quantizedMatrix(name) {
+            guard q.n == linear.outFeatures && q.k == linear.inFeatures else {
+                throw ConfigError(
+                    "\(directory.url.path): \(name) is \(q.n)×\(q.k), the model expects \(linear.weight.shape)")
+            }
+            linear.use(q)
+            state[key] = linear.weight.value
+            continue
+        }
+        let t = try checkpoint.tensor(name)
+        let lowPrecision =
+            (format == .bf16 || (format == .auto && directory.gguf != nil && t.dtype != .f32)) && t.rank == 2
+            && t.dtype.isFloatingPoint
         let value =
             lowPrecision
             ? (t.dtype == .bf16 ? t : t.to(.bf16, hugePages: true))

@@ -1,3 +1,5 @@
+import CKernels
+
 /// ggml's tensor types (the ids GGUF files store, `enum ggml_type` in ggml.h) and their block geometry:
 /// a row of k weights is k / `blockSize` blocks of `blockBytes` bytes each.
 public enum GGMLType: UInt32, CaseIterable, Sendable {
@@ -42,5 +44,31 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         guard k >= 0, k % blockSize == 0 else { return nil }
         let (bytes, overflow) = (k / blockSize).multipliedReportingOverflow(by: blockBytes)
         return overflow ? nil : bytes
+    }
+}
+
+extension GGMLType {
+    /// Whether weights of this type can be de-quantised (q8_1 and q8_K hold only activations in ggml).
+    public var canDequantize: Bool { self != .q8_1 && self != .q8_K }
+
+    /// The `count` weights (whole blocks) at `blocks` as f32, as ggml de-quantises them.
+    func dequantize(_ blocks: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        _ = ck_ggml_dequantize(Int32(rawValue), blocks, count, out)
+    }
+
+    /// A tensor of this type (rows of `shape.last` weights, one after another) as f32, de-quantised in
+    /// parallel; nil when the type cannot be de-quantised or the rows are not whole blocks.
+    public func dequantized(_ rows: UnsafeRawPointer, shape: [Int]) -> Tensor? {
+        let k = shape.last ?? 1, n = shape.dropLast().reduce(1, *)
+        guard canDequantize, let rowBytes = self.rowBytes(k) else { return nil }
+        let out = Tensor.uninitialized(shape), o = out.mutablePointer
+        let rowsPerChunk = Swift.max(1, 65536 / Swift.max(k, 1))
+        Parallel.forRange((n + rowsPerChunk - 1) / rowsPerChunk) { chunks in
+            for c in chunks {
+                let r0 = c * rowsPerChunk, count = Swift.min(rowsPerChunk, n - r0)
+                self.dequantize(rows + r0 * rowBytes, count: count * k, into: o + r0 * k)
+            }
+        }
+        return out
     }
 }

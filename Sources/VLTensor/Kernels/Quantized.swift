@@ -11,81 +11,142 @@ public enum QuantizationFormat: String, CaseIterable, Sendable {
 
 /// A Linear weight [n, k] quantised for inference: decoding streams it through a GEMV that
 /// dequantises on the fly; longer inputs dequantise it block by block into the f32 GEMM panels.
+/// Either VLKit's own strips (`QuantizationFormat`) or rows of ggml blocks as a GGUF file holds them.
 public final class QuantizedMatrix: @unchecked Sendable {
-    public let format: QuantizationFormat
+    public enum Encoding: Hashable, Sendable {
+        case strips(QuantizationFormat)
+        case ggml(GGMLType)
+    }
+
+    public let encoding: Encoding
     public let n: Int, k: Int
     /// Strips of 16 rows, the lanes of the GEMV (layout in CKernels/strips.h), the last strip padded
-    /// with zero rows.
+    /// with zero rows; or n rows of ggml blocks, `rowBytes` apart.
     let values: UnsafeMutableRawPointer
-    /// IEEE half bits, one per 32-weight block, in the strips' order.
-    let scales: UnsafeMutablePointer<UInt16>
-    /// Rows as stored: whole strips.
+    /// Strips: IEEE half bits, one per 32-weight block, in the strips' order.
+    let scales: UnsafeMutablePointer<UInt16>?
+    /// Rows as stored: whole strips (ggml: n).
     let storedRows: Int
+    /// ggml: bytes of one row of blocks.
+    let rowBytes: Int
+    /// ggml rows used in place: what keeps them alive (a mapped file); nil when `values` is owned.
+    private let owner: AnyObject?
 
     public static let blockSize = 32
 
-    /// Quantises an f32/f16/bf16 weight [n, k]; k must be a multiple of 32.
-    public init?(_ weight: Tensor, format: QuantizationFormat) {
-        guard weight.rank == 2, weight.shape[1] % QuantizedMatrix.blockSize == 0 else { return nil }
-        (self.format, n, k) = (format, weight.shape[0], weight.shape[1])
+    /// The strips' format; nil for ggml blocks.
+    public var format: QuantizationFormat? {
+        if case .strips(let f) = encoding { return f }
+        return nil
+    }
+
+    private init(strips format: QuantizationFormat, n: Int, k: Int) {
+        (encoding, self.n, self.k, owner, rowBytes) = (.strips(format), n, k, nil, 0)
         storedRows = (n + 15) / 16 * 16
         let bytes = format == .q8 ? storedRows * k : storedRows * k / 2
         values = Storage.allocate(bytes, hugePages: true)
         values.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        scales = Storage.allocate(storedRows * k / QuantizedMatrix.blockSize * 2, hugePages: true).bindMemory(
-            to: UInt16.self,
-            capacity: storedRows * k / QuantizedMatrix.blockSize)
-        scales.initialize(repeating: 0, count: storedRows * k / QuantizedMatrix.blockSize)
-        let (n, k) = (self.n, self.k)
+        let blocks = storedRows * k / QuantizedMatrix.blockSize
+        let s = Storage.allocate(blocks * 2, hugePages: true).bindMemory(to: UInt16.self, capacity: blocks)
+        s.initialize(repeating: 0, count: blocks)
+        scales = s
+    }
+
+    private init(ggml type: GGMLType, rows: UnsafeRawPointer, n: Int, k: Int, rowBytes: Int, owner: AnyObject) {
+        (encoding, self.n, self.k, self.rowBytes, self.owner, storedRows) = (.ggml(type), n, k, rowBytes, owner, n)
+        values = UnsafeMutableRawPointer(mutating: rows)
+        scales = nil
+    }
+
+    /// A weight [n, k] in ggml blocks (row j at `rows + j · type.rowBytes(k)`, kept alive by `owner`).
+    /// Q8_0 and Q4_0 are repacked into the q8/q4 strips, which hold the same numbers; the other types
+    /// the block kernels run on are used in place. Nil for a type without a GEMV kernel (the caller
+    /// de-quantises it instead).
+    public static func ggml(
+        _ type: GGMLType, rows: UnsafeRawPointer, n: Int, k: Int, owner: AnyObject
+    )
+        -> QuantizedMatrix?
+    {
+        guard let rowBytes = type.rowBytes(k), n > 0 else { return nil }
+        switch type {
+        case .q8_0, .q4_0:
+            guard k % blockSize == 0 else { return nil }
+            let m = QuantizedMatrix(strips: type == .q8_0 ? .q8 : .q4, n: n, k: k)
+            let q = m.values.assumingMemoryBound(to: UInt8.self), s = m.scales!
+            let rowsPerChunk = 64
+            Parallel.forRange((n + rowsPerChunk - 1) / rowsPerChunk) { chunks in
+                for c in chunks {
+                    let j0 = c * rowsPerChunk, count = Swift.min(rowsPerChunk, n - j0)
+                    let src = rows + j0 * rowBytes, scales = s + j0 * k / blockSize
+                    if type == .q8_0 {
+                        ck_repack_ggml_q8_0(src, rowBytes, count, k, q + j0 * k, scales)
+                    } else {
+                        ck_repack_ggml_q4_0(src, rowBytes, count, k, q + j0 * k / 2, scales)
+                    }
+                }
+            }
+            return m
+        default:
+            guard ck_ggml_has_gemv(Int32(type.rawValue)) != 0 else { return nil }
+            return QuantizedMatrix(ggml: type, rows: rows, n: n, k: k, rowBytes: rowBytes, owner: owner)
+        }
+    }
+
+    /// Quantises an f32/f16/bf16 weight [n, k]; k must be a multiple of 32.
+    public convenience init?(_ weight: Tensor, format: QuantizationFormat) {
+        guard weight.rank == 2, weight.shape[1] % QuantizedMatrix.blockSize == 0 else { return nil }
+        self.init(strips: format, n: weight.shape[0], k: weight.shape[1])
+        let (n, k, q, scales) = (self.n, self.k, values.assumingMemoryBound(to: UInt8.self), self.scales!)
         let rowsPerChunk = 64
         Parallel.forRange((n + rowsPerChunk - 1) / rowsPerChunk) { chunks in
             for c in chunks {
                 let j0 = c * rowsPerChunk, rows = Swift.min(rowsPerChunk, n - j0)
                 let wide = weight.narrow(0, start: j0, length: rows).materialize(as: .f32)
-                let s = self.scales + j0 * k / QuantizedMatrix.blockSize
+                let s = scales + j0 * k / QuantizedMatrix.blockSize
                 switch format {
-                case .q8:
-                    ck_quantize_q8(wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k, s)
-                case .q4:
-                    ck_quantize_q4(
-                        wide.pointer, rows, k, self.values.assumingMemoryBound(to: UInt8.self) + j0 * k / 2, s)
+                case .q8: ck_quantize_q8(wide.pointer, rows, k, q + j0 * k, s)
+                case .q4: ck_quantize_q4(wide.pointer, rows, k, q + j0 * k / 2, s)
                 }
             }
         }
     }
 
     deinit {
+        guard owner == nil else { return }
         values.deallocate()
-        scales.deallocate()
+        scales?.deallocate()
     }
 
     /// The weight as the kernels see it, [n, k] f32.
     public func dequantized() -> Tensor {
         let out = Tensor.uninitialized([n, k])
-        let nr = ck_gemm_nr()
-        let panel = UnsafeMutablePointer<Float>.allocate(capacity: k * nr)
-        defer { panel.deallocate() }
-        for j0 in stride(from: 0, to: n, by: nr) {
-            let cols = Swift.min(nr, n - j0)
-            pack(p0: 0, kc: k, j0: j0, nc: cols, nr: nr, into: panel)
-            for jj in 0..<cols { for p in 0..<k { out.mutablePointer[(j0 + jj) * k + p] = panel[p * nr + jj] } }
+        let (o, rowsPerChunk) = (out.mutablePointer, 64)
+        Parallel.forRange((n + rowsPerChunk - 1) / rowsPerChunk) { chunks in
+            for c in chunks {
+                let j0 = c * rowsPerChunk
+                self.dequantize(
+                    rows: j0..<Swift.min(self.n, j0 + rowsPerChunk), columns: 0..<self.k, into: o + j0 * self.k)
+            }
         }
         return out
     }
 
     public var byteCount: Int {
-        (format == .q8 ? storedRows * k : storedRows * k / 2) + storedRows * k / QuantizedMatrix.blockSize * 2
+        switch encoding {
+        case .strips(let f): return (f == .q8 ? storedRows * k : storedRows * k / 2) + storedRows * k / 32 * 2
+        case .ggml: return n * rowBytes
+        }
     }
 
     /// y = x · Wᵀ (+ bias) for x [..., k] → [..., n]; inference only (not recorded).
     public func linear(_ x: Tensor, bias: Tensor?) -> Tensor { QuantizedMatrix.linear([self], x, biases: [bias])[0] }
 
     /// `linear` of several matrices on one input. When x is one row (decoding) and the matrices
-    /// share format and width, x is prepared once and all their rows are one parallel pass: the
+    /// share their width, x is prepared once per encoding and all their rows are one parallel pass: the
     /// GEMVs are memory-bound and short, so each hand-off to the threads and each uneven finish costs.
     public static func linear(_ matrices: [QuantizedMatrix], _ x: Tensor, biases: [Tensor?]) -> [Tensor] {
         precondition(matrices.count == biases.count && !matrices.isEmpty)
-        let k = matrices[0].k, format = matrices[0].format
+        let k = matrices[0].k
         let xd = x.reshape([-1, k]).dense
         let m = xd.shape[0]
         let outputs = zip(matrices, biases).map { matrix, bias in
@@ -96,7 +157,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
             }
             return out
         }
-        if m == 1 && matrices.allSatisfy({ $0.k == k && $0.format == format }) {
+        if m == 1 && matrices.allSatisfy({ $0.k == k }) {
             gemv(matrices, x: xd.pointer, outputs: outputs.map(\.mutablePointer), accumulate: biases.map { $0 != nil })
         } else {
             for (i, matrix) in matrices.enumerated() {
@@ -106,34 +167,59 @@ public final class QuantizedMatrix: @unchecked Sendable {
         return zip(matrices, outputs).map { $1.reshape(Array(x.shape.dropLast()) + [$0.n]) }
     }
 
+    /// x as one encoding's GEMV reads it (quantised per block where the kernels multiply int8).
+    private final class PreparedInput {
+        let bytes: UnsafeMutableRawPointer
+
+        init(_ encoding: Encoding, x: UnsafePointer<Float>, k: Int) {
+            switch encoding {
+            case .strips(let f):
+                bytes = UnsafeMutableRawPointer.allocate(byteCount: ck_gemv_x_bytes(k), alignment: 64)
+                ck_gemv_prepare_x(f == .q4 ? 1 : 0, x, k, bytes)
+            case .ggml(let t):
+                bytes = UnsafeMutableRawPointer.allocate(
+                    byteCount: ck_ggml_x_bytes(Int32(t.rawValue), k), alignment: 64)
+                ck_ggml_prepare_x(Int32(t.rawValue), x, k, bytes)
+            }
+        }
+
+        deinit { bytes.deallocate() }
+    }
+
     /// One parallel pass over the rows of every matrix (`Parallel.forEachRowPiece`).
     private static func gemv(
         _ matrices: [QuantizedMatrix], x: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>],
         accumulate: [Bool]
     ) {
-        let k = matrices[0].k, q4 = matrices[0].format == .q4
-        let prepared = UnsafeMutableRawPointer.allocate(byteCount: ck_gemv_x_bytes(k), alignment: 64)
-        defer { prepared.deallocate() }
-        ck_gemv_prepare_x(q4 ? 1 : 0, x, k, prepared)
-        Parallel.forEachRowPiece(matrices.map(\.n)) { i, j, rows in
-            let matrix = matrices[i], acc: Int32 = accumulate[i] ? 1 : 0
-            let scales = matrix.scales + j * k / QuantizedMatrix.blockSize
-            if q4 {
-                ck_gemv_q4(
-                    rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k / 2, scales, prepared,
-                    outputs[i] + j, 1, acc)
-            } else {
-                ck_gemv_q8(
-                    rows, k, matrix.values.assumingMemoryBound(to: UInt8.self) + j * k, scales, prepared,
-                    outputs[i] + j, 1, acc)
+        let k = matrices[0].k
+        var prepared: [Encoding: PreparedInput] = [:]
+        for m in matrices where prepared[m.encoding] == nil {
+            prepared[m.encoding] = PreparedInput(m.encoding, x: x, k: k)
+        }
+        let inputs = matrices.map { prepared[$0.encoding]!.bytes }
+        withExtendedLifetime(prepared) {
+            Parallel.forEachRowPiece(matrices.map(\.n)) { i, j, rows in
+                matrices[i].gemv(rows: j..<j + rows, x: inputs[i], y: outputs[i] + j, accumulate: accumulate[i])
             }
+        }
+    }
+
+    private func gemv(rows: Range<Int>, x: UnsafeRawPointer, y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let (j, acc, q) = (rows.lowerBound, Int32(accumulate ? 1 : 0), values.assumingMemoryBound(to: UInt8.self))
+        switch encoding {
+        case .strips(.q4):
+            ck_gemv_q4(rows.count, k, q + j * k / 2, scales! + j * k / QuantizedMatrix.blockSize, x, y, 1, acc)
+        case .strips(.q8):
+            ck_gemv_q8(rows.count, k, q + j * k, scales! + j * k / QuantizedMatrix.blockSize, x, y, 1, acc)
+        case .ggml(let t):
+            ck_ggml_gemv(Int32(t.rawValue), rows.count, k, values + j * rowBytes, rowBytes, x, y, 1, acc)
         }
     }
 
     /// C [m, n] (+)= A · Wᵀ for m > 1.
     private func gemm(_ a: UnsafePointer<Float>, m: Int, c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        if ck_has_qgemm() != 0 {
-            int8Gemm(a: a, m: m, c: c, accumulate: accumulate)
+        if ck_has_qgemm() != 0, let format {
+            int8Gemm(format, a: a, m: m, c: c, accumulate: accumulate)
         } else {
             GemmPlan(m: m, n: n, k: k).run(transA: false, alpha: 1, a: a, lda: k, c: c, ldc: n, accumulate: accumulate)
             {
@@ -145,7 +231,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// C [m, n] (+)= A · Wᵀ on int8 products (AVX512-VNNI): A is quantised per block into MR-row
     /// tiles once; threads then take groups of NR-column panels one at a time, pack each 512 values
     /// of k at a time (a panel stays in L1) and run every tile over it.
-    private func int8Gemm(a: UnsafePointer<Float>, m: Int, c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    private func int8Gemm(
+        _ format: QuantizationFormat, a: UnsafePointer<Float>, m: Int, c: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         let (mr, nr, blocks) = (ck_qgemm_mr(), ck_qgemm_nr(), k / QuantizedMatrix.blockSize)
         let (aBlock, bBlock) = (ck_qgemm_a_block_bytes(), ck_qgemm_b_block_bytes())
         let tiles = (m + mr - 1) / mr, tileBytes = blocks * aBlock
@@ -169,7 +258,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
                     let nb = Swift.min(rangeBlocks, blocks - b0), p0 = b0 * QuantizedMatrix.blockSize,
                         kc = nb * QuantizedMatrix.blockSize
                     ck_qgemm_pack_b(
-                        self.format == .q4 ? 1 : 0, self.values, self.scales, self.k, j0, cols, p0, kc, panel)
+                        format == .q4 ? 1 : 0, self.values, self.scales, self.k, j0, cols, p0, kc, panel)
                     for t in 0..<tiles {
                         ck_qgemm_micro(
                             nb, packedA + t * tileBytes + b0 * aBlock, panel, c + t * mr * self.n + j0, self.n,
@@ -189,17 +278,28 @@ public final class QuantizedMatrix: @unchecked Sendable {
             defer { rows.deallocate() }
             for panel in r {
                 let jr = panel * nr, cols = Swift.min(nr, nc - jr)
-                switch self.format {
-                case .q8:
-                    ck_dequantize_rows_q8(
-                        self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc,
-                        rows)
-                case .q4:
-                    ck_dequantize_rows_q4(
-                        self.values.assumingMemoryBound(to: UInt8.self), self.scales, self.k, j0 + jr, cols, p0, kc,
-                        rows)
-                }
+                self.dequantize(rows: j0 + jr..<j0 + jr + cols, columns: p0..<p0 + kc, into: rows)
                 ck_pack_b_trans(rows, kc, kc, cols, dst + jr * kc)
+            }
+        }
+    }
+
+    /// Rows × columns of the weight, row-major, as the kernels see it.
+    func dequantize(rows: Range<Int>, columns: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let (j0, p0, kc, q) = (
+            rows.lowerBound, columns.lowerBound, columns.count, values.assumingMemoryBound(to: UInt8.self)
+        )
+        switch encoding {
+        case .strips(.q8): ck_dequantize_rows_q8(q, scales!, k, j0, rows.count, p0, kc, out)
+        case .strips(.q4): ck_dequantize_rows_q4(q, scales!, k, j0, rows.count, p0, kc, out)
+        case .ggml(let t):
+            // Whole blocks around the columns, then the columns asked for.
+            let bs = t.blockSize, b0 = p0 / bs, b1 = (columns.upperBound + bs - 1) / bs
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: (b1 - b0) * bs)
+            defer { row.deallocate() }
+            for (r, j) in rows.enumerated() {
+                ck_ggml_dequantize(Int32(t.rawValue), values + j * rowBytes + b0 * t.blockBytes, (b1 - b0) * bs, row)
+                (out + r * kc).update(from: row + (p0 - b0 * bs), count: kc)
             }
         }
     }
