@@ -10,6 +10,9 @@ public struct Checkpoint {
     private let files: [String: SafetensorsFile]
     private let gguf: GGUFTensorMap?
 
+    /// The GGUF tensors, when the weights come from GGUF files.
+    public var ggufTensors: GGUFTensorMap? { gguf }
+
     public init(gguf map: GGUFTensorMap) {
         (directory, files, gguf) = (URL(fileURLWithPath: map.file.path), [:], map)
     }

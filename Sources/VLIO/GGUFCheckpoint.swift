@@ -6,12 +6,14 @@ import VLTensor
 public struct GGUFTensorMap {
     public struct Entry {
         public let info: GGUFTensorInfo
+        /// The file that holds it (a model can come as two: a language model and a vision projector).
+        public let file: GGUFFile
         /// Row r of the model's tensor is row `rowOrder[r]` of the stored one (nil: as stored). A 1-D
         /// tensor's rows are its elements.
         public let rowOrder: [Int]?
 
-        public init(_ info: GGUFTensorInfo, rowOrder: [Int]? = nil) {
-            (self.info, self.rowOrder) = (info, rowOrder)
+        public init(_ info: GGUFTensorInfo, in file: GGUFFile, rowOrder: [Int]? = nil) {
+            (self.info, self.file, self.rowOrder) = (info, file, rowOrder)
         }
     }
 
@@ -29,12 +31,12 @@ public struct GGUFTensorMap {
 
     /// The stored rows in the model's order, and what keeps them alive.
     private func rows(_ e: Entry) -> (UnsafeRawPointer, AnyObject) {
-        let data = file.data(e.info)
+        let data = e.file.data(e.info)
         guard let base = data.baseAddress, data.count == e.info.byteCount else {
             let empty = Storage(byteCount: Swift.max(e.info.byteCount, 1))  // an empty tensor
             return (UnsafeRawPointer(empty.base), empty)
         }
-        guard let order = e.rowOrder else { return (base, file) }
+        guard let order = e.rowOrder else { return (base, e.file) }
         let rowCount = e.info.shape.first ?? 1
         let rowBytes = e.info.byteCount / Swift.max(rowCount, 1)
         let copy = Storage(uninitializedByteCount: e.info.byteCount)
@@ -63,7 +65,7 @@ public struct GGUFTensorMap {
             return Tensor(storage: storage, dtype: dtype, shape: shape)
         case let type:
             guard let t = type.dequantized(start, shape: shape) else {
-                throw GGUFError(path: file.path, problem: "tensor \(e.info.name): \(type.name) weights cannot be read")
+                throw GGUFError(path: e.file.path, problem: "tensor \(e.info.name): \(type.name) weights cannot be read")
             }
             return t
         }

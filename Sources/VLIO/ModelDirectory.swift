@@ -61,14 +61,16 @@ public final class ModelDirectory {
     /// files built from its metadata by the model family, the tensors under the model's names.
     public init(
         gguf tensors: GGUFTensorMap, config: [String: Any], tokenizerJSON: [String: Any],
-        tokenizerConfig: [String: Any], chatTemplate: String?
+        tokenizerConfig: [String: Any], chatTemplate: String?, imageProcessor: [String: Any]? = nil
     ) throws {
-        url = URL(fileURLWithPath: tensors.file.path)
+        let url = URL(fileURLWithPath: tensors.file.path)
+        self.url = url
         self.config = ConfigReader(config, source: url.lastPathComponent)
         modelType = try self.config.string("model_type", "")
         architectures = try self.config.strings("architectures") ?? []
         (self.tokenizerJSON, self.tokenizerConfig, gguf) = (tokenizerJSON, tokenizerConfig, tensors.file)
-        (generationConfig, processorConfig, imageProcessorConfig) = (nil, nil, nil)
+        (generationConfig, processorConfig) = (nil, nil)
+        imageProcessorConfig = imageProcessor.map { ConfigReader($0, source: url.lastPathComponent) }
         self.chatTemplate = chatTemplate.map { ($0, "tokenizer.chat_template") }
         openedCheckpoint = Checkpoint(gguf: tensors)
     }

@@ -29,8 +29,14 @@ public enum ServedModel {
     case clip(CLIPPipeline)
 
     /// Loads a directory by its config's `model_type` (anything but CLIP loads as a generative
-    /// model, whose loader names what is missing or unsupported).
-    public static func load(directory: URL, quantization: QuantizationFormat?) throws -> ServedModel {
+    /// model, whose loader names what is missing or unsupported), or a GGUF file with its mmproj.
+    public static func load(directory: URL, mmproj: URL? = nil, quantization: QuantizationFormat?) throws
+        -> ServedModel
+    {
+        if let mmproj {
+            return .generation(
+                try GenerationPipeline(ModelRegistry.open(directory, mmproj: mmproj), quantization: quantization))
+        }
         let config = try? ConfigReader(contentsOf: directory.appendingPathComponent("config.json"))
         if (try? config?.string("model_type", "")) == "clip" { return .clip(try CLIPPipeline(directory: directory)) }
         return .generation(try GenerationPipeline(directory: directory, quantization: quantization))

@@ -7,6 +7,8 @@ import VLTensor
 /// Options shared by `generate` and `chat`.
 struct GenerationOptions: ParsableArguments {
     @Option(help: "A Hugging Face model directory, or a GGUF file (llama.cpp's).") var model: String
+    @Option(help: "With a GGUF --model: llama.cpp's vision projector file (mmproj) that makes it a LLaVA.")
+    var mmproj: String?
     @Option(help: "Most new tokens per answer.") var maxTokens = 128
     @Option(help: "0 for greedy decoding.") var temperature: Float = 0
     @Option(help: "Nucleus sampling mass (1: off).") var topP: Float = 1
@@ -42,8 +44,11 @@ struct GenerationOptions: ParsableArguments {
     }
 
     func loadPipeline() throws -> GenerationPipeline {
-        try GenerationPipeline(
-            directory: URL(fileURLWithPath: model), format: WeightFormat(rawValue: dtype)!,
+        let url = URL(fileURLWithPath: model)
+        let directory = try mmproj.map { try ModelRegistry.open(url, mmproj: URL(fileURLWithPath: $0)) }
+            ?? ModelRegistry.open(url)
+        return try GenerationPipeline(
+            directory, format: WeightFormat(rawValue: dtype)!,
             quantization: quantize.flatMap { QuantizationFormat(rawValue: $0) })
     }
 

@@ -11,6 +11,8 @@ struct Serve: AsyncParsableCommand {
     )
     @Option(help: "A Hugging Face model directory (a generative model, or CLIP for embeddings), or a GGUF file.")
     var model: String
+    @Option(help: "With a GGUF --model: llama.cpp's vision projector file (mmproj) that makes it a LLaVA.")
+    var mmproj: String?
     @Option(help: "The address to listen on.") var host = "127.0.0.1"
     @Option(help: "The port to listen on (0: any free port).") var port = 8080
     @Option(help: "Quantise the language model's weights at load: q8 or q4.") var quantize: String?
@@ -37,7 +39,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let directory = URL(fileURLWithPath: model).standardizedFileURL
         let served = try ServedModel.load(
-            directory: directory, quantization: quantize.flatMap { QuantizationFormat(rawValue: $0) })
+            directory: directory, mmproj: mmproj.map { URL(fileURLWithPath: $0) },
+            quantization: quantize.flatMap { QuantizationFormat(rawValue: $0) })
         var options = ServerOptions()
         (options.host, options.port, options.maxConcurrent, options.maxQueue) = (host, port, maxConcurrent, maxQueue)
         options.limits.allowLocalFiles = allowLocalFiles

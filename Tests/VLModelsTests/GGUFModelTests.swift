@@ -138,6 +138,7 @@ final class SmolLM2GGUFTests: XCTestCase {
         let prompt: String, rendered: String
         let prompt_ids: [Int], answer_ids: [Int], answer: String
         let top_ids: [Int], top_logits: [Float]
+        let llama_cpp_top_logits: [Float], llama_cpp_answer: String
     }
 
     struct TokenizerCase: Decodable {
@@ -209,11 +210,25 @@ final class SmolLM2GGUFTests: XCTestCase {
         }
     }
 
-    /// In its own blocks (Q4_1 and Q8_0 kernels) the model gives the same first answer.
-    func testNativeBlocksGiveTheSameAnswer() throws {
+    /// In its own blocks (Q4_1 and Q8_0 kernels, activations rounded to int8 per block as llama.cpp
+    /// does) the logits stay at least as close to the de-quantised model's as llama.cpp's are when it
+    /// runs the same file. (Greedy answers cannot be compared: "The" and "L" differ by 0.08 in the
+    /// first prompt, and llama.cpp itself answers "L'Étoile, …" there.)
+    func testNativeBlocksAreAsCloseAsLlamaCpp() throws {
         let p = try pipeline(.auto)
-        let c = try reference().cases[0]
-        let tokens = try answer(p, c.prompt_ids, maxTokens: c.answer_ids.count)
-        XCTAssertEqual(p.tokenizer.decode(tokens, skipSpecialTokens: true), c.answer)
+        let lm = p.model.languageModel
+        for c in try reference().cases {
+            let logits = noGrad {
+                lm.logits(
+                    lm.hiddenStates(
+                        lm.embed(Tensor(ints: c.prompt_ids, shape: [1, c.prompt_ids.count])),
+                        positions: Array(0..<c.prompt_ids.count), cache: nil, keyPadding: nil))
+            }.select(1, c.prompt_ids.count - 1).reshape([-1]).toArray()
+            let ours = zip(c.top_ids, c.top_logits).map { abs(logits[$0] - $1) }.max()!
+            let llamaCpp = zip(c.llama_cpp_top_logits, c.top_logits).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(ours, llamaCpp, "\(c.prompt): ours \(ours), llama.cpp \(llamaCpp)")
+            XCTAssertLessThan(ours, 0.5, c.prompt)
+        }
     }
+
 }

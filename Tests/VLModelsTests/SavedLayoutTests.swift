@@ -116,6 +116,46 @@ final class SavedLayoutTests: XCTestCase {
 
     func testLlavaWithATemplateThatTakesStringContent() throws { try checkGenerative("llava_string_template") }
 
+    /// The transformers 5 LLaVA as llama.cpp users hold it: its language model converted by
+    /// convert_hf_to_gguf.py, its vision tower and projector by llama.cpp's image-encoder converter
+    /// (tools/fixtures/make_gguf_model_fixtures.py, case llava_pair). On the directory's ids it gives
+    /// transformers' pixels, last logits and greedy answers from the directory (the converter stores
+    /// the patch convolution and the projector in f16, hence the looser logits); its own tokenizer is
+    /// the one the converter rebuilt, and gives the ids transformers' tokenizer of that file gives.
+    func testLlavaFromAGGUFModelAndItsMmproj() throws {
+        let pair = fixturesRoot.appendingPathComponent("gguf_models/llava_pair")
+        let directory = try ModelRegistry.open(
+            pair.appendingPathComponent("model.gguf"), mmproj: pair.appendingPathComponent("mmproj.gguf"))
+        XCTAssertEqual(directory.modelType, "llava")
+        let pipeline = try GenerationPipeline(directory, format: .f32)
+        let (ref, tensors) = try reference("llava_t5_f32")
+        let image = try RGBImage(contentsOf: Self.root.appendingPathComponent("image.png"))
+        let pixels = try XCTUnwrap(pipeline.processor).batch([image])
+        assertClose(pixels, tensors["pixel_values"]!, tol: 1e-5, "pixel values")
+        for prompt in ref.prompts {
+            let embeddings = try noGrad {
+                try pipeline.model.inputEmbeddings(PromptTokens(ids: prompt.input_ids), pixels: pixels)
+            }
+            let lm = pipeline.model.languageModel, n = prompt.input_ids.count
+            let logits = noGrad { lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<n), cache: nil, keyPadding: nil)) }
+            assertClose(
+                logits.select(1, n - 1).reshape([-1]), tensors["\(prompt.name).last_logits"]!, tol: 2e-3,
+                "\(prompt.name) last logits")
+            let expected =
+                prompt.greedy_ids.last.map { pipeline.stopTokenIds.contains($0) } == true
+                ? Array(prompt.greedy_ids.dropLast()) : prompt.greedy_ids
+            let tokens = Generator(model: lm).generate(
+                promptEmbeddings: embeddings, promptIds: prompt.input_ids, sampling: SamplingParameters(),
+                stop: StopConditions(maxNewTokens: expected.count)
+            ).0
+            XCTAssertEqual(tokens, expected, "\(prompt.name): greedy tokens")
+        }
+        struct TokenizerCase: Decodable { let text: String, ids: [Int] }
+        let cases = try JSONDecoder().decode(
+            [TokenizerCase].self, from: Data(contentsOf: pair.appendingPathComponent("tokenizer_reference.json")))
+        for c in cases { XCTAssertEqual(pipeline.tokenizer.encode(c.text), c.ids, c.text) }
+    }
+
     func testBlip2SavedByTransformers5() throws {
         try checkGenerative("blip2_t5_f32")
         try checkGenerative("blip2_t5_f16")

@@ -61,7 +61,7 @@ extension LlamaForCausalLM: GGUFModel {
             } else if permuted, name.hasSuffix("k_proj.weight") || name.hasSuffix("k_proj.bias") {
                 order = try rotaryRowOrder(rows: info.shape[0], heads: c.kvHeads, file: file, tensor: info.name)
             }
-            entries[name] = GGUFTensorMap.Entry(info, rowOrder: order)
+            entries[name] = GGUFTensorMap.Entry(info, in: file, rowOrder: order)
         }
         return GGUFTensorMap(file: file, entries: entries)
     }

@@ -24,7 +24,9 @@ extension LlavaForConditionalGeneration: LoadableModel {
         let config = original ? try LlavaConfig(original: r, directory: directory.url) : try LlavaConfig(r)
         let model = try LlavaForConditionalGeneration(config)
         guard let tower = config.visionTowerDirectory else {
-            try loadWeights(into: model, from: directory, keyMap: llavaKeyMap, format: format)
+            // llama.cpp's mmproj files leave out the tower's final norm, which LLaVA's features skip.
+            let unused = { (name: String) in directory.gguf != nil && name.contains(".post_layernorm.") }
+            try loadWeights(into: model, from: directory, keyMap: llavaKeyMap, keepInitialised: unused, format: format)
             return model
         }
         // The original LLaVA layout: the vision weights come from the tower's own checkpoint.

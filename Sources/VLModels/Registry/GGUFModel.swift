@@ -13,7 +13,32 @@ public protocol GGUFModel: LoadableModel {
     static func ggufTensors(_ file: GGUFFile, config: ConfigReader) throws -> GGUFTensorMap
 }
 
+/// A vision-language family that runs a GGUF language model with an mmproj file (llama.cpp's vision
+/// projector files): which `clip.projector_type` values it reads, and the directory the two make.
+public protocol GGUFProjectorModel: LoadableModel {
+    static var ggufProjectorTypes: [String] { get }
+    static func ggufDirectory(languageModel: ModelDirectory, projector: GGUFFile) throws -> ModelDirectory
+}
+
 extension ModelRegistry {
+    /// A GGUF language model and its vision projector (`--mmproj`) as one model directory.
+    public static func open(_ url: URL, mmproj: URL) throws -> ModelDirectory {
+        let text = try open(url)
+        let projector = try GGUFFile(path: mmproj.path)
+        let type = projector["clip.projector_type"]?.string ?? ""
+        let families = models.compactMap { $0 as? any GGUFProjectorModel.Type }
+        guard !type.isEmpty else {
+            throw GGUFError(path: mmproj.path, problem: "no clip.projector_type: not a vision projector (mmproj) file")
+        }
+        guard let family = families.first(where: { $0.ggufProjectorTypes.contains(type) }) else {
+            throw GGUFError(
+                path: mmproj.path,
+                problem: "projector type \"\(type)\" is not supported; supported: "
+                    + families.flatMap { $0.ggufProjectorTypes }.joined(separator: ", "))
+        }
+        return try family.ggufDirectory(languageModel: text, projector: projector)
+    }
+
     /// The GGUF architectures VLKit runs.
     public static var ggufArchitectures: [String] {
         models.compactMap { $0 as? any GGUFModel.Type }.flatMap { $0.ggufArchitectures }
