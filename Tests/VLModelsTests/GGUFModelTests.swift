@@ -13,7 +13,7 @@ import XCTest
 /// to a mix of every block type a Q4_K_M file holds), against transformers loading the same files
 /// (tools/fixtures/make_gguf_model_fixtures.py); and the real SmolLM2-135M-Instruct Q4_1 file.
 final class GGUFModelTests: XCTestCase {
-    static let cases = ["llama_spm_f32", "smollm_q8_0", "llama_mixed_k"]
+    static let cases = ["llama_spm_f32", "smollm_q8_0", "llama_mixed_k", "qwen2_mixed_k"]
 
     func gguf(_ name: String) -> URL { fixtureDirectory("gguf_models", name).appendingPathComponent("model.gguf") }
 
@@ -63,9 +63,13 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertNotNil(try llama("smollm_q8_0", .auto).tiedOutput, "the tied Q8_0 embedding also projects the logits")
     }
 
-    /// Every block type of the mixed file went to the kernel it names (none widened to f32).
+    /// Every block type of the mixed files went to the kernel it names (none widened to f32).
     func testMixedFileKeepsEveryType() throws {
-        let model = try llama("llama_mixed_k", .auto)
+        for name in ["llama_mixed_k", "qwen2_mixed_k"] { try checkMixedTypes(name) }
+    }
+
+    func checkMixedTypes(_ name: String) throws {
+        let model = try llama(name, .auto)
         let layer = model.model.layers[0]
         let encodings: [(Linear, QuantizedMatrix.Encoding)] = [
             (layer.self_attn.q_proj, .ggml(.q4_K)), (layer.self_attn.k_proj, .ggml(.q5_K)),
@@ -73,7 +77,8 @@ final class GGUFModelTests: XCTestCase {
             (layer.mlp.gate_proj, .ggml(.q4_1)), (layer.mlp.up_proj, .strips(.q8)), (layer.mlp.down_proj, .ggml(.q6_K)),
             (model.lm_head!, .strips(.q4)),
         ]
-        for (linear, encoding) in encodings { XCTAssertEqual(linear.quantized?.encoding, encoding) }
+        for (linear, encoding) in encodings { XCTAssertEqual(linear.quantized?.encoding, encoding, name) }
+        XCTAssertEqual(layer.self_attn.q_proj.bias != nil, name.hasPrefix("qwen2"), name)
     }
 
     /// The converter's config: what transformers' GGUF loader reads from `llama.*` metadata.
@@ -89,6 +94,9 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertEqual(dir.modelType, "llama")
         XCTAssertNotNil(dir.chatTemplate)
         XCTAssertTrue(try ModelRegistry.modelClass(for: dir) == LlamaForCausalLM.self)
+        let qwen2 = try ModelRegistry.open(gguf("qwen2_mixed_k"))
+        XCTAssertEqual(qwen2.modelType, "qwen2")
+        XCTAssertEqual(try LlamaConfig(qwen2.config).rope.theta, 1_000_000)
     }
 
     /// llama.cpp interleaves each head's rotary halves; putting them back is a permutation.
