@@ -30,7 +30,9 @@ public enum ServedModel {
 
     /// Loads a directory by its config's `model_type` (anything but CLIP loads as a generative
     /// model, whose loader names what is missing or unsupported), or a GGUF file with its mmproj.
-    public static func load(directory: URL, mmproj: URL? = nil, quantization: QuantizationFormat?) throws
+    public static func load(
+        directory: URL, mmproj: URL? = nil, quantization: QuantizationFormat?
+    ) throws
         -> ServedModel
     {
         if let mmproj {

@@ -6,6 +6,8 @@ import Foundation
 public final class BytePairEncoder {
     public let vocab: [String: Int]
     public let idToToken: [Int: String]
+    /// The merges in rank order.
+    public let merges: [(String, String)]
     public let endOfWordSuffix: String
     private let ranks: [Pair: Int]
     private var cache: [String: [Int]] = [:]
@@ -27,6 +29,7 @@ public final class BytePairEncoder {
         vocab: [String: Int], merges: [(String, String)], endOfWordSuffix: String = "", unknownToken: String? = nil
     ) {
         self.vocab = vocab
+        self.merges = merges
         idToToken = Dictionary(vocab.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         self.endOfWordSuffix = endOfWordSuffix
         var r: [Pair: Int] = [:]

@@ -137,7 +137,9 @@ final class SavedLayoutTests: XCTestCase {
                 try pipeline.model.inputEmbeddings(PromptTokens(ids: prompt.input_ids), pixels: pixels)
             }
             let lm = pipeline.model.languageModel, n = prompt.input_ids.count
-            let logits = noGrad { lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<n), cache: nil, keyPadding: nil)) }
+            let logits = noGrad {
+                lm.logits(lm.hiddenStates(embeddings, positions: Array(0..<n), cache: nil, keyPadding: nil))
+            }
             assertClose(
                 logits.select(1, n - 1).reshape([-1]), tensors["\(prompt.name).last_logits"]!, tol: 2e-3,
                 "\(prompt.name) last logits")

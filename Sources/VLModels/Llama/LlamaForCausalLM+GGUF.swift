@@ -57,9 +57,9 @@ extension LlamaForCausalLM: GGUFModel {
             var order: [Int]?
             if permuted, name.hasSuffix("q_proj.weight") || name.hasSuffix("q_proj.bias") {
                 order = try rotaryRowOrder(
-                    rows: info.shape[0], heads: c.numAttentionHeads, file: file, tensor: info.name)
+                    rows: info.shape[0], heads: c.numAttentionHeads, path: file.path, tensor: info.name)
             } else if permuted, name.hasSuffix("k_proj.weight") || name.hasSuffix("k_proj.bias") {
-                order = try rotaryRowOrder(rows: info.shape[0], heads: c.kvHeads, file: file, tensor: info.name)
+                order = try rotaryRowOrder(rows: info.shape[0], heads: c.kvHeads, path: file.path, tensor: info.name)
             }
             entries[name] = GGUFTensorMap.Entry(info, in: file, rowOrder: order)
         }
@@ -83,9 +83,9 @@ extension LlamaForCausalLM: GGUFModel {
 
     /// llama.cpp stores head h's rows as pairs (i, d/2 + i) side by side; row h·d + j·d/2 + i of the
     /// Hugging Face weight is its row h·d + 2i + j.
-    static func rotaryRowOrder(rows: Int, heads: Int, file: GGUFFile, tensor: String) throws -> [Int] {
+    static func rotaryRowOrder(rows: Int, heads: Int, path: String, tensor: String) throws -> [Int] {
         guard heads > 0, rows % heads == 0, (rows / heads) % 2 == 0 else {
-            throw GGUFError(path: file.path, problem: "\(tensor) has \(rows) rows, not \(heads) heads of an even size")
+            throw GGUFError(path: path, problem: "\(tensor) has \(rows) rows, not \(heads) heads of an even size")
         }
         let d = rows / heads, half = d / 2
         return (0..<rows).map { r in

@@ -7,7 +7,9 @@ import VLIO
 extension LlavaForConditionalGeneration: GGUFProjectorModel {
     public static let ggufProjectorTypes = ["mlp"]
 
-    public static func ggufDirectory(languageModel text: ModelDirectory, projector file: GGUFFile) throws
+    public static func ggufDirectory(
+        languageModel text: ModelDirectory, projector file: GGUFFile
+    ) throws
         -> ModelDirectory
     {
         guard let textTensors = try text.checkpoint().ggufTensors, let textFile = text.gguf else {
