@@ -97,7 +97,7 @@ let package = Package(
             ],
             swiftSettings: swift5),
         .testTarget(name: "VLTokenizersTests", dependencies: ["VLTokenizers"], swiftSettings: swift5),
-        .testTarget(name: "VLTemplatesTests", dependencies: ["VLTemplates"], swiftSettings: swift5),
+        .testTarget(name: "VLTemplatesTests", dependencies: ["VLTestSupport", "VLTemplates"], swiftSettings: swift5),
         .testTarget(
             name: "VLTrainingTests",
             dependencies: [
@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "VLServerTests",
             dependencies: [
-                "VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining", "VLServer",
+                "VLTestSupport", "VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining", "VLServer",
             ],
             swiftSettings: swift5),
         // Runs the built binaries; the dependencies make sure they are built first.

@@ -555,17 +555,6 @@ final class GGUFTests: TemporaryDirectoryTestCase {
 
     // MARK: Fuzzing
 
-    /// A fixed-seed generator, so a failure reproduces.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static func maxResidentBytes() -> Int {
         var usage = rusage()
@@ -584,7 +573,7 @@ final class GGUFTests: TemporaryDirectoryTestCase {
     /// Thousands of mutated fixtures: each reads or throws a GGUFError; nothing traps (a trap would end the test
     /// process), hangs or allocates much; every tensor a mutated file gives lies within the file.
     func testFuzzedFilesReadOrThrow() throws {
-        var rng = SplitMix(state: 2024)
+        var rng = SplitMix(seed: 2024)
         let seeds = try Self.fixtureNames.map { name -> (bytes: [UInt8], headerEnd: Int) in
             let f = try GGUFFile(path: fixture(name))
             return (Array(try Data(contentsOf: URL(fileURLWithPath: fixture(name)))), f.dataOffset)

@@ -170,6 +170,16 @@ final class SmolLM2GGUFTests: XCTestCase {
         return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
     }
 
+    /// The logits after the last prompt token.
+    func lastLogits(_ lm: LanguageModel, _ ids: [Int]) -> [Float] {
+        noGrad {
+            lm.logits(
+                lm.hiddenStates(
+                    lm.embed(Tensor(ints: ids, shape: [1, ids.count])), positions: Array(0..<ids.count), cache: nil,
+                    keyPadding: nil))
+        }.select(1, ids.count - 1).reshape([-1]).toArray()
+    }
+
     func answer(_ p: GenerationPipeline, _ ids: [Int], maxTokens: Int) throws -> [Int] {
         let lm = p.model.languageModel
         let embeddings = noGrad { lm.embed(Tensor(ints: ids, shape: [1, ids.count])) }
@@ -187,12 +197,7 @@ final class SmolLM2GGUFTests: XCTestCase {
             XCTAssertEqual(try p.format(c.prompt, images: 0, raw: false).text, c.rendered)
             XCTAssertEqual(try p.prepare(prompt: c.prompt, images: []).ids, c.prompt_ids)
             let lm = p.model.languageModel
-            let logits = noGrad {
-                lm.logits(
-                    lm.hiddenStates(
-                        lm.embed(Tensor(ints: c.prompt_ids, shape: [1, c.prompt_ids.count])),
-                        positions: Array(0..<c.prompt_ids.count), cache: nil, keyPadding: nil))
-            }.select(1, c.prompt_ids.count - 1).reshape([-1]).toArray()
+            let logits = lastLogits(lm, c.prompt_ids)
             for (id, value) in zip(c.top_ids, c.top_logits) {
                 XCTAssertEqual(logits[id], value, accuracy: 2e-3 * max(1, abs(value)), "logit of \(id)")
             }
@@ -226,12 +231,7 @@ final class SmolLM2GGUFTests: XCTestCase {
         let p = try pipeline(.auto)
         let lm = p.model.languageModel
         for c in try reference().cases {
-            let logits = noGrad {
-                lm.logits(
-                    lm.hiddenStates(
-                        lm.embed(Tensor(ints: c.prompt_ids, shape: [1, c.prompt_ids.count])),
-                        positions: Array(0..<c.prompt_ids.count), cache: nil, keyPadding: nil))
-            }.select(1, c.prompt_ids.count - 1).reshape([-1]).toArray()
+            let logits = lastLogits(lm, c.prompt_ids)
             let ours = zip(c.top_ids, c.top_logits).map { abs(logits[$0] - $1) }.max()!
             let llamaCpp = zip(c.llama_cpp_top_logits, c.top_logits).map { abs($0 - $1) }.max()!
             print("\(c.prompt): max |Δ logit| over transformers' top 20: ours \(ours), llama.cpp \(llamaCpp)")

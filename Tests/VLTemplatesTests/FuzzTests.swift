@@ -1,22 +1,12 @@
 import Foundation
 import VLTemplates
+import VLTestSupport
 import XCTest
 
 /// Thousands of broken templates: the real ones mutated and cut, and random bytes. Each either
 /// renders or throws a `TemplateError`, within a time bound; nothing traps (a trap would end the
 /// test process).
 final class FuzzTests: XCTestCase {
-    /// A fixed-seed generator, so a failure reproduces.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Pieces of template syntax to splice in.
     static let fragments = [
@@ -85,7 +75,7 @@ final class FuzzTests: XCTestCase {
             maxBuiltBytes: 16 << 20)
         // VLTEMPLATES_FUZZ=N runs N mutations (with a seed of N) instead of 5,000.
         let count = ProcessInfo.processInfo.environment["VLTEMPLATES_FUZZ"].flatMap(Int.init) ?? 5_000
-        var rng = SplitMix(state: 20_241_204 &+ UInt64(count))
+        var rng = SplitMix(seed: 20_241_204 &+ UInt64(count))
         let start = Date()
         var slowest = 0.0, rendered = 0
         for i in 0..<count {
@@ -101,7 +91,7 @@ final class FuzzTests: XCTestCase {
     }
 
     func testRandomBytesRenderOrThrow() throws {
-        var rng = SplitMix(state: 7)
+        var rng = SplitMix(seed: 7)
         let clock = TemplateClock.fixed(Date(timeIntervalSince1970: 0))
         let alphabet = Array("{}%#-+()[]'\"|.,:~*/ \nabcxyz0123456789=<>!ifornotinsetendmacro_\\".unicodeScalars)
         let start = Date()
