@@ -206,6 +206,41 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// GGUF files through the CLI: generate (a text model; a LLaVA from a model and its mmproj), convert and
+    /// what bad GGUF input says.
+    func testGGUFFiles() throws {
+        let gguf = Self.fixtures.appendingPathComponent("gguf_models")
+        let text = gguf.appendingPathComponent("llama_spm_f32/model.gguf").path
+        let r = try vlkit(["generate", "--model", text, "--prompt", "Hello", "--max-tokens", "4", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let out = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((out["tokens"] as? [Int])?.count, 4)
+        let pair = gguf.appendingPathComponent("llava_pair")
+        let llava = try vlkit([
+            "generate", "--model", pair.appendingPathComponent("model.gguf").path, "--mmproj",
+            pair.appendingPathComponent("mmproj.gguf").path, "--image",
+            Self.fixtures.appendingPathComponent("layouts/image.png").path, "--prompt", "What is in the image?",
+            "--max-tokens", "3",
+        ])
+        XCTAssertEqual(llava.status, 0, llava.stderr)
+        let out8 = FileManager.default.temporaryDirectory.appendingPathComponent("vlkit-cli-\(UUID().uuidString).gguf")
+        defer { try? FileManager.default.removeItem(at: out8) }
+        let converted = try vlkit(["convert", "--to", "gguf", "--type", "q8_0", text, out8.path, "--json"])
+        XCTAssertEqual(converted.status, 0, converted.stderr)
+        XCTAssertTrue(converted.stdout.contains("\"bytes\""), converted.stdout)
+        XCTAssertEqual(try vlkit(["generate", "--model", out8.path, "--prompt", "Hello", "--max-tokens", "2"]).status, 0)
+        try assertFails(["convert", "--to", "onnx", text, out8.path], saying: "--to must be gguf")
+        try assertFails(["convert", "--to", "gguf", "--type", "q3_k", text, out8.path], saying: "--type must be one of")
+        try assertFails(
+            ["convert", "--to", "gguf", Self.model, out8.path], saying: "cannot be written to GGUF yet")
+        try assertFails(
+            ["generate", "--model", pair.appendingPathComponent("mmproj.gguf").path, "--prompt", "hi"],
+            saying: "pass it with --mmproj")
+        try assertFails(
+            ["generate", "--model", text, "--mmproj", text, "--prompt", "hi"], saying: "not a vision projector")
+        try assertFails(["generate", "--model", Self.image("rgb.png"), "--prompt", "hi"], saying: "not a GGUF file")
+    }
+
     func testGenerateRefusesBadInput() throws {
         let llava = Self.fixtures.appendingPathComponent("generate/llava").path
         try assertFails(
