@@ -14,6 +14,10 @@ enum {
 #define GG_QK 32   /* weights per block of the 32-weight types */
 #define GG_QKK 256 /* weights per super-block of the K types */
 
+/* The instruction sets the GEMV and the de-quantisation may use (ggml_gemv.c): 2 AVX512-VNNI, 1 AVX512F/BW/VL/DQ
+   with FMA and F16C, 0 portable C; what the CPU has, capped by ck_ggml_limit_isa. */
+int gg_isa_level(void);
+
 static inline uint16_t gg_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t gg_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 

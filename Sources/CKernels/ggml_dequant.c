@@ -1,6 +1,8 @@
 /* ggml's block-quantised types: geometry and de-quantisation (the same arithmetic, in the same order,
    as ggml's dequantize_row_* and gguf-py, so the floats come out bit for bit; the GEMV is in
-   ggml_gemv.c). Block layouts (little-endian; "d", "m", "dmin" are IEEE halves):
+   ggml_gemv.c). The portable code below is the reference; on x86 an AVX-512 path (ggml_dequant_x86.h,
+   chosen at run time, capped by ck_ggml_limit_isa) computes the same floats 16 at a time.
+   Block layouts (little-endian; "d", "m", "dmin" are IEEE halves):
 
    32-weight blocks. Byte j of the 16 nibble bytes qs holds weight j (low nibble) and j+16 (high);
    bit i of the 32-bit qh is bit 4 of weight i.
@@ -28,6 +30,9 @@
 #include "ck_ggml.h"
 #include "ggml_blocks.h"
 #include "half.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* The products are rounded as ggml and numpy round them: never fused into an FMA. */
 #if defined(__clang__)
@@ -156,8 +161,15 @@ static void dq_q6_k(const uint8_t *b, float *y) {
     }
 }
 
+#if defined(__x86_64__)
+#include "ggml_dequant_x86.h"
+#endif
+
 int ck_ggml_dequantize(int type, const void *src, size_t n, float *dst) {
     const uint8_t *s = src;
+#if defined(__x86_64__)
+    if (type != GG_F32 && gg_isa_level() >= 1 && dequantize_avx512(type, s, n, dst)) return 0;
+#endif
     switch (type) {
     case GG_F32: memcpy(dst, src, n * 4); return 0;
     case GG_F16: for (size_t i = 0; i < n; i++) dst[i] = ck_half_to_float(gg_u16(s + 2 * i)); return 0;

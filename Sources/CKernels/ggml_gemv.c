@@ -224,7 +224,7 @@ static int isa_limit = 2;
 void ck_ggml_limit_isa(int level) { isa_limit = level; }
 
 /* 2: AVX512-VNNI, 1: AVX512BW, 0: portable; capped by ck_ggml_limit_isa. */
-static int isa_level(void) {
+int gg_isa_level(void) {
     static int known = -1;
     if (known < 0) {
         int level = 0;
@@ -244,7 +244,7 @@ void ck_ggml_gemv(int type, size_t n, size_t k, const void *w, size_t row_bytes,
     if (!ck_ggml_has_gemv(type)) return;
     size_t nb = k / ck_ggml_block_size(type);
     gx x = gx_parts(type, prepared, k);
-    switch (isa_level()) {
+    switch (gg_isa_level()) {
 #if defined(__x86_64__)
     case 2: gemv_vnni(type, n, nb, w, row_bytes, x, y, alpha, accumulate); return;
     case 1: gemv_avx512(type, n, nb, w, row_bytes, x, y, alpha, accumulate); return;

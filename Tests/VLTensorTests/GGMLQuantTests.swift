@@ -29,29 +29,84 @@ final class GGMLQuantTests: XCTestCase {
         .q2_K: [80, 82], .q3_K: [108], .q4_K: [0, 2], .q5_K: [0, 2], .q6_K: [208],
     ]
 
+    /// On every instruction-set level (the AVX-512 path and the portable C give the same bits).
     func testDequantizeMatchesGGUFPy() throws {
+        defer { ck_ggml_limit_isa(2) }
+        for level in [2, 1, 0] {
+            ck_ggml_limit_isa(Int32(level))
+            try checkFixtures(level: level)
+        }
+    }
+
+    func checkFixtures(level: Int) throws {
         let dir = fixturesRoot.appendingPathComponent("gguf_quants")
         let blob = try Data(contentsOf: dir.appendingPathComponent("quants.bin"))
         let manifest = try JSONDecoder().decode(
             Manifest.self, from: Data(contentsOf: dir.appendingPathComponent("quants.json")))
         var covered = Set<Int32>()
         for c in manifest.cases {
-            let type = try XCTUnwrap(GGMLType(rawValue: UInt32(c.type)), c.name)
-            XCTAssertEqual(c.raw[1], c.rows * type.rowBytes(c.k)!, c.name)
-            XCTAssertEqual(c.values[1], c.rows * c.k, c.name)
+            let name = "\(c.name) level \(level)"
+            let type = try XCTUnwrap(GGMLType(rawValue: UInt32(c.type)), name)
+            XCTAssertEqual(c.raw[1], c.rows * type.rowBytes(c.k)!, name)
+            XCTAssertEqual(c.values[1], c.rows * c.k, name)
             let raw = [UInt8](blob[c.raw[0]..<(c.raw[0] + c.raw[1])])
             let want: [UInt32] = blob[c.values[0]..<(c.values[0] + 4 * c.values[1])].withUnsafeBytes { b in
                 (0..<c.values[1]).map { UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
             }
             var got = [Float](repeating: .nan, count: c.rows * c.k)
-            XCTAssertEqual(ck_ggml_dequantize(c.type, raw, got.count, &got), 0, c.name)
+            XCTAssertEqual(ck_ggml_dequantize(c.type, raw, got.count, &got), 0, name)
             if let i = (0..<got.count).first(where: { got[$0].bitPattern != want[$0] }) {
                 let count = (0..<got.count).filter { got[$0].bitPattern != want[$0] }.count
-                XCTFail("\(c.name): \(count) values differ, first [\(i)] \(got[i]) vs \(Float(bitPattern: want[i]))")
+                XCTFail("\(name): \(count) values differ, first [\(i)] \(got[i]) vs \(Float(bitPattern: want[i]))")
             }
             covered.insert(c.type)
         }
         XCTAssertEqual(covered, Set(Self.dequantizable.map { Int32($0.rawValue) }), "a type has no fixture")
+    }
+
+    /// The AVX-512 de-quantisation against the portable C, bit for bit, on 3001 random blocks of every type
+    /// (random bytes, finite half scales; F32, F16, BF16: 96 032 random values, F16's with NaNs and subnormals): the whole run, and runs of 1, 3,
+    /// 7, 8, 17 blocks and random lengths from random blocks into a destination that is not 64-byte aligned.
+    func testDequantizeLevelsAgree() {
+        var rng = RandomGenerator(seed: 11)
+        defer { ck_ggml_limit_isa(2) }
+        for type in Self.dequantizable {
+            let id = Int32(type.rawValue), bs = type.blockSize, blocks = bs == 1 ? 3001 * 32 : 3001
+            let src: [UInt8] =
+                Self.halfFields[type] == nil
+                ? (0..<(blocks * type.blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                : randomBlocks(type, rows: 1, blocks: blocks, rowBytes: blocks * type.blockBytes, rng: &rng)
+            var runs = [(0, blocks)] + [1, 3, 7, 8, 17].map { (Int(rng.next() % UInt64(blocks - $0)), $0) }
+            for _ in 0..<4 {
+                let start = Int(rng.next() % UInt64(blocks))
+                runs.append((start, 1 + Int(rng.next() % UInt64(blocks - start))))
+            }
+            for (start, count) in runs {
+                let n = count * bs, at = 1 + Int(rng.next() % 15)  // floats before the output
+                var outs = [[Float]]()
+                for level in [0, 2] {
+                    ck_ggml_limit_isa(Int32(level))
+                    var out = [Float](repeating: Float(bitPattern: 0x7FC0_0000 + UInt32(level)), count: n + at + 16)
+                    let rc = src.withUnsafeBytes { s in
+                        out.withUnsafeMutableBufferPointer { o in
+                            ck_ggml_dequantize(id, s.baseAddress! + start * type.blockBytes, n, o.baseAddress! + at)
+                        }
+                    }
+                    XCTAssertEqual(rc, 0, type.name)
+                    XCTAssert(
+                        out[..<at].allSatisfy { $0.bitPattern == 0x7FC0_0000 + UInt32(level) }
+                            && out[(at + n)...].allSatisfy { $0.bitPattern == 0x7FC0_0000 + UInt32(level) },
+                        "\(type.name) level \(level): wrote outside its output")
+                    outs.append(Array(out[at..<(at + n)]))
+                }
+                let differ = (0..<n).filter { outs[0][$0].bitPattern != outs[1][$0].bitPattern }
+                if let i = differ.first {
+                    XCTFail(
+                        "\(type.name) blocks \(start)..<\(start + count): \(differ.count) values differ, first [\(i)] "
+                            + "portable \(outs[0][i]) vs AVX-512 \(outs[1][i])")
+                }
+            }
+        }
     }
 
     func testGeometryMatchesSwiftTable() {
@@ -68,8 +123,12 @@ final class GGMLQuantTests: XCTestCase {
     func testUnsupportedTypesAreRefused() {
         var out = [Float](repeating: 7, count: 256)
         let src = [UInt8](repeating: 0, count: 2048)
-        for id in [GGMLType.q8_1, .q8_K].map({ Int32($0.rawValue) }) + [4, 5, 16, 99, -1] {
-            XCTAssertEqual(ck_ggml_dequantize(id, src, 256, &out), -1, "type \(id)")
+        defer { ck_ggml_limit_isa(2) }
+        for level in [2, 1, 0] {
+            ck_ggml_limit_isa(Int32(level))
+            for id in [GGMLType.q8_1, .q8_K].map({ Int32($0.rawValue) }) + [4, 5, 16, 99, -1] {
+                XCTAssertEqual(ck_ggml_dequantize(id, src, 256, &out), -1, "type \(id) level \(level)")
+            }
         }
         XCTAssertEqual(out, [Float](repeating: 7, count: 256), "an unsupported type wrote output")
         for t in GGMLType.allCases {

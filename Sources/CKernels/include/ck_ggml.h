@@ -34,9 +34,10 @@ void ck_ggml_prepare_x(int type, const float *x, size_t k, void *prepared);
 void ck_ggml_gemv(int type, size_t n, size_t k, const void *w, size_t row_bytes, const void *prepared, float *y,
                   float alpha, int accumulate);
 
-/* Caps the instruction sets the GEMV uses (2: AVX512-VNNI, 1: AVX512BW without VNNI, 0: portable C;
-   never more than the CPU has), so tests can check every path on one machine. Not for use while
-   kernels run. */
+/* Caps the instruction sets the GEMV and ck_ggml_dequantize use (2: AVX512-VNNI, 1: AVX512BW without VNNI,
+   0: portable C; never more than the CPU has), so tests can check every path on one machine. The
+   de-quantisation has one AVX-512 path (levels 1 and 2) and gives the same bits on every level. Not for
+   use while kernels run. */
 void ck_ggml_limit_isa(int level);
 
 #endif
