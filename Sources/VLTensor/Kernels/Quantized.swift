@@ -293,8 +293,14 @@ public final class QuantizedMatrix: @unchecked Sendable {
         case .strips(.q8): ck_dequantize_rows_q8(q, scales!, k, j0, rows.count, p0, kc, out)
         case .strips(.q4): ck_dequantize_rows_q4(q, scales!, k, j0, rows.count, p0, kc, out)
         case .ggml(let t):
-            // Whole blocks around the columns, then the columns asked for.
             let bs = t.blockSize, b0 = p0 / bs, b1 = (columns.upperBound + bs - 1) / bs
+            if p0 % bs == 0 && kc % bs == 0 {  // whole blocks: straight into the rows
+                for (r, j) in rows.enumerated() {
+                    ck_ggml_dequantize(Int32(t.rawValue), values + j * rowBytes + b0 * t.blockBytes, kc, out + r * kc)
+                }
+                return
+            }
+            // Whole blocks around the columns, then the columns asked for.
             let row = UnsafeMutablePointer<Float>.allocate(capacity: (b1 - b0) * bs)
             defer { row.deallocate() }
             for (r, j) in rows.enumerated() {
