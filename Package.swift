@@ -109,7 +109,8 @@ let package = Package(
         .testTarget(
             name: "VLServerTests",
             dependencies: [
-                "VLTestSupport", "VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining", "VLServer",
+                "VLTestSupport", "VLTensor", "VLNN", "VLIO", "VLTokenizers", "VLImaging", "VLModels", "VLTraining",
+                "VLServer",
             ],
             swiftSettings: swift5),
         // Runs the built binaries; the dependencies make sure they are built first.

@@ -65,7 +65,8 @@ public struct GGUFTensorMap {
             return Tensor(storage: storage, dtype: dtype, shape: shape)
         case let type:
             guard let t = type.dequantized(start, shape: shape) else {
-                throw GGUFError(path: e.file.path, problem: "tensor \(e.info.name): \(type.name) weights cannot be read")
+                throw GGUFError(
+                    path: e.file.path, problem: "tensor \(e.info.name): \(type.name) weights cannot be read")
             }
             return t
         }

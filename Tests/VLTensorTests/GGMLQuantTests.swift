@@ -65,8 +65,9 @@ final class GGMLQuantTests: XCTestCase {
     }
 
     /// The AVX-512 de-quantisation against the portable C, bit for bit, on 3001 random blocks of every type
-    /// (random bytes, finite half scales; F32, F16, BF16: 96 032 random values, F16's with NaNs and subnormals): the whole run, and runs of 1, 3,
-    /// 7, 8, 17 blocks and random lengths from random blocks into a destination that is not 64-byte aligned.
+    /// (random bytes, finite half scales; F32, F16, BF16: 96 032 random values, F16's with NaNs and
+    /// subnormals): the whole run, and runs of 1, 3, 7, 8, 17 blocks and random lengths from random blocks
+    /// into a destination that is not 64-byte aligned.
     func testDequantizeLevelsAgree() {
         var rng = RandomGenerator(seed: 11)
         defer { ck_ggml_limit_isa(2) }

@@ -228,9 +228,11 @@ final class CLITests: XCTestCase {
         let converted = try vlkit(["convert", "--to", "gguf", "--type", "q8_0", text, out8.path, "--json"])
         XCTAssertEqual(converted.status, 0, converted.stderr)
         XCTAssertTrue(converted.stdout.contains("\"bytes\""), converted.stdout)
-        XCTAssertEqual(try vlkit(["generate", "--model", out8.path, "--prompt", "Hello", "--max-tokens", "2"]).status, 0)
+        XCTAssertEqual(
+            try vlkit(["generate", "--model", out8.path, "--prompt", "Hello", "--max-tokens", "2"]).status, 0)
         try assertFails(["convert", "--to", "onnx", text, out8.path], saying: "--to must be gguf")
-        try assertFails(["convert", "--to", "gguf", "--type", "q3_k", text, out8.path], saying: "--type must be one of")
+        try assertFails(
+            ["convert", "--to", "gguf", "--type", "q3_k", text, out8.path], saying: "--type must be one of")
         try assertFails(
             ["convert", "--to", "gguf", Self.model, out8.path], saying: "cannot be written to GGUF yet")
         try assertFails(
