@@ -9,9 +9,23 @@ import VLTokenizers
 public enum GGUFOutputType: String, CaseIterable, Sendable {
     case f32, f16, q8_0, q4_0
 
-    var matrixType: GGMLType { [.f32: .f32, .f16: .f16, .q8_0: .q8_0, .q4_0: .q4_0][self]! }
+    var matrixType: GGMLType {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .q8_0: return .q8_0
+        case .q4_0: return .q4_0
+        }
+    }
     /// `general.file_type` (llama.cpp's LLAMA_FTYPE_*).
-    var fileType: UInt32 { [.f32: 0, .f16: 1, .q4_0: 2, .q8_0: 7][self]! }
+    var fileType: UInt32 {
+        switch self {
+        case .f32: return 0
+        case .f16: return 1
+        case .q4_0: return 2
+        case .q8_0: return 7
+        }
+    }
 }
 
 extension LlamaForCausalLM {

@@ -75,15 +75,15 @@ extension LlavaForConditionalGeneration: GGUFProjectorModel {
 
     /// `vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight` for `v.blk.0.ffn_down.weight`.
     static func hfName(_ ggml: String) -> String? {
-        let tower = "vision_tower.vision_model."
+        let tower = "vision_tower.vision_model.", kind = ggml.hasSuffix(".bias") ? "bias" : "weight"
         switch ggml {
         case "v.class_embd": return tower + "embeddings.class_embedding"
         case "v.patch_embd.weight": return tower + "embeddings.patch_embedding.weight"
         case "v.position_embd.weight": return tower + "embeddings.position_embedding.weight"
-        case "v.pre_ln.weight", "v.pre_ln.bias": return tower + "pre_layrnorm." + ggml.split(separator: ".").last!
-        case "v.post_ln.weight", "v.post_ln.bias": return tower + "post_layernorm." + ggml.split(separator: ".").last!
-        case "mm.0.weight", "mm.0.bias": return "multi_modal_projector.linear_1." + ggml.split(separator: ".").last!
-        case "mm.2.weight", "mm.2.bias": return "multi_modal_projector.linear_2." + ggml.split(separator: ".").last!
+        case "v.pre_ln.weight", "v.pre_ln.bias": return tower + "pre_layrnorm." + kind
+        case "v.post_ln.weight", "v.post_ln.bias": return tower + "post_layernorm." + kind
+        case "mm.0.weight", "mm.0.bias": return "multi_modal_projector.linear_1." + kind
+        case "mm.2.weight", "mm.2.bias": return "multi_modal_projector.linear_2." + kind
         default:
             let parts = ggml.split(separator: ".")
             guard parts.count == 5, parts[0] == "v", parts[1] == "blk", let layer = Int(parts[2]), layer >= 0,

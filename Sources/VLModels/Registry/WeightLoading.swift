@@ -27,13 +27,14 @@ public func loadWeights(
 ) throws {
     let checkpoint = try directory.checkpoint()
     var state: [String: Tensor] = [:]
+    // A GGUF file's quantised matrices go to their Linear layers as they are (unless de-quantising: .f32).
     let linears =
-        format == .f32
+        format == .f32 || directory.gguf == nil
         ? [:]
         : Dictionary(
-            uniqueKeysWithValues: model.namedModules().compactMap { name, m in
+            model.namedModules().compactMap { name, m in
                 (m as? Linear).map { (name.isEmpty ? "weight" : name + ".weight", $0) }
-            })
+            }, uniquingKeysWith: { a, _ in a })
     for name in checkpoint.names where !ignore(name) {
         let key = keyMap(name)
         if let linear = linears[key], let q = try checkpoint.quantizedMatrix(name) {
