@@ -128,6 +128,45 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertEqual(LlamaForCausalLM.hfName("blk.12.ffn_down.weight"), "model.layers.12.mlp.down_proj.weight")
     }
 
+    /// A converted file changed the ways a broken converter or a damaged download changes it: each
+    /// load is one error naming the problem (the mis-shaped block matrix is caught before a layer takes it).
+    func testDamagedModelFilesAreClearErrors() throws {
+        let source = try GGUFFile(path: gguf("smollm_q8_0").path)
+        func rewrite(
+            _ name: String, dropKey: String? = nil, extraTensor: Bool = false,
+            dimensions: (GGUFTensorInfo) -> [Int] = { $0.dimensions }
+        ) throws -> URL {
+            var w = GGUFWriter()
+            for (key, value) in source.metadata where key != dropKey { w.add(key, value) }
+            for t in source.tensors {
+                w.addTensor(t.name, type: t.type, dimensions: dimensions(t), data: Array(source.data(t)))
+            }
+            if extraTensor {
+                w.addTensor(
+                    "blk.0.ssm_conv1d.weight", type: .f32, dimensions: [4], data: [UInt8](repeating: 0, count: 16))
+            }
+            let url = try temporaryDirectory().appendingPathComponent(name)
+            try w.write(to: url.path)
+            return url
+        }
+        // k_proj is 32×64; the same bytes declared 64×32.
+        let misShaped = try rewrite("shape.gguf") { t in
+            t.name == "blk.0.attn_k.weight" ? [32, 64] : t.dimensions
+        }
+        XCTAssertThrowsError(try LlamaForCausalLM.load(directory: misShaped, format: .auto)) { e in
+            XCTAssertTrue("\(e)".contains("model.layers.0.self_attn.k_proj.weight is 64×32"), "\(e)")
+        }
+        XCTAssertThrowsError(try LlamaForCausalLM.load(directory: misShaped, format: .f32)) { e in
+            XCTAssertTrue("\(e)".contains("k_proj"), "\(e)")
+        }
+        XCTAssertThrowsError(try ModelRegistry.open(rewrite("extra.gguf", extraTensor: true))) { e in
+            XCTAssertTrue("\(e)".contains("blk.0.ssm_conv1d.weight is not part of a llama model"), "\(e)")
+        }
+        XCTAssertThrowsError(try ModelRegistry.open(rewrite("nokey.gguf", dropKey: "llama.embedding_length"))) { e in
+            XCTAssertTrue("\(e)".contains("no llama.embedding_length"), "\(e)")
+        }
+    }
+
     func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gguf-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
